@@ -1,0 +1,46 @@
+//! The pure domain of deltaship: everything it decides, with no AWS SDK, no async runtime and no
+//! I/O, so that every decision is a plain function that tests can call with a table of cases.
+//!
+//! - [`event`]: the EventBridge "CodeCommit Repository State Change" event and what it asks for
+//!   (a [`Push`] to plan, or an [`Ignored`] reason).
+//! - [`manifest`]: `services/<name>/service.toml` and `deltaship.toml`, validated strictly.
+//! - [`planner`]: a [`Catalog`] of services compiled into one glob set, and the [`Plan`] for a
+//!   set of [`Change`]s.
+//! - [`naming`]: the deterministic Step Functions execution name of a push.
+//!
+//! Adapters (the Lambdas' AWS clients, the CLI's git reader) fetch the changed paths and the
+//! manifest files, hand them to this crate, and act on its answer.
+//!
+//! ```
+//! use deltaship_core::{Catalog, Change, SourceFile};
+//!
+//! let manifest = SourceFile::new(
+//!     "services/api/service.toml",
+//!     r#"
+//!     depends_on = ["../common"]
+//!     [build]
+//!     project = "api"
+//!     [deploy]
+//!     cluster = "shop"
+//!     service = "api"
+//!     container = "app"
+//!     image_repository = "shop/api"
+//!     "#,
+//! );
+//! let catalog = Catalog::load(None, &[manifest]).unwrap();
+//! let plan = catalog.plan(&[Change::Modified("services/common/src/lib.rs".into())]);
+//! assert_eq!(plan.services[0].service.name, "api");
+//! assert_eq!(plan.services[0].reasons, ["services/common/src/lib.rs"]);
+//! ```
+
+pub mod commit;
+pub mod event;
+pub mod manifest;
+pub mod naming;
+pub mod planner;
+
+pub use commit::{CommitId, InvalidCommitId};
+pub use event::{EventError, Ignored, Push, Trigger, parse_event, parse_event_value};
+pub use manifest::{FirstPush, ManifestError, Service, Settings, SourceFile};
+pub use naming::execution_name;
+pub use planner::{Catalog, CatalogError, Change, Plan, PlannedService};

@@ -1,0 +1,878 @@
+//! Service manifests (`services/<name>/service.toml`) and repository settings (`deltaship.toml`).
+//!
+//! A service is a folder `services/<name>/` holding a `service.toml`:
+//!
+//! ```toml
+//! # Paths and globs are relative to this folder; `..` may leave it but not the repository.
+//! watch = ["."]                      # default: the whole folder
+//! ignore = ["docs", "**/*.md"]       # never deploy for these
+//! depends_on = ["../common"]         # shared code elsewhere in the repository
+//!
+//! [build]
+//! project = "user-service"           # CodeBuild project
+//!
+//! [deploy]
+//! cluster = "shop"                   # ECS cluster (name or ARN)
+//! service = "user-service"           # ECS service (name or ARN)
+//! container = "app"                  # container whose image is replaced
+//! image_repository = "user-service"  # ECR repository (name or URI)
+//! timeout_minutes = 30               # rollout deadline (default 30)
+//! ```
+//!
+//! An entry of `watch`, `ignore` or `depends_on` is a path or a glob: a path stands for itself and
+//! everything below it (`docs` is `docs` and `docs/**`). In globs `*` and `?` never cross a `/`;
+//! `**` does.
+//!
+//! The optional `deltaship.toml` at the repository root holds what is not per service:
+//!
+//! ```toml
+//! branches = ["main", "release/*"]   # branches that deploy (globs; default ["main"])
+//! deploy_all = ["Cargo.lock"]        # a change here deploys every service (default none)
+//! first_push = "all"                 # a new branch deploys "all" services or "none" (default "all")
+//! ```
+//!
+//! Unknown keys, empty or malformed names, globs that do not compile, and paths that leave the
+//! repository are errors that name the file, the key and the problem.
+
+use std::fmt;
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use serde::{Deserialize, Serialize};
+
+/// The folder whose sub-folders are services.
+pub const SERVICES_DIR: &str = "services";
+/// The manifest's file name inside a service folder.
+pub const MANIFEST_FILE: &str = "service.toml";
+/// The optional settings file at the repository root.
+pub const SETTINGS_FILE: &str = "deltaship.toml";
+/// The rollout deadline when a manifest does not set `deploy.timeout_minutes`.
+pub const DEFAULT_TIMEOUT_MINUTES: u32 = 30;
+/// The longest rollout deadline a manifest may set (one day).
+pub const MAX_TIMEOUT_MINUTES: u32 = 24 * 60;
+
+/// A file read from the repository at the commit being planned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// Repository-relative path with `/` separators, e.g. `services/api/service.toml`.
+    pub path: String,
+    /// The file's bytes.
+    pub contents: Vec<u8>,
+}
+
+impl SourceFile {
+    /// A file from its path and contents.
+    pub fn new(path: impl Into<String>, contents: impl Into<Vec<u8>>) -> Self {
+        Self { path: path.into(), contents: contents.into() }
+    }
+}
+
+/// A problem in one file, naming the file, the key (when there is one) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestError {
+    /// Repository-relative path of the file.
+    pub file: String,
+    /// Where in the file: a line number when the TOML itself is broken.
+    pub line: Option<usize>,
+    /// The key, e.g. `deploy.cluster` or `watch[1]`, when the problem is with one.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl ManifestError {
+    fn new(file: &str, key: impl Into<Option<String>>, problem: impl Into<String>) -> Self {
+        Self { file: file.to_owned(), line: None, key: key.into(), problem: problem.into() }
+    }
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": key `{key}`")?;
+        }
+        write!(f, ": {}", self.problem)
+    }
+}
+
+impl std::error::Error for ManifestError {}
+
+/// What a new branch's first push deploys (it has no earlier commit to diff against).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FirstPush {
+    /// Every service: the branch's environment starts from exactly its commit.
+    #[default]
+    All,
+    /// Nothing: only later pushes deploy.
+    None,
+}
+
+/// Repository-wide settings from `deltaship.toml` (or the defaults when there is none).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    branches: Vec<String>,
+    branch_matcher: GlobSet,
+    deploy_all: Vec<String>,
+    first_push: FirstPush,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let branches = default_branches();
+        let branch_matcher = compile_branch_globs("", &branches).unwrap_or_else(|_| GlobSet::empty());
+        Self { branches, branch_matcher, deploy_all: Vec::new(), first_push: FirstPush::All }
+    }
+}
+
+impl Settings {
+    /// Reads and validates `deltaship.toml`.
+    pub fn parse(file: &SourceFile) -> Result<Self, Vec<ManifestError>> {
+        let raw: RawSettings = parse_toml(file).map_err(|error| vec![error])?;
+        let path = file.path.as_str();
+        let mut errors = Vec::new();
+
+        if raw.branches.is_empty() {
+            errors.push(ManifestError::new(path, "branches".to_owned(), "must name at least one branch"));
+        }
+        for (index, branch) in raw.branches.iter().enumerate() {
+            if branch.trim().is_empty() || branch.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                let problem = format!("`{branch}` is not a branch name or pattern");
+                errors.push(ManifestError::new(path, format!("branches[{index}]"), problem));
+            }
+        }
+        let branch_matcher = match compile_branch_globs(path, &raw.branches) {
+            Ok(matcher) => Some(matcher),
+            Err(error) => {
+                errors.push(error);
+                None
+            }
+        };
+        let deploy_all = resolve_list(path, "", "deploy_all", &raw.deploy_all, &mut errors);
+
+        match branch_matcher {
+            Some(branch_matcher) if errors.is_empty() => {
+                Ok(Self { branches: raw.branches, branch_matcher, deploy_all, first_push: raw.first_push })
+            }
+            _ => Err(errors),
+        }
+    }
+
+    /// Whether a push to `branch` deploys.
+    pub fn deploys_branch(&self, branch: &str) -> bool {
+        self.branch_matcher.is_match(branch)
+    }
+
+    /// The branch patterns, as written.
+    pub fn branches(&self) -> &[String] {
+        &self.branches
+    }
+
+    /// Repository-relative patterns whose change deploys every service.
+    pub fn deploy_all(&self) -> &[String] {
+        &self.deploy_all
+    }
+
+    /// What a branch's first push deploys.
+    pub fn first_push(&self) -> FirstPush {
+        self.first_push
+    }
+}
+
+/// One deployable service, validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Service {
+    /// The service's name: its folder's name under `services/`.
+    pub name: String,
+    /// Its folder, e.g. `services/user-service`.
+    pub folder: String,
+    /// How it is built.
+    pub build: Build,
+    /// Where it runs.
+    pub deploy: Deploy,
+    /// Repository-relative patterns of its own sources.
+    pub watch: Vec<String>,
+    /// Repository-relative patterns that never deploy it.
+    pub ignore: Vec<String>,
+    /// Repository-relative patterns of what it depends on outside its folder.
+    pub depends_on: Vec<String>,
+}
+
+impl Service {
+    /// The path of its manifest.
+    pub fn manifest_path(&self) -> String {
+        format!("{}/{MANIFEST_FILE}", self.folder)
+    }
+}
+
+/// How a service is built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Build {
+    /// The CodeBuild project.
+    pub project: String,
+}
+
+/// Where a service runs on ECS, and how long its rollout may take.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deploy {
+    /// The ECS cluster, by name or ARN.
+    pub cluster: String,
+    /// The ECS service, by name or ARN.
+    pub service: String,
+    /// The container in the task definition whose image is replaced.
+    pub container: String,
+    /// The ECR repository the build pushes to, by name or URI.
+    pub image_repository: String,
+    /// How long a rollout may take before it counts as failed and is rolled back.
+    pub timeout_minutes: u32,
+}
+
+impl Deploy {
+    /// The ECS target as (cluster name, service name), with ARNs reduced to names, so that the same
+    /// service written two ways is recognised as one.
+    pub fn target(&self) -> (&str, &str) {
+        (arn_resource_name(&self.cluster), arn_resource_name(&self.service))
+    }
+}
+
+fn arn_resource_name(name_or_arn: &str) -> &str {
+    if name_or_arn.starts_with("arn:") { name_or_arn.rsplit('/').next().unwrap_or(name_or_arn) } else { name_or_arn }
+}
+
+/// Reads and validates `services/<name>/service.toml`.
+pub fn parse_service(file: &SourceFile) -> Result<Service, Vec<ManifestError>> {
+    let path = file.path.as_str();
+    let (name, folder) = service_location(path).map_err(|problem| vec![ManifestError::new(path, None, problem)])?;
+    let raw: RawManifest = parse_toml(file).map_err(|error| vec![error])?;
+    let mut errors = Vec::new();
+    let mut check = |key: &str, value: &str, rule: NameRule| {
+        if let Err(problem) = rule.check(value) {
+            errors.push(ManifestError::new(path, key.to_owned(), problem));
+        }
+    };
+    check("build.project", &raw.build.project, NameRule::CodeBuildProject);
+    check("deploy.cluster", &raw.deploy.cluster, NameRule::EcsNameOrArn);
+    check("deploy.service", &raw.deploy.service, NameRule::EcsNameOrArn);
+    check("deploy.container", &raw.deploy.container, NameRule::EcsName);
+    check("deploy.image_repository", &raw.deploy.image_repository, NameRule::EcrRepository);
+    if !(1..=MAX_TIMEOUT_MINUTES).contains(&raw.deploy.timeout_minutes) {
+        let problem =
+            format!("must be between 1 and {MAX_TIMEOUT_MINUTES} minutes, got {}", raw.deploy.timeout_minutes);
+        errors.push(ManifestError::new(path, "deploy.timeout_minutes".to_owned(), problem));
+    }
+
+    let watch = match &raw.watch {
+        Some(watch) if watch.is_empty() => {
+            let problem = "must not be empty (leave `watch` out to watch the service's whole folder)";
+            errors.push(ManifestError::new(path, "watch".to_owned(), problem));
+            Vec::new()
+        }
+        Some(watch) => resolve_list(path, &folder, "watch", watch, &mut errors),
+        None => vec![folder.clone()],
+    };
+    let ignore = resolve_list(path, &folder, "ignore", &raw.ignore, &mut errors);
+    let depends_on = resolve_list(path, &folder, "depends_on", &raw.depends_on, &mut errors);
+
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Service {
+        name,
+        folder,
+        build: Build { project: raw.build.project },
+        deploy: Deploy {
+            cluster: raw.deploy.cluster,
+            service: raw.deploy.service,
+            container: raw.deploy.container,
+            image_repository: raw.deploy.image_repository,
+            timeout_minutes: raw.deploy.timeout_minutes,
+        },
+        watch,
+        ignore,
+        depends_on,
+    })
+}
+
+/// If `path` is `services/<name>/service.toml`, the name of the service it declares.
+pub fn service_name_of_manifest(path: &str) -> Option<&str> {
+    let name = path.strip_prefix(SERVICES_DIR)?.strip_prefix('/')?;
+    let name = name.strip_suffix(MANIFEST_FILE)?.strip_suffix('/')?;
+    (!name.is_empty() && !name.contains('/')).then_some(name)
+}
+
+/// The service's name and folder from its manifest path, checking the name is usable everywhere
+/// it goes (Step Functions, CodeBuild environment, logs).
+fn service_location(path: &str) -> Result<(String, String), String> {
+    let name = service_name_of_manifest(path)
+        .ok_or_else(|| format!("a service manifest must be at {SERVICES_DIR}/<name>/{MANIFEST_FILE}"))?;
+    let valid = name.len() <= 63
+        && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !valid {
+        return Err(format!(
+            "service folder name `{name}` must be 1 to 63 letters, digits, '-', '_' or '.', starting with a letter or digit"
+        ));
+    }
+    Ok((name.to_owned(), format!("{SERVICES_DIR}/{name}")))
+}
+
+fn default_branches() -> Vec<String> {
+    vec!["main".to_owned()]
+}
+
+const fn default_timeout() -> u32 {
+    DEFAULT_TIMEOUT_MINUTES
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    #[serde(default = "default_branches")]
+    branches: Vec<String>,
+    #[serde(default)]
+    deploy_all: Vec<String>,
+    #[serde(default)]
+    first_push: FirstPush,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    #[serde(default)]
+    watch: Option<Vec<String>>,
+    #[serde(default)]
+    ignore: Vec<String>,
+    #[serde(default)]
+    depends_on: Vec<String>,
+    build: RawBuild,
+    deploy: RawDeploy,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBuild {
+    project: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDeploy {
+    cluster: String,
+    service: String,
+    container: String,
+    image_repository: String,
+    #[serde(default = "default_timeout")]
+    timeout_minutes: u32,
+}
+
+/// Parses TOML into `T`, turning any problem into an error that names the key and line.
+fn parse_toml<T: for<'de> Deserialize<'de>>(file: &SourceFile) -> Result<T, ManifestError> {
+    let path = file.path.as_str();
+    let text = std::str::from_utf8(&file.contents)
+        .map_err(|error| ManifestError::new(path, None, format!("is not valid UTF-8 ({error})")))?;
+    let line_of = |span: Option<std::ops::Range<usize>>| {
+        span.map(|span| text.get(..span.start).unwrap_or(text).matches('\n').count() + 1)
+    };
+    let deserializer = toml::Deserializer::parse(text).map_err(|error| ManifestError {
+        line: line_of(error.span()),
+        ..ManifestError::new(path, None, format!("is not valid TOML: {}", error.message().trim()))
+    })?;
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let key = error.path().to_string();
+        ManifestError {
+            line: line_of(error.inner().span()),
+            ..ManifestError::new(path, (key != ".").then_some(key), error.inner().message().trim().to_owned())
+        }
+    })
+}
+
+/// Resolves every entry of a list of paths/globs, recording errors under `key[index]`.
+fn resolve_list(
+    file: &str,
+    folder: &str,
+    key: &str,
+    entries: &[String],
+    errors: &mut Vec<ManifestError>,
+) -> Vec<String> {
+    let mut resolved = Vec::with_capacity(entries.len());
+    for (index, entry) in entries.iter().enumerate() {
+        match resolve_pattern(folder, entry).and_then(|pattern| {
+            compile_globs(&pattern).map_err(|error| format!("`{entry}` is not a valid glob: {error}"))?;
+            Ok(pattern)
+        }) {
+            Ok(pattern) => resolved.push(pattern),
+            Err(problem) => errors.push(ManifestError::new(file, format!("{key}[{index}]"), problem)),
+        }
+    }
+    resolved
+}
+
+/// Resolves a path or glob written in `folder` (repository-relative; empty for the root) into a
+/// repository-relative pattern: `.` and `..` are applied, empty components dropped.
+///
+/// Errors: an empty entry, an absolute path, a backslash, `..` after a wildcard component (it
+/// would not mean "the parent"), and anything that leaves the repository.
+pub fn resolve_pattern(folder: &str, entry: &str) -> Result<String, String> {
+    if entry.trim().is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    if entry.starts_with('/') {
+        return Err(format!("`{entry}` is absolute; write it relative to the folder of this file"));
+    }
+    if entry.contains('\\') {
+        return Err(format!("`{entry}` contains a backslash; separate folders with '/'"));
+    }
+    let mut parts: Vec<&str> = folder.split('/').filter(|part| !part.is_empty()).collect();
+    for part in entry.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => match parts.pop() {
+                Some(parent) if is_glob(parent) => {
+                    return Err(format!("`{entry}` has `..` after a wildcard; write the path without it"));
+                }
+                Some(_) => {}
+                None => return Err(format!("`{entry}` leaves the repository")),
+            },
+            part => parts.push(part),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+fn is_glob(part: &str) -> bool {
+    part.contains(['*', '?', '[', ']', '{', '}'])
+}
+
+/// The globs a resolved pattern stands for: itself, and everything below it.
+pub(crate) fn pattern_globs(pattern: &str) -> Vec<String> {
+    if pattern.is_empty() || pattern == "**" {
+        vec!["**".to_owned()]
+    } else if pattern.ends_with("/**") {
+        vec![pattern.to_owned()]
+    } else {
+        vec![pattern.to_owned(), format!("{pattern}/**")]
+    }
+}
+
+/// Compiles a resolved pattern's globs with the matching rules deltaship uses everywhere.
+pub(crate) fn compile_globs(pattern: &str) -> Result<Vec<globset::Glob>, globset::Error> {
+    pattern_globs(pattern).iter().map(|glob| compile_glob(glob)).collect()
+}
+
+fn compile_glob(glob: &str) -> Result<globset::Glob, globset::Error> {
+    GlobBuilder::new(glob).literal_separator(true).backslash_escape(true).build()
+}
+
+fn compile_branch_globs(file: &str, branches: &[String]) -> Result<GlobSet, ManifestError> {
+    let mut builder = GlobSetBuilder::new();
+    for (index, branch) in branches.iter().enumerate() {
+        let glob = compile_glob(branch).map_err(|error| {
+            ManifestError::new(file, format!("branches[{index}]"), format!("`{branch}` is not a valid glob: {error}"))
+        })?;
+        builder.add(glob);
+    }
+    builder.build().map_err(|error| ManifestError::new(file, "branches".to_owned(), error.to_string()))
+}
+
+/// AWS naming rules for the resources a manifest names.
+#[derive(Clone, Copy)]
+enum NameRule {
+    /// CodeBuild: 2 to 255 letters, digits, '-' or '_', starting with a letter or digit.
+    CodeBuildProject,
+    /// ECS cluster, service and container names: 1 to 255 letters, digits, '-' or '_'.
+    EcsName,
+    /// An ECS name, or the ARN of the resource.
+    EcsNameOrArn,
+    /// ECR repository: lower-case name segments, optionally behind a registry host.
+    EcrRepository,
+}
+
+impl NameRule {
+    fn check(self, value: &str) -> Result<(), String> {
+        if value.is_empty() {
+            return Err("must not be empty".to_owned());
+        }
+        let word = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_');
+        let ok = match self {
+            Self::CodeBuildProject => {
+                (2..=255).contains(&value.len())
+                    && value.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+                    && value.bytes().all(word)
+            }
+            Self::EcsName => value.len() <= 255 && value.bytes().all(word),
+            Self::EcsNameOrArn if value.starts_with("arn:") => {
+                value.len() <= 1600
+                    && value.split(':').nth(2) == Some("ecs")
+                    && value.rsplit('/').next().is_some_and(|name| !name.is_empty() && name.bytes().all(word))
+            }
+            Self::EcsNameOrArn => value.len() <= 255 && value.bytes().all(word),
+            Self::EcrRepository => is_ecr_repository(value),
+        };
+        if ok {
+            return Ok(());
+        }
+        let rule = match self {
+            Self::CodeBuildProject => "a CodeBuild project name (2 to 255 letters, digits, '-' or '_')",
+            Self::EcsName => "an ECS name (1 to 255 letters, digits, '-' or '_')",
+            Self::EcsNameOrArn => "an ECS name (1 to 255 letters, digits, '-' or '_') or an ECS ARN",
+            Self::EcrRepository => "an ECR repository name (lower-case letters, digits, '.', '_', '-', '/') or URI",
+        };
+        Err(format!("`{value}` is not {rule}"))
+    }
+}
+
+fn is_ecr_repository(value: &str) -> bool {
+    // `<registry host>/<name>` or `<name>`; a host is recognised by its dots.
+    let name = match value.split_once('/') {
+        Some((host, rest)) if host.contains('.') => {
+            if !host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':')) {
+                return false;
+            }
+            rest
+        }
+        _ => value,
+    };
+    let segment_ok = |segment: &str| {
+        !segment.is_empty()
+            && segment.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+            && segment.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+            && segment.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
+    };
+    (2..=256).contains(&name.len()) && name.split('/').all(segment_ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+watch = ["src", "Cargo.toml"]
+ignore = ["docs", "**/*.md"]
+depends_on = ["../common"]
+
+[build]
+project = "user-service"
+
+[deploy]
+cluster = "shop"
+service = "user-service"
+container = "app"
+image_repository = "shop/user-service"
+"#;
+
+    fn file(path: &str, text: &str) -> SourceFile {
+        SourceFile::new(path, text.as_bytes())
+    }
+
+    #[test]
+    fn parses_a_full_manifest() {
+        let service = parse_service(&file("services/user-service/service.toml", GOOD)).unwrap();
+        assert_eq!(service.name, "user-service");
+        assert_eq!(service.folder, "services/user-service");
+        assert_eq!(service.watch, ["services/user-service/src", "services/user-service/Cargo.toml"]);
+        assert_eq!(service.ignore, ["services/user-service/docs", "services/user-service/**/*.md"]);
+        assert_eq!(service.depends_on, ["services/common"]);
+        assert_eq!(service.build.project, "user-service");
+        assert_eq!(service.deploy.timeout_minutes, DEFAULT_TIMEOUT_MINUTES);
+        assert_eq!(service.manifest_path(), "services/user-service/service.toml");
+    }
+
+    #[test]
+    fn watch_defaults_to_the_service_folder() {
+        let text = GOOD.replace(r#"watch = ["src", "Cargo.toml"]"#, "");
+        let service = parse_service(&file("services/api/service.toml", &text)).unwrap();
+        assert_eq!(service.watch, ["services/api"]);
+    }
+
+    /// Each broken manifest, and the key and words its error must carry.
+    #[test]
+    fn broken_manifests_name_file_key_and_problem() {
+        let replace = |from: &str, to: &str| GOOD.replace(from, to);
+        let table: Vec<(&str, String, Option<&str>, &str)> = vec![
+            ("unknown top key", format!("colour = \"red\"\n{GOOD}"), Some("colour"), "unknown field `colour`"),
+            (
+                "unknown nested key",
+                replace("container = \"app\"", "container = \"app\"\nclustr = \"x\""),
+                Some("deploy.clustr"),
+                "unknown field `clustr`",
+            ),
+            ("missing key", replace("cluster = \"shop\"", ""), Some("deploy"), "missing field `cluster`"),
+            ("missing table", replace("[build]\nproject = \"user-service\"", ""), None, "missing field `build`"),
+            (
+                "wrong type",
+                replace("cluster = \"shop\"", "cluster = 5"),
+                Some("deploy.cluster"),
+                "invalid type: integer `5`",
+            ),
+            (
+                "wrong list type",
+                replace(r#"ignore = ["docs", "**/*.md"]"#, "ignore = \"docs\""),
+                Some("ignore"),
+                "invalid type",
+            ),
+            (
+                "empty project",
+                replace("project = \"user-service\"", "project = \"\""),
+                Some("build.project"),
+                "must not be empty",
+            ),
+            (
+                "empty cluster",
+                replace("cluster = \"shop\"", "cluster = \"\""),
+                Some("deploy.cluster"),
+                "must not be empty",
+            ),
+            (
+                "empty service",
+                replace("service = \"user-service\"", "service = \"\""),
+                Some("deploy.service"),
+                "must not be empty",
+            ),
+            (
+                "empty container",
+                replace("container = \"app\"", "container = \"\""),
+                Some("deploy.container"),
+                "must not be empty",
+            ),
+            (
+                "bad container",
+                replace("container = \"app\"", "container = \"my app\""),
+                Some("deploy.container"),
+                "is not an ECS name",
+            ),
+            (
+                "bad project",
+                replace("project = \"user-service\"", "project = \"-x\""),
+                Some("build.project"),
+                "CodeBuild project",
+            ),
+            (
+                "bad repository",
+                replace("image_repository = \"shop/user-service\"", "image_repository = \"Shop\""),
+                Some("deploy.image_repository"),
+                "ECR repository",
+            ),
+            (
+                "bad cluster arn",
+                replace("cluster = \"shop\"", "cluster = \"arn:aws:s3:::bucket\""),
+                Some("deploy.cluster"),
+                "ECS ARN",
+            ),
+            (
+                "zero timeout",
+                replace("container = \"app\"", "container = \"app\"\ntimeout_minutes = 0"),
+                Some("deploy.timeout_minutes"),
+                "between 1 and 1440",
+            ),
+            (
+                "negative timeout",
+                replace("container = \"app\"", "container = \"app\"\ntimeout_minutes = -3"),
+                Some("deploy.timeout_minutes"),
+                "invalid value",
+            ),
+            (
+                "bad glob",
+                replace(r#"ignore = ["docs", "**/*.md"]"#, r#"ignore = ["docs", "src/[a"]"#),
+                Some("ignore[1]"),
+                "not a valid glob",
+            ),
+            (
+                "escaping path",
+                replace(r#"depends_on = ["../common"]"#, r#"depends_on = ["../../../etc"]"#),
+                Some("depends_on[0]"),
+                "leaves the repository",
+            ),
+            (
+                "absolute path",
+                replace(r#"depends_on = ["../common"]"#, r#"depends_on = ["/etc/passwd"]"#),
+                Some("depends_on[0]"),
+                "is absolute",
+            ),
+            (
+                "backslash",
+                replace(r#"depends_on = ["../common"]"#, r#"depends_on = ["..\\common"]"#),
+                Some("depends_on[0]"),
+                "backslash",
+            ),
+            (
+                "dotdot after glob",
+                replace(r#"watch = ["src", "Cargo.toml"]"#, r#"watch = ["src/*/../x"]"#),
+                Some("watch[0]"),
+                "after a wildcard",
+            ),
+            (
+                "empty entry",
+                replace(r#"watch = ["src", "Cargo.toml"]"#, r#"watch = ["src", " "]"#),
+                Some("watch[1]"),
+                "must not be empty",
+            ),
+            (
+                "empty watch",
+                replace(r#"watch = ["src", "Cargo.toml"]"#, "watch = []"),
+                Some("watch"),
+                "must not be empty",
+            ),
+            ("syntax", replace("[deploy]", "[deploy"), None, "is not valid TOML"),
+        ];
+        for (name, text, key, problem) in table {
+            let errors = parse_service(&file("services/user-service/service.toml", &text)).unwrap_err();
+            let error = errors.first().unwrap();
+            assert_eq!(error.file, "services/user-service/service.toml", "{name}");
+            assert_eq!(error.key.as_deref(), key, "{name}: {error}");
+            assert!(error.problem.contains(problem), "{name}: {error}");
+            let shown = error.to_string();
+            assert!(shown.starts_with("services/user-service/service.toml"), "{name}: {shown}");
+            if let Some(key) = key {
+                assert!(shown.contains(&format!("key `{key}`")), "{name}: {shown}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let text =
+            GOOD.replace("cluster = \"shop\"", "cluster = \"\"").replace("container = \"app\"", "container = \"\"");
+        let errors = parse_service(&file("services/user-service/service.toml", &text)).unwrap_err();
+        let keys: Vec<_> = errors.iter().filter_map(|e| e.key.as_deref()).collect();
+        assert_eq!(keys, ["deploy.cluster", "deploy.container"]);
+    }
+
+    #[test]
+    fn syntax_errors_carry_a_line() {
+        let errors = parse_service(&file("services/a/service.toml", "\n\n[deploy\n")).unwrap_err();
+        assert_eq!(errors.first().unwrap().line, Some(3), "{errors:?}");
+        assert!(errors.first().unwrap().to_string().starts_with("services/a/service.toml:3: "));
+    }
+
+    #[test]
+    fn invalid_utf8_is_an_error() {
+        let errors = parse_service(&SourceFile::new("services/a/service.toml", vec![0xff, 0xfe])).unwrap_err();
+        assert!(errors.first().unwrap().problem.contains("UTF-8"));
+    }
+
+    #[test]
+    fn manifest_location_and_folder_names() {
+        for (path, ok) in [
+            ("services/api/service.toml", true),
+            ("services/api.v2_x-y/service.toml", true),
+            ("services/a/b/service.toml", false),
+            ("service.toml", false),
+            ("other/api/service.toml", false),
+            ("services/my api/service.toml", false),
+            ("services/-api/service.toml", false),
+            ("services/.hidden/service.toml", false),
+        ] {
+            let result = parse_service(&file(path, GOOD));
+            assert_eq!(result.is_ok(), ok, "{path}: {result:?}");
+        }
+    }
+
+    #[test]
+    fn resolve_pattern_table() {
+        let table = [
+            ("services/a", ".", Ok("services/a")),
+            ("services/a", "src", Ok("services/a/src")),
+            ("services/a", "./src//lib/", Ok("services/a/src/lib")),
+            ("services/a", "../common", Ok("services/common")),
+            ("services/a", "../../Cargo.lock", Ok("Cargo.lock")),
+            ("services/a", "../..", Ok("")),
+            ("services/a", "**/*.md", Ok("services/a/**/*.md")),
+            ("services/a", "src/../docs", Ok("services/a/docs")),
+            ("", "docs", Ok("docs")),
+            ("", "..", Err("leaves the repository")),
+            ("services/a", "../../..", Err("leaves the repository")),
+            ("services/a", "../../../x", Err("leaves the repository")),
+            ("services/a", "*/..", Err("after a wildcard")),
+            ("services/a", "/abs", Err("is absolute")),
+            ("services/a", "", Err("must not be empty")),
+        ];
+        for (folder, entry, expected) in table {
+            let got = resolve_pattern(folder, entry);
+            match expected {
+                Ok(pattern) => assert_eq!(got.as_deref(), Ok(pattern), "{folder} + {entry}"),
+                Err(problem) => {
+                    assert!(got.as_ref().is_err_and(|p| p.contains(problem)), "{folder} + {entry}: {got:?}")
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pattern_globs_cover_the_path_and_below() {
+        assert_eq!(pattern_globs("docs"), ["docs", "docs/**"]);
+        assert_eq!(pattern_globs("docs/**"), ["docs/**"]);
+        assert_eq!(pattern_globs(""), ["**"]);
+    }
+
+    #[test]
+    fn settings_defaults_and_parsing() {
+        let defaults = Settings::default();
+        assert!(defaults.deploys_branch("main"));
+        assert!(!defaults.deploys_branch("dev"));
+        assert_eq!(defaults.first_push(), FirstPush::All);
+
+        let text = r#"
+branches = ["main", "release/*"]
+deploy_all = ["Cargo.lock", "rust-toolchain.toml"]
+first_push = "none"
+"#;
+        let settings = Settings::parse(&file(SETTINGS_FILE, text)).unwrap();
+        assert!(settings.deploys_branch("release/1.2"));
+        assert!(!settings.deploys_branch("release/1.2/hotfix"), "`*` must not cross '/'");
+        assert!(!settings.deploys_branch("feature/x"));
+        assert_eq!(settings.deploy_all(), ["Cargo.lock", "rust-toolchain.toml"]);
+        assert_eq!(settings.first_push(), FirstPush::None);
+        assert_eq!(settings.branches(), ["main", "release/*"]);
+    }
+
+    #[test]
+    fn broken_settings_name_the_key() {
+        let table = [
+            ("brnaches = [\"main\"]", Some("brnaches"), "unknown field `brnaches`"),
+            ("branches = []", Some("branches"), "at least one branch"),
+            ("branches = [\"\"]", Some("branches[0]"), "not a branch name"),
+            ("branches = [\"rel[\"]", Some("branches[0]"), "not a valid glob"),
+            ("first_push = \"some\"", Some("first_push"), "unknown variant `some`"),
+            ("deploy_all = [\"../x\"]", Some("deploy_all[0]"), "leaves the repository"),
+            ("deploy_all = [\"{a\"]", Some("deploy_all[0]"), "not a valid glob"),
+        ];
+        for (text, key, problem) in table {
+            let errors = Settings::parse(&file(SETTINGS_FILE, text)).unwrap_err();
+            let error = errors.first().unwrap();
+            assert_eq!(error.file, SETTINGS_FILE);
+            assert_eq!(error.key.as_deref(), key, "{text}: {error}");
+            assert!(error.problem.contains(problem), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn ecr_repository_names() {
+        for ok in [
+            "ab",
+            "shop/user-service",
+            "a.b_c-d",
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/api",
+            "localhost.localdomain:5000/x1",
+        ] {
+            assert!(is_ecr_repository(ok), "{ok}");
+        }
+        for bad in ["a", "Upper", "a//b", "-a", "a-", "shop/", "host.com/", "ex ample"] {
+            assert!(!is_ecr_repository(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn targets_reduce_arns_to_names() {
+        let deploy = Deploy {
+            cluster: "arn:aws:ecs:eu-west-1:123456789012:cluster/shop".into(),
+            service: "arn:aws:ecs:eu-west-1:123456789012:service/shop/api".into(),
+            container: "app".into(),
+            image_repository: "api".into(),
+            timeout_minutes: 30,
+        };
+        assert_eq!(deploy.target(), ("shop", "api"));
+    }
+}

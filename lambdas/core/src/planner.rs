@@ -1,0 +1,552 @@
+//! The planner: which services a set of changed paths deploys, and why.
+//!
+//! Every service's `watch`, `depends_on` and `ignore` globs, and the repository's `deploy_all`
+//! globs, are compiled into one [`GlobSet`]; each changed path is matched against it once. A
+//! path deploys a service when it matches one of the service's `watch`, `depends_on` or the
+//! repository's `deploy_all` globs and none of the service's `ignore` globs.
+//!
+//! A service whose manifest was deleted (its folder removed or renamed) is not in the catalog at
+//! the new commit, so it cannot be deployed; the plan reports it as removed.
+
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
+
+use globset::{Candidate, GlobSet, GlobSetBuilder};
+use serde::Serialize;
+
+use crate::manifest::{
+    self, FirstPush, ManifestError, SETTINGS_FILE, Service, Settings, SourceFile, service_name_of_manifest,
+};
+
+/// One changed file between two commits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Change {
+    /// The file is new.
+    Added(String),
+    /// The file's content or mode changed.
+    Modified(String),
+    /// The file is gone.
+    Deleted(String),
+    /// The file moved: both its old and its new path are changes.
+    Moved {
+        /// The old path.
+        from: String,
+        /// The new path.
+        to: String,
+    },
+}
+
+impl Change {
+    /// The change a diff reports as a path before and a path after; `None` if both are absent.
+    pub fn from_sides(before: Option<String>, after: Option<String>) -> Option<Self> {
+        match (before, after) {
+            (None, None) => None,
+            (None, Some(path)) => Some(Self::Added(path)),
+            (Some(path), None) => Some(Self::Deleted(path)),
+            (Some(from), Some(to)) if from == to => Some(Self::Modified(to)),
+            (Some(from), Some(to)) => Some(Self::Moved { from, to }),
+        }
+    }
+
+    /// Every path this change touches (both sides of a move).
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        let (first, second) = match self {
+            Self::Added(path) | Self::Modified(path) | Self::Deleted(path) => (path.as_str(), None),
+            Self::Moved { from, to } => (from.as_str(), Some(to.as_str())),
+        };
+        std::iter::once(first).chain(second)
+    }
+
+    /// The path that no longer exists after this change, if any.
+    fn gone(&self) -> Option<&str> {
+        match self {
+            Self::Deleted(path) | Self::Moved { from: path, .. } => Some(path),
+            Self::Added(_) | Self::Modified(_) => None,
+        }
+    }
+}
+
+/// The services and settings of a repository at one commit, with their globs compiled.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    settings: Settings,
+    /// Sorted by name.
+    services: Vec<Service>,
+    matcher: GlobSet,
+    /// What each glob of `matcher` belongs to, by glob index.
+    owners: Vec<Owner>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Owner {
+    /// A `watch` or `depends_on` glob of the service at this index.
+    Include(usize),
+    /// An `ignore` glob of the service at this index.
+    Ignore(usize),
+    /// A `deploy_all` glob.
+    All,
+}
+
+/// Why a catalog could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogError {
+    /// One or more files are invalid; every problem found is listed, one per line.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<ManifestError>),
+    /// The globs, though each valid, could not be compiled together.
+    #[error("the globs of all services could not be compiled together: {0}")]
+    Matcher(String),
+}
+
+impl CatalogError {
+    /// The individual problems (empty for [`CatalogError::Matcher`]).
+    pub fn problems(&self) -> &[ManifestError] {
+        match self {
+            Self::Invalid(problems) => problems,
+            Self::Matcher(_) => &[],
+        }
+    }
+}
+
+impl Catalog {
+    /// Reads `deltaship.toml` (if the repository has one) and every `services/<name>/service.toml`,
+    /// validates them all, and compiles the matcher. Every problem in every file is reported.
+    pub fn load(settings: Option<&SourceFile>, manifests: &[SourceFile]) -> Result<Self, CatalogError> {
+        let mut problems = Vec::new();
+        let settings = match settings {
+            Some(file) => Settings::parse(file).unwrap_or_else(|errors| {
+                problems.extend(errors);
+                Settings::default()
+            }),
+            None => Settings::default(),
+        };
+        let mut services = Vec::with_capacity(manifests.len());
+        for file in manifests {
+            match manifest::parse_service(file) {
+                Ok(service) => services.push(service),
+                Err(errors) => problems.extend(errors),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(CatalogError::Invalid(problems));
+        }
+        Self::new(settings, services)
+    }
+
+    /// A catalog of already validated services. Two services may not deploy to the same ECS
+    /// service.
+    pub fn new(settings: Settings, mut services: Vec<Service>) -> Result<Self, CatalogError> {
+        services.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut problems = Vec::new();
+        for pair in services.windows(2) {
+            if let [a, b] = pair
+                && a.name == b.name
+            {
+                let problem = format!("service `{}` is declared twice (also in {})", b.name, a.manifest_path());
+                problems.push(ManifestError { file: b.manifest_path(), line: None, key: None, problem });
+            }
+        }
+        // Services are in name order, so each duplicate names the first service (by name) that
+        // deploys the same target.
+        let mut owners_by_target: BTreeMap<(&str, &str), &Service> = BTreeMap::new();
+        for service in &services {
+            let (cluster, ecs_service) = service.deploy.target();
+            match owners_by_target.entry((cluster, ecs_service)) {
+                Entry::Vacant(slot) => {
+                    slot.insert(service);
+                }
+                Entry::Occupied(first) => problems.push(ManifestError {
+                    file: service.manifest_path(),
+                    line: None,
+                    key: Some("deploy.service".to_owned()),
+                    problem: format!(
+                        "ECS service `{ecs_service}` in cluster `{cluster}` is already deployed by {}",
+                        first.get().manifest_path()
+                    ),
+                }),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(CatalogError::Invalid(problems));
+        }
+
+        let mut builder = GlobSetBuilder::new();
+        let mut owners = Vec::new();
+        let mut add = |pattern: &str, owner: Owner, file: &str| -> Result<(), CatalogError> {
+            let globs = manifest::compile_globs(pattern).map_err(|error| {
+                CatalogError::Invalid(vec![ManifestError {
+                    file: file.to_owned(),
+                    line: None,
+                    key: None,
+                    problem: format!("`{pattern}` is not a valid glob: {error}"),
+                }])
+            })?;
+            for glob in globs {
+                builder.add(glob);
+                owners.push(owner);
+            }
+            Ok(())
+        };
+        for pattern in settings.deploy_all() {
+            add(pattern, Owner::All, SETTINGS_FILE)?;
+        }
+        for (index, service) in services.iter().enumerate() {
+            let file = service.manifest_path();
+            for pattern in service.watch.iter().chain(&service.depends_on) {
+                add(pattern, Owner::Include(index), &file)?;
+            }
+            for pattern in &service.ignore {
+                add(pattern, Owner::Ignore(index), &file)?;
+            }
+        }
+        let matcher = builder.build().map_err(|error| CatalogError::Matcher(error.to_string()))?;
+        Ok(Self { settings, services, matcher, owners })
+    }
+
+    /// The repository settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Every service, sorted by name.
+    pub fn services(&self) -> &[Service] {
+        &self.services
+    }
+
+    /// The service of this name.
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services
+            .binary_search_by(|service| service.name.as_str().cmp(name))
+            .ok()
+            .and_then(|index| self.services.get(index))
+    }
+
+    /// The plan for a push whose diff is `changes`.
+    pub fn plan(&self, changes: &[Change]) -> Plan {
+        let count = self.services.len();
+        // Per service: the reasons found, and the index of the last path that included,
+        // ignored or was recorded for it (stamps avoid clearing per-path state).
+        let mut reasons: Vec<Vec<&str>> = vec![Vec::new(); count];
+        let mut ignored_at = vec![usize::MAX; count];
+        let mut recorded_at = vec![usize::MAX; count];
+        let mut matches = Vec::new();
+
+        for (at, path) in changes.iter().flat_map(Change::paths).enumerate() {
+            self.matcher.matches_candidate_into(&Candidate::new(path), &mut matches);
+            if matches.is_empty() {
+                continue;
+            }
+            let mut deploys_all = false;
+            for owner in matches.iter().filter_map(|&glob| self.owners.get(glob)) {
+                match *owner {
+                    Owner::Ignore(service) => set(&mut ignored_at, service, at),
+                    Owner::All => deploys_all = true,
+                    Owner::Include(_) => {}
+                }
+            }
+            let mut record = |service: usize| {
+                if ignored_at.get(service) != Some(&at) && recorded_at.get(service) != Some(&at) {
+                    set(&mut recorded_at, service, at);
+                    if let Some(list) = reasons.get_mut(service) {
+                        list.push(path);
+                    }
+                }
+            };
+            if deploys_all {
+                (0..count).for_each(&mut record);
+            } else {
+                for owner in matches.iter().filter_map(|&glob| self.owners.get(glob)) {
+                    if let Owner::Include(service) = *owner {
+                        record(service);
+                    }
+                }
+            }
+        }
+
+        let services = self
+            .services
+            .iter()
+            .zip(reasons)
+            .filter(|(_, reasons)| !reasons.is_empty())
+            .map(|(service, reasons)| {
+                let reasons: BTreeSet<&str> = reasons.into_iter().collect();
+                PlannedService { service: service.clone(), reasons: reasons.into_iter().map(str::to_owned).collect() }
+            })
+            .collect();
+        let removed: BTreeSet<&str> = changes
+            .iter()
+            .filter_map(Change::gone)
+            .filter_map(service_name_of_manifest)
+            .filter(|name| self.service(name).is_none())
+            .collect();
+        Plan { services, removed: removed.into_iter().map(str::to_owned).collect() }
+    }
+
+    /// The plan for a branch's first push, which has no earlier commit to diff against: every
+    /// service (each with its manifest as the reason) or none, as `first_push` says.
+    pub fn plan_first_push(&self) -> Plan {
+        let services = match self.settings.first_push() {
+            FirstPush::None => Vec::new(),
+            FirstPush::All => self
+                .services
+                .iter()
+                .map(|service| PlannedService { service: service.clone(), reasons: vec![service.manifest_path()] })
+                .collect(),
+        };
+        Plan { services, removed: Vec::new() }
+    }
+}
+
+fn set(stamps: &mut [usize], index: usize, value: usize) {
+    if let Some(stamp) = stamps.get_mut(index) {
+        *stamp = value;
+    }
+}
+
+/// What a push deploys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// The services to build and roll out, sorted by name.
+    pub services: Vec<PlannedService>,
+    /// Services whose manifest the push deleted: not deployed, sorted.
+    pub removed: Vec<String>,
+}
+
+impl Plan {
+    /// Whether the push deploys nothing.
+    pub fn is_empty(&self) -> bool {
+        self.services.is_empty()
+    }
+}
+
+/// A service to deploy, and the changed paths that made it so (sorted, no duplicates).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedService {
+    /// The service.
+    pub service: Service,
+    /// The changed paths that deploy it.
+    pub reasons: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A manifest for `name` with the given extra top-level lines (watch, ignore, depends_on).
+    fn manifest(name: &str, extra: &str) -> SourceFile {
+        let text = format!(
+            "{extra}\n[build]\nproject = \"{name}\"\n[deploy]\ncluster = \"shop\"\nservice = \"{name}\"\n\
+             container = \"app\"\nimage_repository = \"shop/{name}\"\n"
+        );
+        SourceFile::new(format!("services/{name}/service.toml"), text.into_bytes())
+    }
+
+    fn catalog(settings: Option<&str>) -> Catalog {
+        let settings = settings.map(|text| SourceFile::new(SETTINGS_FILE, text.as_bytes()));
+        Catalog::load(
+            settings.as_ref(),
+            &[
+                manifest(
+                    "users",
+                    r#"ignore = ["docs", "**/*.md"]
+depends_on = ["../common", "../../proto/users.proto"]"#,
+                ),
+                manifest("products", r#"depends_on = ["../common"]"#),
+                manifest("search", r#"watch = ["src/*.rs"]"#),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn planned(plan: &Plan) -> Vec<(&str, Vec<&str>)> {
+        plan.services
+            .iter()
+            .map(|s| (s.service.name.as_str(), s.reasons.iter().map(String::as_str).collect()))
+            .collect()
+    }
+
+    fn modified(paths: &[&str]) -> Vec<Change> {
+        paths.iter().map(|p| Change::Modified((*p).to_owned())).collect()
+    }
+
+    #[test]
+    fn planner_table() {
+        let catalog = catalog(Some(r#"deploy_all = ["Cargo.lock"]"#));
+        let moved = |from: &str, to: &str| Change::Moved { from: from.into(), to: to.into() };
+        type Row<'a> = (&'a str, Vec<Change>, Vec<(&'a str, Vec<&'a str>)>);
+        let table: Vec<Row<'_>> = vec![
+            ("nothing changed", vec![], vec![]),
+            ("unwatched path", modified(&["README.md", "scripts/x.sh"]), vec![]),
+            (
+                "own folder",
+                modified(&["services/users/src/main.rs"]),
+                vec![("users", vec!["services/users/src/main.rs"])],
+            ),
+            (
+                "manifest itself",
+                modified(&["services/products/service.toml"]),
+                vec![("products", vec!["services/products/service.toml"])],
+            ),
+            (
+                "shared library",
+                modified(&["services/common/src/lib.rs"]),
+                vec![("products", vec!["services/common/src/lib.rs"]), ("users", vec!["services/common/src/lib.rs"])],
+            ),
+            ("depends_on a file", modified(&["proto/users.proto"]), vec![("users", vec!["proto/users.proto"])]),
+            ("depends_on is not a prefix", modified(&["services/common-old/x.rs", "proto/users.proto.bak"]), vec![]),
+            ("ignored docs", modified(&["services/users/docs/guide.txt", "services/users/src/README.md"]), vec![]),
+            (
+                "ignore is per service",
+                modified(&["services/products/README.md"]),
+                vec![("products", vec!["services/products/README.md"])],
+            ),
+            (
+                "ignore only drops the ignored path",
+                modified(&["services/users/README.md", "services/users/src/lib.rs"]),
+                vec![("users", vec!["services/users/src/lib.rs"])],
+            ),
+            ("star does not cross /", modified(&["services/search/src/deep/mod.rs"]), vec![]),
+            (
+                "star matches one level",
+                modified(&["services/search/src/lib.rs"]),
+                vec![("search", vec!["services/search/src/lib.rs"])],
+            ),
+            ("outside watch, own folder", modified(&["services/search/Dockerfile"]), vec![]),
+            ("similar folder name", modified(&["services/users2/x", "services/user/x"]), vec![]),
+            (
+                "deploy_all",
+                modified(&["Cargo.lock"]),
+                vec![("products", vec!["Cargo.lock"]), ("search", vec!["Cargo.lock"]), ("users", vec!["Cargo.lock"])],
+            ),
+            (
+                "added",
+                vec![Change::Added("services/products/src/new.rs".into())],
+                vec![("products", vec!["services/products/src/new.rs"])],
+            ),
+            (
+                "deleted",
+                vec![Change::Deleted("services/products/src/old.rs".into())],
+                vec![("products", vec!["services/products/src/old.rs"])],
+            ),
+            (
+                "move between services touches both",
+                vec![moved("services/users/src/util.rs", "services/products/src/util.rs")],
+                vec![
+                    ("products", vec!["services/products/src/util.rs"]),
+                    ("users", vec!["services/users/src/util.rs"]),
+                ],
+            ),
+            (
+                "reasons sorted and unique",
+                modified(&["services/users/src/z.rs", "services/users/src/a.rs", "services/users/src/z.rs"]),
+                vec![("users", vec!["services/users/src/a.rs", "services/users/src/z.rs"])],
+            ),
+        ];
+        for (name, changes, expected) in table {
+            let plan = catalog.plan(&changes);
+            assert_eq!(planned(&plan), expected, "{name}");
+            assert!(plan.removed.is_empty(), "{name}");
+        }
+    }
+
+    #[test]
+    fn ignore_wins_over_deploy_all() {
+        let settings = SourceFile::new(SETTINGS_FILE, b"deploy_all = [\"docs\"]".to_vec());
+        let manifests = [manifest("users", r#"ignore = ["../../docs/internal"]"#), manifest("products", "")];
+        let catalog = Catalog::load(Some(&settings), &manifests).unwrap();
+        let plan = catalog.plan(&modified(&["docs/internal/notes.md", "docs/guide.md"]));
+        assert_eq!(
+            planned(&plan),
+            vec![("products", vec!["docs/guide.md", "docs/internal/notes.md"]), ("users", vec!["docs/guide.md"]),]
+        );
+    }
+
+    #[test]
+    fn result_does_not_depend_on_input_order() {
+        let catalog = catalog(None);
+        let mut changes = modified(&["services/common/a.rs", "services/users/b.rs", "services/products/c.rs", "x"]);
+        let forward = catalog.plan(&changes);
+        changes.reverse();
+        assert_eq!(catalog.plan(&changes), forward);
+    }
+
+    #[test]
+    fn deleted_service_is_removed_not_deployed() {
+        let catalog = catalog(None); // at the new commit there is no `legacy` service
+        let changes = vec![
+            Change::Deleted("services/legacy/service.toml".into()),
+            Change::Deleted("services/legacy/src/main.rs".into()),
+            Change::Deleted("services/legacy/docs/service.toml".into()),
+        ];
+        let plan = catalog.plan(&changes);
+        assert!(plan.services.is_empty());
+        assert_eq!(plan.removed, ["legacy"]);
+    }
+
+    #[test]
+    fn renamed_service_folder_removes_the_old_name() {
+        let catalog = catalog(None); // `products` exists at the new commit, `catalog` does not
+        let changes = vec![Change::Moved {
+            from: "services/catalog/service.toml".into(),
+            to: "services/products/service.toml".into(),
+        }];
+        let plan = catalog.plan(&changes);
+        assert_eq!(planned(&plan), vec![("products", vec!["services/products/service.toml"])]);
+        assert_eq!(plan.removed, ["catalog"]);
+    }
+
+    #[test]
+    fn first_push_policy() {
+        let all = catalog(None).plan_first_push();
+        assert_eq!(
+            planned(&all),
+            vec![
+                ("products", vec!["services/products/service.toml"]),
+                ("search", vec!["services/search/service.toml"]),
+                ("users", vec!["services/users/service.toml"]),
+            ]
+        );
+        let none = catalog(Some(r#"first_push = "none""#)).plan_first_push();
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn duplicate_ecs_targets_are_errors() {
+        let retarget = |name: &str, service: &str| {
+            let text = String::from_utf8(manifest(name, "").contents).unwrap();
+            SourceFile::new(
+                format!("services/{name}/service.toml"),
+                text.replace(&format!("service = \"{name}\""), &format!("service = \"{service}\"")),
+            )
+        };
+        let a = manifest("alpha", "");
+        let b = retarget("beta", "alpha");
+        let c = retarget("gamma", "arn:aws:ecs:eu-west-1:123456789012:service/shop/alpha");
+        let error = Catalog::load(None, &[a, b, c]).unwrap_err();
+        let shown: Vec<String> = error.problems().iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        for line in &shown {
+            assert!(line.contains("key `deploy.service`: ECS service `alpha` in cluster `shop` is already deployed by services/alpha/service.toml"), "{line}");
+        }
+    }
+
+    #[test]
+    fn load_reports_problems_of_every_file() {
+        let broken = SourceFile::new("services/x/service.toml", b"[build]\n".to_vec());
+        let settings = SourceFile::new(SETTINGS_FILE, b"first_push = \"maybe\"".to_vec());
+        let error = Catalog::load(Some(&settings), &[broken, manifest("ok", "")]).unwrap_err();
+        let files: Vec<&str> = error.problems().iter().map(|p| p.file.as_str()).collect();
+        assert_eq!(files, [SETTINGS_FILE, "services/x/service.toml"]);
+        assert_eq!(error.to_string().lines().count(), 2);
+    }
+
+    #[test]
+    fn change_sides() {
+        assert_eq!(Change::from_sides(None, None), None);
+        assert_eq!(Change::from_sides(None, Some("a".into())), Some(Change::Added("a".into())));
+        assert_eq!(Change::from_sides(Some("a".into()), None), Some(Change::Deleted("a".into())));
+        assert_eq!(Change::from_sides(Some("a".into()), Some("a".into())), Some(Change::Modified("a".into())));
+        let moved = Change::from_sides(Some("a".into()), Some("b".into())).unwrap();
+        assert_eq!(moved.paths().collect::<Vec<_>>(), ["a", "b"]);
+    }
+}
