@@ -1,1 +1,100 @@
+//! Helpers shared by deltaship's tests: real git repositories in temporary folders, built with
+//! gix, and the paths of the fixtures kept beside these tests.
+//!
+//! ```
+//! use deltaship_tests::{TestRepo, manifest};
+//!
+//! let repo = TestRepo::new();
+//! let first = repo.commit("HEAD", &[], &[("services/api/service.toml", Some(&manifest("api", "")))]);
+//! let second = repo.commit("HEAD", &[&first], &[("services/api/src/main.rs", Some("fn main() {}"))]);
+//! assert_ne!(first, second);
+//! ```
 
+// This is test scaffolding: when setting up a repository fails, the machine is broken and the
+// test must stop there, so `expect` with a message is the right tool.
+#![allow(clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use gix::objs::tree::EntryKind;
+use tempfile::TempDir;
+
+/// The folder of fixtures (`tests/fixtures`).
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// A git repository in a temporary folder, deleted when dropped.
+pub struct TestRepo {
+    dir: TempDir,
+    repo: gix::Repository,
+}
+
+/// One edit of a commit: write `Some(contents)` at the path, or delete it (`None`).
+pub type Edit<'a> = (&'a str, Option<&'a str>);
+
+impl Default for TestRepo {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestRepo {
+    /// An empty repository whose `HEAD` points to the unborn branch `main`.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("create a temporary folder");
+        let repo = gix::init(dir.path()).expect("initialise a git repository");
+        std::fs::write(dir.path().join(".git/HEAD"), "ref: refs/heads/main\n").expect("point HEAD at main");
+        Self { dir, repo }
+    }
+
+    /// The repository's folder (its work tree).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a commit whose tree is the first parent's tree (or the empty tree) with `edits`
+    /// applied, moves `reference` (`HEAD` or `refs/heads/<branch>`) to it, and returns its id.
+    pub fn commit(&self, reference: &str, parents: &[&str], edits: &[Edit<'_>]) -> String {
+        let parent_ids: Vec<gix::ObjectId> = parents
+            .iter()
+            .map(|id| gix::ObjectId::from_hex(id.as_bytes()).expect("parents are full commit ids"))
+            .collect();
+        let base_tree = match parent_ids.first() {
+            Some(parent) => self.repo.find_commit(*parent).expect("parent exists").tree_id().expect("tree").detach(),
+            None => gix::ObjectId::empty_tree(self.repo.object_hash()),
+        };
+        let mut editor = self.repo.edit_tree(base_tree).expect("edit the tree");
+        for (path, contents) in edits {
+            match contents {
+                Some(contents) => {
+                    let blob = self.repo.write_blob(contents.as_bytes()).expect("write a blob");
+                    editor.upsert(*path, EntryKind::Blob, blob).expect("add a file");
+                }
+                None => {
+                    editor.remove(*path).expect("remove a file");
+                }
+            }
+        }
+        let tree = editor.write().expect("write the tree");
+        let signature = gix::actor::SignatureRef {
+            name: "Test".into(),
+            email: "test@example.com".into(),
+            time: "1700000000 +0000",
+        };
+        let message = format!("commit {} edits", edits.len());
+        self.repo
+            .commit_as(signature, signature, reference, message, tree, parent_ids)
+            .expect("write the commit")
+            .to_string()
+    }
+}
+
+/// The text of a valid `service.toml` for `name`, with `extra` top-level lines (watch, ignore,
+/// depends_on) first.
+pub fn manifest(name: &str, extra: &str) -> String {
+    format!(
+        "{extra}\n\n[build]\nproject = \"{name}-build\"\n\n[deploy]\ncluster = \"shop\"\nservice = \"{name}\"\n\
+         container = \"app\"\nimage_repository = \"shop/{name}\"\n"
+    )
+}

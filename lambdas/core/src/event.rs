@@ -76,6 +76,12 @@ pub struct RepositoryStateChange {
     /// On merges: `FAST_FORWARD_MERGE`, `SQUASH_MERGE` or `THREE_WAY_MERGE`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_option: Option<String>,
+    /// On merges: `FILE_LEVEL` or `LINE_LEVEL`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict_details_level: Option<String>,
+    /// On merges: e.g. `AUTOMERGE`, `ACCEPT_SOURCE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict_resolution_strategy: Option<String>,
 }
 
 /// What an event asks deltaship to do.

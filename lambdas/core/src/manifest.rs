@@ -794,7 +794,7 @@ image_repository = "shop/user-service"
             match expected {
                 Ok(pattern) => assert_eq!(got.as_deref(), Ok(pattern), "{folder} + {entry}"),
                 Err(problem) => {
-                    assert!(got.as_ref().is_err_and(|p| p.contains(problem)), "{folder} + {entry}: {got:?}")
+                    assert!(got.as_ref().is_err_and(|p| p.contains(problem)), "{folder} + {entry}: {got:?}");
                 }
             }
         }

@@ -1,0 +1,184 @@
+//! A local git repository as a change source, read with gix (no `git` process).
+//!
+//! It answers the three questions the planner needs: which commit a revision names, which paths
+//! differ between two commits (a tree-to-tree diff, as CodeCommit's `GetDifferences` computes
+//! it), and what the manifests say at a commit.
+
+use std::path::{Path, PathBuf};
+
+use deltaship_core::manifest::{MANIFEST_FILE, SERVICES_DIR, SETTINGS_FILE};
+use deltaship_core::{Change, CommitId, SourceFile};
+use gix::bstr::ByteSlice;
+use gix::diff::tree::recorder;
+
+/// An open git repository.
+pub struct GitRepo {
+    repo: gix::Repository,
+    path: PathBuf,
+}
+
+/// Why the repository could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// The path is not inside a git repository.
+    #[error("`{}` is not a git repository (or inside one): {message}", path.display())]
+    NotARepository {
+        /// The path given.
+        path: PathBuf,
+        /// What gix reported.
+        message: String,
+    },
+    /// The revision names nothing in the repository, or nothing that leads to a commit.
+    #[error("unknown revision `{revision}` in `{}`: {message}", repo.display())]
+    UnknownRevision {
+        /// The revision as given.
+        revision: String,
+        /// The repository.
+        repo: PathBuf,
+        /// What gix reported.
+        message: String,
+    },
+    /// The repository could not be read (a missing or corrupt object).
+    #[error("could not read {what} in `{}`: {message}", repo.display())]
+    Read {
+        /// What was being read.
+        what: String,
+        /// The repository.
+        repo: PathBuf,
+        /// What gix reported.
+        message: String,
+    },
+}
+
+impl GitError {
+    /// Whether the problem is the caller's input (a wrong path or revision) rather than the
+    /// repository's state.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, Self::NotARepository { .. } | Self::UnknownRevision { .. })
+    }
+}
+
+impl GitRepo {
+    /// Opens the repository containing `path` (like `git -C <path>`).
+    pub fn open(path: &Path) -> Result<Self, GitError> {
+        let repo = gix::discover(path)
+            .map_err(|error| GitError::NotARepository { path: path.to_owned(), message: one_line(&error) })?;
+        Ok(Self { repo, path: path.to_owned() })
+    }
+
+    /// The commit a revision (`HEAD`, a branch, a tag, a full or abbreviated id, `HEAD~2`, ...)
+    /// names.
+    pub fn resolve(&self, revision: &str) -> Result<CommitId, GitError> {
+        let unknown = |message: String| GitError::UnknownRevision {
+            revision: revision.to_owned(),
+            repo: self.path.clone(),
+            message,
+        };
+        let commit = self
+            .repo
+            .rev_parse_single(revision)
+            .and_then(|id| id.object())
+            .and_then(gix::Object::peel_to_commit)
+            .map_err(|error| unknown(one_line(&error)))?;
+        CommitId::parse(&commit.id.to_string()).map_err(|error| unknown(error.to_string()))
+    }
+
+    /// Every path that differs between the trees of `base` and `head`, sorted.
+    ///
+    /// No rename detection: a moved file is its old path deleted and its new path added, which
+    /// is what the planner needs (both sides of a move are changes).
+    pub fn changes(&self, base: &CommitId, head: &CommitId) -> Result<Vec<Change>, GitError> {
+        let base_tree = self.tree(base)?;
+        let head_tree = self.tree(head)?;
+        let mut recorder = gix::diff::tree::Recorder::default();
+        gix::diff::tree(
+            gix::objs::TreeRefIter::from_bytes(&base_tree.data, base_tree.id.kind()),
+            gix::objs::TreeRefIter::from_bytes(&head_tree.data, head_tree.id.kind()),
+            gix::diff::tree::State::default(),
+            &self.repo.objects,
+            &mut recorder,
+        )
+        .map_err(|error| self.read_error(format!("the diff of {} and {}", base.short(), head.short()), &error))?;
+
+        let mut changes: Vec<Change> = recorder
+            .records
+            .into_iter()
+            .filter_map(|record| match record {
+                recorder::Change::Addition { entry_mode, path, .. } if !entry_mode.is_tree() => {
+                    Some(Change::Added(path.to_str_lossy().into_owned()))
+                }
+                recorder::Change::Deletion { entry_mode, path, .. } if !entry_mode.is_tree() => {
+                    Some(Change::Deleted(path.to_str_lossy().into_owned()))
+                }
+                recorder::Change::Modification { previous_entry_mode, entry_mode, path, .. } => {
+                    let path = path.to_str_lossy().into_owned();
+                    match (previous_entry_mode.is_tree(), entry_mode.is_tree()) {
+                        (false, false) => Some(Change::Modified(path)),
+                        // A folder became a file or the other way round: the file side is the
+                        // change; what was inside the folder is reported entry by entry.
+                        (true, false) => Some(Change::Added(path)),
+                        (false, true) => Some(Change::Deleted(path)),
+                        (true, true) => None,
+                    }
+                }
+                _ => None,
+            })
+            .collect();
+        changes.sort();
+        Ok(changes)
+    }
+
+    /// `deltaship.toml` (if any) and every `services/<name>/service.toml` at `commit`.
+    pub fn manifests(&self, commit: &CommitId) -> Result<(Option<SourceFile>, Vec<SourceFile>), GitError> {
+        let tree = self.tree(commit)?;
+        let settings = self.file_at(&tree, SETTINGS_FILE)?;
+
+        let mut manifests = Vec::new();
+        let services = tree
+            .lookup_entry_by_path(SERVICES_DIR)
+            .map_err(|error| self.read_error(format!("`{SERVICES_DIR}` at {}", commit.short()), &error))?;
+        if let Some(services) = services.filter(|entry| entry.mode().is_tree()) {
+            let services = services
+                .object()
+                .and_then(gix::Object::peel_to_tree)
+                .map_err(|error| self.read_error(format!("`{SERVICES_DIR}` at {}", commit.short()), &error))?;
+            for entry in services.iter() {
+                let entry = entry.map_err(|error| self.read_error(format!("`{SERVICES_DIR}`"), &error))?;
+                if !entry.mode().is_tree() {
+                    continue;
+                }
+                let path = format!("{SERVICES_DIR}/{}/{MANIFEST_FILE}", entry.filename().to_str_lossy());
+                if let Some(file) = self.file_at(&tree, &path)? {
+                    manifests.push(file);
+                }
+            }
+        }
+        Ok((settings, manifests))
+    }
+
+    fn tree(&self, commit: &CommitId) -> Result<gix::Tree<'_>, GitError> {
+        let what = || format!("the tree of commit {}", commit.short());
+        let id =
+            gix::ObjectId::from_hex(commit.as_str().as_bytes()).map_err(|error| self.read_error(what(), &error))?;
+        self.repo.find_commit(id).and_then(|commit| commit.tree()).map_err(|error| self.read_error(what(), &error))
+    }
+
+    /// The file at `path` in `tree`, if there is a file (or symlink) there.
+    fn file_at(&self, tree: &gix::Tree<'_>, path: &str) -> Result<Option<SourceFile>, GitError> {
+        let entry = tree.lookup_entry_by_path(path).map_err(|error| self.read_error(format!("`{path}`"), &error))?;
+        let Some(entry) = entry.filter(|entry| entry.mode().is_blob_or_symlink()) else {
+            return Ok(None);
+        };
+        let blob = entry.object().map_err(|error| self.read_error(format!("`{path}`"), &error))?;
+        Ok(Some(SourceFile::new(path, blob.detach().data)))
+    }
+
+    fn read_error(&self, what: String, error: &dyn std::fmt::Display) -> GitError {
+        GitError::Read { what, repo: self.path.clone(), message: one_line(error) }
+    }
+}
+
+/// gix errors can span several lines; messages here are one line.
+fn one_line(error: &dyn std::fmt::Display) -> String {
+    error.to_string().lines().map(str::trim).filter(|line| !line.is_empty()).collect::<Vec<_>>().join(": ")
+}

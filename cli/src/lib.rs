@@ -1,0 +1,19 @@
+//! The `deltaship` command line: ask what a push will deploy before you push.
+//!
+//! - [`git`]: a local git repository as a change source (revisions, tree diffs, manifests),
+//!   read with gix.
+//! - [`plan`]: `deltaship plan`, the same planner the detect-changes Lambda runs, on local
+//!   commits.
+//!
+//! Exit codes: 0 success, 1 an unexpected failure (e.g. a corrupt repository), 2 bad input
+//! (not a repository, unknown revision, invalid manifest, bad arguments).
+
+pub mod git;
+pub mod plan;
+
+/// Exit code for success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code for a failure that is not the caller's input.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code for bad input: arguments, paths, revisions, manifests.
+pub const EXIT_BAD_INPUT: u8 = 2;

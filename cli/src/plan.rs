@@ -1,0 +1,203 @@
+//! `deltaship plan`: what a push from one commit to another would deploy, and why.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use deltaship_core::{Catalog, CatalogError, CommitId, FirstPush, Plan};
+use serde::Serialize;
+
+use crate::git::{GitError, GitRepo};
+
+/// What to plan.
+#[derive(Debug, Clone)]
+pub struct PlanRequest {
+    /// The repository, or any folder inside it.
+    pub repo: PathBuf,
+    /// The commit before the push; `None` plans a branch's first push.
+    pub base: Option<String>,
+    /// The pushed commit.
+    pub head: String,
+}
+
+/// A plan together with what it was computed from.
+#[derive(Debug, Clone)]
+pub struct PlanReport {
+    /// The resolved base commit (`None` for a first push).
+    pub base: Option<CommitId>,
+    /// The resolved head commit.
+    pub head: CommitId,
+    /// How many paths differ between base and head (0 for a first push).
+    pub changed_paths: usize,
+    /// What a first push deploys, by the repository's settings.
+    pub first_push_policy: FirstPush,
+    /// The decision.
+    pub plan: Plan,
+}
+
+/// Why there is no plan.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The repository or a revision could not be read.
+    #[error(transparent)]
+    Git(#[from] GitError),
+    /// A manifest or `deltaship.toml` at the head commit is invalid: one line per problem, each
+    /// naming the file, the key and the problem.
+    #[error("{}", catalog_lines(head, error))]
+    Catalog {
+        /// The head commit, short.
+        head: String,
+        /// Every problem found.
+        error: CatalogError,
+    },
+}
+
+impl PlanError {
+    /// Whether the caller's input (path, revision, manifests) is at fault, rather than the
+    /// repository's own state.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            Self::Git(error) => error.is_bad_input(),
+            Self::Catalog { .. } => true,
+        }
+    }
+}
+
+fn catalog_lines(head: &str, error: &CatalogError) -> String {
+    match error {
+        CatalogError::Invalid(problems) => {
+            problems.iter().map(|problem| format!("{problem} (at {head})")).collect::<Vec<_>>().join("\n")
+        }
+        CatalogError::Matcher(_) => format!("{error} (at {head})"),
+    }
+}
+
+/// Resolves the revisions, diffs them, reads the manifests at head and plans.
+pub fn plan(request: &PlanRequest) -> Result<PlanReport, PlanError> {
+    let repo = GitRepo::open(&request.repo)?;
+    let head = repo.resolve(&request.head)?;
+    let base = request.base.as_deref().map(|base| repo.resolve(base)).transpose()?;
+    let (settings, manifests) = repo.manifests(&head)?;
+    let catalog = Catalog::load(settings.as_ref(), &manifests)
+        .map_err(|error| PlanError::Catalog { head: head.short().to_owned(), error })?;
+    let (plan, changed_paths) = match &base {
+        Some(base) => {
+            let changes = repo.changes(base, &head)?;
+            (catalog.plan(&changes), changes.iter().map(|change| change.paths().count()).sum())
+        }
+        None => (catalog.plan_first_push(), 0),
+    };
+    Ok(PlanReport { base, head, changed_paths, first_push_policy: catalog.settings().first_push(), plan })
+}
+
+/// The JSON document `deltaship plan --format json` prints. Keys may be added, never removed.
+#[derive(Debug, Serialize)]
+pub struct PlanJson<'a> {
+    /// The base commit, or `null` for a first push.
+    pub base: Option<&'a str>,
+    /// The head commit.
+    pub head: &'a str,
+    /// Whether this is a first push (no base).
+    pub first_push: bool,
+    /// How many paths changed between base and head.
+    pub changed_paths: usize,
+    /// The services to deploy, sorted by name.
+    pub services: Vec<ServiceJson<'a>>,
+    /// Services whose manifest was deleted, sorted.
+    pub removed: &'a [String],
+}
+
+/// One service of [`PlanJson`].
+#[derive(Debug, Serialize)]
+pub struct ServiceJson<'a> {
+    /// The service name.
+    pub name: &'a str,
+    /// The changed paths that deploy it, sorted.
+    pub reasons: &'a [String],
+    /// Its CodeBuild project.
+    pub build_project: &'a str,
+    /// Its ECS cluster.
+    pub cluster: &'a str,
+    /// Its ECS service.
+    pub ecs_service: &'a str,
+}
+
+impl PlanReport {
+    /// The report as the JSON document of `--format json`.
+    pub fn to_json(&self) -> PlanJson<'_> {
+        PlanJson {
+            base: self.base.as_ref().map(CommitId::as_str),
+            head: self.head.as_str(),
+            first_push: self.base.is_none(),
+            changed_paths: self.changed_paths,
+            services: self
+                .plan
+                .services
+                .iter()
+                .map(|planned| ServiceJson {
+                    name: &planned.service.name,
+                    reasons: &planned.reasons,
+                    build_project: &planned.service.build.project,
+                    cluster: &planned.service.deploy.cluster,
+                    ecs_service: &planned.service.deploy.service,
+                })
+                .collect(),
+            removed: &self.plan.removed,
+        }
+    }
+
+    /// Writes the report for people.
+    pub fn write_text(&self, out: &mut impl Write) -> io::Result<()> {
+        let plan = &self.plan;
+        match &self.base {
+            Some(base) => writeln!(
+                out,
+                "{} → {}: {} changed {}",
+                base.short(),
+                self.head.short(),
+                self.changed_paths,
+                plural(self.changed_paths, "path", "paths")
+            )?,
+            None => writeln!(out, "{}: first push (no base commit)", self.head.short())?,
+        }
+        if plan.services.is_empty() {
+            let why = match (&self.base, self.first_push_policy) {
+                (None, FirstPush::None) => "first_push = \"none\" in deltaship.toml",
+                (None, FirstPush::All) => "the repository has no services/<name>/service.toml",
+                (Some(_), _) if self.changed_paths == 0 => "the two commits have the same files",
+                (Some(_), _) => "no changed path is watched by a service, or each is ignored",
+            };
+            writeln!(out, "nothing to deploy: {why}.")?;
+        } else {
+            let count = plan.services.len();
+            writeln!(out, "deploy {count} {}:", plural(count, "service", "services"))?;
+            let width = plan.services.iter().map(|planned| planned.service.name.len()).max().unwrap_or(0);
+            for planned in &plan.services {
+                let service = &planned.service;
+                writeln!(
+                    out,
+                    "  {:width$}  build {}, roll out {}/{}",
+                    service.name, service.build.project, service.deploy.cluster, service.deploy.service
+                )?;
+                for reason in &planned.reasons {
+                    writeln!(out, "  {:width$}    {reason}", "")?;
+                }
+            }
+        }
+        if !plan.removed.is_empty() {
+            let count = plan.removed.len();
+            writeln!(
+                out,
+                "removed {count} {} (manifest deleted; not deployed):",
+                plural(count, "service", "services")
+            )?;
+            for name in &plan.removed {
+                writeln!(out, "  {name}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
+    if count == 1 { one } else { many }
+}
