@@ -49,7 +49,7 @@ impl Shop {
     /// `services` as (name, reasons) and `removed`, from the JSON document users see.
     fn planned(&self, base: Option<&str>, head: &str) -> (Value, Value) {
         let report = self.plan(base, head).unwrap();
-        let json = serde_json::to_value(report.to_json()).unwrap();
+        let json = serde_json::to_value(report.to_json(&report.plan())).unwrap();
         let services: Vec<Value> = json["services"]
             .as_array()
             .unwrap()
@@ -95,10 +95,10 @@ fn docs_only_change_matched_by_ignore_deploys_nothing() {
         ],
     );
     let report = shop.plan(Some(&shop.root), &head).unwrap();
-    assert!(report.plan.services.is_empty(), "{:?}", report.plan);
-    assert_eq!(report.changed_paths, 3);
+    assert!(report.plan().is_empty(), "{:?}", report.plan());
+    assert_eq!(report.changed_paths(), 3);
     let mut text = Vec::new();
-    report.write_text(&mut text).unwrap();
+    report.write_text(&report.plan(), &mut text).unwrap();
     let text = String::from_utf8(text).unwrap();
     assert!(text.contains("nothing to deploy"), "{text}");
 }
@@ -175,8 +175,8 @@ fn first_push_follows_the_policy() {
 
     let cautious = Shop::new(Some("first_push = \"none\""));
     let report = cautious.plan(None, "HEAD").unwrap();
-    assert!(report.plan.services.is_empty());
-    assert_eq!(serde_json::to_value(report.to_json()).unwrap()["base"], Value::Null);
+    assert!(report.plan().is_empty());
+    assert_eq!(serde_json::to_value(report.to_json(&report.plan())).unwrap()["base"], Value::Null);
 }
 
 #[test]
@@ -215,15 +215,15 @@ fn a_folder_replaced_by_a_file_is_a_change_of_both() {
     // `docs` is ignored by users, so neither side deploys it.
     assert_eq!(services, json!([]));
     let report = shop.plan(Some(&shop.root), &head).unwrap();
-    assert_eq!(report.changed_paths, 2);
+    assert_eq!(report.changed_paths(), 2);
 }
 
 #[test]
 fn identical_commits_deploy_nothing() {
     let shop = Shop::new(None);
     let report = shop.plan(Some(&shop.root), &shop.root).unwrap();
-    assert!(report.plan.services.is_empty());
-    assert_eq!(report.changed_paths, 0);
+    assert!(report.plan().is_empty());
+    assert_eq!(report.changed_paths(), 0);
 }
 
 #[test]

@@ -83,7 +83,7 @@ impl GitRepo {
         CommitId::parse(&commit.id.to_string()).map_err(|error| unknown(error.to_string()))
     }
 
-    /// Every path that differs between the trees of `base` and `head`, sorted.
+    /// Every path that differs between the trees of `base` and `head`, in path order.
     ///
     /// No rename detection: a moved file is its old path deleted and its new path added, which
     /// is what the planner needs (both sides of a move are changes).
@@ -124,7 +124,9 @@ impl GitRepo {
                 _ => None,
             })
             .collect();
-        changes.sort();
+        // Path order (not tree order, where `a/` sorts after `a.b`), so that the planner's own
+        // sort of the paths finds them already in order.
+        changes.sort_unstable_by(|a, b| a.paths().cmp(b.paths()));
         Ok(changes)
     }
 

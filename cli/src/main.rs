@@ -55,10 +55,11 @@ fn main() -> ExitCode {
             return ExitCode::from(if error.is_bad_input() { EXIT_BAD_INPUT } else { EXIT_FAILURE });
         }
     };
+    let plan = report.plan();
     let mut out = io::stdout().lock();
     let written = match format {
-        Format::Text => report.write_text(&mut out),
-        Format::Json => serde_json::to_writer_pretty(&mut out, &report.to_json())
+        Format::Text => report.write_text(&plan, &mut out),
+        Format::Json => serde_json::to_writer_pretty(&mut out, &report.to_json(&plan))
             .map_err(io::Error::from)
             .and_then(|()| writeln!(out)),
     };

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use deltaship_core::{Catalog, CatalogError, CommitId, FirstPush, Plan};
+use deltaship_core::{Catalog, CatalogError, Change, CommitId, FirstPush, Plan};
 use serde::Serialize;
 
 use crate::git::{GitError, GitRepo};
@@ -19,19 +19,18 @@ pub struct PlanRequest {
     pub head: String,
 }
 
-/// A plan together with what it was computed from.
+/// What a plan is computed from: the resolved commits, the catalog at head and the diff.
+/// [`PlanReport::plan`] computes the plan, a view over these.
 #[derive(Debug, Clone)]
 pub struct PlanReport {
     /// The resolved base commit (`None` for a first push).
     pub base: Option<CommitId>,
     /// The resolved head commit.
     pub head: CommitId,
-    /// How many paths differ between base and head (0 for a first push).
-    pub changed_paths: usize,
-    /// What a first push deploys, by the repository's settings.
-    pub first_push_policy: FirstPush,
-    /// The decision.
-    pub plan: Plan,
+    /// The services and settings at head.
+    pub catalog: Catalog,
+    /// The changes between base and head (`None` for a first push).
+    pub changes: Option<Vec<Change>>,
 }
 
 /// Why there is no plan.
@@ -71,7 +70,7 @@ fn catalog_lines(head: &str, error: &CatalogError) -> String {
     }
 }
 
-/// Resolves the revisions, diffs them, reads the manifests at head and plans.
+/// Resolves the revisions, diffs them and reads the manifests at head.
 pub fn plan(request: &PlanRequest) -> Result<PlanReport, PlanError> {
     let repo = GitRepo::open(&request.repo)?;
     let head = repo.resolve(&request.head)?;
@@ -79,14 +78,8 @@ pub fn plan(request: &PlanRequest) -> Result<PlanReport, PlanError> {
     let (settings, manifests) = repo.manifests(&head)?;
     let catalog = Catalog::load(settings.as_ref(), &manifests)
         .map_err(|error| PlanError::Catalog { head: head.short().to_owned(), error })?;
-    let (plan, changed_paths) = match &base {
-        Some(base) => {
-            let changes = repo.changes(base, &head)?;
-            (catalog.plan(&changes), changes.iter().map(|change| change.paths().count()).sum())
-        }
-        None => (catalog.plan_first_push(), 0),
-    };
-    Ok(PlanReport { base, head, changed_paths, first_push_policy: catalog.settings().first_push(), plan })
+    let changes = base.as_ref().map(|base| repo.changes(base, &head)).transpose()?;
+    Ok(PlanReport { base, head, catalog, changes })
 }
 
 /// The JSON document `deltaship plan --format json` prints. Keys may be added, never removed.
@@ -103,7 +96,7 @@ pub struct PlanJson<'a> {
     /// The services to deploy, sorted by name.
     pub services: Vec<ServiceJson<'a>>,
     /// Services whose manifest was deleted, sorted.
-    pub removed: &'a [String],
+    pub removed: Vec<&'a str>,
 }
 
 /// One service of [`PlanJson`].
@@ -112,7 +105,7 @@ pub struct ServiceJson<'a> {
     /// The service name.
     pub name: &'a str,
     /// The changed paths that deploy it, sorted.
-    pub reasons: &'a [String],
+    pub reasons: Vec<&'a str>,
     /// Its CodeBuild project.
     pub build_project: &'a str,
     /// Its ECS cluster.
@@ -122,48 +115,60 @@ pub struct ServiceJson<'a> {
 }
 
 impl PlanReport {
-    /// The report as the JSON document of `--format json`.
-    pub fn to_json(&self) -> PlanJson<'_> {
+    /// The plan: what the push deploys.
+    pub fn plan(&self) -> Plan<'_> {
+        match &self.changes {
+            Some(changes) => self.catalog.plan(changes),
+            None => self.catalog.plan_first_push(),
+        }
+    }
+
+    /// How many paths differ between base and head (0 for a first push).
+    pub fn changed_paths(&self) -> usize {
+        self.changes.iter().flatten().map(|change| change.paths().count()).sum()
+    }
+
+    /// `plan` (computed by [`PlanReport::plan`]) as the JSON document of `--format json`.
+    pub fn to_json<'a>(&'a self, plan: &Plan<'a>) -> PlanJson<'a> {
         PlanJson {
             base: self.base.as_ref().map(CommitId::as_str),
             head: self.head.as_str(),
             first_push: self.base.is_none(),
-            changed_paths: self.changed_paths,
-            services: self
-                .plan
+            changed_paths: self.changed_paths(),
+            services: plan
                 .services
                 .iter()
                 .map(|planned| ServiceJson {
                     name: &planned.service.name,
-                    reasons: &planned.reasons,
+                    reasons: planned.reasons.clone(),
                     build_project: &planned.service.build.project,
                     cluster: &planned.service.deploy.cluster,
                     ecs_service: &planned.service.deploy.service,
                 })
                 .collect(),
-            removed: &self.plan.removed,
+            removed: plan.removed.clone(),
         }
     }
 
-    /// Writes the report for people.
-    pub fn write_text(&self, out: &mut impl Write) -> io::Result<()> {
-        let plan = &self.plan;
+    /// Writes `plan` (computed by [`PlanReport::plan`]) for people.
+    pub fn write_text(&self, plan: &Plan<'_>, out: &mut impl Write) -> io::Result<()> {
+        let changed_paths = self.changed_paths();
         match &self.base {
             Some(base) => writeln!(
                 out,
                 "{} → {}: {} changed {}",
                 base.short(),
                 self.head.short(),
-                self.changed_paths,
-                plural(self.changed_paths, "path", "paths")
+                changed_paths,
+                plural(changed_paths, "path", "paths")
             )?,
             None => writeln!(out, "{}: first push (no base commit)", self.head.short())?,
         }
         if plan.services.is_empty() {
-            let why = match (&self.base, self.first_push_policy) {
+            let why = match (&self.base, self.catalog.settings().first_push()) {
                 (None, FirstPush::None) => "first_push = \"none\" in deltaship.toml",
                 (None, FirstPush::All) => "the repository has no services/<name>/service.toml",
-                (Some(_), _) if self.changed_paths == 0 => "the two commits have the same files",
+                (Some(_), _) if changed_paths == 0 => "the two commits have the same files",
                 (Some(_), _) => "no changed path is watched by a service, or each is ignored",
             };
             writeln!(out, "nothing to deploy: {why}.")?;

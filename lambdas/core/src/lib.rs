@@ -28,7 +28,8 @@
 //!     "#,
 //! );
 //! let catalog = Catalog::load(None, &[manifest]).unwrap();
-//! let plan = catalog.plan(&[Change::Modified("services/common/src/lib.rs".into())]);
+//! let changes = [Change::Modified("services/common/src/lib.rs".into())];
+//! let plan = catalog.plan(&changes);
 //! assert_eq!(plan.services[0].service.name, "api");
 //! assert_eq!(plan.services[0].reasons, ["services/common/src/lib.rs"]);
 //! ```

@@ -189,6 +189,8 @@ pub struct Service {
     pub name: String,
     /// Its folder, e.g. `services/user-service`.
     pub folder: String,
+    /// Its manifest, e.g. `services/user-service/service.toml`.
+    pub manifest: String,
     /// How it is built.
     pub build: Build,
     /// Where it runs.
@@ -199,13 +201,6 @@ pub struct Service {
     pub ignore: Vec<String>,
     /// Repository-relative patterns of what it depends on outside its folder.
     pub depends_on: Vec<String>,
-}
-
-impl Service {
-    /// The path of its manifest.
-    pub fn manifest_path(&self) -> String {
-        format!("{}/{MANIFEST_FILE}", self.folder)
-    }
 }
 
 /// How a service is built.
@@ -282,6 +277,7 @@ pub fn parse_service(file: &SourceFile) -> Result<Service, Vec<ManifestError>> {
     Ok(Service {
         name,
         folder,
+        manifest: path.to_owned(),
         build: Build { project: raw.build.project },
         deploy: Deploy {
             cluster: raw.deploy.cluster,
@@ -577,7 +573,7 @@ image_repository = "shop/user-service"
         assert_eq!(service.depends_on, ["services/common"]);
         assert_eq!(service.build.project, "user-service");
         assert_eq!(service.deploy.timeout_minutes, DEFAULT_TIMEOUT_MINUTES);
-        assert_eq!(service.manifest_path(), "services/user-service/service.toml");
+        assert_eq!(service.manifest, "services/user-service/service.toml");
     }
 
     #[test]

@@ -142,8 +142,8 @@ impl Catalog {
             if let [a, b] = pair
                 && a.name == b.name
             {
-                let problem = format!("service `{}` is declared twice (also in {})", b.name, a.manifest_path());
-                problems.push(ManifestError { file: b.manifest_path(), line: None, key: None, problem });
+                let problem = format!("service `{}` is declared twice (also in {})", b.name, a.manifest);
+                problems.push(ManifestError { file: b.manifest.clone(), line: None, key: None, problem });
             }
         }
         // Services are in name order, so each duplicate names the first service (by name) that
@@ -156,12 +156,12 @@ impl Catalog {
                     slot.insert(service);
                 }
                 Entry::Occupied(first) => problems.push(ManifestError {
-                    file: service.manifest_path(),
+                    file: service.manifest.clone(),
                     line: None,
                     key: Some("deploy.service".to_owned()),
                     problem: format!(
                         "ECS service `{ecs_service}` in cluster `{cluster}` is already deployed by {}",
-                        first.get().manifest_path()
+                        first.get().manifest
                     ),
                 }),
             }
@@ -191,12 +191,11 @@ impl Catalog {
             add(pattern, Owner::All, SETTINGS_FILE)?;
         }
         for (index, service) in services.iter().enumerate() {
-            let file = service.manifest_path();
             for pattern in service.watch.iter().chain(&service.depends_on) {
-                add(pattern, Owner::Include(index), &file)?;
+                add(pattern, Owner::Include(index), &service.manifest)?;
             }
             for pattern in &service.ignore {
-                add(pattern, Owner::Ignore(index), &file)?;
+                add(pattern, Owner::Ignore(index), &service.manifest)?;
             }
         }
         let matcher = builder.build().map_err(|error| CatalogError::Matcher(error.to_string()))?;
@@ -221,17 +220,24 @@ impl Catalog {
             .and_then(|index| self.services.get(index))
     }
 
-    /// The plan for a push whose diff is `changes`.
-    pub fn plan(&self, changes: &[Change]) -> Plan {
+    /// The plan for a push whose diff is `changes`: a view that borrows the services from the
+    /// catalog and the reasons from `changes`.
+    pub fn plan<'a>(&'a self, changes: &'a [Change]) -> Plan<'a> {
+        // Sorting the paths once makes every service's reasons come out sorted and unique, and
+        // the result independent of the order of `changes`.
+        let mut paths: Vec<&str> = changes.iter().flat_map(Change::paths).collect();
+        paths.sort_unstable();
+        paths.dedup();
+
         let count = self.services.len();
-        // Per service: the reasons found, and the index of the last path that included,
-        // ignored or was recorded for it (stamps avoid clearing per-path state).
+        // Per service: the reasons found, and the index of the last path that was ignored or
+        // recorded for it (stamps avoid clearing per-path state).
         let mut reasons: Vec<Vec<&str>> = vec![Vec::new(); count];
         let mut ignored_at = vec![usize::MAX; count];
         let mut recorded_at = vec![usize::MAX; count];
         let mut matches = Vec::new();
 
-        for (at, path) in changes.iter().flat_map(Change::paths).enumerate() {
+        for (at, &path) in paths.iter().enumerate() {
             self.matcher.matches_candidate_into(&Candidate::new(path), &mut matches);
             if matches.is_empty() {
                 continue;
@@ -268,10 +274,7 @@ impl Catalog {
             .iter()
             .zip(reasons)
             .filter(|(_, reasons)| !reasons.is_empty())
-            .map(|(service, reasons)| {
-                let reasons: BTreeSet<&str> = reasons.into_iter().collect();
-                PlannedService { service: service.clone(), reasons: reasons.into_iter().map(str::to_owned).collect() }
-            })
+            .map(|(service, reasons)| PlannedService { service, reasons })
             .collect();
         let removed: BTreeSet<&str> = changes
             .iter()
@@ -279,18 +282,18 @@ impl Catalog {
             .filter_map(service_name_of_manifest)
             .filter(|name| self.service(name).is_none())
             .collect();
-        Plan { services, removed: removed.into_iter().map(str::to_owned).collect() }
+        Plan { services, removed: removed.into_iter().collect() }
     }
 
     /// The plan for a branch's first push, which has no earlier commit to diff against: every
     /// service (each with its manifest as the reason) or none, as `first_push` says.
-    pub fn plan_first_push(&self) -> Plan {
+    pub fn plan_first_push(&self) -> Plan<'_> {
         let services = match self.settings.first_push() {
             FirstPush::None => Vec::new(),
             FirstPush::All => self
                 .services
                 .iter()
-                .map(|service| PlannedService { service: service.clone(), reasons: vec![service.manifest_path()] })
+                .map(|service| PlannedService { service, reasons: vec![service.manifest.as_str()] })
                 .collect(),
         };
         Plan { services, removed: Vec::new() }
@@ -303,16 +306,16 @@ fn set(stamps: &mut [usize], index: usize, value: usize) {
     }
 }
 
-/// What a push deploys.
+/// What a push deploys: a view over a [`Catalog`] and the push's [`Change`]s.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Plan {
+pub struct Plan<'a> {
     /// The services to build and roll out, sorted by name.
-    pub services: Vec<PlannedService>,
+    pub services: Vec<PlannedService<'a>>,
     /// Services whose manifest the push deleted: not deployed, sorted.
-    pub removed: Vec<String>,
+    pub removed: Vec<&'a str>,
 }
 
-impl Plan {
+impl Plan<'_> {
     /// Whether the push deploys nothing.
     pub fn is_empty(&self) -> bool {
         self.services.is_empty()
@@ -321,11 +324,11 @@ impl Plan {
 
 /// A service to deploy, and the changed paths that made it so (sorted, no duplicates).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PlannedService {
+pub struct PlannedService<'a> {
     /// The service.
-    pub service: Service,
+    pub service: &'a Service,
     /// The changed paths that deploy it.
-    pub reasons: Vec<String>,
+    pub reasons: Vec<&'a str>,
 }
 
 #[cfg(test)]
@@ -358,11 +361,8 @@ depends_on = ["../common", "../../proto/users.proto"]"#,
         .unwrap()
     }
 
-    fn planned(plan: &Plan) -> Vec<(&str, Vec<&str>)> {
-        plan.services
-            .iter()
-            .map(|s| (s.service.name.as_str(), s.reasons.iter().map(String::as_str).collect()))
-            .collect()
+    fn planned<'a>(plan: &Plan<'a>) -> Vec<(&'a str, Vec<&'a str>)> {
+        plan.services.iter().map(|s| (s.service.name.as_str(), s.reasons.clone())).collect()
     }
 
     fn modified(paths: &[&str]) -> Vec<Change> {
@@ -454,7 +454,8 @@ depends_on = ["../common", "../../proto/users.proto"]"#,
         let settings = SourceFile::new(SETTINGS_FILE, b"deploy_all = [\"docs\"]".to_vec());
         let manifests = [manifest("users", r#"ignore = ["../../docs/internal"]"#), manifest("products", "")];
         let catalog = Catalog::load(Some(&settings), &manifests).unwrap();
-        let plan = catalog.plan(&modified(&["docs/internal/notes.md", "docs/guide.md"]));
+        let changes = modified(&["docs/internal/notes.md", "docs/guide.md"]);
+        let plan = catalog.plan(&changes);
         assert_eq!(
             planned(&plan),
             vec![("products", vec!["docs/guide.md", "docs/internal/notes.md"]), ("users", vec!["docs/guide.md"]),]
@@ -464,10 +465,10 @@ depends_on = ["../common", "../../proto/users.proto"]"#,
     #[test]
     fn result_does_not_depend_on_input_order() {
         let catalog = catalog(None);
-        let mut changes = modified(&["services/common/a.rs", "services/users/b.rs", "services/products/c.rs", "x"]);
-        let forward = catalog.plan(&changes);
-        changes.reverse();
-        assert_eq!(catalog.plan(&changes), forward);
+        let changes = modified(&["services/common/a.rs", "services/users/b.rs", "services/products/c.rs", "x"]);
+        let mut reversed = changes.clone();
+        reversed.reverse();
+        assert_eq!(catalog.plan(&reversed), catalog.plan(&changes));
     }
 
     #[test]
@@ -497,7 +498,8 @@ depends_on = ["../common", "../../proto/users.proto"]"#,
 
     #[test]
     fn first_push_policy() {
-        let all = catalog(None).plan_first_push();
+        let catalog_all = catalog(None);
+        let all = catalog_all.plan_first_push();
         assert_eq!(
             planned(&all),
             vec![
@@ -506,7 +508,8 @@ depends_on = ["../common", "../../proto/users.proto"]"#,
                 ("users", vec!["services/users/service.toml"]),
             ]
         );
-        let none = catalog(Some(r#"first_push = "none""#)).plan_first_push();
+        let catalog_none = catalog(Some(r#"first_push = "none""#));
+        let none = catalog_none.plan_first_push();
         assert!(none.is_empty());
     }
 
