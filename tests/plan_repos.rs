@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use deltaship::plan::{PlanError, PlanReport, PlanRequest, plan};
-use deltaship_tests::{TestRepo, manifest};
+use deltaship_tests::{TestRepo, manifest, names_and_reasons};
 use serde_json::{Value, json};
 
 /// A shop with two services that share `services/common`, plus docs and a root lock file.
@@ -50,13 +50,7 @@ impl Shop {
     fn planned(&self, base: Option<&str>, head: &str) -> (Value, Value) {
         let report = self.plan(base, head).unwrap();
         let json = serde_json::to_value(report.to_json(&report.plan())).unwrap();
-        let services: Vec<Value> = json["services"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|service| json!({"name": service["name"], "reasons": service["reasons"]}))
-            .collect();
-        (Value::Array(services), json["removed"].clone())
+        (names_and_reasons(&json), json["removed"].clone())
     }
 }
 

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use assert_cmd::Command;
-use deltaship_tests::{TestRepo, manifest};
+use deltaship_tests::{TestRepo, manifest, names_and_reasons};
 use predicates::prelude::*;
 use serde_json::{Value, json};
 
@@ -50,18 +50,12 @@ fn json_output_has_the_documented_shape() {
     assert_eq!(plan["base"], json!(first));
     assert_eq!(plan["head"], json!(second));
     assert_eq!(plan["removed"], json!([]));
-    let services: Vec<Value> = plan["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|service| json!({"name": service["name"], "reasons": service["reasons"]}))
-        .collect();
     assert_eq!(
-        services,
-        [
-            json!({"name": "products", "reasons": ["services/common/src/lib.rs"]}),
-            json!({"name": "users", "reasons": ["services/common/src/lib.rs", "services/users/src/main.rs"]}),
-        ]
+        names_and_reasons(&plan),
+        json!([
+            {"name": "products", "reasons": ["services/common/src/lib.rs"]},
+            {"name": "users", "reasons": ["services/common/src/lib.rs", "services/users/src/main.rs"]},
+        ])
     );
 }
 

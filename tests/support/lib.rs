@@ -98,3 +98,13 @@ pub fn manifest(name: &str, extra: &str) -> String {
          container = \"app\"\nimage_repository = \"shop/{name}\"\n"
     )
 }
+
+/// The `services` of a `deltaship plan --format json` document, each cut down to its `name` and
+/// `reasons`: what most tests compare.
+pub fn names_and_reasons(plan: &serde_json::Value) -> serde_json::Value {
+    let services = plan.get("services").and_then(serde_json::Value::as_array).expect("`services` is a list");
+    services
+        .iter()
+        .map(|service| serde_json::json!({"name": service.get("name"), "reasons": service.get("reasons")}))
+        .collect()
+}

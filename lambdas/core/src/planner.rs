@@ -482,6 +482,11 @@ depends_on = ["../common", "../../proto/users.proto"]"#,
         let plan = catalog.plan(&changes);
         assert!(plan.services.is_empty());
         assert_eq!(plan.removed, ["legacy"]);
+
+        // A service that exists at the new commit is never reported removed, even if the
+        // changes (inconsistently) say its manifest was deleted.
+        let inconsistent = vec![Change::Deleted("services/users/service.toml".into())];
+        assert!(catalog.plan(&inconsistent).removed.is_empty());
     }
 
     #[test]
