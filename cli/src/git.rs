@@ -79,7 +79,14 @@ impl GitRepo {
             .rev_parse_single(revision)
             .and_then(|id| id.object())
             .and_then(gix::Object::peel_to_commit)
-            .map_err(|error| unknown(one_line(&error)))?;
+            .map_err(|error| {
+                let unborn = self.repo.head().is_ok_and(|head| head.is_unborn());
+                if unborn && revision.starts_with("HEAD") {
+                    unknown("the repository has no commits yet".to_owned())
+                } else {
+                    unknown(format!("no commit by that name ({})", one_line(&error)))
+                }
+            })?;
         CommitId::parse(&commit.id.to_string()).map_err(|error| unknown(error.to_string()))
     }
 

@@ -125,6 +125,15 @@ fn bad_input_exits_2_with_one_line() {
 }
 
 #[test]
+fn empty_repository_says_so() {
+    let repo = TestRepo::new();
+    let output = deltaship().arg("plan").current_dir(repo.path()).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("unknown revision `HEAD`") && stderr.contains("has no commits yet"), "{stderr}");
+}
+
+#[test]
 fn bad_arguments_exit_2() {
     deltaship().args(["plan", "--format", "yaml"]).assert().code(2).stderr(predicate::str::contains("yaml"));
     deltaship().arg("deploy-everything").assert().code(2);
