@@ -140,24 +140,30 @@ impl GitRepo {
     /// `deltaship.toml` (if any) and every `services/<name>/service.toml` at `commit`.
     pub fn manifests(&self, commit: &CommitId) -> Result<(Option<SourceFile>, Vec<SourceFile>), GitError> {
         let tree = self.tree(commit)?;
-        let settings = self.file_at(&tree, SETTINGS_FILE)?;
+        let settings = self.file_in(&tree, SETTINGS_FILE, SETTINGS_FILE)?;
 
         let mut manifests = Vec::new();
-        let services = tree
-            .lookup_entry_by_path(SERVICES_DIR)
-            .map_err(|error| self.read_error(format!("`{SERVICES_DIR}` at {}", commit.short()), &error))?;
+        let services_dir = || format!("`{SERVICES_DIR}` at {}", commit.short());
+        let services =
+            tree.lookup_entry_by_path(SERVICES_DIR).map_err(|error| self.read_error(services_dir(), &error))?;
         if let Some(services) = services.filter(|entry| entry.mode().is_tree()) {
             let services = services
                 .object()
                 .and_then(gix::Object::peel_to_tree)
-                .map_err(|error| self.read_error(format!("`{SERVICES_DIR}` at {}", commit.short()), &error))?;
+                .map_err(|error| self.read_error(services_dir(), &error))?;
             for entry in services.iter() {
-                let entry = entry.map_err(|error| self.read_error(format!("`{SERVICES_DIR}`"), &error))?;
+                let entry = entry.map_err(|error| self.read_error(services_dir(), &error))?;
                 if !entry.mode().is_tree() {
                     continue;
                 }
                 let path = format!("{SERVICES_DIR}/{}/{MANIFEST_FILE}", entry.filename().to_str_lossy());
-                if let Some(file) = self.file_at(&tree, &path)? {
+                // Look inside this service's own tree: a lookup from the root would decode the
+                // whole `services` tree again for every service.
+                let folder = entry
+                    .object()
+                    .and_then(gix::Object::peel_to_tree)
+                    .map_err(|error| self.read_error(format!("`{path}`"), &error))?;
+                if let Some(file) = self.file_in(&folder, MANIFEST_FILE, &path)? {
                     manifests.push(file);
                 }
             }
@@ -172,10 +178,10 @@ impl GitRepo {
         self.repo.find_commit(id).and_then(|commit| commit.tree()).map_err(|error| self.read_error(what(), &error))
     }
 
-    /// The file at `path` in `tree`, if there is a file (or symlink) there.
-    fn file_at(&self, tree: &gix::Tree<'_>, path: &str) -> Result<Option<SourceFile>, GitError> {
-        let entry = tree.lookup_entry_by_path(path).map_err(|error| self.read_error(format!("`{path}`"), &error))?;
-        let Some(entry) = entry.filter(|entry| entry.mode().is_blob_or_symlink()) else {
+    /// The file `name` directly in `tree`, if there is a file (or symlink) there, as the
+    /// repository-relative `path`.
+    fn file_in(&self, tree: &gix::Tree<'_>, name: &str, path: &str) -> Result<Option<SourceFile>, GitError> {
+        let Some(entry) = tree.find_entry(name).filter(|entry| entry.mode().is_blob_or_symlink()) else {
             return Ok(None);
         };
         let blob = entry.object().map_err(|error| self.read_error(format!("`{path}`"), &error))?;
