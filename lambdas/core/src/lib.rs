@@ -7,6 +7,12 @@
 //! - [`planner`]: a [`Catalog`] of services compiled into one glob set, and the [`Plan`] for a
 //!   set of [`Change`]s.
 //! - [`naming`]: the deterministic Step Functions execution name of a push.
+//! - [`pipeline`]: the execution input (one [`ServiceJob`] per planned service), fitted to Step
+//!   Functions' payload limit.
+//! - [`build`]: judging a CodeBuild build, and the back-off between looks ([`WaitPolicy`]).
+//! - [`rollout`]: judging an ECS rollout by its deployment id, and deciding a safe rollback.
+//! - [`failure`]: the stable error names ([`ErrorKind`]) every Lambda returns.
+//! - [`links`]: console links for builds, services and executions.
 //!
 //! Adapters (the Lambdas' AWS clients, the CLI's git reader) fetch the changed paths and the
 //! manifest files, hand them to this crate, and act on its answer.
@@ -34,14 +40,23 @@
 //! assert_eq!(plan.services[0].reasons, ["services/common/src/lib.rs"]);
 //! ```
 
+pub mod build;
 pub mod commit;
 pub mod event;
+pub mod failure;
+pub mod links;
 pub mod manifest;
 pub mod naming;
+pub mod pipeline;
 pub mod planner;
+pub mod rollout;
 
+pub use build::{BuildVerdict, WaitPolicy};
 pub use commit::{CommitId, InvalidCommitId};
 pub use event::{EventError, Ignored, Push, Trigger, parse_event, parse_event_value};
+pub use failure::{ErrorKind, Failure};
 pub use manifest::{FirstPush, ManifestError, Service, Settings, SourceFile};
 pub use naming::execution_name;
+pub use pipeline::{PipelineInput, ServiceJob};
 pub use planner::{Catalog, CatalogError, Change, Plan, PlannedService};
+pub use rollout::{RollbackDecision, RolloutVerdict, RolloutWatch};

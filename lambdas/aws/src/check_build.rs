@@ -1,0 +1,161 @@
+//! check-build: looks at a build once and says whether it is running, succeeded, or failed.
+//!
+//! A running build answers `IN_PROGRESS` with the seconds to wait before the next look (as long
+//! as the build has run so far, within the configured bounds). A successful one answers
+//! `SUCCEEDED` with the image it pushed. Anything else is a `BuildFailed` error naming the phase
+//! and CodeBuild's reason.
+
+use aws_config::SdkConfig;
+use deltaship_core::build::{BuildSnapshot, PhaseSnapshot, judge_build, region_and_account};
+use deltaship_core::{BuildVerdict, ErrorKind, Failure, WaitPolicy, links};
+use serde::{Deserialize, Serialize};
+
+use crate::{Clock, aws_error, input};
+
+const FUNCTION: &str = "check-build";
+
+/// check-build's input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckBuildInput {
+    /// The build, as start-build returned it.
+    pub build_id: String,
+}
+
+/// Where a build is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BuildStatus {
+    /// Running: wait `wait_seconds`, then look again.
+    InProgress,
+    /// Done: `image` is what it pushed.
+    Succeeded,
+}
+
+/// check-build's answer (failures are `BuildFailed` errors).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckBuildOutput {
+    /// Running or done.
+    pub status: BuildStatus,
+    /// The build.
+    pub build_id: String,
+    /// Seconds to wait before the next look (0 when done).
+    pub wait_seconds: u32,
+    /// The phase a running build is in.
+    pub phase: Option<String>,
+    /// The image a successful build pushed.
+    pub image: Option<String>,
+    /// The build's console page.
+    pub build_url: String,
+    /// The build's CloudWatch logs, when CodeBuild gives the link.
+    pub logs_url: Option<String>,
+}
+
+/// The check-build function.
+#[derive(Debug, Clone)]
+pub struct CheckBuild {
+    codebuild: aws_sdk_codebuild::Client,
+    wait: WaitPolicy,
+    clock: Clock,
+}
+
+impl CheckBuild {
+    /// The function with a client from `config`.
+    pub fn new(config: &SdkConfig, wait: WaitPolicy) -> Self {
+        Self::from_client(aws_sdk_codebuild::Client::new(config), wait, crate::system_clock)
+    }
+
+    /// The function with the given client and clock (tests pass a mock and a fixed time).
+    pub fn from_client(codebuild: aws_sdk_codebuild::Client, wait: WaitPolicy, clock: Clock) -> Self {
+        Self { codebuild, wait, clock }
+    }
+
+    /// Looks at one build.
+    pub async fn handle(&self, payload: serde_json::Value) -> Result<CheckBuildOutput, Failure> {
+        let CheckBuildInput { build_id } = input::parse(FUNCTION, payload)?;
+        input::require(FUNCTION, "build_id", &build_id)?;
+        let found = self
+            .codebuild
+            .batch_get_builds()
+            .ids(&build_id)
+            .send()
+            .await
+            .map_err(|err| aws_error::failure("BatchGetBuilds", &build_id, &err, &[]))?;
+        let build = found.builds().iter().find(|build| build.id() == Some(build_id.as_str())).ok_or_else(|| {
+            Failure::new(ErrorKind::BuildNotFound, format!("BatchGetBuilds {build_id}: CodeBuild knows no such build"))
+        })?;
+
+        let snapshot = snapshot(build, (self.clock)());
+        let region = snapshot
+            .arn
+            .as_deref()
+            .and_then(region_and_account)
+            .map(|(region, _)| region.to_owned())
+            .or_else(|| self.codebuild.config().region().map(ToString::to_string))
+            .unwrap_or_default();
+        let mut output = CheckBuildOutput {
+            status: BuildStatus::InProgress,
+            build_url: links::build(&region, &build_id),
+            logs_url: build.logs().and_then(|logs| logs.deep_link()).map(ToOwned::to_owned),
+            build_id,
+            wait_seconds: 0,
+            phase: None,
+            image: None,
+        };
+        match judge_build(&snapshot, self.wait) {
+            BuildVerdict::InProgress { wait_seconds, phase } => {
+                output.wait_seconds = wait_seconds;
+                output.phase = phase;
+            }
+            BuildVerdict::Succeeded { image } => {
+                tracing::info!(build_id = output.build_id, image, "build succeeded");
+                output.status = BuildStatus::Succeeded;
+                output.image = Some(image);
+            }
+            BuildVerdict::Failed(failure) => return Err(failure),
+        }
+        Ok(output)
+    }
+}
+
+fn snapshot(build: &aws_sdk_codebuild::types::Build, now: i64) -> BuildSnapshot {
+    let pairs = |variables: &[aws_sdk_codebuild::types::EnvironmentVariable]| {
+        variables
+            .iter()
+            .filter(|variable| {
+                variable.r#type().is_none_or(|kind| *kind == aws_sdk_codebuild::types::EnvironmentVariableType::Plaintext)
+            })
+            .map(|variable| (variable.name().to_owned(), variable.value().to_owned()))
+            .collect()
+    };
+    BuildSnapshot {
+        id: build.id().unwrap_or_default().to_owned(),
+        arn: build.arn().map(ToOwned::to_owned),
+        status: build.build_status().map(|status| status.as_str().to_owned()).unwrap_or_default(),
+        current_phase: build.current_phase().map(ToOwned::to_owned),
+        phases: build
+            .phases()
+            .iter()
+            .map(|phase| PhaseSnapshot {
+                name: phase.phase_type().map(|kind| kind.as_str().to_owned()).unwrap_or_default(),
+                status: phase.phase_status().map(|status| status.as_str().to_owned()),
+                messages: phase
+                    .contexts()
+                    .iter()
+                    .map(|context| match (context.status_code(), context.message()) {
+                        (Some(code), Some(message)) if !message.starts_with(code) => format!("{code}: {message}"),
+                        (_, Some(message)) => message.to_owned(),
+                        (Some(code), None) => code.to_owned(),
+                        (None, None) => String::new(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        exported: build
+            .exported_environment_variables()
+            .iter()
+            .filter_map(|variable| Some((variable.name()?.to_owned(), variable.value()?.to_owned())))
+            .collect(),
+        environment: build.environment().map(|environment| pairs(environment.environment_variables())).unwrap_or_default(),
+        elapsed_seconds: build.start_time().map_or(0, |start| u64::try_from(now - start.secs()).unwrap_or(0)),
+    }
+}

@@ -1,0 +1,90 @@
+//! check-rollout: looks at the deployment deploy-service created and judges it by its id (see
+//! [`deltaship_core::rollout`] for every case, including the circuit-breaker rollback that
+//! "services stable" would report as success).
+
+use aws_config::SdkConfig;
+use deltaship_core::rollout::judge_rollout;
+use deltaship_core::{Failure, RolloutVerdict, RolloutWatch, WaitPolicy};
+use serde::{Deserialize, Serialize};
+
+use crate::{Clock, ecs, input};
+
+const FUNCTION: &str = "check-rollout";
+
+/// Where a rollout is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RolloutStatus {
+    /// Rolling out: wait `wait_seconds`, then look again.
+    InProgress,
+    /// Our deployment completed and serves the service.
+    Completed,
+}
+
+/// check-rollout's answer (failures are `RolloutFailed`, `DeploymentReplaced`,
+/// `DeadlineExceeded` or `ServiceNotFound` errors).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckRolloutOutput {
+    /// Rolling out or done.
+    pub status: RolloutStatus,
+    /// The deployment.
+    pub deployment_id: String,
+    /// The revision it rolls out.
+    pub task_definition: String,
+    /// Seconds to wait before the next look (0 when done).
+    pub wait_seconds: u32,
+    /// Task counts, or how completion was judged.
+    pub detail: String,
+    /// The service's deployments in the console.
+    pub service_url: String,
+}
+
+/// The check-rollout function.
+#[derive(Debug, Clone)]
+pub struct CheckRollout {
+    ecs: aws_sdk_ecs::Client,
+    wait: WaitPolicy,
+    clock: Clock,
+}
+
+impl CheckRollout {
+    /// The function with a client from `config`.
+    pub fn new(config: &SdkConfig, wait: WaitPolicy) -> Self {
+        Self::from_client(aws_sdk_ecs::Client::new(config), wait, crate::system_clock)
+    }
+
+    /// The function with the given client and clock.
+    pub fn from_client(ecs: aws_sdk_ecs::Client, wait: WaitPolicy, clock: Clock) -> Self {
+        Self { ecs, wait, clock }
+    }
+
+    /// Looks at one rollout.
+    pub async fn handle(&self, payload: serde_json::Value) -> Result<CheckRolloutOutput, Failure> {
+        let watch: RolloutWatch = input::parse(FUNCTION, payload)?;
+        for (field, value) in [("cluster", &watch.cluster), ("service", &watch.service), ("deployment_id", &watch.deployment_id)] {
+            input::require(FUNCTION, field, value)?;
+        }
+        let described = ecs::describe(&self.ecs, &watch.cluster, &watch.service).await?;
+        let mut output = CheckRolloutOutput {
+            status: RolloutStatus::InProgress,
+            deployment_id: watch.deployment_id.clone(),
+            task_definition: watch.task_definition.clone(),
+            wait_seconds: 0,
+            detail: String::new(),
+            service_url: ecs::service_url(&self.ecs, &watch.cluster, &watch.service),
+        };
+        match judge_rollout(&watch, &described.snapshot, (self.clock)(), self.wait) {
+            RolloutVerdict::InProgress { wait_seconds, progress } => {
+                output.wait_seconds = wait_seconds;
+                output.detail = progress;
+            }
+            RolloutVerdict::Completed { note } => {
+                tracing::info!(service = watch.name, deployment_id = watch.deployment_id, "rollout completed: {note}");
+                output.status = RolloutStatus::Completed;
+                output.detail = note;
+            }
+            RolloutVerdict::Failed(failure) => return Err(failure),
+        }
+        Ok(output)
+    }
+}

@@ -1,0 +1,100 @@
+//! Reading a push from CodeCommit: the changed paths between two commits, and the manifests at
+//! the pushed commit.
+
+use aws_sdk_codecommit::Client;
+use deltaship_core::manifest::{MANIFEST_FILE, SERVICES_DIR, SETTINGS_FILE};
+use deltaship_core::{Change, CommitId, ErrorKind, Failure, SourceFile};
+use futures_util::{StreamExt, TryStreamExt, stream};
+
+use crate::aws_error;
+
+/// Error codes every CodeCommit read shares.
+const NOT_FOUND: [(&str, ErrorKind); 3] = [
+    ("RepositoryDoesNotExistException", ErrorKind::RepositoryNotFound),
+    ("CommitDoesNotExistException", ErrorKind::CommitNotFound),
+    ("InvalidCommitException", ErrorKind::CommitNotFound),
+];
+
+/// Every changed path between `before` and `after`, over every page of `GetDifferences` (each
+/// page asked with the same two commits). A move is one [`Change::Moved`], so both of its sides
+/// count.
+pub async fn changes(
+    client: &Client,
+    repository: &str,
+    before: &CommitId,
+    after: &CommitId,
+) -> Result<Vec<Change>, Failure> {
+    let target = format!("{repository} {}..{}", before.short(), after.short());
+    let mut pages = client
+        .get_differences()
+        .repository_name(repository)
+        .before_commit_specifier(before.as_str())
+        .after_commit_specifier(after.as_str())
+        .into_paginator()
+        .send();
+    let mut changes = Vec::new();
+    let mut page_count = 0_usize;
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|err| aws_error::failure("GetDifferences", &target, &err, &NOT_FOUND))?;
+        page_count += 1;
+        changes.extend(page.differences().iter().filter_map(|difference| {
+            let path = |blob: Option<&aws_sdk_codecommit::types::BlobMetadata>| {
+                blob.and_then(|blob| blob.path()).map(|path| path.trim_start_matches('/').to_owned())
+            };
+            Change::from_sides(path(difference.before_blob()), path(difference.after_blob()))
+        }));
+    }
+    tracing::info!(repository, pages = page_count, changes = changes.len(), "read the differences of {target}");
+    Ok(changes)
+}
+
+/// The file at `path` in `commit`, or `None` if there is no such file.
+pub async fn file(client: &Client, repository: &str, commit: &CommitId, path: &str) -> Result<Option<SourceFile>, Failure> {
+    let response = client.get_file().repository_name(repository).commit_specifier(commit.as_str()).file_path(path).send().await;
+    match response {
+        Ok(output) => Ok(Some(SourceFile::new(path, output.file_content().as_ref()))),
+        Err(err) if aws_error::code(&err) == Some("FileDoesNotExistException") => Ok(None),
+        Err(err) => {
+            Err(aws_error::failure("GetFile", &format!("{repository}:{path} at {}", commit.short()), &err, &NOT_FOUND))
+        }
+    }
+}
+
+/// The settings file (`deltaship.toml`) at `commit`, if there is one.
+pub async fn settings(client: &Client, repository: &str, commit: &CommitId) -> Result<Option<SourceFile>, Failure> {
+    file(client, repository, commit, SETTINGS_FILE).await
+}
+
+/// Every `services/<name>/service.toml` at `commit`, sorted by path: the folders come from
+/// `GetFolder`, the manifests from `GetFile`, at most `concurrency` at once. A folder without a
+/// manifest (a shared library) is not a service.
+pub async fn manifests(
+    client: &Client,
+    repository: &str,
+    commit: &CommitId,
+    concurrency: usize,
+) -> Result<Vec<SourceFile>, Failure> {
+    let folder = client.get_folder().repository_name(repository).commit_specifier(commit.as_str()).folder_path(SERVICES_DIR).send().await;
+    let folder = match folder {
+        Ok(folder) => folder,
+        Err(err) if aws_error::code(&err) == Some("FolderDoesNotExistException") => return Ok(Vec::new()),
+        Err(err) => {
+            let target = format!("{repository}:{SERVICES_DIR} at {}", commit.short());
+            return Err(aws_error::failure("GetFolder", &target, &err, &NOT_FOUND));
+        }
+    };
+    let paths: Vec<String> = folder
+        .sub_folders()
+        .iter()
+        .filter_map(|sub_folder| sub_folder.relative_path())
+        .map(|name| format!("{SERVICES_DIR}/{}/{MANIFEST_FILE}", name.trim_matches('/')))
+        .collect();
+    let mut manifests: Vec<SourceFile> = stream::iter(paths)
+        .map(|path| async move { file(client, repository, commit, &path).await })
+        .buffer_unordered(concurrency.max(1))
+        .try_filter_map(|manifest| async move { Ok(manifest) })
+        .try_collect()
+        .await?;
+    manifests.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(manifests)
+}

@@ -1,0 +1,197 @@
+//! deploy-service: registers a revision of the service's task definition with the new image, and
+//! rolls the service onto it.
+//!
+//! The new revision is the service's current one with only the named container's `image`
+//! replaced: every other setting (roles, network mode, CPU and memory, volumes, the other
+//! containers, tags, ...) is kept, and the fields ECS sets itself (ARN, revision, status,
+//! registration times, required attributes, compatibilities) are left out.
+
+use aws_config::SdkConfig;
+use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder;
+use aws_sdk_ecs::types::{TaskDefinition, TaskDefinitionField};
+use deltaship_core::{ErrorKind, Failure, RolloutWatch, WaitPolicy};
+use serde::{Deserialize, Serialize};
+
+use crate::{Clock, aws_error, ecs, input};
+
+const FUNCTION: &str = "deploy-service";
+
+/// deploy-service's input: the service (as in its [`deltaship_core::ServiceJob`]) and the image
+/// its build pushed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployInput {
+    /// The service's name.
+    pub name: String,
+    /// The ECS cluster.
+    pub cluster: String,
+    /// The ECS service.
+    pub service: String,
+    /// The container whose image is replaced.
+    pub container: String,
+    /// The image to run, from check-build.
+    pub image: String,
+    /// The rollout deadline, in minutes from now.
+    pub timeout_minutes: u32,
+}
+
+/// deploy-service's answer: the deployment to watch (check-rollout's input) and a link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployOutput {
+    /// What check-rollout watches.
+    #[serde(flatten)]
+    pub watch: RolloutWatch,
+    /// The image deployed.
+    pub image: String,
+    /// Seconds to wait before the first look at the rollout.
+    pub wait_seconds: u32,
+    /// The service's deployments in the console.
+    pub service_url: String,
+}
+
+/// The deploy-service function.
+#[derive(Debug, Clone)]
+pub struct DeployService {
+    ecs: aws_sdk_ecs::Client,
+    wait: WaitPolicy,
+    clock: Clock,
+}
+
+impl DeployService {
+    /// The function with a client from `config`.
+    pub fn new(config: &SdkConfig, wait: WaitPolicy) -> Self {
+        Self::from_client(aws_sdk_ecs::Client::new(config), wait, crate::system_clock)
+    }
+
+    /// The function with the given client and clock.
+    pub fn from_client(ecs: aws_sdk_ecs::Client, wait: WaitPolicy, clock: Clock) -> Self {
+        Self { ecs, wait, clock }
+    }
+
+    /// Deploys one service.
+    pub async fn handle(&self, payload: serde_json::Value) -> Result<DeployOutput, Failure> {
+        let input: DeployInput = input::parse(FUNCTION, payload)?;
+        for (field, value) in
+            [("cluster", &input.cluster), ("service", &input.service), ("container", &input.container), ("image", &input.image)]
+        {
+            input::require(FUNCTION, field, value)?;
+        }
+        let target = format!("{}/{}", input.cluster, input.service);
+        let current = ecs::describe(&self.ecs, &input.cluster, &input.service).await?;
+        let previous = current.task_definition;
+
+        let described = self
+            .ecs
+            .describe_task_definition()
+            .task_definition(&previous)
+            .include(TaskDefinitionField::Tags)
+            .send()
+            .await
+            .map_err(|err| {
+                aws_error::failure(
+                    "DescribeTaskDefinition",
+                    &previous,
+                    &err,
+                    &[("ClientException", ErrorKind::TaskDefinitionNotFound)],
+                )
+            })?;
+        let definition = described.task_definition().ok_or_else(|| {
+            Failure::new(ErrorKind::TaskDefinitionNotFound, format!("DescribeTaskDefinition {previous}: no task definition returned"))
+        })?;
+        let request = revision(self.ecs.register_task_definition(), definition, &input.container, &input.image)?
+            .set_tags(non_empty(described.tags()));
+        let registered = request
+            .send()
+            .await
+            .map_err(|err| aws_error::failure("RegisterTaskDefinition", definition.family().unwrap_or(&previous), &err, &[]))?;
+        let task_definition = registered
+            .task_definition()
+            .and_then(TaskDefinition::task_definition_arn)
+            .ok_or_else(|| Failure::new(ErrorKind::AwsError, format!("RegisterTaskDefinition for {target}: no ARN returned")))?
+            .to_owned();
+
+        let started_at = (self.clock)();
+        let updated = self
+            .ecs
+            .update_service()
+            .cluster(&input.cluster)
+            .service(&input.service)
+            .task_definition(&task_definition)
+            .send()
+            .await
+            .map_err(|err| aws_error::failure("UpdateService", &target, &err, &ecs::NOT_FOUND))?;
+        let deployment_id = updated
+            .service()
+            .into_iter()
+            .flat_map(|service| service.deployments())
+            .find(|deployment| deployment.status() == Some("PRIMARY") && deployment.task_definition() == Some(task_definition.as_str()))
+            .and_then(|deployment| deployment.id())
+            .ok_or_else(|| {
+                Failure::new(
+                    ErrorKind::AwsError,
+                    format!("UpdateService {target}: no PRIMARY deployment of {task_definition} in the answer"),
+                )
+            })?
+            .to_owned();
+        tracing::info!(service = input.name, deployment_id, task_definition, previous, image = input.image, "deploying");
+
+        Ok(DeployOutput {
+            service_url: ecs::service_url(&self.ecs, &input.cluster, &input.service),
+            watch: RolloutWatch {
+                name: input.name,
+                cluster: input.cluster,
+                service: input.service,
+                deployment_id,
+                task_definition,
+                previous_task_definition: previous,
+                started_at,
+                deadline: started_at + i64::from(input.timeout_minutes) * 60,
+            },
+            image: input.image,
+            wait_seconds: self.wait.min_seconds,
+        })
+    }
+}
+
+fn non_empty<T: Clone>(items: &[T]) -> Option<Vec<T>> {
+    (!items.is_empty()).then(|| items.to_vec())
+}
+
+/// The `RegisterTaskDefinition` request for `definition` with `container`'s image set to `image`:
+/// every setting a revision can carry is copied; the fields ECS sets itself are not.
+fn revision(
+    request: RegisterTaskDefinitionFluentBuilder,
+    definition: &TaskDefinition,
+    container: &str,
+    image: &str,
+) -> Result<RegisterTaskDefinitionFluentBuilder, Failure> {
+    let mut containers = definition.container_definitions().to_vec();
+    let Some(target) = containers.iter_mut().find(|candidate| candidate.name() == Some(container)) else {
+        let names: Vec<&str> = definition.container_definitions().iter().filter_map(|c| c.name()).collect();
+        return Err(Failure::new(
+            ErrorKind::ContainerNotFound,
+            format!(
+                "task definition {} has no container {container:?} (it has {names:?}); fix `deploy.container` in the \
+                 service's manifest",
+                definition.task_definition_arn().unwrap_or_default()
+            ),
+        ));
+    };
+    target.image = Some(image.to_owned());
+    Ok(request
+        .set_family(definition.family().map(ToOwned::to_owned))
+        .set_task_role_arn(definition.task_role_arn().map(ToOwned::to_owned))
+        .set_execution_role_arn(definition.execution_role_arn().map(ToOwned::to_owned))
+        .set_network_mode(definition.network_mode().cloned())
+        .set_container_definitions(Some(containers))
+        .set_volumes(non_empty(definition.volumes()))
+        .set_placement_constraints(non_empty(definition.placement_constraints()))
+        .set_requires_compatibilities(non_empty(definition.requires_compatibilities()))
+        .set_cpu(definition.cpu().map(ToOwned::to_owned))
+        .set_memory(definition.memory().map(ToOwned::to_owned))
+        .set_pid_mode(definition.pid_mode().cloned())
+        .set_ipc_mode(definition.ipc_mode().cloned())
+        .set_proxy_configuration(definition.proxy_configuration().cloned())
+        .set_ephemeral_storage(definition.ephemeral_storage().cloned())
+        .set_runtime_platform(definition.runtime_platform().cloned())
+        .set_enable_fault_injection(definition.enable_fault_injection()))
+}

@@ -1,0 +1,180 @@
+//! Each function's settings, from environment variables (set by the SAM template).
+//!
+//! | variable | function | default | meaning |
+//! |----------|----------|---------|---------|
+//! | `STATE_MACHINE_ARN` | detect-changes | required unless `DRY_RUN` | the pipeline state machine |
+//! | `DRY_RUN` | detect-changes | `false` | plan and return the plan; start nothing |
+//! | `MANIFEST_READ_CONCURRENCY` | detect-changes | `8` | manifests read from CodeCommit at once (1–64) |
+//! | `BUILD_WAIT_MIN_SECONDS`, `BUILD_WAIT_MAX_SECONDS` | start-build, check-build | `30`, `120` | bounds of the wait between looks at a build |
+//! | `ROLLOUT_WAIT_MIN_SECONDS`, `ROLLOUT_WAIT_MAX_SECONDS` | deploy-service, check-rollout | `20`, `120` | bounds of the wait between looks at a rollout |
+//!
+//! A variable that is set but malformed stops the function at cold start with a message naming
+//! the variable, rather than running with a default the operator did not choose.
+
+use deltaship_core::WaitPolicy;
+
+/// A setting that is missing or malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {variable}: {problem}")]
+pub struct SettingsError {
+    /// The variable.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+/// Where settings come from: the process environment, or a table in tests.
+pub trait Source {
+    /// The variable's value, if set.
+    fn get(&self, variable: &str) -> Option<String>;
+}
+
+/// The process environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Environment;
+
+impl Source for Environment {
+    fn get(&self, variable: &str) -> Option<String> {
+        std::env::var(variable).ok()
+    }
+}
+
+impl<const N: usize> Source for [(&str, &str); N] {
+    fn get(&self, variable: &str) -> Option<String> {
+        self.iter().find(|(name, _)| *name == variable).map(|(_, value)| (*value).to_owned())
+    }
+}
+
+fn text(source: &impl Source, variable: &str) -> Option<String> {
+    source.get(variable).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty())
+}
+
+fn flag(source: &impl Source, variable: &'static str) -> Result<bool, SettingsError> {
+    match text(source, variable).map(|value| value.to_ascii_lowercase()).as_deref() {
+        None | Some("false" | "0" | "no") => Ok(false),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some(other) => Err(SettingsError { variable, problem: format!("{other:?} is not true or false") }),
+    }
+}
+
+fn number(source: &impl Source, variable: &'static str, default: u32, range: (u32, u32)) -> Result<u32, SettingsError> {
+    let Some(value) = text(source, variable) else { return Ok(default) };
+    match value.parse::<u32>() {
+        Ok(number) if (range.0..=range.1).contains(&number) => Ok(number),
+        _ => Err(SettingsError {
+            variable,
+            problem: format!("{value:?} is not a whole number from {} to {}", range.0, range.1),
+        }),
+    }
+}
+
+fn wait(
+    source: &impl Source,
+    min: &'static str,
+    max: &'static str,
+    default: WaitPolicy,
+) -> Result<WaitPolicy, SettingsError> {
+    let min_seconds = number(source, min, default.min_seconds, (1, 3600))?;
+    let max_seconds = number(source, max, default.max_seconds, (1, 3600))?;
+    WaitPolicy::new(min_seconds, max_seconds).map_err(|problem| SettingsError { variable: max, problem })
+}
+
+/// detect-changes' settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetectSettings {
+    /// The state machine to start; `None` only in a dry run.
+    pub state_machine_arn: Option<String>,
+    /// Plan only.
+    pub dry_run: bool,
+    /// Manifests read at once.
+    pub manifest_concurrency: usize,
+}
+
+impl DetectSettings {
+    /// From `source`.
+    pub fn from_source(source: &impl Source) -> Result<Self, SettingsError> {
+        let dry_run = flag(source, "DRY_RUN")?;
+        let state_machine_arn = text(source, "STATE_MACHINE_ARN");
+        match &state_machine_arn {
+            None if !dry_run => {
+                return Err(SettingsError {
+                    variable: "STATE_MACHINE_ARN",
+                    problem: "not set (set it to the pipeline's ARN, or DRY_RUN=true to only plan)".into(),
+                });
+            }
+            Some(arn) if deltaship_core::links::execution_arn(arn, "x").is_none() => {
+                return Err(SettingsError { variable: "STATE_MACHINE_ARN", problem: format!("{arn:?} is not a state machine ARN") });
+            }
+            _ => {}
+        }
+        let manifest_concurrency = number(source, "MANIFEST_READ_CONCURRENCY", 8, (1, 64))?;
+        Ok(Self { state_machine_arn, dry_run, manifest_concurrency: manifest_concurrency as usize })
+    }
+
+    /// From the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_source(&Environment)
+    }
+}
+
+/// The wait policy for builds (start-build, check-build).
+pub fn build_wait(source: &impl Source) -> Result<WaitPolicy, SettingsError> {
+    wait(source, "BUILD_WAIT_MIN_SECONDS", "BUILD_WAIT_MAX_SECONDS", WaitPolicy::BUILD)
+}
+
+/// The wait policy for rollouts (deploy-service, check-rollout).
+pub fn rollout_wait(source: &impl Source) -> Result<WaitPolicy, SettingsError> {
+    wait(source, "ROLLOUT_WAIT_MIN_SECONDS", "ROLLOUT_WAIT_MAX_SECONDS", WaitPolicy::ROLLOUT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARN: &str = "arn:aws:states:eu-west-1:123456789012:stateMachine:deltaship";
+
+    #[test]
+    fn detect_settings_need_a_state_machine_unless_dry_run() {
+        let settings = DetectSettings::from_source(&[("STATE_MACHINE_ARN", ARN)]).unwrap();
+        assert_eq!(settings, DetectSettings { state_machine_arn: Some(ARN.into()), dry_run: false, manifest_concurrency: 8 });
+
+        let dry = DetectSettings::from_source(&[("DRY_RUN", "TRUE"), ("MANIFEST_READ_CONCURRENCY", "3")]).unwrap();
+        assert_eq!(dry, DetectSettings { state_machine_arn: None, dry_run: true, manifest_concurrency: 3 });
+
+        let cases: [(&[(&str, &str)], &str); 4] = [
+            (&[], "environment variable STATE_MACHINE_ARN: not set (set it to the pipeline's ARN, or DRY_RUN=true to only plan)"),
+            (&[("STATE_MACHINE_ARN", "deltaship")], "environment variable STATE_MACHINE_ARN: \"deltaship\" is not a state machine ARN"),
+            (&[("STATE_MACHINE_ARN", ARN), ("DRY_RUN", "maybe")], "environment variable DRY_RUN: \"maybe\" is not true or false"),
+            (
+                &[("STATE_MACHINE_ARN", ARN), ("MANIFEST_READ_CONCURRENCY", "0")],
+                "environment variable MANIFEST_READ_CONCURRENCY: \"0\" is not a whole number from 1 to 64",
+            ),
+        ];
+        for (variables, message) in cases {
+            let source: Vec<(&str, &str)> = variables.to_vec();
+            let error = DetectSettings::from_source(&Table(source)).unwrap_err();
+            assert_eq!(error.to_string(), message);
+        }
+    }
+
+    struct Table<'a>(Vec<(&'a str, &'a str)>);
+
+    impl Source for Table<'_> {
+        fn get(&self, variable: &str) -> Option<String> {
+            self.0.iter().find(|(name, _)| *name == variable).map(|(_, value)| (*value).to_owned())
+        }
+    }
+
+    #[test]
+    fn wait_policies_default_and_validate() {
+        assert_eq!(build_wait(&[("X", "1")]).unwrap(), WaitPolicy::BUILD);
+        assert_eq!(rollout_wait(&[("X", "1")]).unwrap(), WaitPolicy::ROLLOUT);
+        assert_eq!(
+            build_wait(&[("BUILD_WAIT_MIN_SECONDS", "10"), ("BUILD_WAIT_MAX_SECONDS", "60")]).unwrap(),
+            WaitPolicy { min_seconds: 10, max_seconds: 60 }
+        );
+        let error = rollout_wait(&[("ROLLOUT_WAIT_MIN_SECONDS", "200")]).unwrap_err();
+        assert_eq!(error.variable, "ROLLOUT_WAIT_MAX_SECONDS");
+        assert!(build_wait(&[("BUILD_WAIT_MAX_SECONDS", "soon")]).is_err());
+    }
+}

@@ -1,0 +1,107 @@
+//! start-build: starts the service's CodeBuild project on the pushed commit.
+//!
+//! The build is pinned to the commit (`sourceVersion`), never to the branch, so a later push
+//! cannot change what this execution deploys. It gets the variables the buildspec uses
+//! (`DELTASHIP_SERVICE`, `DELTASHIP_COMMIT`, `IMAGE_REPOSITORY`, `IMAGE_TAG` = the commit), and an
+//! idempotency token derived from the service and the commit, so that a retried call within
+//! CodeBuild's five-minute window returns the same build instead of starting a second one.
+
+use aws_config::SdkConfig;
+use aws_sdk_codebuild::types::{EnvironmentVariable, EnvironmentVariableType};
+use deltaship_core::build::{COMMIT_VARIABLE, IMAGE_REPOSITORY_VARIABLE, IMAGE_TAG_VARIABLE, SERVICE_VARIABLE, region_and_account};
+use deltaship_core::{CommitId, ErrorKind, Failure, ServiceJob, WaitPolicy, execution_name, links};
+use serde::{Deserialize, Serialize};
+
+use crate::{aws_error, input};
+
+const FUNCTION: &str = "start-build";
+
+/// start-build's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartBuildOutput {
+    /// The build id, `<project>:<uuid>`; check-build's input.
+    pub build_id: String,
+    /// The build's console page (phases and logs).
+    pub build_url: String,
+    /// Seconds to wait before the first look.
+    pub wait_seconds: u32,
+}
+
+/// The start-build function.
+#[derive(Debug, Clone)]
+pub struct StartBuild {
+    codebuild: aws_sdk_codebuild::Client,
+    wait: WaitPolicy,
+}
+
+impl StartBuild {
+    /// The function with a client from `config`.
+    pub fn new(config: &SdkConfig, wait: WaitPolicy) -> Self {
+        Self::from_client(aws_sdk_codebuild::Client::new(config), wait)
+    }
+
+    /// The function with the given client (tests pass a mock).
+    pub fn from_client(codebuild: aws_sdk_codebuild::Client, wait: WaitPolicy) -> Self {
+        Self { codebuild, wait }
+    }
+
+    /// Starts the build of one [`ServiceJob`].
+    pub async fn handle(&self, payload: serde_json::Value) -> Result<StartBuildOutput, Failure> {
+        let job: ServiceJob = input::parse(FUNCTION, payload)?;
+        input::require(FUNCTION, "project", &job.project)?;
+        input::require(FUNCTION, "image_repository", &job.image_repository)?;
+        let commit = CommitId::parse(&job.commit)
+            .map_err(|error| Failure::invalid_input(format!("{FUNCTION} input, field `commit`: {error}")))?;
+
+        let variables = [
+            (SERVICE_VARIABLE, job.name.as_str()),
+            (COMMIT_VARIABLE, commit.as_str()),
+            (IMAGE_REPOSITORY_VARIABLE, job.image_repository.as_str()),
+            (IMAGE_TAG_VARIABLE, commit.as_str()),
+        ]
+        .into_iter()
+        .map(|(name, value)| {
+            EnvironmentVariable::builder()
+                .name(name)
+                .value(value)
+                .r#type(EnvironmentVariableType::Plaintext)
+                .build()
+                .map_err(|error| Failure::invalid_input(format!("{FUNCTION}: variable {name}: {error}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+        let token = execution_name(&job.project, &job.name, &commit);
+        let started = self
+            .codebuild
+            .start_build()
+            .project_name(&job.project)
+            .source_version(commit.as_str())
+            .set_environment_variables_override(Some(variables))
+            .idempotency_token(token)
+            .send()
+            .await
+            .map_err(|err| {
+                aws_error::failure(
+                    "StartBuild",
+                    &format!("{} at {}", job.project, commit.short()),
+                    &err,
+                    &[("ResourceNotFoundException", ErrorKind::ProjectNotFound)],
+                )
+            })?;
+        let build = started.build_value().ok_or_else(|| {
+            Failure::new(ErrorKind::AwsError, format!("StartBuild {}: the answer names no build", job.project))
+        })?;
+        let build_id = build
+            .id()
+            .ok_or_else(|| Failure::new(ErrorKind::AwsError, format!("StartBuild {}: the build has no id", job.project)))?
+            .to_owned();
+        let region = build
+            .arn()
+            .and_then(region_and_account)
+            .map(|(region, _)| region.to_owned())
+            .or_else(|| self.codebuild.config().region().map(ToString::to_string))
+            .unwrap_or_default();
+        tracing::info!(service = job.name, build_id, commit = commit.as_str(), "started build");
+        Ok(StartBuildOutput { build_url: links::build(&region, &build_id), build_id, wait_seconds: self.wait.min_seconds })
+    }
+}

@@ -1,0 +1,368 @@
+//! Judging a CodeBuild build, and how long to wait before looking again.
+//!
+//! The adapter turns `BatchGetBuilds` into a [`BuildSnapshot`]; [`judge_build`] says whether the
+//! build is still running (and for how long to wait), succeeded (with the image it pushed), or
+//! failed (with the phase and the reason CodeBuild gives).
+//!
+//! The image comes from the build's exported variable `IMAGE_URI` (the buildspec's
+//! `env.exported-variables`). A buildspec that does not export it still works when the image can
+//! be named from the build's own `IMAGE_REPOSITORY` and `IMAGE_TAG` variables (which start-build
+//! sets) and the account and region in the build's ARN.
+
+use crate::failure::{ErrorKind, Failure};
+
+/// The exported variable that names the image a build pushed.
+pub const IMAGE_URI_VARIABLE: &str = "IMAGE_URI";
+/// The variable start-build sets to the ECR repository (name or URI).
+pub const IMAGE_REPOSITORY_VARIABLE: &str = "IMAGE_REPOSITORY";
+/// The variable start-build sets to the image tag (the full commit id).
+pub const IMAGE_TAG_VARIABLE: &str = "IMAGE_TAG";
+/// The variable start-build sets to the service's name.
+pub const SERVICE_VARIABLE: &str = "DELTASHIP_SERVICE";
+/// The variable start-build sets to the full commit id.
+pub const COMMIT_VARIABLE: &str = "DELTASHIP_COMMIT";
+
+/// How long to wait between two looks at something that takes minutes: as long as it has been
+/// running so far (so looks back off geometrically), within `[min_seconds, max_seconds]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitPolicy {
+    /// The shortest wait.
+    pub min_seconds: u32,
+    /// The longest wait.
+    pub max_seconds: u32,
+}
+
+impl WaitPolicy {
+    /// Builds: first look after 30 s, then back off up to 2 minutes.
+    pub const BUILD: Self = Self { min_seconds: 30, max_seconds: 120 };
+    /// Rollouts: first look after 20 s, then back off up to 2 minutes (never past the deadline).
+    pub const ROLLOUT: Self = Self { min_seconds: 20, max_seconds: 120 };
+
+    /// A policy, or a message if `min_seconds` is zero or above `max_seconds`, or `max_seconds`
+    /// is above the hour (a Wait that long would hide a stuck build or rollout).
+    pub fn new(min_seconds: u32, max_seconds: u32) -> Result<Self, String> {
+        if min_seconds == 0 || min_seconds > max_seconds || max_seconds > 3600 {
+            return Err(format!(
+                "wait bounds {min_seconds}..{max_seconds} s: need 1 <= min <= max <= 3600 seconds"
+            ));
+        }
+        Ok(Self { min_seconds, max_seconds })
+    }
+
+    /// The wait after `elapsed_seconds` of running.
+    pub fn next(self, elapsed_seconds: u64) -> u32 {
+        let elapsed = u32::try_from(elapsed_seconds).unwrap_or(u32::MAX);
+        elapsed.clamp(self.min_seconds, self.max_seconds)
+    }
+
+    /// The wait after `elapsed_seconds`, but no later than `remaining_seconds` from now (at least
+    /// one second), so a deadline is noticed when it passes.
+    pub fn next_before(self, elapsed_seconds: u64, remaining_seconds: u64) -> u32 {
+        let remaining = u32::try_from(remaining_seconds).unwrap_or(u32::MAX).max(1);
+        self.next(elapsed_seconds).min(remaining)
+    }
+}
+
+/// A build as `BatchGetBuilds` reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildSnapshot {
+    /// The build id, `<project>:<uuid>`.
+    pub id: String,
+    /// The build's ARN, when reported.
+    pub arn: Option<String>,
+    /// `buildStatus`: `IN_PROGRESS`, `SUCCEEDED`, `FAILED`, `FAULT`, `STOPPED`, `TIMED_OUT`.
+    pub status: String,
+    /// `currentPhase`.
+    pub current_phase: Option<String>,
+    /// The phases so far, in order.
+    pub phases: Vec<PhaseSnapshot>,
+    /// The build's exported variables (name, value).
+    pub exported: Vec<(String, String)>,
+    /// The build's environment variables (name, value); only plain-text values matter here.
+    pub environment: Vec<(String, String)>,
+    /// Seconds since the build started.
+    pub elapsed_seconds: u64,
+}
+
+/// One phase of a build.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PhaseSnapshot {
+    /// `phaseType`, e.g. `BUILD`.
+    pub name: String,
+    /// `phaseStatus`, e.g. `FAILED`; `None` while the phase runs.
+    pub status: Option<String>,
+    /// The messages of the phase's contexts.
+    pub messages: Vec<String>,
+}
+
+/// What a look at a build found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildVerdict {
+    /// Still running: look again after this many seconds.
+    InProgress {
+        /// The wait before the next look.
+        wait_seconds: u32,
+        /// The phase it is in, when known.
+        phase: Option<String>,
+    },
+    /// Done: the image the build pushed.
+    Succeeded {
+        /// The image reference, `<registry>/<repository>:<tag>`.
+        image: String,
+    },
+    /// Failed, faulted, stopped or timed out: [`ErrorKind::BuildFailed`] with phase and reason.
+    Failed(Failure),
+}
+
+/// Judges a build.
+pub fn judge_build(build: &BuildSnapshot, wait: WaitPolicy) -> BuildVerdict {
+    match build.status.as_str() {
+        "IN_PROGRESS" => {
+            BuildVerdict::InProgress { wait_seconds: wait.next(build.elapsed_seconds), phase: build.current_phase.clone() }
+        }
+        "SUCCEEDED" => match image_of(build) {
+            Ok(image) => BuildVerdict::Succeeded { image },
+            Err(problem) => BuildVerdict::Failed(Failure::new(
+                ErrorKind::BuildFailed,
+                format!("build {} succeeded but {problem}", build.id),
+            )),
+        },
+        status => {
+            let verb = match status {
+                "FAILED" => "failed",
+                "FAULT" => "faulted (a CodeBuild error, not the buildspec's)",
+                "STOPPED" => "was stopped",
+                "TIMED_OUT" => "timed out",
+                other => {
+                    return BuildVerdict::Failed(Failure::new(
+                        ErrorKind::BuildFailed,
+                        format!("build {} has status {other:?}, which deltaship does not know", build.id),
+                    ));
+                }
+            };
+            let failed = build
+                .phases
+                .iter()
+                .find(|phase| phase.status.as_deref().is_some_and(|status| status != "SUCCEEDED"));
+            let mut message = format!("build {} {verb}", build.id);
+            match failed {
+                Some(phase) => {
+                    message.push_str(&format!(" in phase {}", phase.name));
+                    let reasons: Vec<&str> =
+                        phase.messages.iter().map(|text| text.trim()).filter(|text| !text.is_empty()).collect();
+                    if !reasons.is_empty() {
+                        message.push_str(&format!(": {}", reasons.join("; ")));
+                    }
+                }
+                None => {
+                    if let Some(phase) = &build.current_phase {
+                        message.push_str(&format!(" in phase {phase}"));
+                    }
+                }
+            }
+            BuildVerdict::Failed(Failure::new(ErrorKind::BuildFailed, message))
+        }
+    }
+}
+
+fn variable<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs.iter().find(|(key, _)| key == name).map(|(_, value)| value.trim()).filter(|value| !value.is_empty())
+}
+
+fn image_of(build: &BuildSnapshot) -> Result<String, String> {
+    if let Some(image) = variable(&build.exported, IMAGE_URI_VARIABLE) {
+        return if image.contains(char::is_whitespace) || !image.contains(':') && !image.contains('@') {
+            Err(format!("its exported {IMAGE_URI_VARIABLE} {image:?} is not an image reference with a tag or digest"))
+        } else {
+            Ok(image.to_owned())
+        };
+    }
+    let missing = || format!("exported no {IMAGE_URI_VARIABLE} and its image cannot be named otherwise");
+    let repository = variable(&build.environment, IMAGE_REPOSITORY_VARIABLE).ok_or_else(missing)?;
+    let tag = variable(&build.environment, IMAGE_TAG_VARIABLE).ok_or_else(missing)?;
+    if repository_has_registry(repository) {
+        return Ok(format!("{repository}:{tag}"));
+    }
+    let arn = build.arn.as_deref().ok_or_else(missing)?;
+    let (region, account) = region_and_account(arn).ok_or_else(missing)?;
+    Ok(format!("{account}.dkr.ecr.{region}.amazonaws.com/{repository}:{tag}"))
+}
+
+/// Whether an image repository names its registry (`host/...`), as a URI does, rather than
+/// being a bare ECR repository name.
+pub fn repository_has_registry(repository: &str) -> bool {
+    repository.split_once('/').is_some_and(|(host, _)| host.contains('.') || host.contains(':') || host == "localhost")
+}
+
+/// The region and account of an ARN (`arn:<partition>:<service>:<region>:<account>:...`).
+pub fn region_and_account(arn: &str) -> Option<(&str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_), Some(_), Some(region), Some(account), Some(_)) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    (!region.is_empty() && !account.is_empty()).then_some((region, account))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "users-build:5b3c5e4c-1f7e-4bd2-9a8b-0123456789ab";
+    const ARN: &str = "arn:aws:codebuild:eu-west-1:123456789012:build/users-build:5b3c5e4c-1f7e-4bd2-9a8b-0123456789ab";
+
+    fn phase(name: &str, status: Option<&str>, messages: &[&str]) -> PhaseSnapshot {
+        PhaseSnapshot {
+            name: name.into(),
+            status: status.map(Into::into),
+            messages: messages.iter().map(|text| (*text).to_owned()).collect(),
+        }
+    }
+
+    fn build(status: &str) -> BuildSnapshot {
+        BuildSnapshot {
+            id: ID.into(),
+            arn: Some(ARN.into()),
+            status: status.into(),
+            current_phase: Some("COMPLETED".into()),
+            phases: vec![
+                phase("SUBMITTED", Some("SUCCEEDED"), &[]),
+                phase("PROVISIONING", Some("SUCCEEDED"), &[]),
+                phase("INSTALL", Some("SUCCEEDED"), &[]),
+            ],
+            exported: vec![],
+            environment: vec![
+                (IMAGE_REPOSITORY_VARIABLE.into(), "shop/users".into()),
+                (IMAGE_TAG_VARIABLE.into(), "b".repeat(40)),
+            ],
+            elapsed_seconds: 300,
+        }
+    }
+
+    fn failure_of(verdict: BuildVerdict) -> Failure {
+        match verdict {
+            BuildVerdict::Failed(failure) => failure,
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn waits_back_off_within_bounds() {
+        let policy = WaitPolicy::new(30, 120).unwrap();
+        let cases = [(0, 30), (10, 30), (45, 45), (100, 100), (119, 119), (500, 120), (u64::MAX, 120)];
+        for (elapsed, wait) in cases {
+            assert_eq!(policy.next(elapsed), wait, "after {elapsed} s");
+        }
+        assert_eq!(policy.next_before(500, 40), 40, "never past the deadline");
+        assert_eq!(policy.next_before(500, 0), 1, "at least a second");
+        assert_eq!(policy.next_before(10, 1_000), 30);
+        for (min, max) in [(0, 10), (20, 10), (1, 3601)] {
+            assert!(WaitPolicy::new(min, max).is_err(), "{min}..{max}");
+        }
+    }
+
+    #[test]
+    fn a_running_build_waits_with_back_off() {
+        let mut running = build("IN_PROGRESS");
+        running.current_phase = Some("BUILD".into());
+        running.elapsed_seconds = 50;
+        assert_eq!(
+            judge_build(&running, WaitPolicy::BUILD),
+            BuildVerdict::InProgress { wait_seconds: 50, phase: Some("BUILD".into()) }
+        );
+    }
+
+    #[test]
+    fn a_successful_build_gives_its_exported_image() {
+        let mut done = build("SUCCEEDED");
+        done.exported = vec![(IMAGE_URI_VARIABLE.into(), "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/users:abc".into())];
+        assert_eq!(
+            judge_build(&done, WaitPolicy::BUILD),
+            BuildVerdict::Succeeded { image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/users:abc".into() }
+        );
+    }
+
+    #[test]
+    fn without_an_export_the_image_is_named_from_the_builds_variables() {
+        let tag = "b".repeat(40);
+        let done = build("SUCCEEDED");
+        assert_eq!(
+            judge_build(&done, WaitPolicy::BUILD),
+            BuildVerdict::Succeeded { image: format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/users:{tag}") }
+        );
+        let mut with_uri = build("SUCCEEDED");
+        with_uri.environment[0].1 = "registry.example.com/shop/users".into();
+        assert_eq!(
+            judge_build(&with_uri, WaitPolicy::BUILD),
+            BuildVerdict::Succeeded { image: format!("registry.example.com/shop/users:{tag}") }
+        );
+    }
+
+    #[test]
+    fn a_successful_build_that_names_no_image_is_a_failure() {
+        let mut done = build("SUCCEEDED");
+        done.environment.clear();
+        let failure = failure_of(judge_build(&done, WaitPolicy::BUILD));
+        assert_eq!(failure.kind, ErrorKind::BuildFailed);
+        assert!(failure.message.contains("exported no IMAGE_URI"), "{failure}");
+
+        let mut bad = build("SUCCEEDED");
+        bad.exported = vec![(IMAGE_URI_VARIABLE.into(), "not an image".into())];
+        assert!(failure_of(judge_build(&bad, WaitPolicy::BUILD)).message.contains("not an image reference"));
+    }
+
+    #[test]
+    fn failures_name_the_phase_and_the_reason() {
+        let mut failed = build("FAILED");
+        failed.phases.push(phase(
+            "BUILD",
+            Some("FAILED"),
+            &["COMMAND_EXECUTION_ERROR: Error while executing command: docker build. Reason: exit status 1"],
+        ));
+        failed.phases.push(phase("POST_BUILD", Some("SUCCEEDED"), &[]));
+        let failure = failure_of(judge_build(&failed, WaitPolicy::BUILD));
+        assert_eq!(failure.kind, ErrorKind::BuildFailed);
+        assert_eq!(
+            failure.message,
+            format!(
+                "build {ID} failed in phase BUILD: COMMAND_EXECUTION_ERROR: Error while executing command: docker \
+                 build. Reason: exit status 1"
+            )
+        );
+
+        let mut stopped = build("STOPPED");
+        stopped.phases.push(phase("BUILD", Some("STOPPED"), &[]));
+        assert_eq!(failure_of(judge_build(&stopped, WaitPolicy::BUILD)).message, format!("build {ID} was stopped in phase BUILD"));
+
+        let mut timed_out = build("TIMED_OUT");
+        timed_out.phases.push(phase("BUILD", Some("TIMED_OUT"), &["Build has timed out. "]));
+        assert_eq!(
+            failure_of(judge_build(&timed_out, WaitPolicy::BUILD)).message,
+            format!("build {ID} timed out in phase BUILD: Build has timed out.")
+        );
+
+        let mut fault = build("FAULT");
+        fault.current_phase = Some("PROVISIONING".into());
+        fault.phases.truncate(1);
+        assert_eq!(
+            failure_of(judge_build(&fault, WaitPolicy::BUILD)).message,
+            format!("build {ID} faulted (a CodeBuild error, not the buildspec's) in phase PROVISIONING")
+        );
+
+        let unknown = failure_of(judge_build(&build("EXPLODED"), WaitPolicy::BUILD));
+        assert!(unknown.message.contains("\"EXPLODED\""), "{unknown}");
+    }
+
+    #[test]
+    fn arns_and_registries_are_read_strictly() {
+        assert_eq!(region_and_account(ARN), Some(("eu-west-1", "123456789012")));
+        for bad in ["", "arn:aws:codebuild", "arn:aws:codebuild::123:build/x", "nope:aws:a:b:c:d"] {
+            assert_eq!(region_and_account(bad), None, "{bad}");
+        }
+        assert!(repository_has_registry("123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/users"));
+        assert!(repository_has_registry("localhost:5000/users"));
+        assert!(!repository_has_registry("shop/users"));
+        assert!(!repository_has_registry("users"));
+    }
+}
