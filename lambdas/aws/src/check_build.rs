@@ -122,7 +122,9 @@ fn snapshot(build: &aws_sdk_codebuild::types::Build, now: i64) -> BuildSnapshot 
         variables
             .iter()
             .filter(|variable| {
-                variable.r#type().is_none_or(|kind| *kind == aws_sdk_codebuild::types::EnvironmentVariableType::Plaintext)
+                variable
+                    .r#type()
+                    .is_none_or(|kind| *kind == aws_sdk_codebuild::types::EnvironmentVariableType::Plaintext)
             })
             .map(|variable| (variable.name().to_owned(), variable.value().to_owned()))
             .collect()
@@ -155,7 +157,10 @@ fn snapshot(build: &aws_sdk_codebuild::types::Build, now: i64) -> BuildSnapshot 
             .iter()
             .filter_map(|variable| Some((variable.name()?.to_owned(), variable.value()?.to_owned())))
             .collect(),
-        environment: build.environment().map(|environment| pairs(environment.environment_variables())).unwrap_or_default(),
+        environment: build
+            .environment()
+            .map(|environment| pairs(environment.environment_variables()))
+            .unwrap_or_default(),
         elapsed_seconds: build.start_time().map_or(0, |start| u64::try_from(now - start.secs()).unwrap_or(0)),
     }
 }

@@ -61,7 +61,9 @@ impl CheckRollout {
     /// Looks at one rollout.
     pub async fn handle(&self, payload: serde_json::Value) -> Result<CheckRolloutOutput, Failure> {
         let watch: RolloutWatch = input::parse(FUNCTION, payload)?;
-        for (field, value) in [("cluster", &watch.cluster), ("service", &watch.service), ("deployment_id", &watch.deployment_id)] {
+        for (field, value) in
+            [("cluster", &watch.cluster), ("service", &watch.service), ("deployment_id", &watch.deployment_id)]
+        {
             input::require(FUNCTION, field, value)?;
         }
         let described = ecs::describe(&self.ecs, &watch.cluster, &watch.service).await?;

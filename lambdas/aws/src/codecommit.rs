@@ -49,8 +49,14 @@ pub async fn changes(
 }
 
 /// The file at `path` in `commit`, or `None` if there is no such file.
-pub async fn file(client: &Client, repository: &str, commit: &CommitId, path: &str) -> Result<Option<SourceFile>, Failure> {
-    let response = client.get_file().repository_name(repository).commit_specifier(commit.as_str()).file_path(path).send().await;
+pub async fn file(
+    client: &Client,
+    repository: &str,
+    commit: &CommitId,
+    path: &str,
+) -> Result<Option<SourceFile>, Failure> {
+    let response =
+        client.get_file().repository_name(repository).commit_specifier(commit.as_str()).file_path(path).send().await;
     match response {
         Ok(output) => Ok(Some(SourceFile::new(path, output.file_content().as_ref()))),
         Err(err) if aws_error::code(&err) == Some("FileDoesNotExistException") => Ok(None),
@@ -74,7 +80,13 @@ pub async fn manifests(
     commit: &CommitId,
     concurrency: usize,
 ) -> Result<Vec<SourceFile>, Failure> {
-    let folder = client.get_folder().repository_name(repository).commit_specifier(commit.as_str()).folder_path(SERVICES_DIR).send().await;
+    let folder = client
+        .get_folder()
+        .repository_name(repository)
+        .commit_specifier(commit.as_str())
+        .folder_path(SERVICES_DIR)
+        .send()
+        .await;
     let folder = match folder {
         Ok(folder) => folder,
         Err(err) if aws_error::code(&err) == Some("FolderDoesNotExistException") => return Ok(Vec::new()),

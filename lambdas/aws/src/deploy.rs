@@ -70,9 +70,12 @@ impl DeployService {
     /// Deploys one service.
     pub async fn handle(&self, payload: serde_json::Value) -> Result<DeployOutput, Failure> {
         let input: DeployInput = input::parse(FUNCTION, payload)?;
-        for (field, value) in
-            [("cluster", &input.cluster), ("service", &input.service), ("container", &input.container), ("image", &input.image)]
-        {
+        for (field, value) in [
+            ("cluster", &input.cluster),
+            ("service", &input.service),
+            ("container", &input.container),
+            ("image", &input.image),
+        ] {
             input::require(FUNCTION, field, value)?;
         }
         let target = format!("{}/{}", input.cluster, input.service);
@@ -95,18 +98,22 @@ impl DeployService {
                 )
             })?;
         let definition = described.task_definition().ok_or_else(|| {
-            Failure::new(ErrorKind::TaskDefinitionNotFound, format!("DescribeTaskDefinition {previous}: no task definition returned"))
+            Failure::new(
+                ErrorKind::TaskDefinitionNotFound,
+                format!("DescribeTaskDefinition {previous}: no task definition returned"),
+            )
         })?;
         let request = revision(self.ecs.register_task_definition(), definition, &input.container, &input.image)?
             .set_tags(non_empty(described.tags()));
-        let registered = request
-            .send()
-            .await
-            .map_err(|err| aws_error::failure("RegisterTaskDefinition", definition.family().unwrap_or(&previous), &err, &[]))?;
+        let registered = request.send().await.map_err(|err| {
+            aws_error::failure("RegisterTaskDefinition", definition.family().unwrap_or(&previous), &err, &[])
+        })?;
         let task_definition = registered
             .task_definition()
             .and_then(TaskDefinition::task_definition_arn)
-            .ok_or_else(|| Failure::new(ErrorKind::AwsError, format!("RegisterTaskDefinition for {target}: no ARN returned")))?
+            .ok_or_else(|| {
+                Failure::new(ErrorKind::AwsError, format!("RegisterTaskDefinition for {target}: no ARN returned"))
+            })?
             .to_owned();
 
         let started_at = (self.clock)();
@@ -123,7 +130,9 @@ impl DeployService {
             .service()
             .into_iter()
             .flat_map(|service| service.deployments())
-            .find(|deployment| deployment.status() == Some("PRIMARY") && deployment.task_definition() == Some(task_definition.as_str()))
+            .find(|deployment| {
+                deployment.status() == Some("PRIMARY") && deployment.task_definition() == Some(task_definition.as_str())
+            })
             .and_then(|deployment| deployment.id())
             .ok_or_else(|| {
                 Failure::new(
@@ -132,7 +141,14 @@ impl DeployService {
                 )
             })?
             .to_owned();
-        tracing::info!(service = input.name, deployment_id, task_definition, previous, image = input.image, "deploying");
+        tracing::info!(
+            service = input.name,
+            deployment_id,
+            task_definition,
+            previous,
+            image = input.image,
+            "deploying"
+        );
 
         Ok(DeployOutput {
             service_url: ecs::service_url(&self.ecs, &input.cluster, &input.service),

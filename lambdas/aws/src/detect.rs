@@ -61,7 +61,15 @@ pub struct DetectOutput {
 
 impl DetectOutput {
     fn without_plan(status: DetectStatus, message: String) -> Self {
-        Self { status, message, execution: None, execution_arn: None, services: Vec::new(), removed: Vec::new(), input: None }
+        Self {
+            status,
+            message,
+            execution: None,
+            execution_arn: None,
+            services: Vec::new(),
+            removed: Vec::new(),
+            input: None,
+        }
     }
 }
 
@@ -80,7 +88,11 @@ impl DetectChanges {
     }
 
     /// The function with the given clients (tests pass mocks).
-    pub fn from_clients(codecommit: aws_sdk_codecommit::Client, sfn: aws_sdk_sfn::Client, settings: DetectSettings) -> Self {
+    pub fn from_clients(
+        codecommit: aws_sdk_codecommit::Client,
+        sfn: aws_sdk_sfn::Client,
+        settings: DetectSettings,
+    ) -> Self {
         Self { codecommit, sfn, settings }
     }
 
@@ -142,7 +154,8 @@ impl DetectChanges {
 
         if services.is_empty() {
             let why = match &push.base {
-                Some(_) => format!("{} changed paths touch no service", changes.len()),
+                Some(_) if changes.len() == 1 => "the one changed path touches no service".to_owned(),
+                Some(_) => format!("none of the {} changed paths touches a service", changes.len()),
                 None => "first push of the branch and deltaship.toml says first_push = \"none\"".to_owned(),
             };
             let mut output = DetectOutput::without_plan(
@@ -186,7 +199,10 @@ impl DetectChanges {
                     "StartExecution",
                     &name,
                     &err,
-                    &[("StateMachineDoesNotExist", ErrorKind::AwsError), ("InvalidExecutionInput", ErrorKind::PlanTooLarge)],
+                    &[
+                        ("StateMachineDoesNotExist", ErrorKind::AwsError),
+                        ("InvalidExecutionInput", ErrorKind::PlanTooLarge),
+                    ],
                 ));
             }
         }
@@ -207,7 +223,9 @@ impl DetectChanges {
             .await
             .map_err(|err| aws_error::failure("DescribeExecution", &arn, &err, &[]))?;
         let same = match (existing.input(), serde_json::from_str::<serde_json::Value>(json)) {
-            (Some(existing), Ok(ours)) => serde_json::from_str::<serde_json::Value>(existing).is_ok_and(|existing| existing == ours),
+            (Some(existing), Ok(ours)) => {
+                serde_json::from_str::<serde_json::Value>(existing).is_ok_and(|existing| existing == ours)
+            }
             _ => false,
         };
         if same {

@@ -5,6 +5,17 @@ use serde::de::DeserializeOwned;
 
 /// The payload as `T`, or an `InvalidInput` failure naming the function, the field and the problem.
 pub(crate) fn parse<T: DeserializeOwned>(function: &str, payload: serde_json::Value) -> Result<T, Failure> {
+    let kind = match &payload {
+        serde_json::Value::Object(_) => None,
+        serde_json::Value::Null => Some("null"),
+        serde_json::Value::Bool(_) => Some("a boolean"),
+        serde_json::Value::Number(_) => Some("a number"),
+        serde_json::Value::String(_) => Some("a string"),
+        serde_json::Value::Array(_) => Some("an array"),
+    };
+    if let Some(kind) = kind {
+        return Err(Failure::invalid_input(format!("{function} input: expected a JSON object, got {kind}")));
+    }
     serde_path_to_error::deserialize(payload).map_err(|error| {
         let path = error.path().to_string();
         let problem = error.into_inner();
@@ -48,9 +59,14 @@ mod tests {
     #[test]
     fn errors_name_the_function_and_the_field() {
         let cases = [
-            (json!([1]), "check-build input: invalid type: sequence, expected struct Input"),
+            (json!(["users-build:1"]), "check-build input: expected a JSON object, got an array"),
+            (json!(null), "check-build input: expected a JSON object, got null"),
+            (json!("users-build:1"), "check-build input: expected a JSON object, got a string"),
             (json!({}), "check-build input: missing field `build_id`"),
-            (json!({"build_id": 5}), "check-build input, field `build_id`: invalid type: integer `5`, expected a string"),
+            (
+                json!({"build_id": 5}),
+                "check-build input, field `build_id`: invalid type: integer `5`, expected a string",
+            ),
             (
                 json!({"build_id": "x", "nested": {"count": -1}}),
                 "check-build input, field `nested.count`: invalid value: integer `-1`, expected u32",

@@ -103,7 +103,10 @@ impl DetectSettings {
                 });
             }
             Some(arn) if deltaship_core::links::execution_arn(arn, "x").is_none() => {
-                return Err(SettingsError { variable: "STATE_MACHINE_ARN", problem: format!("{arn:?} is not a state machine ARN") });
+                return Err(SettingsError {
+                    variable: "STATE_MACHINE_ARN",
+                    problem: format!("{arn:?} is not a state machine ARN"),
+                });
             }
             _ => {}
         }
@@ -136,15 +139,27 @@ mod tests {
     #[test]
     fn detect_settings_need_a_state_machine_unless_dry_run() {
         let settings = DetectSettings::from_source(&[("STATE_MACHINE_ARN", ARN)]).unwrap();
-        assert_eq!(settings, DetectSettings { state_machine_arn: Some(ARN.into()), dry_run: false, manifest_concurrency: 8 });
+        assert_eq!(
+            settings,
+            DetectSettings { state_machine_arn: Some(ARN.into()), dry_run: false, manifest_concurrency: 8 }
+        );
 
         let dry = DetectSettings::from_source(&[("DRY_RUN", "TRUE"), ("MANIFEST_READ_CONCURRENCY", "3")]).unwrap();
         assert_eq!(dry, DetectSettings { state_machine_arn: None, dry_run: true, manifest_concurrency: 3 });
 
         let cases: [(&[(&str, &str)], &str); 4] = [
-            (&[], "environment variable STATE_MACHINE_ARN: not set (set it to the pipeline's ARN, or DRY_RUN=true to only plan)"),
-            (&[("STATE_MACHINE_ARN", "deltaship")], "environment variable STATE_MACHINE_ARN: \"deltaship\" is not a state machine ARN"),
-            (&[("STATE_MACHINE_ARN", ARN), ("DRY_RUN", "maybe")], "environment variable DRY_RUN: \"maybe\" is not true or false"),
+            (
+                &[],
+                "environment variable STATE_MACHINE_ARN: not set (set it to the pipeline's ARN, or DRY_RUN=true to only plan)",
+            ),
+            (
+                &[("STATE_MACHINE_ARN", "deltaship")],
+                "environment variable STATE_MACHINE_ARN: \"deltaship\" is not a state machine ARN",
+            ),
+            (
+                &[("STATE_MACHINE_ARN", ARN), ("DRY_RUN", "maybe")],
+                "environment variable DRY_RUN: \"maybe\" is not true or false",
+            ),
             (
                 &[("STATE_MACHINE_ARN", ARN), ("MANIFEST_READ_CONCURRENCY", "0")],
                 "environment variable MANIFEST_READ_CONCURRENCY: \"0\" is not a whole number from 1 to 64",

@@ -8,8 +8,11 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_codebuild::types::{EnvironmentVariable, EnvironmentVariableType};
-use deltaship_core::build::{COMMIT_VARIABLE, IMAGE_REPOSITORY_VARIABLE, IMAGE_TAG_VARIABLE, SERVICE_VARIABLE, region_and_account};
-use deltaship_core::{CommitId, ErrorKind, Failure, ServiceJob, WaitPolicy, execution_name, links};
+use deltaship_core::build::{
+    COMMIT_VARIABLE, IMAGE_REPOSITORY_VARIABLE, IMAGE_TAG_VARIABLE, SERVICE_VARIABLE, region_and_account,
+};
+use deltaship_core::naming::build_token;
+use deltaship_core::{CommitId, ErrorKind, Failure, ServiceJob, WaitPolicy, links};
 use serde::{Deserialize, Serialize};
 
 use crate::{aws_error, input};
@@ -70,7 +73,7 @@ impl StartBuild {
         })
         .collect::<Result<Vec<_>, _>>()?;
 
-        let token = execution_name(&job.project, &job.name, &commit);
+        let token = build_token(&job.project, &job.name, &commit);
         let started = self
             .codebuild
             .start_build()
@@ -93,7 +96,9 @@ impl StartBuild {
         })?;
         let build_id = build
             .id()
-            .ok_or_else(|| Failure::new(ErrorKind::AwsError, format!("StartBuild {}: the build has no id", job.project)))?
+            .ok_or_else(|| {
+                Failure::new(ErrorKind::AwsError, format!("StartBuild {}: the build has no id", job.project))
+            })?
             .to_owned();
         let region = build
             .arn()
@@ -102,6 +107,10 @@ impl StartBuild {
             .or_else(|| self.codebuild.config().region().map(ToString::to_string))
             .unwrap_or_default();
         tracing::info!(service = job.name, build_id, commit = commit.as_str(), "started build");
-        Ok(StartBuildOutput { build_url: links::build(&region, &build_id), build_id, wait_seconds: self.wait.min_seconds })
+        Ok(StartBuildOutput {
+            build_url: links::build(&region, &build_id),
+            build_id,
+            wait_seconds: self.wait.min_seconds,
+        })
     }
 }

@@ -42,9 +42,7 @@ impl WaitPolicy {
     /// is above the hour (a Wait that long would hide a stuck build or rollout).
     pub fn new(min_seconds: u32, max_seconds: u32) -> Result<Self, String> {
         if min_seconds == 0 || min_seconds > max_seconds || max_seconds > 3600 {
-            return Err(format!(
-                "wait bounds {min_seconds}..{max_seconds} s: need 1 <= min <= max <= 3600 seconds"
-            ));
+            return Err(format!("wait bounds {min_seconds}..{max_seconds} s: need 1 <= min <= max <= 3600 seconds"));
         }
         Ok(Self { min_seconds, max_seconds })
     }
@@ -117,9 +115,10 @@ pub enum BuildVerdict {
 /// Judges a build.
 pub fn judge_build(build: &BuildSnapshot, wait: WaitPolicy) -> BuildVerdict {
     match build.status.as_str() {
-        "IN_PROGRESS" => {
-            BuildVerdict::InProgress { wait_seconds: wait.next(build.elapsed_seconds), phase: build.current_phase.clone() }
-        }
+        "IN_PROGRESS" => BuildVerdict::InProgress {
+            wait_seconds: wait.next(build.elapsed_seconds),
+            phase: build.current_phase.clone(),
+        },
         "SUCCEEDED" => match image_of(build) {
             Ok(image) => BuildVerdict::Succeeded { image },
             Err(problem) => BuildVerdict::Failed(Failure::new(
@@ -140,10 +139,8 @@ pub fn judge_build(build: &BuildSnapshot, wait: WaitPolicy) -> BuildVerdict {
                     ));
                 }
             };
-            let failed = build
-                .phases
-                .iter()
-                .find(|phase| phase.status.as_deref().is_some_and(|status| status != "SUCCEEDED"));
+            let failed =
+                build.phases.iter().find(|phase| phase.status.as_deref().is_some_and(|status| status != "SUCCEEDED"));
             let mut message = format!("build {} {verb}", build.id);
             match failed {
                 Some(phase) => {
@@ -276,7 +273,8 @@ mod tests {
     #[test]
     fn a_successful_build_gives_its_exported_image() {
         let mut done = build("SUCCEEDED");
-        done.exported = vec![(IMAGE_URI_VARIABLE.into(), "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/users:abc".into())];
+        done.exported =
+            vec![(IMAGE_URI_VARIABLE.into(), "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/users:abc".into())];
         assert_eq!(
             judge_build(&done, WaitPolicy::BUILD),
             BuildVerdict::Succeeded { image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/users:abc".into() }
@@ -333,7 +331,10 @@ mod tests {
 
         let mut stopped = build("STOPPED");
         stopped.phases.push(phase("BUILD", Some("STOPPED"), &[]));
-        assert_eq!(failure_of(judge_build(&stopped, WaitPolicy::BUILD)).message, format!("build {ID} was stopped in phase BUILD"));
+        assert_eq!(
+            failure_of(judge_build(&stopped, WaitPolicy::BUILD)).message,
+            format!("build {ID} was stopped in phase BUILD")
+        );
 
         let mut timed_out = build("TIMED_OUT");
         timed_out.phases.push(phase("BUILD", Some("TIMED_OUT"), &["Build has timed out. "]));

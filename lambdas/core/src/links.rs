@@ -50,7 +50,12 @@ pub fn execution_arn(state_machine_arn: &str, name: &str) -> Option<String> {
 
 /// The Step Functions console page of an execution.
 pub fn execution(region: &str, execution_arn: &str) -> String {
-    format!("{}/states/home?region={}#/v2/executions/details/{}", console(region), escape(region), escape(execution_arn))
+    format!(
+        "{}/states/home?region={}#/v2/executions/details/{}",
+        console(region),
+        escape(region),
+        escape(execution_arn)
+    )
 }
 
 #[cfg(test)]
@@ -79,9 +84,14 @@ mod tests {
             execution_arn("arn:aws:states:eu-west-1:123456789012:stateMachine:deltaship", "shop-main-abc").as_deref(),
             Some("arn:aws:states:eu-west-1:123456789012:execution:deltaship:shop-main-abc")
         );
-        for bad in ["", "deltaship", "arn:aws:states:eu-west-1:123456789012:stateMachine:", "arn:aws:states:x:1:activity:a"] {
+        for bad in
+            ["", "deltaship", "arn:aws:states:eu-west-1:123456789012:stateMachine:", "arn:aws:states:x:1:activity:a"]
+        {
             assert_eq!(execution_arn(bad, "n"), None, "{bad}");
         }
-        assert!(execution("eu-west-1", "arn:aws:states:eu-west-1:1:execution:m:n").ends_with("arn%3Aaws%3Astates%3Aeu-west-1%3A1%3Aexecution%3Am%3An"));
+        assert!(
+            execution("eu-west-1", "arn:aws:states:eu-west-1:1:execution:m:n")
+                .ends_with("arn%3Aaws%3Astates%3Aeu-west-1%3A1%3Aexecution%3Am%3An")
+        );
     }
 }

@@ -48,6 +48,19 @@ pub fn execution_name(repository: &str, branch: &str, commit: &CommitId) -> Stri
     [repository, branch, &tail].into_iter().filter(|part| !part.is_empty()).collect::<Vec<_>>().join("-")
 }
 
+/// The idempotency token of the build of `service` (built by `project`) at `commit`: the same
+/// for every retry of the same build, so CodeBuild starts it once. `deltaship-` and 32 hex digits
+/// of a SHA-256 over the three.
+pub fn build_token(project: &str, service: &str, commit: &CommitId) -> String {
+    let mut hasher = Sha256::new();
+    for part in [project, service, commit.as_str()] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    let hex: String = hasher.finalize().iter().take(16).map(|byte| format!("{byte:02x}")).collect();
+    format!("deltaship-{hex}")
+}
+
 /// Shortens the two parts so that `a-b` fits in `room` characters, sharing the room fairly: a
 /// part shorter than its half leaves the rest to the other.
 fn fit<'a>(a: &'a str, b: &'a str, room: usize) -> (&'a str, &'a str) {
@@ -178,5 +191,18 @@ mod tests {
     fn parts_that_sanitize_to_nothing_are_left_out() {
         let name = execution_name("日本", "main", &commit('e'));
         assert!(name.starts_with("main-eeeeeeeeeeee-"), "{name}");
+    }
+
+    #[test]
+    fn build_tokens_are_stable_and_distinct() {
+        let commit = CommitId::parse(&"c".repeat(40)).unwrap();
+        let token = build_token("users-build", "users", &commit);
+        assert_eq!(token, build_token("users-build", "users", &commit));
+        assert_eq!(token.len(), "deltaship-".len() + 32);
+        assert!(token.starts_with("deltaship-") && token[10..].bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(token, build_token("users-build", "products", &commit));
+        assert_ne!(token, build_token("users-buil", "dusers", &commit), "parts are separated");
+        let other = CommitId::parse(&"d".repeat(40)).unwrap();
+        assert_ne!(token, build_token("users-build", "users", &other));
     }
 }

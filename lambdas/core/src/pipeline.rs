@@ -186,7 +186,10 @@ mod tests {
             ("users", "users-build", "shop", "users")
         );
         assert_eq!((job.container.as_str(), job.image_repository.as_str()), ("app", "shop/users"));
-        assert_eq!((job.commit.as_str(), job.repository.as_str(), job.branch.as_str()), (input.commit.as_str(), "shop", "main"));
+        assert_eq!(
+            (job.commit.as_str(), job.repository.as_str(), job.branch.as_str()),
+            (input.commit.as_str(), "shop", "main")
+        );
         assert_eq!(job.timeout_minutes, 12);
         assert_eq!(job.reasons, ["services/users/src/main.rs"]);
         assert_eq!(job.more_reasons, 0);

@@ -137,7 +137,8 @@ fn judge_primary(
     wait: WaitPolicy,
     target: &str,
 ) -> RolloutVerdict {
-    let alone = service.deployments.iter().all(|deployment| deployment.id == ours.id || deployment.status == "INACTIVE");
+    let alone =
+        service.deployments.iter().all(|deployment| deployment.id == ours.id || deployment.status == "INACTIVE");
     let progress = format!(
         "{} of {} tasks running, {} pending, {} failed",
         ours.running_count, ours.desired_count, ours.pending_count, ours.failed_tasks
@@ -153,7 +154,9 @@ fn judge_primary(
         }
         None if alone && ours.running_count >= ours.desired_count && ours.pending_count == 0 => {
             return RolloutVerdict::Completed {
-                note: format!("no rolloutState reported (not the ECS deployment controller); judged by task counts: {progress}"),
+                note: format!(
+                    "no rolloutState reported (not the ECS deployment controller); judged by task counts: {progress}"
+                ),
             };
         }
         _ => {}
@@ -337,7 +340,9 @@ mod tests {
         rollback.running_count = 2;
         rollback.pending_count = 0;
         rollback.rollout_state_reason = Some("ECS deployment ecs-svc/333 completed.".into());
-        for deployments in [vec![rollback.clone()], vec![rollback, deployment("ecs-svc/222", "INACTIVE", NEW, Some("IN_PROGRESS"))]] {
+        for deployments in
+            [vec![rollback.clone()], vec![rollback, deployment("ecs-svc/222", "INACTIVE", NEW, Some("IN_PROGRESS"))]]
+        {
             let failure = failure(judge(&service(deployments), START + 200));
             assert_eq!(failure.kind, ErrorKind::RolloutFailed);
             assert!(failure.message.contains("was rolled back"), "{failure}");
@@ -354,7 +359,9 @@ mod tests {
             assert_eq!(failure.kind, ErrorKind::DeploymentReplaced);
             assert_eq!(
                 failure.message,
-                format!("deployment ecs-svc/222 of shop/users was replaced by deployment ecs-svc/444 of {OTHER} before it completed")
+                format!(
+                    "deployment ecs-svc/222 of shop/users was replaced by deployment ecs-svc/444 of {OTHER} before it completed"
+                )
             );
         }
     }

@@ -1,0 +1,742 @@
+//! detect-changes over mocked CodeCommit and Step Functions: the push event in, the AWS calls it
+//! makes (checked request by request), and what it answers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod common;
+
+use aws_sdk_codecommit::operation::get_differences::{GetDifferencesError, GetDifferencesOutput};
+use aws_sdk_codecommit::operation::get_file::{GetFileError, GetFileOutput};
+use aws_sdk_codecommit::operation::get_folder::{GetFolderError, GetFolderOutput};
+use aws_sdk_codecommit::primitives::Blob;
+use aws_sdk_codecommit::types::error::{
+    CommitDoesNotExistException, FileDoesNotExistException, FolderDoesNotExistException,
+    RepositoryDoesNotExistException,
+};
+use aws_sdk_codecommit::types::{BlobMetadata, ChangeTypeEnum, Difference, FileModeTypeEnum, Folder};
+use aws_sdk_sfn::operation::describe_execution::{DescribeExecutionInput, DescribeExecutionOutput};
+use aws_sdk_sfn::operation::start_execution::{StartExecutionError, StartExecutionInput, StartExecutionOutput};
+use aws_sdk_sfn::primitives::DateTime;
+use aws_sdk_sfn::types::ExecutionStatus;
+use aws_sdk_sfn::types::error::ExecutionAlreadyExists;
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use common::{NOW, Recorder, event, meta};
+use deltaship_aws::detect::{DetectChanges, DetectOutput, DetectStatus};
+use deltaship_aws::settings::DetectSettings;
+use deltaship_core::{CommitId, ErrorKind, PipelineInput, execution_name, links};
+use serde_json::{Value, json};
+
+const REPOSITORY: &str = "shop-monorepo";
+/// `commitId` of the push fixtures.
+const NEW: &str = "7f0103fa1b2c3d4e5f60718293a4b5c6d7e8f901";
+/// `oldCommitId` of the push fixture.
+const OLD: &str = "3e5983d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6";
+const PUSHER: &str = "arn:aws:iam::123456789012:user/Mary_Major";
+const STATE_MACHINE: &str = "arn:aws:states:eu-west-1:123456789012:stateMachine:deltaship";
+
+const USERS: &str = r#"
+depends_on = ["../common"]
+
+[build]
+project = "users-build"
+
+[deploy]
+cluster = "shop"
+service = "users"
+container = "app"
+image_repository = "shop/users"
+timeout_minutes = 12
+"#;
+
+const PRODUCTS: &str = r#"
+ignore = ["**/*.md"]
+
+[build]
+project = "products-build"
+
+[deploy]
+cluster = "shop"
+service = "products"
+container = "app"
+image_repository = "shop/products"
+"#;
+
+/// `users` without its `[deploy]` table.
+const USERS_BROKEN: &str = r#"
+[build]
+project = "users-build"
+"#;
+
+fn settings() -> DetectSettings {
+    DetectSettings { state_machine_arn: Some(STATE_MACHINE.into()), dry_run: false, manifest_concurrency: 4 }
+}
+
+fn push() -> Value {
+    event("reference-updated-branch.json")
+}
+
+fn commit(id: &str) -> CommitId {
+    CommitId::parse(id).unwrap()
+}
+
+fn name_of(branch: &str) -> String {
+    execution_name(REPOSITORY, branch, &commit(NEW))
+}
+
+fn execution_arn(name: &str) -> String {
+    links::execution_arn(STATE_MACHINE, name).unwrap()
+}
+
+// ---- CodeCommit ---------------------------------------------------------------------------------
+
+/// What the repository holds at the pushed commit.
+struct Tree {
+    /// `deltaship.toml`, if any.
+    settings: Option<&'static str>,
+    /// `services/<folder>/service.toml` per folder under `services/`; `None` for a folder
+    /// without a manifest (a shared library).
+    folders: Vec<(&'static str, Option<&'static str>)>,
+}
+
+impl Tree {
+    /// `users` and `products` with their manifests, and `common` without one; no settings.
+    fn shop() -> Self {
+        Self { settings: None, folders: vec![("users", Some(USERS)), ("products", Some(PRODUCTS)), ("common", None)] }
+    }
+
+    fn with_settings(mut self, settings: &'static str) -> Self {
+        self.settings = Some(settings);
+        self
+    }
+
+    fn with_manifest(mut self, folder: &'static str, manifest: &'static str) -> Self {
+        for entry in &mut self.folders {
+            if entry.0 == folder {
+                entry.1 = Some(manifest);
+            }
+        }
+        self
+    }
+
+    /// The GetFile and GetFolder rules, each matching one path at the pushed commit only.
+    fn rules(&self) -> Vec<Rule> {
+        let mut rules = vec![file_rule("deltaship.toml".into(), self.settings)];
+        for (folder, manifest) in &self.folders {
+            rules.push(file_rule(format!("services/{folder}/service.toml"), *manifest));
+        }
+        let folders: Vec<&'static str> = self.folders.iter().map(|(folder, _)| *folder).collect();
+        rules.push(
+            mock!(aws_sdk_codecommit::Client::get_folder)
+                .match_requests(|req| {
+                    req.repository_name() == Some(REPOSITORY)
+                        && req.commit_specifier() == Some(NEW)
+                        && req.folder_path() == Some("services")
+                })
+                .then_output(move || {
+                    let mut output = GetFolderOutput::builder().commit_id(NEW).folder_path("services").tree_id("tree");
+                    for folder in &folders {
+                        output = output.sub_folders(
+                            Folder::builder()
+                                .tree_id(format!("tree-{folder}"))
+                                .absolute_path(format!("services/{folder}"))
+                                .relative_path(*folder)
+                                .build(),
+                        );
+                    }
+                    output.build().unwrap()
+                }),
+        );
+        rules
+    }
+}
+
+/// GetFile of `path` at the pushed commit: `contents`, or FileDoesNotExistException.
+fn file_rule(path: String, contents: Option<&'static str>) -> Rule {
+    let wanted = path.clone();
+    let rule = mock!(aws_sdk_codecommit::Client::get_file).match_requests(move |req| {
+        req.repository_name() == Some(REPOSITORY)
+            && req.commit_specifier() == Some(NEW)
+            && req.file_path() == Some(wanted.as_str())
+    });
+    match contents {
+        Some(contents) => rule.then_output(move || {
+            GetFileOutput::builder()
+                .commit_id(NEW)
+                .blob_id(format!("blob-{path}"))
+                .file_path(&path)
+                .file_mode(FileModeTypeEnum::Normal)
+                .file_size(i64::try_from(contents.len()).unwrap())
+                .file_content(Blob::new(contents))
+                .build()
+                .unwrap()
+        }),
+        None => rule.then_error(move || {
+            let message = format!("The specified file {path} does not exist.");
+            GetFileError::FileDoesNotExistException(
+                FileDoesNotExistException::builder()
+                    .message(&message)
+                    .meta(meta("FileDoesNotExistException", &message))
+                    .build(),
+            )
+        }),
+    }
+}
+
+fn blob(path: &str) -> BlobMetadata {
+    BlobMetadata::builder().blob_id(format!("blob-{path}")).path(path).mode("100644").build()
+}
+
+fn modified(path: &str) -> Difference {
+    Difference::builder().before_blob(blob(path)).after_blob(blob(path)).change_type(ChangeTypeEnum::Modified).build()
+}
+
+fn added(path: &str) -> Difference {
+    Difference::builder().after_blob(blob(path)).change_type(ChangeTypeEnum::Added).build()
+}
+
+fn deleted(path: &str) -> Difference {
+    Difference::builder().before_blob(blob(path)).change_type(ChangeTypeEnum::Deleted).build()
+}
+
+/// One GetDifferences rule per page. Every rule matches only a request for `OLD..NEW` of the
+/// repository with the page's token (none for the first page, `t<n>` for page n + 1), so a
+/// request for other commits or the wrong token matches nothing and fails the test.
+fn pages(pages: Vec<Vec<Difference>>) -> Vec<Rule> {
+    let count = pages.len();
+    pages
+        .into_iter()
+        .enumerate()
+        .map(|(index, differences)| {
+            let token = (index > 0).then(|| format!("t{index}"));
+            let next = (index + 1 < count).then(|| format!("t{}", index + 1));
+            mock!(aws_sdk_codecommit::Client::get_differences)
+                .match_requests(move |req| {
+                    req.repository_name() == Some(REPOSITORY)
+                        && req.before_commit_specifier() == Some(OLD)
+                        && req.after_commit_specifier() == Some(NEW)
+                        && req.next_token() == token.as_deref()
+                })
+                .then_output(move || {
+                    GetDifferencesOutput::builder()
+                        .set_differences(Some(differences.clone()))
+                        .set_next_token(next.clone())
+                        .build()
+                })
+        })
+        .collect()
+}
+
+fn codecommit(rules: &[&Rule]) -> aws_sdk_codecommit::Client {
+    mock_client!(aws_sdk_codecommit, RuleMode::MatchAny, rules)
+}
+
+// ---- Step Functions -----------------------------------------------------------------------------
+
+/// StartExecution of the pipeline under `name`, recording each request; answers the execution's
+/// ARN.
+fn start_rule(name: &str, seen: &Recorder<StartExecutionInput>) -> Rule {
+    let (name, seen) = (name.to_owned(), seen.clone());
+    let arn = execution_arn(&name);
+    mock!(aws_sdk_sfn::Client::start_execution)
+        .match_requests(move |req| {
+            seen.record(req);
+            req.state_machine_arn() == Some(STATE_MACHINE) && req.name() == Some(name.as_str())
+        })
+        .then_output(move || {
+            StartExecutionOutput::builder().execution_arn(&arn).start_date(DateTime::from_secs(NOW)).build().unwrap()
+        })
+}
+
+fn sfn(rules: &[&Rule]) -> aws_sdk_sfn::Client {
+    mock_client!(aws_sdk_sfn, RuleMode::MatchAny, rules)
+}
+
+/// A handler whose clients answer nothing: any AWS call fails the test.
+fn offline() -> DetectChanges {
+    DetectChanges::from_clients(codecommit(&[]), sfn(&[]), settings())
+}
+
+/// The execution input that deploys `products` alone, for the push fixture.
+fn products_input() -> Value {
+    json!({
+        "execution": name_of("main"),
+        "repository": REPOSITORY,
+        "branch": "main",
+        "commit": NEW,
+        "base": OLD,
+        "pushed_by": PUSHER,
+        "services": [{
+            "name": "products",
+            "repository": REPOSITORY,
+            "branch": "main",
+            "commit": NEW,
+            "project": "products-build",
+            "cluster": "shop",
+            "service": "products",
+            "container": "app",
+            "image_repository": "shop/products",
+            "timeout_minutes": 30,
+            "reasons": ["services/products/src/lib.rs"],
+            "more_reasons": 0
+        }],
+        "removed": []
+    })
+}
+
+/// The three pages of case (a): only the third touches a service (`products`).
+fn three_pages() -> Vec<Vec<Difference>> {
+    vec![
+        vec![modified("README.md"), added("docs/guide.md")],
+        // Not `users`: a sibling folder whose name starts the same, and a Markdown file that
+        // `products` ignores.
+        vec![added("services/users-legacy/notes.txt"), modified("services/products/CHANGELOG.md")],
+        vec![deleted("docs/old.md"), modified("services/products/src/lib.rs")],
+    ]
+}
+
+#[tokio::test]
+async fn a_change_on_the_third_page_of_the_diff_starts_the_pipeline_for_that_service() {
+    let tree = Tree::shop().rules();
+    let diff = pages(three_pages());
+    let seen = Recorder::default();
+    let start = start_rule(&name_of("main"), &seen);
+    let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
+    let handler = DetectChanges::from_clients(codecommit(&rules), sfn(&[&start]), settings());
+
+    let output = handler.handle(push()).await.unwrap();
+
+    let name = name_of("main");
+    assert_eq!(
+        output,
+        DetectOutput {
+            status: DetectStatus::Started,
+            message: format!("started {name} of shop-monorepo@main (7f0103fa1b2c): products"),
+            execution: Some(name.clone()),
+            execution_arn: Some(execution_arn(&name)),
+            services: vec!["products".into()],
+            removed: vec![],
+            input: None,
+        }
+    );
+    for (page, rule) in diff.iter().enumerate() {
+        assert_eq!(rule.num_calls(), 1, "GetDifferences page {}", page + 1);
+    }
+    assert_eq!(start.num_calls(), 1);
+    let request = seen.only();
+    let input: Value = serde_json::from_str(request.input().unwrap()).unwrap();
+    assert_eq!(input, products_input());
+    // Every manifest was read once, the missing ones included.
+    for (rule, what) in tree.iter().zip(["deltaship.toml", "users", "products", "common", "GetFolder"]) {
+        assert_eq!(rule.num_calls(), 1, "{what}");
+    }
+}
+
+/// Case (b): the StartExecution of a duplicate delivery finds the execution there.
+fn duplicate(
+    describe_input: fn(&str) -> String,
+    status: ExecutionStatus,
+) -> (Vec<Rule>, Recorder<DescribeExecutionInput>) {
+    let name = name_of("main");
+    let seen_start = Recorder::<StartExecutionInput>::default();
+    let start = {
+        let (seen, name) = (seen_start.clone(), name.clone());
+        mock!(aws_sdk_sfn::Client::start_execution)
+            .match_requests(move |req| {
+                seen.record(req);
+                req.state_machine_arn() == Some(STATE_MACHINE) && req.name() == Some(name.as_str())
+            })
+            .then_error(move || {
+                let message = format!("Execution Already Exists: '{}'", execution_arn(&name_of("main")));
+                StartExecutionError::ExecutionAlreadyExists(
+                    ExecutionAlreadyExists::builder()
+                        .message(&message)
+                        .meta(meta("ExecutionAlreadyExists", &message))
+                        .build(),
+                )
+            })
+    };
+    let seen_describe = Recorder::<DescribeExecutionInput>::default();
+    let describe = {
+        let seen = seen_describe.clone();
+        let arn = execution_arn(&name);
+        mock!(aws_sdk_sfn::Client::describe_execution)
+            .match_requests(move |req| {
+                seen.record(req);
+                req.execution_arn() == Some(arn.as_str())
+            })
+            .then_output(move || {
+                // The input the execution was started with: what this StartExecution sent, as
+                // the handler sent it or changed.
+                let sent = seen_start.only();
+                DescribeExecutionOutput::builder()
+                    .execution_arn(execution_arn(&name_of("main")))
+                    .state_machine_arn(STATE_MACHINE)
+                    .name(name_of("main"))
+                    .status(status.clone())
+                    .start_date(DateTime::from_secs(NOW - 30))
+                    .input(describe_input(sent.input().unwrap()))
+                    .build()
+                    .unwrap()
+            })
+    };
+    (vec![start, describe], seen_describe)
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_finds_its_execution_already_started() {
+    // The same JSON, but not the same text: keys sorted and pretty-printed.
+    let same = |sent: &str| serde_json::to_string_pretty(&serde_json::from_str::<Value>(sent).unwrap()).unwrap();
+    let (sfn_rules, describes) = duplicate(same, ExecutionStatus::Running);
+    let tree = Tree::shop().rules();
+    let diff = pages(three_pages());
+    let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
+    let handler =
+        DetectChanges::from_clients(codecommit(&rules), sfn(&sfn_rules.iter().collect::<Vec<_>>()), settings());
+
+    let output = handler.handle(push()).await.unwrap();
+
+    let name = name_of("main");
+    assert_eq!(output.status, DetectStatus::AlreadyStarted);
+    assert_eq!(
+        output.message,
+        format!(
+            "already started (a duplicate delivery of the push) {name} of shop-monorepo@main (7f0103fa1b2c): products"
+        )
+    );
+    assert_eq!(output.execution.as_deref(), Some(name.as_str()));
+    assert_eq!(output.execution_arn, Some(execution_arn(&name)));
+    assert_eq!(output.services, ["products"]);
+    assert_eq!(output.input, None);
+    assert_eq!((sfn_rules[0].num_calls(), sfn_rules[1].num_calls()), (1, 1));
+    assert_eq!(describes.only().execution_arn(), Some(execution_arn(&name).as_str()));
+}
+
+#[tokio::test]
+async fn an_execution_of_the_same_name_with_other_input_is_a_conflict() {
+    let other = |sent: &str| {
+        let mut input: Value = serde_json::from_str(sent).unwrap();
+        input["services"] = json!([]);
+        input.to_string()
+    };
+    let (sfn_rules, _) = duplicate(other, ExecutionStatus::Succeeded);
+    let tree = Tree::shop().rules();
+    let diff = pages(three_pages());
+    let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
+    let handler =
+        DetectChanges::from_clients(codecommit(&rules), sfn(&sfn_rules.iter().collect::<Vec<_>>()), settings());
+
+    let failure = handler.handle(push()).await.unwrap_err();
+
+    assert_eq!(failure.kind, ErrorKind::ExecutionConflict);
+    assert!(
+        failure.message.starts_with(&format!(
+            "execution {} already exists with a different input (status SUCCEEDED)",
+            name_of("main")
+        )),
+        "{failure}"
+    );
+    assert_eq!((sfn_rules[0].num_calls(), sfn_rules[1].num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn a_push_that_touches_no_service_starts_nothing() {
+    let tree = Tree::shop().rules();
+    let diff = pages(vec![vec![modified("README.md")]]);
+    let start = start_rule(&name_of("main"), &Recorder::default());
+    let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
+    let handler = DetectChanges::from_clients(codecommit(&rules), sfn(&[&start]), settings());
+
+    let output = handler.handle(push()).await.unwrap();
+
+    assert_eq!(
+        output,
+        DetectOutput {
+            status: DetectStatus::NothingToDeploy,
+            message: "nothing to deploy for shop-monorepo@main 7f0103fa1b2c: the one changed path touches no service"
+                .into(),
+            execution: None,
+            execution_arn: None,
+            services: vec![],
+            removed: vec![],
+            input: None,
+        }
+    );
+    assert_eq!(diff[0].num_calls(), 1);
+    assert_eq!(start.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_dry_run_returns_the_input_it_would_start() {
+    let tree = Tree::shop().rules();
+    let diff = pages(three_pages());
+    let start = start_rule(&name_of("main"), &Recorder::default());
+    let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
+    let dry = DetectSettings { state_machine_arn: None, dry_run: true, manifest_concurrency: 4 };
+    let handler = DetectChanges::from_clients(codecommit(&rules), sfn(&[&start]), dry);
+
+    let output = handler.handle(push()).await.unwrap();
+
+    let name = name_of("main");
+    let expected: PipelineInput = serde_json::from_value(products_input()).unwrap();
+    assert_eq!(
+        output,
+        DetectOutput {
+            status: DetectStatus::DryRun,
+            message: format!("would start {name} of shop-monorepo@main (7f0103fa1b2c): products"),
+            execution: Some(name),
+            execution_arn: None,
+            services: vec!["products".into()],
+            removed: vec![],
+            input: Some(expected),
+        }
+    );
+    assert_eq!(start.num_calls(), 0);
+
+    // DRY_RUN wins over a configured state machine too.
+    let diff = pages(three_pages());
+    let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
+    let dry = DetectSettings { dry_run: true, ..settings() };
+    let output = DetectChanges::from_clients(codecommit(&rules), sfn(&[&start]), dry).handle(push()).await.unwrap();
+    assert_eq!(output.status, DetectStatus::DryRun);
+    assert!(output.input.is_some());
+    assert_eq!(start.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn tags_deleted_branches_and_merge_notices_are_ignored_without_a_call() {
+    let cases = [
+        ("reference-created-tag.json", "`v1.4.0` in `shop-monorepo` is a tag: deltaship deploys branches only"),
+        ("reference-updated-tag.json", "`v1.4.0` in `shop-monorepo` is a tag: deltaship deploys branches only"),
+        ("reference-deleted-tag.json", "`v1.4.0` in `shop-monorepo` is a tag: deltaship deploys branches only"),
+        (
+            "reference-deleted-branch.json",
+            "branch `feature/login` of `shop-monorepo` was deleted: there is no commit to deploy",
+        ),
+        ("unreferenced-merge-commit-created.json", "an unreferenced merge commit was created in `shop-monorepo`"),
+    ];
+    for (fixture, message) in cases {
+        // No rules: a call to CodeCommit or Step Functions would fail the test.
+        let output = offline().handle(event(fixture)).await.unwrap();
+        assert_eq!(output.status, DetectStatus::Ignored, "{fixture}");
+        assert!(output.message.starts_with(message), "{fixture}: {}", output.message);
+        assert_eq!((output.execution, output.execution_arn, output.input), (None, None, None), "{fixture}");
+        assert!(output.services.is_empty() && output.removed.is_empty(), "{fixture}");
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_event_is_invalid_input() {
+    let mut without_commit = push();
+    without_commit["detail"].as_object_mut().unwrap().remove("commitId");
+    let mut short_commit = push();
+    short_commit["detail"]["commitId"] = json!("7f0103f");
+    let cases = [
+        (json!({"hello": 1}), "detect-changes input: malformed CodeCommit event: missing field `"),
+        (
+            without_commit,
+            "detect-changes input: malformed CodeCommit event: `detail.commitId` is missing from a `referenceUpdated` event",
+        ),
+        (short_commit, "detect-changes input: malformed CodeCommit event: `detail.commitId`: `7f0103f`"),
+        (event("codecommit-trigger-legacy.json"), "detect-changes input: malformed CodeCommit event"),
+    ];
+    for (payload, message) in cases {
+        let failure = offline().handle(payload).await.unwrap_err();
+        assert_eq!(failure.kind, ErrorKind::InvalidInput, "{failure}");
+        assert!(failure.message.starts_with(message), "{failure}");
+    }
+}
+
+#[tokio::test]
+async fn a_broken_manifest_is_invalid_and_starts_nothing() {
+    // No GetDifferences rule: the manifests are judged before the diff is read.
+    let tree = Tree::shop().with_manifest("users", USERS_BROKEN).rules();
+    let start = start_rule(&name_of("main"), &Recorder::default());
+    let handler = DetectChanges::from_clients(codecommit(&tree.iter().collect::<Vec<_>>()), sfn(&[&start]), settings());
+
+    let failure = handler.handle(push()).await.unwrap_err();
+
+    assert_eq!(failure.kind, ErrorKind::InvalidManifest);
+    assert!(
+        failure.message.starts_with("the manifests of shop-monorepo@main (7f0103fa1b2c) are invalid:\n"),
+        "{failure}"
+    );
+    assert!(failure.message.contains("services/users/service.toml"), "{failure}");
+    assert!(failure.message.contains("deploy"), "names the missing table: {failure}");
+    assert!(!failure.message.contains("services/products/service.toml"), "products is fine: {failure}");
+    assert_eq!(start.num_calls(), 0);
+}
+
+/// A GetDifferences error, the kind it becomes, and the detail the message gives.
+type DiffErrorCase = (fn() -> GetDifferencesError, ErrorKind, &'static str);
+
+#[tokio::test]
+async fn a_missing_commit_or_repository_in_the_diff_is_named() {
+    let cases: [DiffErrorCase; 2] = [
+        (
+            || {
+                let message = "Could not find commit 3e5983d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6";
+                GetDifferencesError::CommitDoesNotExistException(
+                    CommitDoesNotExistException::builder()
+                        .message(message)
+                        .meta(meta("CommitDoesNotExistException", message))
+                        .build(),
+                )
+            },
+            ErrorKind::CommitNotFound,
+            "CommitDoesNotExistException: Could not find commit 3e5983d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6",
+        ),
+        (
+            || {
+                let message = "shop-monorepo does not exist";
+                GetDifferencesError::RepositoryDoesNotExistException(
+                    RepositoryDoesNotExistException::builder()
+                        .message(message)
+                        .meta(meta("RepositoryDoesNotExistException", message))
+                        .build(),
+                )
+            },
+            ErrorKind::RepositoryNotFound,
+            "RepositoryDoesNotExistException: shop-monorepo does not exist",
+        ),
+    ];
+    for (error, kind, detail) in cases {
+        let tree = Tree::shop().rules();
+        let diff = mock!(aws_sdk_codecommit::Client::get_differences)
+            .match_requests(|req| {
+                req.before_commit_specifier() == Some(OLD) && req.after_commit_specifier() == Some(NEW)
+            })
+            .then_error(error);
+        let start = start_rule(&name_of("main"), &Recorder::default());
+        let rules: Vec<&Rule> = tree.iter().chain([&diff]).collect();
+        let handler = DetectChanges::from_clients(codecommit(&rules), sfn(&[&start]), settings());
+
+        let failure = handler.handle(push()).await.unwrap_err();
+
+        assert_eq!(failure.kind, kind, "{failure}");
+        assert_eq!(failure.message, format!("GetDifferences shop-monorepo 3e5983d2c1b0..7f0103fa1b2c: {detail}"));
+        assert_eq!(diff.num_calls(), 1);
+        assert_eq!(start.num_calls(), 0);
+    }
+}
+
+#[tokio::test]
+async fn a_first_push_plans_every_service_without_a_diff() {
+    // The fixture creates `feature/login`, which this repository deploys.
+    let tree = Tree::shop().with_settings("branches = [\"main\", \"feature/*\"]\n").rules();
+    let seen = Recorder::default();
+    let name = name_of("feature/login");
+    let start = start_rule(&name, &seen);
+    // No GetDifferences rule: a diff request would fail the test.
+    let handler = DetectChanges::from_clients(codecommit(&tree.iter().collect::<Vec<_>>()), sfn(&[&start]), settings());
+
+    let output = handler.handle(event("reference-created-branch.json")).await.unwrap();
+
+    assert_eq!(output.status, DetectStatus::Started);
+    assert_eq!(output.services, ["products", "users"]);
+    assert_eq!(output.execution.as_deref(), Some(name.as_str()));
+    assert_eq!(output.execution_arn, Some(execution_arn(&name)));
+    assert_eq!(start.num_calls(), 1);
+    let input: PipelineInput = serde_json::from_str(seen.only().input().unwrap()).unwrap();
+    assert_eq!((input.branch.as_str(), input.commit.as_str(), input.base), ("feature/login", NEW, None));
+    let reasons: Vec<(&str, &[String])> =
+        input.services.iter().map(|job| (job.name.as_str(), job.reasons.as_slice())).collect();
+    assert_eq!(
+        reasons,
+        [
+            ("products", &["services/products/service.toml".to_owned()][..]),
+            ("users", &["services/users/service.toml".to_owned()][..]),
+        ]
+    );
+    assert!(input.services.iter().all(|job| job.branch == "feature/login" && job.commit == NEW));
+}
+
+#[tokio::test]
+async fn a_first_push_with_first_push_none_deploys_nothing() {
+    let tree = Tree::shop().with_settings("branches = [\"feature/*\"]\nfirst_push = \"none\"\n").rules();
+    let start = start_rule(&name_of("feature/login"), &Recorder::default());
+    let handler = DetectChanges::from_clients(codecommit(&tree.iter().collect::<Vec<_>>()), sfn(&[&start]), settings());
+
+    let output = handler.handle(event("reference-created-branch.json")).await.unwrap();
+
+    assert_eq!(output.status, DetectStatus::NothingToDeploy);
+    assert_eq!(
+        output.message,
+        "nothing to deploy for shop-monorepo@feature/login 7f0103fa1b2c: first push of the branch and deltaship.toml \
+         says first_push = \"none\""
+    );
+    assert_eq!(start.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_branch_the_settings_do_not_deploy_is_ignored() {
+    let tree = Tree::shop().with_settings("branches = [\"release/*\"]\n").rules();
+    let start = start_rule(&name_of("main"), &Recorder::default());
+    // No GetDifferences rule: the branch is checked before the diff is read.
+    let handler = DetectChanges::from_clients(codecommit(&tree.iter().collect::<Vec<_>>()), sfn(&[&start]), settings());
+
+    let output = handler.handle(push()).await.unwrap();
+
+    assert_eq!(
+        output,
+        DetectOutput {
+            status: DetectStatus::Ignored,
+            message: "branch main of shop-monorepo does not deploy: deltaship.toml `branches` is [\"release/*\"]"
+                .into(),
+            execution: None,
+            execution_arn: None,
+            services: vec![],
+            removed: vec![],
+            input: None,
+        }
+    );
+    assert_eq!(start.num_calls(), 0);
+    assert_eq!(tree[0].num_calls(), 1, "deltaship.toml was read");
+}
+
+#[tokio::test]
+async fn a_push_that_deletes_a_manifest_reports_the_removed_service() {
+    // `users` is gone at the pushed commit: its folder is no longer listed.
+    let mut tree = Tree::shop();
+    tree.folders.retain(|(folder, _)| *folder != "users");
+    let tree = tree.rules();
+    let diff = pages(vec![vec![deleted("services/users/service.toml"), deleted("services/users/src/main.rs")]]);
+    let start = start_rule(&name_of("main"), &Recorder::default());
+    let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
+    let handler = DetectChanges::from_clients(codecommit(&rules), sfn(&[&start]), settings());
+
+    let output = handler.handle(push()).await.unwrap();
+
+    assert_eq!(output.status, DetectStatus::NothingToDeploy);
+    assert_eq!(output.removed, ["users"]);
+    assert!(output.services.is_empty());
+    assert_eq!(start.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_repository_without_a_services_folder_deploys_nothing() {
+    let no_settings = file_rule("deltaship.toml".into(), None);
+    let folder = mock!(aws_sdk_codecommit::Client::get_folder)
+        .match_requests(|req| req.commit_specifier() == Some(NEW) && req.folder_path() == Some("services"))
+        .then_error(|| {
+            let message = "The specified folder services does not exist.";
+            GetFolderError::FolderDoesNotExistException(
+                FolderDoesNotExistException::builder()
+                    .message(message)
+                    .meta(meta("FolderDoesNotExistException", message))
+                    .build(),
+            )
+        });
+    let diff = pages(vec![vec![modified("services/users/src/main.rs")]]);
+    let start = start_rule(&name_of("main"), &Recorder::default());
+    let rules: Vec<&Rule> = [&no_settings, &folder].into_iter().chain(&diff).collect();
+    let handler = DetectChanges::from_clients(codecommit(&rules), sfn(&[&start]), settings());
+
+    let output = handler.handle(push()).await.unwrap();
+
+    assert_eq!(output.status, DetectStatus::NothingToDeploy);
+    assert_eq!(
+        output.message,
+        "nothing to deploy for shop-monorepo@main 7f0103fa1b2c: the one changed path touches no service"
+    );
+    assert_eq!((folder.num_calls(), diff[0].num_calls(), start.num_calls()), (1, 1, 0));
+}

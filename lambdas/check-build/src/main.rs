@@ -1,0 +1,13 @@
+//! The check-build Lambda: says whether a build runs, succeeded (with its image) or failed.
+//!
+//! See `deltaship_aws::check_build` for the input, the output and the errors.
+
+use deltaship_aws::runtime;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    runtime::init_tracing();
+    let wait = deltaship_aws::settings::build_wait(&deltaship_aws::settings::Environment)?;
+    let function = deltaship_aws::check_build::CheckBuild::new(&runtime::aws_config().await, wait);
+    runtime::serve(|payload| function.handle(payload)).await
+}

@@ -1,0 +1,13 @@
+//! The check-rollout Lambda: judges the deployment deploy-service created, by its id.
+//!
+//! See `deltaship_aws::check_rollout` for the input, the output and the errors.
+
+use deltaship_aws::runtime;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    runtime::init_tracing();
+    let wait = deltaship_aws::settings::rollout_wait(&deltaship_aws::settings::Environment)?;
+    let function = deltaship_aws::check_rollout::CheckRollout::new(&runtime::aws_config().await, wait);
+    runtime::serve(|payload| function.handle(payload)).await
+}

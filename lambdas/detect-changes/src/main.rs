@@ -1,0 +1,13 @@
+//! The detect-changes Lambda: plans a CodeCommit push and starts the pipeline's execution.
+//!
+//! See `deltaship_aws::detect` for the input, the output and the errors.
+
+use deltaship_aws::runtime;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    runtime::init_tracing();
+    let settings = deltaship_aws::settings::DetectSettings::from_env()?;
+    let function = deltaship_aws::detect::DetectChanges::new(&runtime::aws_config().await, settings);
+    runtime::serve(|payload| function.handle(payload)).await
+}

@@ -1,0 +1,12 @@
+//! The rollback-service Lambda: puts a service back on its previous task definition, safely.
+//!
+//! See `deltaship_aws::rollback` for the input, the output and the errors.
+
+use deltaship_aws::runtime;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    runtime::init_tracing();
+    let function = deltaship_aws::rollback::RollbackService::new(&runtime::aws_config().await);
+    runtime::serve(|payload| function.handle(payload)).await
+}

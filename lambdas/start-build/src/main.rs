@@ -1,0 +1,13 @@
+//! The start-build Lambda: starts a service's CodeBuild project on the pushed commit.
+//!
+//! See `deltaship_aws::start_build` for the input, the output and the errors.
+
+use deltaship_aws::runtime;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    runtime::init_tracing();
+    let wait = deltaship_aws::settings::build_wait(&deltaship_aws::settings::Environment)?;
+    let function = deltaship_aws::start_build::StartBuild::new(&runtime::aws_config().await, wait);
+    runtime::serve(|payload| function.handle(payload)).await
+}
