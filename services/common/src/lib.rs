@@ -1,0 +1,99 @@
+//! What the sample services (`user-service`, `product-service`) share: the `GET /health` route,
+//! JSON errors (`{"error": "..."}`) and a JSON body extractor that answers malformed input with
+//! 400, an in-memory store, and the server itself (port from `PORT`, JSON logs, graceful shutdown
+//! on SIGTERM).
+//!
+//! A service builds its routes and hands them to [`app`], then to [`run`]:
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//!
+//! #[tokio::main]
+//! async fn main() -> std::process::ExitCode {
+//!     deltaship_sample_common::init_tracing();
+//!     let routes = Router::new().route("/things", get(|| async { "[]" }));
+//!     deltaship_sample_common::run("thing-service", deltaship_sample_common::app(routes)).await
+//! }
+//! ```
+
+mod error;
+mod server;
+mod store;
+
+use axum::http::{Method, Uri};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+pub use error::{ApiError, ErrorBody, JsonBody, parse_id};
+pub use server::{DEFAULT_PORT, init_tracing, port_from, run, serve, shutdown_signal};
+pub use store::{Store, StoreFull};
+
+/// The body of `GET /health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Always `ok`: the process is up and serving requests.
+    pub status: String,
+}
+
+/// `GET /health`: 200 `{"status":"ok"}`. The load balancer's health check, so it does no I/O.
+pub async fn health() -> Json<Health> {
+    Json(Health { status: "ok".to_owned() })
+}
+
+/// A service's whole application: its `routes`, plus `GET /health` and JSON answers for unknown
+/// paths (404) and methods a path does not support (405).
+pub fn app(routes: Router) -> Router {
+    routes.route("/health", get(health)).fallback(no_route).method_not_allowed_fallback(wrong_method)
+}
+
+async fn no_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no route for {method} {}", uri.path()))
+}
+
+async fn wrong_method(method: Method, uri: Uri) -> ApiError {
+    ApiError::method_not_allowed(format!("{} does not support {method}", uri.path()))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::post;
+    use http_body_util::BodyExt;
+    use serde_json::{Value, json};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn call(app: Router, method: &str, path: &str) -> (StatusCode, Value) {
+        let request = Request::builder().method(method).uri(path).body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    fn sample() -> Router {
+        app(Router::new().route("/things", post(|| async { "made" })))
+    }
+
+    #[tokio::test]
+    async fn health_is_ok() {
+        assert_eq!(call(sample(), "GET", "/health").await, (StatusCode::OK, json!({"status": "ok"})));
+    }
+
+    #[tokio::test]
+    async fn unknown_path_is_a_json_404() {
+        let answer = call(sample(), "GET", "/nothing/here?x=1").await;
+        assert_eq!(answer, (StatusCode::NOT_FOUND, json!({"error": "no route for GET /nothing/here"})));
+    }
+
+    #[tokio::test]
+    async fn unsupported_method_is_a_json_405() {
+        let answer = call(sample(), "GET", "/things").await;
+        assert_eq!(answer, (StatusCode::METHOD_NOT_ALLOWED, json!({"error": "/things does not support GET"})));
+        let answer = call(sample(), "DELETE", "/health").await;
+        assert_eq!(answer, (StatusCode::METHOD_NOT_ALLOWED, json!({"error": "/health does not support DELETE"})));
+    }
+}
