@@ -41,7 +41,8 @@ pub struct Product {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewProduct {
-    /// Not blank, at most [`MAX_NAME_CHARS`] characters.
+    /// Not blank, at most [`MAX_NAME_CHARS`] characters, no control characters (it is shown on
+    /// one line).
     pub name: String,
     /// 0 or more.
     pub price_cents: i64,
@@ -56,6 +57,9 @@ impl NewProduct {
         }
         if name.chars().count() > MAX_NAME_CHARS {
             return Err(ApiError::bad_request(format!("name must be at most {MAX_NAME_CHARS} characters")));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(ApiError::bad_request("name must not contain control characters (line breaks, tabs, ...)"));
         }
         if self.price_cents < 0 {
             return Err(ApiError::bad_request(format!("price_cents must be 0 or more, got {}", self.price_cents)));
@@ -170,6 +174,10 @@ mod tests {
         let cases = [
             (r#"{"name": "", "price_cents": 1}"#, "name must not be blank"),
             (r#"{"name": "Tea", "price_cents": -1}"#, "price_cents must be 0 or more, got -1"),
+            (
+                r#"{"name": "Green\ntea", "price_cents": 1}"#,
+                "name must not contain control characters (line breaks, tabs, ...)",
+            ),
         ];
         for (body, message) in cases {
             assert_eq!(post(&app, body).await, (StatusCode::BAD_REQUEST, error(message)), "{body}");
