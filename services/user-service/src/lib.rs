@@ -34,7 +34,7 @@ pub struct User {
     pub id: u64,
     /// The user's name, trimmed.
     pub name: String,
-    /// The user's email address, trimmed.
+    /// The user's email address, trimmed, its domain in lower case.
     pub email: String,
 }
 
@@ -64,7 +64,16 @@ impl NewUser {
                 "email `{email}` is not a plausible email address (expected name@example.com)"
             )));
         }
-        Ok((name.to_owned(), email.to_owned()))
+        Ok((name.to_owned(), normalize_email(email)))
+    }
+}
+
+/// `email` with its domain in lower case (domains are case-insensitive; the local part may not
+/// be, so it is kept as given).
+pub fn normalize_email(email: &str) -> String {
+    match email.rsplit_once('@') {
+        Some((local, domain)) => format!("{local}@{}", domain.to_lowercase()),
+        None => email.to_owned(),
     }
 }
 
@@ -163,7 +172,7 @@ mod tests {
         let app = app();
         let ada = post(&app, r#"{"name": " Ada Lovelace ", "email": "ada@example.com"}"#).await;
         assert_eq!(ada, (StatusCode::CREATED, json!({"id": 1, "name": "Ada Lovelace", "email": "ada@example.com"})));
-        let alan = post(&app, r#"{"name": "Alan", "email": " alan@turing.example.org "}"#).await;
+        let alan = post(&app, r#"{"name": "Alan", "email": " alan@Turing.Example.ORG "}"#).await;
         assert_eq!(alan, (StatusCode::CREATED, json!({"id": 2, "name": "Alan", "email": "alan@turing.example.org"})));
 
         assert_eq!(get(&app, "/users").await, (StatusCode::OK, json!([ada.1, alan.1])));
@@ -245,6 +254,12 @@ mod tests {
         let (status, answer) = post(&app, r#"{"name": "Alan", "email": "alan@example.com"}"#).await;
         assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE);
         assert!(answer["error"].as_str().unwrap().starts_with("the store is full"), "{answer}");
+    }
+
+    #[test]
+    fn email_domains_are_lower_cased_local_parts_kept() {
+        assert_eq!(normalize_email("Ada.L@Example.COM"), "Ada.L@example.com");
+        assert_eq!(normalize_email("ada@example.com"), "ada@example.com");
     }
 
     #[test]
