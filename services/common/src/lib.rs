@@ -20,6 +20,7 @@ mod error;
 mod server;
 mod store;
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -41,10 +42,19 @@ pub async fn health() -> Json<Health> {
     Json(Health { status: "ok".to_owned() })
 }
 
-/// A service's whole application: its `routes`, plus `GET /health` and JSON answers for unknown
-/// paths (404) and methods a path does not support (405).
+/// The largest request body the services read, in bytes: their records are a few hundred bytes,
+/// and they are on the internet.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// A service's whole application: its `routes`, plus `GET /health`, JSON answers for unknown
+/// paths (404) and methods a path does not support (405), and a body limit of
+/// [`MAX_BODY_BYTES`] (413 `{"error": ...}` beyond it).
 pub fn app(routes: Router) -> Router {
-    routes.route("/health", get(health)).fallback(no_route).method_not_allowed_fallback(wrong_method)
+    routes
+        .route("/health", get(health))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {
@@ -75,7 +85,8 @@ mod tests {
     }
 
     fn sample() -> Router {
-        app(Router::new().route("/things", post(|| async { "made" })))
+        let made = |JsonBody(thing): JsonBody<serde_json::Value>| async move { Json(thing) };
+        app(Router::new().route("/things", post(made)))
     }
 
     #[tokio::test]
@@ -87,6 +98,21 @@ mod tests {
     async fn unknown_path_is_a_json_404() {
         let answer = call(sample(), "GET", "/nothing/here?x=1").await;
         assert_eq!(answer, (StatusCode::NOT_FOUND, json!({"error": "no route for GET /nothing/here"})));
+    }
+
+    #[tokio::test]
+    async fn bodies_over_the_limit_are_a_json_413() {
+        let post = |size: usize| {
+            let body = format!(r#"{{"name": "{}"}}"#, "x".repeat(size));
+            let request = Request::post("/things").header("content-type", "application/json").body(Body::from(body));
+            sample().oneshot(request.unwrap())
+        };
+        assert_eq!(post(MAX_BODY_BYTES - 100).await.unwrap().status(), StatusCode::OK);
+        let response = post(MAX_BODY_BYTES).await.unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        assert!(body["error"].as_str().unwrap().contains("length limit"), "{body}");
     }
 
     #[tokio::test]
