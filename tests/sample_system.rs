@@ -3,7 +3,7 @@
 //! and the names the manifests, Dockerfiles, buildspecs and the template must agree on.
 
 // Test code: a panic here is a failed assertion, with the value in the message.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
