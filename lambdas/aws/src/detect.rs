@@ -145,7 +145,7 @@ impl DetectChanges {
         };
         let plan = if push.base.is_some() { catalog.plan(&changes) } else { catalog.plan_first_push() };
         let name = execution_name(repository, &push.branch, head);
-        let input = PipelineInput::new(push, name.clone(), &plan);
+        let input = PipelineInput::new(push, name.clone(), &plan, self.settings.max_concurrency);
         let services: Vec<String> = input.services.iter().map(|job| job.name.clone()).collect();
         let removed = input.removed.clone();
         let summary = |verb: &str| {

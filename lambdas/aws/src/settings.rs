@@ -5,6 +5,7 @@
 //! | `STATE_MACHINE_ARN` | detect-changes | required unless `DRY_RUN` | the pipeline state machine |
 //! | `DRY_RUN` | detect-changes | `false` | plan and return the plan; start nothing |
 //! | `MANIFEST_READ_CONCURRENCY` | detect-changes | `8` | manifests read from CodeCommit at once (1–64) |
+//! | `MAX_CONCURRENCY` | detect-changes | `10` | services the pipeline builds and rolls out at once (1–1000), carried in the execution input |
 //! | `BUILD_WAIT_MIN_SECONDS`, `BUILD_WAIT_MAX_SECONDS` | start-build, check-build | `30`, `120` | bounds of the wait between looks at a build |
 //! | `ROLLOUT_WAIT_MIN_SECONDS`, `ROLLOUT_WAIT_MAX_SECONDS` | deploy-service, check-rollout | `20`, `120` | bounds of the wait between looks at a rollout |
 //!
@@ -79,6 +80,9 @@ fn wait(
     WaitPolicy::new(min_seconds, max_seconds).map_err(|problem| SettingsError { variable: max, problem })
 }
 
+/// How many services the pipeline works on at once unless `MAX_CONCURRENCY` says otherwise.
+pub const DEFAULT_MAX_CONCURRENCY: u32 = 10;
+
 /// detect-changes' settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DetectSettings {
@@ -88,6 +92,8 @@ pub struct DetectSettings {
     pub dry_run: bool,
     /// Manifests read at once.
     pub manifest_concurrency: usize,
+    /// Services the pipeline works on at once (the Map's concurrency).
+    pub max_concurrency: u32,
 }
 
 impl DetectSettings {
@@ -111,7 +117,8 @@ impl DetectSettings {
             _ => {}
         }
         let manifest_concurrency = number(source, "MANIFEST_READ_CONCURRENCY", 8, (1, 64))?;
-        Ok(Self { state_machine_arn, dry_run, manifest_concurrency: manifest_concurrency as usize })
+        let max_concurrency = number(source, "MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY, (1, 1000))?;
+        Ok(Self { state_machine_arn, dry_run, manifest_concurrency: manifest_concurrency as usize, max_concurrency })
     }
 
     /// From the process environment.
@@ -141,11 +148,25 @@ mod tests {
         let settings = DetectSettings::from_source(&[("STATE_MACHINE_ARN", ARN)]).unwrap();
         assert_eq!(
             settings,
-            DetectSettings { state_machine_arn: Some(ARN.into()), dry_run: false, manifest_concurrency: 8 }
+            DetectSettings {
+                state_machine_arn: Some(ARN.into()),
+                dry_run: false,
+                manifest_concurrency: 8,
+                max_concurrency: 10
+            }
         );
 
-        let dry = DetectSettings::from_source(&[("DRY_RUN", "TRUE"), ("MANIFEST_READ_CONCURRENCY", "3")]).unwrap();
-        assert_eq!(dry, DetectSettings { state_machine_arn: None, dry_run: true, manifest_concurrency: 3 });
+        let dry = DetectSettings::from_source(&[
+            ("DRY_RUN", "TRUE"),
+            ("MANIFEST_READ_CONCURRENCY", "3"),
+            ("MAX_CONCURRENCY", "2"),
+        ])
+        .unwrap();
+        assert_eq!(
+            dry,
+            DetectSettings { state_machine_arn: None, dry_run: true, manifest_concurrency: 3, max_concurrency: 2 }
+        );
+        assert!(DetectSettings::from_source(&[("DRY_RUN", "true"), ("MAX_CONCURRENCY", "0")]).is_err());
 
         let cases: [(&[(&str, &str)], &str); 4] = [
             (

@@ -68,7 +68,12 @@ project = "users-build"
 "#;
 
 fn settings() -> DetectSettings {
-    DetectSettings { state_machine_arn: Some(STATE_MACHINE.into()), dry_run: false, manifest_concurrency: 4 }
+    DetectSettings {
+        state_machine_arn: Some(STATE_MACHINE.into()),
+        dry_run: false,
+        manifest_concurrency: 4,
+        max_concurrency: 3,
+    }
 }
 
 fn push() -> Value {
@@ -265,6 +270,7 @@ fn products_input() -> Value {
         "commit": NEW,
         "base": OLD,
         "pushed_by": PUSHER,
+        "max_concurrency": 3,
         "services": [{
             "name": "products",
             "repository": REPOSITORY,
@@ -471,7 +477,7 @@ async fn a_dry_run_returns_the_input_it_would_start() {
     let diff = pages(three_pages());
     let start = start_rule(&name_of("main"), &Recorder::default());
     let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
-    let dry = DetectSettings { state_machine_arn: None, dry_run: true, manifest_concurrency: 4 };
+    let dry = DetectSettings { state_machine_arn: None, dry_run: true, manifest_concurrency: 4, max_concurrency: 3 };
     let handler = DetectChanges::from_clients(codecommit(&rules), sfn(&[&start]), dry);
 
     let output = handler.handle(push()).await.unwrap();

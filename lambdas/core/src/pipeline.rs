@@ -39,6 +39,8 @@ pub struct PipelineInput {
     pub base: Option<String>,
     /// Who pushed, when AWS says.
     pub pushed_by: Option<String>,
+    /// How many services the state machine works on at once (its Map's `MaxConcurrencyPath`).
+    pub max_concurrency: u32,
     /// The services to build and roll out, sorted by name.
     pub services: Vec<ServiceJob>,
     /// Services whose manifest the push deleted (not deployed; for the record).
@@ -77,8 +79,9 @@ pub struct ServiceJob {
 }
 
 impl PipelineInput {
-    /// The input for `plan`, the plan of `push`, keeping at most [`MAX_REASONS`] reasons each.
-    pub fn new(push: &Push, execution: String, plan: &Plan<'_>) -> Self {
+    /// The input for `plan`, the plan of `push`, keeping at most [`MAX_REASONS`] reasons each;
+    /// the state machine works on at most `max_concurrency` services at once.
+    pub fn new(push: &Push, execution: String, plan: &Plan<'_>, max_concurrency: u32) -> Self {
         let services = plan
             .services
             .iter()
@@ -108,6 +111,7 @@ impl PipelineInput {
             commit: push.head.to_string(),
             base: push.base.as_ref().map(CommitId::to_string),
             pushed_by: push.pushed_by.clone(),
+            max_concurrency,
             services,
             removed: plan.removed.iter().map(|name| (*name).to_owned()).collect(),
         }
@@ -177,7 +181,7 @@ mod tests {
     fn each_job_carries_its_manifest_and_the_push() {
         let catalog = catalog(&["users"]);
         let changes = [Change::Modified("services/users/src/main.rs".into())];
-        let input = PipelineInput::new(&push(), "exec".into(), &catalog.plan(&changes));
+        let input = PipelineInput::new(&push(), "exec".into(), &catalog.plan(&changes), 10);
         assert_eq!(input.commit, "b".repeat(40));
         assert_eq!(input.base.as_deref(), Some("a".repeat(40).as_str()));
         let job = &input.services[0];
@@ -199,7 +203,7 @@ mod tests {
     fn reasons_are_capped_and_counted() {
         let catalog = catalog(&["users"]);
         let changes: Vec<_> = (0..8).map(|i| Change::Added(format!("services/users/src/{i}.rs"))).collect();
-        let input = PipelineInput::new(&push(), "exec".into(), &catalog.plan(&changes));
+        let input = PipelineInput::new(&push(), "exec".into(), &catalog.plan(&changes), 10);
         assert_eq!(input.services[0].reasons.len(), MAX_REASONS);
         assert_eq!(input.services[0].more_reasons, 8 - MAX_REASONS);
     }
@@ -210,7 +214,7 @@ mod tests {
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let catalog = catalog(&names);
         let changes: Vec<_> = (0..5).map(|i| Change::Added(format!("services/common/{i}.rs"))).collect();
-        let input = PipelineInput::new(&push(), "exec".into(), &catalog.plan(&changes));
+        let input = PipelineInput::new(&push(), "exec".into(), &catalog.plan(&changes), 10);
         let full = serde_json::to_string(&input).unwrap().len();
 
         let (same, json) = input.clone().fit(full).unwrap();
