@@ -1,0 +1,52 @@
+# deltaship's everyday commands. `make` alone lists them.
+#
+# Python tools live in one venv, $(VENV) (the one .ci/run uses), pinned in
+# requirements-dev.txt (cfn-lint, statelint, aws-sam-cli) and requirements-build.txt (adds
+# cargo-lambda and ziglang, for `sam build`).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= $(HOME)/.cache/deltaship-venv
+BIN := $(VENV)/bin
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/deltaship-target
+# sam validate --lint and sam build make no AWS call; these keep it so (no telemetry, no
+# credentials or region looked up anywhere but here).
+SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_REGION=$${AWS_REGION:-eu-west-1} \
+	AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-dummy} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-dummy} \
+	AWS_EC2_METADATA_DISABLED=true
+
+.PHONY: help venv venv-build test lint sam-build invoke-lambdas ci
+
+help: ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	python3 -m venv $(VENV)
+
+venv: $(BIN)/python ## the venv with cfn-lint, statelint and aws-sam-cli (requirements-dev.txt)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+
+venv-build: $(BIN)/python ## the venv plus cargo-lambda and ziglang, for sam build (requirements-build.txt)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-build.txt
+
+test: ## cargo test --workspace
+	cargo test --workspace
+
+lint: venv ## statelint on the ASL, cfn-lint on both templates, sam validate --lint
+	$(BIN)/statelint state-machine/pipeline.asl.json
+	$(BIN)/cfn-lint sam/template.yaml sam/infrastructure.yaml
+	$(SAM_ENV) $(BIN)/sam validate --lint --template sam/template.yaml
+
+# cargo-lambda (from the venv) cross-compiles every function for arm64 with zig (from the
+# ziglang wheel, found through the venv's python), in release mode, into CARGO_TARGET_DIR;
+# sam puts each bootstrap in sam/.aws-sam/build/<Function>/.
+sam-build: venv-build ## sam build: the six Lambdas for arm64, with cargo-lambda and zig
+	cd sam && PATH="$(BIN):$$PATH" $(SAM_ENV) sam build
+
+invoke-lambdas: ## every Lambda bin under the Lambda Runtime Interface Emulator
+	python3 scripts/invoke-lambdas
+
+ci: ## what CI runs: bash .ci/run
+	bash .ci/run
