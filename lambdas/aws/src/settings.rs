@@ -5,7 +5,7 @@
 //! | `STATE_MACHINE_ARN` | detect-changes | required unless `DRY_RUN` | the pipeline state machine |
 //! | `DRY_RUN` | detect-changes | `false` | plan and return the plan; start nothing |
 //! | `MANIFEST_READ_CONCURRENCY` | detect-changes | `8` | manifests read from CodeCommit at once (1–64) |
-//! | `MAX_CONCURRENCY` | detect-changes | `10` | services the pipeline builds and rolls out at once (1–1000), carried in the execution input |
+//! | `MAX_CONCURRENCY` | detect-changes | `10` | services the pipeline builds and rolls out at once (1–40, the inline Map's limit), carried in the execution input |
 //! | `BUILD_WAIT_MIN_SECONDS`, `BUILD_WAIT_MAX_SECONDS` | start-build, check-build | `30`, `120` | bounds of the wait between looks at a build |
 //! | `ROLLOUT_WAIT_MIN_SECONDS`, `ROLLOUT_WAIT_MAX_SECONDS` | deploy-service, check-rollout | `20`, `120` | bounds of the wait between looks at a rollout |
 //!
@@ -80,6 +80,9 @@ fn wait(
     WaitPolicy::new(min_seconds, max_seconds).map_err(|problem| SettingsError { variable: max, problem })
 }
 
+/// The most iterations an inline Map state runs at once.
+pub const MAX_MAP_CONCURRENCY: u32 = 40;
+
 /// How many services the pipeline works on at once unless `MAX_CONCURRENCY` says otherwise.
 pub const DEFAULT_MAX_CONCURRENCY: u32 = 10;
 
@@ -117,7 +120,7 @@ impl DetectSettings {
             _ => {}
         }
         let manifest_concurrency = number(source, "MANIFEST_READ_CONCURRENCY", 8, (1, 64))?;
-        let max_concurrency = number(source, "MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY, (1, 1000))?;
+        let max_concurrency = number(source, "MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY, (1, MAX_MAP_CONCURRENCY))?;
         Ok(Self { state_machine_arn, dry_run, manifest_concurrency: manifest_concurrency as usize, max_concurrency })
     }
 
@@ -167,6 +170,7 @@ mod tests {
             DetectSettings { state_machine_arn: None, dry_run: true, manifest_concurrency: 3, max_concurrency: 2 }
         );
         assert!(DetectSettings::from_source(&[("DRY_RUN", "true"), ("MAX_CONCURRENCY", "0")]).is_err());
+        assert!(DetectSettings::from_source(&[("DRY_RUN", "true"), ("MAX_CONCURRENCY", "41")]).is_err());
 
         let cases: [(&[(&str, &str)], &str); 4] = [
             (
