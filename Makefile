@@ -11,10 +11,10 @@ SHELL := /bin/bash
 VENV ?= $(HOME)/.cache/deltaship-venv
 BIN := $(VENV)/bin
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/deltaship-target
-# sam validate --lint and sam build make no AWS call; these keep it so (no telemetry, no
-# credentials or region looked up anywhere but here).
-SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_REGION=$${AWS_REGION:-eu-west-1} \
-	AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-dummy} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-dummy} \
+# sam validate --lint and sam build need no AWS account and make no AWS call: no telemetry, a
+# region, and dummy credentials, so that nothing looks for real ones (as in .ci/run).
+SAM_ENV := env -u AWS_PROFILE -u AWS_SESSION_TOKEN SAM_CLI_TELEMETRY=0 AWS_REGION=eu-west-1 \
+	AWS_DEFAULT_REGION=eu-west-1 AWS_ACCESS_KEY_ID=dummy AWS_SECRET_ACCESS_KEY=dummy \
 	AWS_EC2_METADATA_DISABLED=true
 
 .PHONY: help venv venv-build test lint sam-build invoke-lambdas ci
@@ -43,7 +43,7 @@ lint: venv ## statelint on the ASL, cfn-lint on both templates, sam validate --l
 # ziglang wheel, found through the venv's python), in release mode, into CARGO_TARGET_DIR;
 # sam puts each bootstrap in sam/.aws-sam/build/<Function>/.
 sam-build: venv-build ## sam build: the six Lambdas for arm64, with cargo-lambda and zig
-	cd sam && PATH="$(BIN):$$PATH" $(SAM_ENV) sam build
+	cd sam && $(SAM_ENV) PATH="$(BIN):$$PATH" sam build
 
 invoke-lambdas: ## every Lambda bin under the Lambda Runtime Interface Emulator
 	python3 scripts/invoke-lambdas
