@@ -90,6 +90,20 @@ impl GitRepo {
         CommitId::parse(&commit.id.to_string()).map_err(|error| unknown(error.to_string()))
     }
 
+    /// The local branch a revision names: `HEAD` when it points to a branch, `main`, or
+    /// `refs/heads/main`; `None` for anything else (an id, a tag, `HEAD~2`, a detached head).
+    pub fn branch_of(&self, revision: &str) -> Option<String> {
+        let full = if revision == "HEAD" {
+            self.repo.head_name().ok().flatten()?.as_bstr().to_string()
+        } else if revision.starts_with("refs/heads/") {
+            revision.to_owned()
+        } else {
+            format!("refs/heads/{revision}")
+        };
+        let reference = self.repo.try_find_reference(full.as_str()).ok().flatten()?;
+        reference.name().as_bstr().to_string().strip_prefix("refs/heads/").map(ToOwned::to_owned)
+    }
+
     /// Every path that differs between the trees of `base` and `head`, in path order.
     ///
     /// No rename detection: a moved file is its old path deleted and its new path added, which

@@ -55,6 +55,9 @@ fn main() -> ExitCode {
             return ExitCode::from(if error.is_bad_input() { EXIT_BAD_INPUT } else { EXIT_FAILURE });
         }
     };
+    if let Some(note) = report.branch_note() {
+        eprintln!("deltaship: {note}");
+    }
     let plan = report.plan();
     let mut out = io::stdout().lock();
     let written = match format {

@@ -31,6 +31,8 @@ pub struct PlanReport {
     pub catalog: Catalog,
     /// The changes between base and head (`None` for a first push).
     pub changes: Option<Vec<Change>>,
+    /// The branch `--head` names, when it names one.
+    pub branch: Option<String>,
 }
 
 /// Why there is no plan.
@@ -79,7 +81,8 @@ pub fn plan(request: &PlanRequest) -> Result<PlanReport, PlanError> {
     let catalog = Catalog::load(settings.as_ref(), &manifests)
         .map_err(|error| PlanError::Catalog { head: head.short().to_owned(), error })?;
     let changes = base.as_ref().map(|base| repo.changes(base, &head)).transpose()?;
-    Ok(PlanReport { base, head, catalog, changes })
+    let branch = repo.branch_of(&request.head);
+    Ok(PlanReport { base, head, catalog, changes, branch })
 }
 
 /// The JSON document `deltaship plan --format json` prints. Keys may be added, never removed.
@@ -121,6 +124,20 @@ impl PlanReport {
             Some(changes) => self.catalog.plan(changes),
             None => self.catalog.plan_first_push(),
         }
+    }
+
+    /// A note when `--head` names a branch that `deltaship.toml` does not deploy: a push to it
+    /// would start nothing, whatever the plan says.
+    pub fn branch_note(&self) -> Option<String> {
+        let branch = self.branch.as_deref()?;
+        let settings = self.catalog.settings();
+        (!settings.deploys_branch(branch)).then(|| {
+            format!(
+                "note: branch {branch} does not deploy (deltaship.toml `branches` is {:?}); a push to it starts \
+                 nothing",
+                settings.branches()
+            )
+        })
     }
 
     /// How many paths differ between base and head (0 for a first push).

@@ -138,3 +138,29 @@ fn bad_arguments_exit_2() {
     deltaship().args(["plan", "--format", "yaml"]).assert().code(2).stderr(predicate::str::contains("yaml"));
     deltaship().arg("deploy-everything").assert().code(2);
 }
+
+#[test]
+fn a_branch_that_does_not_deploy_gets_a_note() {
+    let (repo, first, second) = shop();
+    repo.commit("refs/heads/feature", &[&second], &[("services/users/src/main.rs", Some("fn main() {  }"))]);
+    let note =
+        "note: branch feature does not deploy (deltaship.toml `branches` is [\"main\"]); a push to it starts nothing";
+    for head in ["feature", "refs/heads/feature"] {
+        deltaship()
+            .args(["plan", "--base", &second, "--head", head])
+            .current_dir(repo.path())
+            .assert()
+            .success()
+            .stderr(predicate::str::contains(note))
+            .stdout(predicate::str::contains("deploy 1 service:"));
+    }
+    // A commit id, `HEAD` on the deploying branch, or a branch in `branches` get no note.
+    for head in [second.as_str(), "HEAD", "main"] {
+        deltaship()
+            .args(["plan", "--base", &first, "--head", head])
+            .current_dir(repo.path())
+            .assert()
+            .success()
+            .stderr(predicate::str::is_empty());
+    }
+}
