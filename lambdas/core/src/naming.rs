@@ -25,20 +25,7 @@ const DIGEST_LEN: usize = 10;
 
 /// The execution name for the push of `commit` to `branch` of `repository`.
 pub fn execution_name(repository: &str, branch: &str, commit: &CommitId) -> String {
-    let digest = {
-        let mut hasher = Sha256::new();
-        for part in [repository, branch, commit.as_str()] {
-            hasher.update(part.as_bytes());
-            hasher.update([0]);
-        }
-        hasher.finalize()
-    };
-    let digest: String = digest
-        .iter()
-        .flat_map(|byte| [byte >> 4, byte & 0xf])
-        .take(DIGEST_LEN)
-        .map(|nibble| char::from_digit(u32::from(nibble), 16).unwrap_or('0'))
-        .collect();
+    let digest = hex_digest(&[repository, branch, commit.as_str()], DIGEST_LEN);
     let tail = format!("{}-{digest}", commit.short());
 
     // Room left for "<repository>-<branch>" once the tail and its separator are placed.
@@ -52,13 +39,24 @@ pub fn execution_name(repository: &str, branch: &str, commit: &CommitId) -> Stri
 /// for every retry of the same build, so CodeBuild starts it once. `deltaship-` and 32 hex digits
 /// of a SHA-256 over the three.
 pub fn build_token(project: &str, service: &str, commit: &CommitId) -> String {
+    format!("deltaship-{}", hex_digest(&[project, service, commit.as_str()], 32))
+}
+
+/// The first `digits` lowercase hex digits of a SHA-256 over `parts`, each ended by a NUL byte
+/// (so that `("ab", "c")` and `("a", "bc")` differ).
+fn hex_digest(parts: &[&str], digits: usize) -> String {
     let mut hasher = Sha256::new();
-    for part in [project, service, commit.as_str()] {
+    for part in parts {
         hasher.update(part.as_bytes());
         hasher.update([0]);
     }
-    let hex: String = hasher.finalize().iter().take(16).map(|byte| format!("{byte:02x}")).collect();
-    format!("deltaship-{hex}")
+    hasher
+        .finalize()
+        .iter()
+        .flat_map(|byte| [byte >> 4, byte & 0xf])
+        .take(digits)
+        .map(|nibble| char::from_digit(u32::from(nibble), 16).unwrap_or('0'))
+        .collect()
 }
 
 /// Shortens the two parts so that `a-b` fits in `room` characters, sharing the room fairly: a
@@ -204,5 +202,13 @@ mod tests {
         assert_ne!(token, build_token("users-buil", "dusers", &commit), "parts are separated");
         let other = CommitId::parse(&"d".repeat(40)).unwrap();
         assert_ne!(token, build_token("users-build", "users", &other));
+    }
+
+    #[test]
+    fn digests_match_an_independent_sha256() {
+        // Computed with Python's hashlib over the NUL-ended parts.
+        let commit = CommitId::parse(&"c".repeat(40)).unwrap();
+        assert_eq!(execution_name("shop", "main", &commit), "shop-main-cccccccccccc-02e914e789");
+        assert_eq!(build_token("users-build", "users", &commit), "deltaship-ac3d8b8466aba2573da6b4a70d38f32c");
     }
 }
