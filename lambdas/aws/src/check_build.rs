@@ -6,11 +6,11 @@
 //! and CodeBuild's reason.
 
 use aws_config::SdkConfig;
-use deltaship_core::build::{BuildSnapshot, PhaseSnapshot, judge_build, region_and_account};
-use deltaship_core::{BuildVerdict, ErrorKind, Failure, WaitPolicy, links};
+use deltaship_core::build::{BuildSnapshot, PhaseSnapshot, judge_build};
+use deltaship_core::{BuildVerdict, ErrorKind, Failure, WaitPolicy};
 use serde::{Deserialize, Serialize};
 
-use crate::{Clock, aws_error, input};
+use crate::{Clock, aws_error, codebuild, input};
 
 const FUNCTION: &str = "check-build";
 
@@ -85,16 +85,9 @@ impl CheckBuild {
         })?;
 
         let snapshot = snapshot(build, (self.clock)());
-        let region = snapshot
-            .arn
-            .as_deref()
-            .and_then(region_and_account)
-            .map(|(region, _)| region.to_owned())
-            .or_else(|| self.codebuild.config().region().map(ToString::to_string))
-            .unwrap_or_default();
         let mut output = CheckBuildOutput {
             status: BuildStatus::InProgress,
-            build_url: links::build(&region, &build_id),
+            build_url: codebuild::build_url(&self.codebuild, build, &build_id),
             logs_url: build.logs().and_then(|logs| logs.deep_link()).map(ToOwned::to_owned),
             build_id,
             wait_seconds: 0,

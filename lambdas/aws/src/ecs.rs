@@ -1,7 +1,8 @@
 //! Reading an ECS service, shared by deploy-service, check-rollout and rollback-service.
 
 use aws_sdk_ecs::Client;
-use deltaship_core::rollout::{DeploymentSnapshot, ServiceSnapshot};
+use deltaship_core::manifest::resource_name;
+use deltaship_core::rollout::{DeploymentSnapshot, ServiceSnapshot, ensure_active};
 use deltaship_core::{ErrorKind, Failure, links};
 
 use crate::aws_error;
@@ -40,12 +41,7 @@ pub(crate) async fn describe(client: &Client, cluster: &str, service: &str) -> R
         desired_count: found.desired_count(),
         deployments: found.deployments().iter().map(deployment).collect(),
     };
-    if snapshot.status != "ACTIVE" {
-        return Err(Failure::new(
-            ErrorKind::ServiceNotFound,
-            format!("service {target} is {}, not ACTIVE", snapshot.status),
-        ));
-    }
+    ensure_active(&snapshot, &target)?;
     let task_definition = found.task_definition().unwrap_or_default().to_owned();
     Ok(DescribedService { snapshot, task_definition })
 }
@@ -67,6 +63,5 @@ pub(crate) fn deployment(deployment: &aws_sdk_ecs::types::Deployment) -> Deploym
 /// The console page of a service's deployments, in the client's region.
 pub(crate) fn service_url(client: &Client, cluster: &str, service: &str) -> String {
     let region = client.config().region().map(ToString::to_string).unwrap_or_default();
-    let name = |name_or_arn: &str| name_or_arn.rsplit('/').next().unwrap_or(name_or_arn).to_owned();
-    links::service(&region, &name(cluster), &name(service))
+    links::service(&region, resource_name(cluster), resource_name(service))
 }

@@ -35,6 +35,7 @@ pub mod settings;
 pub mod start_build;
 
 mod aws_error;
+mod codebuild;
 mod ecs;
 mod input;
 

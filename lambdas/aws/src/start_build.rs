@@ -8,14 +8,12 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_codebuild::types::{EnvironmentVariable, EnvironmentVariableType};
-use deltaship_core::build::{
-    COMMIT_VARIABLE, IMAGE_REPOSITORY_VARIABLE, IMAGE_TAG_VARIABLE, SERVICE_VARIABLE, region_and_account,
-};
+use deltaship_core::build::{COMMIT_VARIABLE, IMAGE_REPOSITORY_VARIABLE, IMAGE_TAG_VARIABLE, SERVICE_VARIABLE};
 use deltaship_core::naming::build_token;
-use deltaship_core::{CommitId, ErrorKind, Failure, ServiceJob, WaitPolicy, links};
+use deltaship_core::{CommitId, ErrorKind, Failure, ServiceJob, WaitPolicy};
 use serde::{Deserialize, Serialize};
 
-use crate::{aws_error, input};
+use crate::{aws_error, codebuild, input};
 
 const FUNCTION: &str = "start-build";
 
@@ -100,15 +98,9 @@ impl StartBuild {
                 Failure::new(ErrorKind::AwsError, format!("StartBuild {}: the build has no id", job.project))
             })?
             .to_owned();
-        let region = build
-            .arn()
-            .and_then(region_and_account)
-            .map(|(region, _)| region.to_owned())
-            .or_else(|| self.codebuild.config().region().map(ToString::to_string))
-            .unwrap_or_default();
         tracing::info!(service = job.name, build_id, commit = commit.as_str(), "started build");
         Ok(StartBuildOutput {
-            build_url: links::build(&region, &build_id),
+            build_url: codebuild::build_url(&self.codebuild, build, &build_id),
             build_id,
             wait_seconds: self.wait.min_seconds,
         })

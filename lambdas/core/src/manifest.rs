@@ -229,11 +229,13 @@ impl Deploy {
     /// The ECS target as (cluster name, service name), with ARNs reduced to names, so that the same
     /// service written two ways is recognised as one.
     pub fn target(&self) -> (&str, &str) {
-        (arn_resource_name(&self.cluster), arn_resource_name(&self.service))
+        (resource_name(&self.cluster), resource_name(&self.service))
     }
 }
 
-fn arn_resource_name(name_or_arn: &str) -> &str {
+/// The name in a resource's name or ARN: an ARN (`arn:...:service/shop/users`) is reduced to its
+/// last path segment (`users`); a name is itself.
+pub fn resource_name(name_or_arn: &str) -> &str {
     if name_or_arn.starts_with("arn:") { name_or_arn.rsplit('/').next().unwrap_or(name_or_arn) } else { name_or_arn }
 }
 

@@ -99,14 +99,21 @@ pub enum RolloutVerdict {
     Failed(Failure),
 }
 
+/// A [`ErrorKind::ServiceNotFound`] failure unless the service (`target`, `cluster/service`) is
+/// ACTIVE: a DRAINING or INACTIVE service can be neither deployed, judged nor rolled back.
+pub fn ensure_active(service: &ServiceSnapshot, target: &str) -> Result<(), Failure> {
+    if service.status == "ACTIVE" {
+        Ok(())
+    } else {
+        Err(Failure::new(ErrorKind::ServiceNotFound, format!("service {target} is {}, not ACTIVE", service.status)))
+    }
+}
+
 /// Judges the watched deployment at `now` (seconds since the Unix epoch).
 pub fn judge_rollout(watch: &RolloutWatch, service: &ServiceSnapshot, now: i64, wait: WaitPolicy) -> RolloutVerdict {
     let target = format!("{}/{}", watch.cluster, watch.service);
-    if service.status != "ACTIVE" {
-        return RolloutVerdict::Failed(Failure::new(
-            ErrorKind::ServiceNotFound,
-            format!("service {target} is {}, not ACTIVE", service.status),
-        ));
+    if let Err(failure) = ensure_active(service, &target) {
+        return RolloutVerdict::Failed(failure);
     }
     let ours = service.deployments.iter().find(|deployment| deployment.id == watch.deployment_id);
     let primary = service.deployments.iter().find(|deployment| deployment.status == "PRIMARY");
