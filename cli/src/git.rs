@@ -66,6 +66,11 @@ impl GitRepo {
         Ok(Self { repo, path: path.to_owned() })
     }
 
+    /// The repository's top folder (its work tree, or the git folder of a bare repository).
+    pub fn root(&self) -> &Path {
+        self.repo.workdir().unwrap_or_else(|| self.repo.git_dir())
+    }
+
     /// The commit a revision (`HEAD`, a branch, a tag, a full or abbreviated id, `HEAD~2`, ...)
     /// names.
     pub fn resolve(&self, revision: &str) -> Result<CommitId, GitError> {
@@ -183,6 +188,51 @@ impl GitRepo {
             }
         }
         Ok((settings, manifests))
+    }
+
+    /// The file at `path` (repository-relative, `/`-separated) in `commit`, if there is a file
+    /// (or symlink) there.
+    pub fn file_at(&self, commit: &CommitId, path: &str) -> Result<Option<SourceFile>, GitError> {
+        let tree = self.tree(commit)?;
+        let entry = tree
+            .lookup_entry_by_path(path)
+            .map_err(|error| self.read_error(format!("`{path}` at {}", commit.short()), &error))?;
+        let Some(entry) = entry.filter(|entry| entry.mode().is_blob_or_symlink()) else { return Ok(None) };
+        let blob = entry.object().map_err(|error| self.read_error(format!("`{path}`"), &error))?;
+        Ok(Some(SourceFile::new(path, blob.detach().data)))
+    }
+
+    /// The names of the folders directly inside the folder `path` in `commit` (the root for an
+    /// empty path), sorted; `None` if there is no such folder.
+    pub fn folders_at(&self, commit: &CommitId, path: &str) -> Result<Option<Vec<String>>, GitError> {
+        let what = || format!("`{path}` at {}", commit.short());
+        let root = self.tree(commit)?;
+        let folder = if path.is_empty() {
+            root
+        } else {
+            let entry = root.lookup_entry_by_path(path).map_err(|error| self.read_error(what(), &error))?;
+            let Some(entry) = entry.filter(|entry| entry.mode().is_tree()) else { return Ok(None) };
+            entry.object().and_then(gix::Object::peel_to_tree).map_err(|error| self.read_error(what(), &error))?
+        };
+        let mut names = Vec::new();
+        for entry in folder.iter() {
+            let entry = entry.map_err(|error| self.read_error(what(), &error))?;
+            if entry.mode().is_tree() {
+                names.push(entry.filename().to_str_lossy().into_owned());
+            }
+        }
+        names.sort();
+        Ok(Some(names))
+    }
+
+    /// The first parent of `commit`; `None` for a root commit.
+    pub fn first_parent(&self, commit: &CommitId) -> Result<Option<CommitId>, GitError> {
+        let what = || format!("the parents of commit {}", commit.short());
+        let id =
+            gix::ObjectId::from_hex(commit.as_str().as_bytes()).map_err(|error| self.read_error(what(), &error))?;
+        let found = self.repo.find_commit(id).map_err(|error| self.read_error(what(), &error))?;
+        let Some(parent) = found.parent_ids().next() else { return Ok(None) };
+        CommitId::parse(&parent.to_string()).map(Some).map_err(|error| self.read_error(what(), &error))
     }
 
     fn tree(&self, commit: &CommitId) -> Result<gix::Tree<'_>, GitError> {

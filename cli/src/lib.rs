@@ -4,11 +4,14 @@
 //!   read with gix.
 //! - [`plan`]: `deltaship plan`, the same planner the detect-changes Lambda runs, on local
 //!   commits.
+//! - [`local`]: `deltaship local run`, a push through the whole pipeline on a local stack (moto
+//!   and deltaship's own handlers), with no AWS account.
 //!
 //! Exit codes: 0 success, 1 an unexpected failure (e.g. a corrupt repository), 2 bad input
 //! (not a repository, unknown revision, invalid manifest, bad arguments).
 
 pub mod git;
+pub mod local;
 pub mod plan;
 
 /// Exit code for success.

@@ -1,0 +1,336 @@
+//! The front: one HTTP endpoint on 127.0.0.1 that every AWS call of the local stack goes to.
+//!
+//! | request | answered by |
+//! |---------|-------------|
+//! | Lambda `Invoke` (`POST /2015-03-31/functions/<name>/invocations`) | the function's handler, in process, with Lambda's error semantics (`200`, `X-Amz-Function-Error: Unhandled`, `{"errorType", "errorMessage"}`) |
+//! | CodeCommit `GetDifferences`, `GetFile`, `GetFolder` | the local git repository ([`super::codecommit`]) |
+//! | CodeBuild `StartBuild`, `BatchGetBuilds`; ECS `UpdateService`, `DescribeServices` | moto, with the answer completed by the [`Emulator`] |
+//! | anything else | moto, unchanged |
+//!
+//! moto's Step Functions engine sends its Lambda invokes to `http://localhost:$MOTO_PORT`; the
+//! stack starts moto with `MOTO_PORT` set to the front's port, so they come here too.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use super::codecommit::LocalRepository;
+use super::emulator::Emulator;
+use super::functions::Functions;
+
+/// An AWS error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: u16,
+    /// The error code (`__type`).
+    pub code: String,
+    /// The message.
+    pub message: String,
+}
+
+impl ApiError {
+    /// A 400: the caller's mistake.
+    pub fn client(code: &str, message: String) -> Self {
+        Self { status: 400, code: code.to_owned(), message }
+    }
+
+    /// A 500: the stack's.
+    pub fn server(code: &str, message: String) -> Self {
+        Self { status: 500, code: code.to_owned(), message }
+    }
+}
+
+/// One Lambda invocation the front served, for progress output.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The function (`start-build`, ...).
+    pub function: String,
+    /// The payload's `name` (the service), when it has one.
+    pub service: Option<String>,
+    /// The output, or the failure's `errorType` and message.
+    pub result: Result<Value, (String, String)>,
+}
+
+/// What the front needs.
+pub struct Front {
+    moto: SocketAddr,
+    client: Client<HttpConnector, Full<Bytes>>,
+    functions: Functions,
+    function_prefix: String,
+    repository: LocalRepository,
+    emulator: Mutex<Emulator>,
+    invocations: mpsc::UnboundedSender<Invocation>,
+}
+
+impl Front {
+    /// A front that passes calls it does not answer to moto at `moto`, and reports every
+    /// invocation to `invocations`. Function names are `<function_prefix><bin>`.
+    pub fn new(
+        moto: SocketAddr,
+        functions: Functions,
+        function_prefix: String,
+        repository: LocalRepository,
+        emulator: Emulator,
+        invocations: mpsc::UnboundedSender<Invocation>,
+    ) -> Self {
+        Self {
+            moto,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            functions,
+            function_prefix,
+            repository,
+            emulator: Mutex::new(emulator),
+            invocations,
+        }
+    }
+
+    /// Runs `change` on the emulator.
+    pub fn with_emulator<T>(&self, change: impl FnOnce(&mut Emulator) -> T) -> T {
+        change(&mut self.emulator.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Invokes a function by its bin name, reporting the invocation.
+    pub async fn invoke(&self, function: &str, payload: Value) -> Option<Result<Value, deltaship_core::Failure>> {
+        let service = payload.get("name").and_then(Value::as_str).map(ToOwned::to_owned);
+        let result = self.functions.invoke(function, payload).await?;
+        let reported = match &result {
+            Ok(output) => Ok(output.clone()),
+            Err(failure) => Err((failure.kind.name().to_owned(), failure.message.clone())),
+        };
+        // The receiver is gone only when nobody watches any more; the invocation still counts.
+        let _ = self.invocations.send(Invocation { function: function.to_owned(), service, result: reported });
+        Some(result)
+    }
+
+    /// Serves connections on `listener` until the task is aborted.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let front = Arc::clone(&self);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let front = Arc::clone(&front);
+                    async move { Ok::<_, Infallible>(front.answer(request).await) }
+                });
+                // A client that hangs up mid-request is no error of the stack's.
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    }
+
+    async fn answer(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        let (parts, body) = request.into_parts();
+        let body = match body.collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(error) => return error_response(&ApiError::client("SerializationException", error.to_string())),
+        };
+        let path = parts.uri.path().to_owned();
+        if let Some(function) = path.strip_prefix("/2015-03-31/functions/").and_then(|p| p.strip_suffix("/invocations"))
+        {
+            return self.lambda_invoke(&percent_decode(function), &body).await;
+        }
+        let target = parts.headers.get("x-amz-target").and_then(|value| value.to_str().ok()).unwrap_or_default();
+        let (service, operation) = target.split_once('.').unwrap_or_default();
+        let result = match (service, operation) {
+            ("CodeCommit_20150413", operation) => json_request(&body)
+                .and_then(|request| self.repository.answer(operation, &request))
+                .map(|answer| json_response(&answer)),
+            ("CodeBuild_20161006", "StartBuild") => self.start_build(&parts, body).await,
+            ("CodeBuild_20161006", "BatchGetBuilds") => {
+                self.rewritten(&parts, body, |emulator, _, response, now| emulator.got_builds(response, now)).await
+            }
+            ("AmazonEC2ContainerServiceV20141113", "UpdateService") => {
+                self.rewritten(&parts, body, |emulator, request, response, now| {
+                    emulator.updated_service(request, response, now);
+                })
+                .await
+            }
+            ("AmazonEC2ContainerServiceV20141113", "DescribeServices") => {
+                self.rewritten(&parts, body, |emulator, _, response, now| emulator.described_services(response, now))
+                    .await
+            }
+            _ => self.proxy(&parts, body).await,
+        };
+        result.unwrap_or_else(|error| error_response(&error))
+    }
+
+    async fn lambda_invoke(&self, function: &str, body: &Bytes) -> Response<Full<Bytes>> {
+        let name = function.rsplit_once(":function:").map_or(function, |(_, name)| name);
+        let name = name.split(':').next().unwrap_or(name);
+        let payload = if body.is_empty() { Ok(json!({})) } else { serde_json::from_slice::<Value>(body) };
+        let bin = name.strip_prefix(self.function_prefix.as_str()).unwrap_or_default();
+        let result = match payload {
+            Ok(payload) => self.invoke(bin, payload).await,
+            Err(error) => Some(Err(deltaship_core::Failure::invalid_input(format!("{name} input: {error}")))),
+        };
+        let mut response = match result {
+            None => {
+                let mut response = json_response(&json!({
+                    "Type": "User",
+                    "message": format!("Function not found: {function} (the local stack has {}<bin> for each of {:?})",
+                        self.function_prefix, super::functions::NAMES),
+                }));
+                *response.status_mut() = StatusCode::NOT_FOUND;
+                response
+                    .headers_mut()
+                    .insert("x-amzn-errortype", HeaderValue::from_static("ResourceNotFoundException"));
+                return response;
+            }
+            Some(Ok(output)) => json_response(&output),
+            Some(Err(failure)) => {
+                let mut response = json_response(&json!({
+                    "errorType": failure.kind.name(),
+                    "errorMessage": failure.message,
+                }));
+                response.headers_mut().insert("x-amz-function-error", HeaderValue::from_static("Unhandled"));
+                response
+            }
+        };
+        response.headers_mut().insert("x-amz-executed-version", HeaderValue::from_static("$LATEST"));
+        response
+    }
+
+    async fn start_build(&self, parts: &http::request::Parts, body: Bytes) -> Result<Response<Full<Bytes>>, ApiError> {
+        let request = json_request(&body)?;
+        if let Some(earlier) = self.with_emulator(|emulator| emulator.replay_start_build(&request)) {
+            return Ok(json_response(&earlier));
+        }
+        self.rewritten(parts, body, |emulator, request, response, now| emulator.started_build(request, response, now))
+            .await
+    }
+
+    /// Proxies to moto and, when moto succeeded, lets `rewrite` complete the JSON answer.
+    async fn rewritten(
+        &self,
+        parts: &http::request::Parts,
+        body: Bytes,
+        rewrite: impl FnOnce(&mut Emulator, &Value, &mut Value, f64),
+    ) -> Result<Response<Full<Bytes>>, ApiError> {
+        let request = json_request(&body)?;
+        let response = self.proxy(parts, body).await?;
+        if response.status() != StatusCode::OK {
+            return Ok(response);
+        }
+        let bytes = response.into_body().collect().await.map(|body| body.to_bytes()).unwrap_or_default();
+        let mut answer = json_request(&bytes)?;
+        self.with_emulator(|emulator| rewrite(emulator, &request, &mut answer, now()));
+        Ok(json_response(&answer))
+    }
+
+    async fn proxy(&self, parts: &http::request::Parts, body: Bytes) -> Result<Response<Full<Bytes>>, ApiError> {
+        let path = parts.uri.path_and_query().map_or("/", |path| path.as_str());
+        let mut request = Request::builder()
+            .method(parts.method.clone())
+            .uri(format!("http://{}{path}", self.moto))
+            .body(Full::new(body))
+            .map_err(|error| ApiError::server("InternalFailure", error.to_string()))?;
+        for (name, value) in &parts.headers {
+            if name != header::HOST {
+                request.headers_mut().append(name, value.clone());
+            }
+        }
+        let response = self.client.request(request).await.map_err(|error| {
+            ApiError::server("ServiceUnavailable", format!("moto at {} did not answer: {error}", self.moto))
+        })?;
+        let (mut parts, body) = response.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map_err(|error| ApiError::server("ServiceUnavailable", format!("moto's answer broke off: {error}")))?
+            .to_bytes();
+        parts.headers.remove(header::CONTENT_LENGTH);
+        parts.headers.remove(header::TRANSFER_ENCODING);
+        Ok(Response::from_parts(parts, Full::new(body)))
+    }
+}
+
+/// Seconds since the epoch, as AWS JSON timestamps are.
+fn now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |elapsed| elapsed.as_secs_f64())
+}
+
+fn json_request(body: &[u8]) -> Result<Value, ApiError> {
+    if body.is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body)
+        .map_err(|error| ApiError::client("SerializationException", format!("the request is not JSON: {error}")))
+}
+
+fn json_response(value: &Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(value.to_string())));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.1"));
+    response
+}
+
+fn error_response(error: &ApiError) -> Response<Full<Bytes>> {
+    let mut response = json_response(&json!({ "__type": error.code, "message": error.message }));
+    *response.status_mut() = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(code) = HeaderValue::from_str(&error.code) {
+        response.headers_mut().insert("x-amzn-errortype", code);
+    }
+    response
+}
+
+/// `%XX` escapes decoded (function names in Invoke paths are ARNs with `%3A`).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while let Some(&byte) = bytes.get(index) {
+        let escaped = (byte == b'%')
+            .then(|| bytes.get(index + 1..index + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                decoded.push(byte);
+                index += 3;
+            }
+            None => {
+                decoded.push(byte);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_names_in_paths_are_decoded() {
+        assert_eq!(
+            percent_decode("arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Ax"),
+            "arn:aws:lambda:us-east-1:123456789012:function:x"
+        );
+        assert_eq!(percent_decode("plain-name"), "plain-name");
+        assert_eq!(percent_decode("bad%zzescape%4"), "bad%zzescape%4");
+    }
+
+    #[test]
+    fn errors_carry_their_code_in_body_and_header() {
+        let response = error_response(&ApiError::client("FileDoesNotExistException", "gone".into()));
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            response.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()),
+            Some("FileDoesNotExistException")
+        );
+    }
+}

@@ -1,0 +1,77 @@
+//! `deltaship local`: the whole pipeline on this machine, with no AWS account.
+//!
+//! The local stack is a [moto](https://github.com/getmoto/moto) server, which executes the
+//! real `pipeline.asl.json` with its Amazon States Language engine and holds the ECS, CodeBuild
+//! and Step Functions resources, and a [`front`] on 127.0.0.1 that every AWS call goes to. The
+//! front answers Lambda `Invoke` with deltaship's own handlers (in process, the same code the
+//! Lambda bins run), CodeCommit from the local git repository, and completes moto's CodeBuild
+//! and ECS answers where moto does not model builds and deployments ([`emulator`]).
+//!
+//! ```text
+//! deltaship local run ──▶ detect-changes ──StartExecution──▶ front ──▶ moto (ASL engine)
+//!                                                              ▲          │ Lambda Invoke
+//!                              handlers' ECS/CodeBuild/SFN ────┘◀─────────┘ (MOTO_PORT)
+//! ```
+//!
+//! - [`stack`]: starts and stops moto and the front.
+//! - [`seed`]: creates what the manifests name, and the state machine.
+//! - [`run`]: one push, end to end, read back from the execution's [`history`].
+
+pub mod codecommit;
+pub mod emulator;
+pub mod front;
+pub mod functions;
+pub mod history;
+pub mod report;
+pub mod run;
+pub mod seed;
+pub mod stack;
+
+pub use run::{Progress, RunReport, RunRequest, RunStatus, ServiceReport};
+pub use stack::{LocalStack, StackOptions};
+
+use deltaship_core::Failure;
+
+/// Why a local run could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    /// The caller's input: a path, a revision, a manifest, a service name.
+    #[error("{0}")]
+    BadInput(String),
+    /// `moto_server` is not installed where it was looked for.
+    #[error(
+        "moto_server not found (looked at: {0}); run `make venv` to install it into the project venv, or name it \
+         with --moto-server or DELTASHIP_MOTO_SERVER"
+    )]
+    MotoMissing(String),
+    /// The stack could not start or answer.
+    #[error("local stack: {0}")]
+    Stack(String),
+    /// detect-changes failed.
+    #[error("detect-changes failed with {}: {}", .0.kind.name(), .0.message)]
+    Detect(Failure),
+    /// The execution did not finish in time.
+    #[error("execution {execution} did not finish within {seconds}s; it was stopped")]
+    Timeout {
+        /// The execution's ARN.
+        execution: String,
+        /// The limit.
+        seconds: u64,
+    },
+}
+
+impl LocalError {
+    /// Whether the caller's input is at fault.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            Self::BadInput(_) => true,
+            Self::Detect(failure) => {
+                matches!(
+                    failure.kind,
+                    deltaship_core::ErrorKind::InvalidManifest | deltaship_core::ErrorKind::InvalidInput
+                )
+            }
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! `deltaship local run`: one push through the whole pipeline on the local stack.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use deltaship_aws::detect::{DetectOutput, DetectStatus};
+use deltaship_core::{Catalog, CommitId};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::LocalError;
+use super::emulator::{Faults, service_key_of};
+use super::front::Invocation;
+use super::history::{self, Event, Step};
+use super::seed;
+use super::stack::{ACCOUNT, LocalStack, REGION};
+use crate::git::GitRepo;
+
+/// The push to run.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// The commit before the push; `None` takes the head's first parent (a first push when the
+    /// head has none).
+    pub base: Option<String>,
+    /// The pushed commit.
+    pub head: String,
+    /// Services (by manifest name) whose builds fail.
+    pub fail_build: Vec<String>,
+    /// Services whose rollout the ECS circuit breaker fails.
+    pub fail_rollout: Vec<String>,
+    /// The state machine definition; `None` for the one built in ([`seed::PIPELINE_ASL`]).
+    pub definition: Option<String>,
+    /// How long the execution may take.
+    pub timeout: Duration,
+}
+
+/// How the push ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunStatus {
+    /// Every planned service deployed.
+    Succeeded,
+    /// At least one did not.
+    Failed,
+    /// The push changed no service: no execution.
+    None,
+}
+
+/// One service's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceReport {
+    /// The service.
+    pub name: String,
+    /// `deployed`, `build_failed`, `deploy_failed`, `rolled_back`, `superseded`, `rollback_failed`.
+    pub outcome: String,
+    /// The task definition the service runs afterwards.
+    pub task_definition: Option<String>,
+    /// The image built.
+    pub image: Option<String>,
+    /// Why it did not deploy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What happened.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// The execution's name (`None` when nothing was to deploy).
+    pub execution: Option<String>,
+    /// How it ended.
+    pub status: RunStatus,
+    /// Every planned service's outcome.
+    pub services: Vec<ServiceReport>,
+    /// What detect-changes said.
+    #[serde(skip)]
+    pub detect: Option<DetectOutput>,
+    /// Each state every service's iteration went through.
+    #[serde(skip)]
+    pub steps: Vec<Step>,
+    /// The execution's duration in seconds.
+    #[serde(skip)]
+    pub seconds: f64,
+}
+
+/// Something to show while the push runs.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// The push that detect-changes is given.
+    Push {
+        /// The branch.
+        branch: String,
+        /// The commit before (`None`: a first push).
+        base: Option<CommitId>,
+        /// The pushed commit.
+        head: CommitId,
+    },
+    /// detect-changes answered.
+    Detected(Box<DetectOutput>),
+    /// A function ran for a service.
+    Invoked(Invocation),
+}
+
+impl LocalStack {
+    /// Runs `request`'s push: seeds the stack from the head commit's manifests, invokes
+    /// detect-changes with the CodeCommit event AWS would send, waits for the execution and
+    /// reads its history.
+    pub async fn run(
+        &mut self,
+        request: &RunRequest,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<RunReport, LocalError> {
+        let git = GitRepo::open(&self.repository.path).map_err(|error| LocalError::BadInput(error.to_string()))?;
+        let bad = |error: crate::git::GitError| {
+            if error.is_bad_input() {
+                LocalError::BadInput(error.to_string())
+            } else {
+                LocalError::Stack(error.to_string())
+            }
+        };
+        let head = git.resolve(&request.head).map_err(bad)?;
+        let base = match &request.base {
+            Some(base) => Some(git.resolve(base).map_err(bad)?),
+            None => git.first_parent(&head).map_err(bad)?,
+        };
+        let branch =
+            git.branch_of(&request.head).or_else(|| git.branch_of("HEAD")).unwrap_or_else(|| "main".to_owned());
+        let (settings, manifests) = git.manifests(&head).map_err(bad)?;
+        let catalog = Catalog::load(settings.as_ref(), &manifests).map_err(|error| {
+            LocalError::BadInput(format!("the manifests at {} are invalid:\n{error}", head.short()))
+        })?;
+        let faults = faults(&catalog, request)?;
+
+        let definition = request.definition.as_deref().unwrap_or(seed::PIPELINE_ASL);
+        seed::seed(&self.config, &catalog, &self.repository.name, &self.state_machine_arn, definition).await?;
+        self.front.with_emulator(|emulator| emulator.set_faults(faults));
+        while self.invocations.try_recv().is_ok() {}
+
+        progress(&Progress::Push { branch: branch.clone(), base: base.clone(), head: head.clone() });
+        let event = push_event(&self.repository.name, &branch, base.as_ref(), &head);
+        let detected = match self.front.invoke("detect-changes", event).await {
+            Some(Ok(output)) => serde_json::from_value::<DetectOutput>(output)
+                .map_err(|error| LocalError::Stack(format!("detect-changes answered oddly: {error}")))?,
+            Some(Err(failure)) => return Err(LocalError::Detect(failure)),
+            None => return Err(LocalError::Stack("detect-changes is missing from the local functions".to_owned())),
+        };
+        while self.invocations.try_recv().is_ok() {}
+        progress(&Progress::Detected(Box::new(detected.clone())));
+
+        let arn = match (&detected.status, &detected.execution_arn) {
+            (DetectStatus::Started | DetectStatus::AlreadyStarted, Some(arn)) => arn.clone(),
+            _ => {
+                return Ok(RunReport {
+                    execution: None,
+                    status: RunStatus::None,
+                    services: Vec::new(),
+                    detect: Some(detected),
+                    steps: Vec::new(),
+                    seconds: 0.0,
+                });
+            }
+        };
+        let sfn = aws_sdk_sfn::Client::new(&self.config);
+        let started = Instant::now();
+        let status = loop {
+            while let Ok(invocation) = self.invocations.try_recv() {
+                progress(&Progress::Invoked(invocation));
+            }
+            let described = sfn.describe_execution().execution_arn(&arn).send().await.map_err(|error| {
+                LocalError::Stack(format!(
+                    "DescribeExecution {arn}: {}",
+                    aws_sdk_sfn::error::DisplayErrorContext(error)
+                ))
+            })?;
+            match described.status().as_str() {
+                "RUNNING" | "PENDING_REDRIVE" => {}
+                "SUCCEEDED" => break RunStatus::Succeeded,
+                _ => break RunStatus::Failed,
+            }
+            if started.elapsed() > request.timeout {
+                let _ = sfn.stop_execution().execution_arn(&arn).cause("deltaship local run timed out").send().await;
+                return Err(LocalError::Timeout { execution: arn, seconds: request.timeout.as_secs() });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        while let Ok(invocation) = self.invocations.try_recv() {
+            progress(&Progress::Invoked(invocation));
+        }
+
+        let events = history_events(&sfn, &arn).await?;
+        let services = detected.services.clone();
+        let steps = history::steps(&events, &services);
+        let outcomes = history::outcomes(&events).unwrap_or_default();
+        let seconds = match (events.first(), events.last()) {
+            (Some(first), Some(last)) => last.at - first.at,
+            _ => 0.0,
+        };
+        Ok(RunReport {
+            execution: detected.execution.clone(),
+            status,
+            services: outcomes
+                .into_iter()
+                .map(|outcome| ServiceReport {
+                    name: outcome.name,
+                    outcome: outcome.outcome,
+                    task_definition: outcome.task_definition,
+                    image: outcome.image,
+                    error: outcome.error.map(|error| match outcome.cause {
+                        Some(cause) => format!("{error}: {}", cause_message(&cause)),
+                        None => error,
+                    }),
+                })
+                .collect(),
+            detect: Some(detected),
+            steps,
+            seconds,
+        })
+    }
+}
+
+/// A Lambda error's cause is its `{"errorType", "errorMessage"}` as JSON: the message is enough.
+fn cause_message(cause: &str) -> String {
+    serde_json::from_str::<Value>(cause)
+        .ok()
+        .and_then(|value| value.get("errorMessage").and_then(Value::as_str).map(ToOwned::to_owned))
+        .unwrap_or_else(|| cause.to_owned())
+}
+
+/// The faults `request` asks for, by AWS resource, checked against the catalog.
+fn faults(catalog: &Catalog, request: &RunRequest) -> Result<Faults, LocalError> {
+    let find = |name: &String| {
+        catalog.service(name).ok_or_else(|| {
+            let known: Vec<&str> = catalog.services().iter().map(|service| service.name.as_str()).collect();
+            LocalError::BadInput(format!("no service {name:?} to fail (the services are {known:?})"))
+        })
+    };
+    let mut faults = Faults { fail_build: BTreeSet::new(), fail_rollout: BTreeSet::new() };
+    for name in &request.fail_build {
+        faults.fail_build.insert(deltaship_core::manifest::resource_name(&find(name)?.build.project).to_owned());
+    }
+    for name in &request.fail_rollout {
+        let service = find(name)?;
+        faults.fail_rollout.insert(service_key_of(&service.deploy.cluster, &service.deploy.service));
+    }
+    Ok(faults)
+}
+
+/// The event EventBridge delivers for this push.
+pub fn push_event(repository: &str, branch: &str, base: Option<&CommitId>, head: &CommitId) -> Value {
+    let mut detail = json!({
+        "event": if base.is_some() { "referenceUpdated" } else { "referenceCreated" },
+        "repositoryName": repository,
+        "repositoryId": "00000000-0000-4000-8000-000000000000",
+        "referenceType": "branch",
+        "referenceName": branch,
+        "referenceFullName": format!("refs/heads/{branch}"),
+        "commitId": head.as_str(),
+        "callerUserArn": format!("arn:aws:iam::{ACCOUNT}:user/deltaship-local"),
+    });
+    if let (Some(base), Some(fields)) = (base, detail.as_object_mut()) {
+        fields.insert("oldCommitId".to_owned(), json!(base.as_str()));
+    }
+    json!({
+        "version": "0",
+        "id": format!("deltaship-local-{}", head.short()),
+        "detail-type": "CodeCommit Repository State Change",
+        "source": "aws.codecommit",
+        "account": ACCOUNT,
+        "time": "1970-01-01T00:00:00Z",
+        "region": REGION,
+        "resources": [format!("arn:aws:codecommit:{REGION}:{ACCOUNT}:{repository}")],
+        "detail": detail,
+    })
+}
+
+async fn history_events(sfn: &aws_sdk_sfn::Client, arn: &str) -> Result<Vec<Event>, LocalError> {
+    let mut pages = sfn.get_execution_history().execution_arn(arn).into_paginator().send();
+    let mut events = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|error| {
+            LocalError::Stack(format!("GetExecutionHistory {arn}: {}", aws_sdk_sfn::error::DisplayErrorContext(error)))
+        })?;
+        events.extend(page.events().iter().map(|event| {
+            let entered = event.state_entered_event_details();
+            let exited = event.state_exited_event_details();
+            Event {
+                id: event.id(),
+                previous: event.previous_event_id(),
+                kind: event.r#type().as_str().to_owned(),
+                at: event.timestamp().as_secs_f64(),
+                state: entered.map(|d| d.name().to_owned()).or_else(|| exited.map(|d| d.name().to_owned())),
+                output: exited.and_then(|d| d.output()).map(ToOwned::to_owned),
+                iteration: event.map_iteration_started_event_details().and_then(|d| usize::try_from(d.index()).ok()),
+            }
+        }));
+    }
+    events.sort_by_key(|event| event.id);
+    Ok(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit(digit: char) -> CommitId {
+        CommitId::parse(&digit.to_string().repeat(40)).unwrap_or_else(|_| unreachable!())
+    }
+
+    #[test]
+    fn the_push_event_is_one_detect_changes_accepts() {
+        let event = push_event("shop", "main", Some(&commit('a')), &commit('b'));
+        match deltaship_core::parse_event_value(event) {
+            Ok(deltaship_core::Trigger::Push(push)) => {
+                assert_eq!(push.repository, "shop");
+                assert_eq!(push.branch, "main");
+                assert_eq!(push.base, Some(commit('a')));
+                assert_eq!(push.head, commit('b'));
+            }
+            other => panic!("not a push: {other:?}"),
+        }
+        let first = push_event("shop", "main", None, &commit('b'));
+        assert!(
+            matches!(deltaship_core::parse_event_value(first), Ok(deltaship_core::Trigger::Push(push)) if push.base.is_none())
+        );
+    }
+
+    #[test]
+    fn lambda_causes_read_as_their_message() {
+        assert_eq!(cause_message(r#"{"errorType":"BuildFailed","errorMessage":"build x failed"}"#), "build x failed");
+        assert_eq!(cause_message("plain"), "plain");
+    }
+}

@@ -1,0 +1,245 @@
+//! Starting and stopping the local stack: a moto server and the front, both on 127.0.0.1.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sfn::config::{Credentials, SharedCredentialsProvider};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::LocalError;
+use super::codecommit::LocalRepository;
+use super::emulator::Emulator;
+use super::front::{Front, Invocation};
+use super::functions::{Functions, Variables};
+
+/// The region everything local lives in.
+pub const REGION: &str = "us-east-1";
+/// moto's account.
+pub const ACCOUNT: &str = "123456789012";
+/// What local resources' names start with: functions are `deltaship-local-<bin>`.
+pub const PREFIX: &str = "deltaship-local-";
+/// The environment variable that names the `moto_server` program.
+pub const MOTO_SERVER_VARIABLE: &str = "DELTASHIP_MOTO_SERVER";
+/// How long moto may take to start.
+const MOTO_START: Duration = Duration::from_secs(60);
+
+/// How to start the stack.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// The git repository served as CodeCommit.
+    pub repo: PathBuf,
+    /// The `moto_server` program; `None` looks for it (see [`find_moto_server`]).
+    pub moto_server: Option<PathBuf>,
+    /// Seconds a build or a rollout takes.
+    pub settle_seconds: f64,
+}
+
+/// A running local stack. [`LocalStack::stop`] stops it; dropping it kills moto too.
+pub struct LocalStack {
+    /// The front's address: every AWS call goes here.
+    pub endpoint: SocketAddr,
+    /// moto's address.
+    pub moto: SocketAddr,
+    /// The AWS configuration that reaches the stack (and nothing else).
+    pub config: SdkConfig,
+    /// The repository, with its CodeCommit name.
+    pub repository: LocalRepository,
+    /// The state machine's ARN.
+    pub state_machine_arn: String,
+    pub(super) front: Arc<Front>,
+    pub(super) invocations: mpsc::UnboundedReceiver<Invocation>,
+    server: JoinHandle<()>,
+    moto_process: Child,
+    moto_log: PathBuf,
+    _scratch: tempfile::TempDir,
+}
+
+impl LocalStack {
+    /// Starts moto and the front, and configures moto to execute state machines.
+    pub async fn start(options: &StackOptions) -> Result<Self, LocalError> {
+        let moto_server = find_moto_server(options.moto_server.as_deref())?;
+        let repository = repository(&options.repo)?;
+        let scratch = tempfile::Builder::new()
+            .prefix("deltaship-local-")
+            .tempdir()
+            .map_err(|error| LocalError::Stack(format!("could not make a scratch folder: {error}")))?;
+
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .map_err(|error| LocalError::Stack(format!("could not listen on 127.0.0.1: {error}")))?;
+        let endpoint = listener.local_addr().map_err(|error| LocalError::Stack(error.to_string()))?;
+        let moto = free_port()?;
+
+        let moto_log = scratch.path().join("moto.log");
+        let log = std::fs::File::create(&moto_log)
+            .map_err(|error| LocalError::Stack(format!("could not create {}: {error}", moto_log.display())))?;
+        let log_err = log.try_clone().map_err(|error| LocalError::Stack(error.to_string()))?;
+        let mut command = Command::new(&moto_server);
+        command
+            .args(["-H", "127.0.0.1", "-p", &moto.port().to_string()])
+            // moto's Step Functions engine sends its service calls (the Lambda invokes) here.
+            .env("MOTO_PORT", endpoint.port().to_string())
+            .stdin(std::process::Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .kill_on_drop(true);
+        let mut moto_process = command
+            .spawn()
+            .map_err(|error| LocalError::Stack(format!("could not start {}: {error}", moto_server.display())))?;
+        wait_for_moto(&mut moto_process, moto, &moto_log).await?;
+
+        let config = sdk_config(endpoint).await;
+        let state_machine_arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{PREFIX}pipeline");
+        let variables = Variables(
+            [
+                ("STATE_MACHINE_ARN", state_machine_arn.as_str()),
+                // Locally a look every second: moto and the emulator are quick.
+                ("BUILD_WAIT_MIN_SECONDS", "1"),
+                ("BUILD_WAIT_MAX_SECONDS", "1"),
+                ("ROLLOUT_WAIT_MIN_SECONDS", "1"),
+                ("ROLLOUT_WAIT_MAX_SECONDS", "1"),
+            ]
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect(),
+        );
+        let functions = Functions::new(&config, &variables).map_err(|error| LocalError::Stack(error.to_string()))?;
+        let (sender, invocations) = mpsc::unbounded_channel();
+        let front = Arc::new(Front::new(
+            moto,
+            functions,
+            PREFIX.to_owned(),
+            repository.clone(),
+            Emulator::new(options.settle_seconds),
+            sender,
+        ));
+        let server = tokio::spawn(Arc::clone(&front).serve(listener));
+        Ok(Self {
+            endpoint,
+            moto,
+            config,
+            repository,
+            state_machine_arn,
+            front,
+            invocations,
+            server,
+            moto_process,
+            moto_log,
+            _scratch: scratch,
+        })
+    }
+
+    /// Stops the front and moto, and waits until moto has exited.
+    pub async fn stop(mut self) -> Result<(), LocalError> {
+        self.server.abort();
+        // Whether it was still running or not, it is gone after this.
+        let _ = self.moto_process.start_kill();
+        self.moto_process
+            .wait()
+            .await
+            .map(drop)
+            .map_err(|error| LocalError::Stack(format!("could not wait for moto to stop: {error}")))
+    }
+
+    /// moto's log file (kept while the stack runs).
+    pub fn moto_log(&self) -> &Path {
+        &self.moto_log
+    }
+}
+
+/// The AWS configuration of the local stack: fixed region and dummy credentials, so that
+/// nothing reads the user's AWS profile and no call can reach AWS itself.
+pub async fn sdk_config(endpoint: SocketAddr) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(format!("http://{endpoint}"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "deltaship-local",
+            "deltaship-local",
+            None,
+            None,
+            "deltaship-local",
+        )))
+        .load()
+        .await
+}
+
+/// The `moto_server` program: `explicit`, else `$DELTASHIP_MOTO_SERVER`, else `moto_server` on
+/// `PATH`, else the project venv's (`~/.cache/deltaship-venv/bin/moto_server`, what `make venv`
+/// installs).
+pub fn find_moto_server(explicit: Option<&Path>) -> Result<PathBuf, LocalError> {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(path) = explicit {
+        candidates.push(path.to_owned());
+    } else if let Some(path) = std::env::var_os(MOTO_SERVER_VARIABLE) {
+        candidates.push(PathBuf::from(path));
+    } else {
+        if let Some(path) = std::env::var_os("PATH") {
+            candidates.extend(std::env::split_paths(&path).map(|dir| dir.join("moto_server")));
+        }
+        if let Some(home) = std::env::var_os("HOME") {
+            candidates.push(PathBuf::from(home).join(".cache/deltaship-venv/bin/moto_server"));
+        }
+    }
+    candidates.iter().find(|path| path.is_file()).cloned().ok_or_else(|| {
+        let looked: Vec<String> = candidates.iter().map(|path| path.display().to_string()).collect();
+        LocalError::MotoMissing(looked.join(", "))
+    })
+}
+
+fn repository(path: &Path) -> Result<LocalRepository, LocalError> {
+    let git = crate::git::GitRepo::open(path).map_err(|error| LocalError::BadInput(error.to_string()))?;
+    let root = git.root().to_owned();
+    let name = root.file_name().and_then(|name| name.to_str()).unwrap_or("local").to_owned();
+    Ok(LocalRepository { name, path: root })
+}
+
+fn free_port() -> Result<SocketAddr, LocalError> {
+    StdListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|listener| listener.local_addr())
+        .map_err(|error| LocalError::Stack(format!("no free port on 127.0.0.1: {error}")))
+}
+
+/// Waits until moto accepts connections, then tells it to execute state machines.
+async fn wait_for_moto(process: &mut Child, moto: SocketAddr, log: &Path) -> Result<(), LocalError> {
+    let started = Instant::now();
+    let failed = |why: String| {
+        let tail = std::fs::read_to_string(log).unwrap_or_default();
+        let tail: Vec<&str> = tail.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect();
+        LocalError::Stack(format!("{why}; the end of moto's log ({}):\n{}", log.display(), tail.join("\n")))
+    };
+    loop {
+        if let Ok(Some(status)) = process.try_wait() {
+            return Err(failed(format!("moto exited at start ({status})")));
+        }
+        if TcpStream::connect(moto).await.is_ok() {
+            break;
+        }
+        if started.elapsed() > MOTO_START {
+            return Err(failed(format!("moto did not listen on {moto} within {}s", MOTO_START.as_secs())));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let config = r#"{"stepfunctions":{"execute_state_machine":true},"lambda":{"use_docker":false}}"#;
+    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let request = http::Request::post(format!("http://{moto}/moto-api/config"))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from_static(config.as_bytes())))
+        .map_err(|error| LocalError::Stack(error.to_string()))?;
+    match client.request(request).await {
+        Ok(response) if response.status().is_success() => Ok(()),
+        Ok(response) => Err(failed(format!("moto refused its configuration ({})", response.status()))),
+        Err(error) => Err(failed(format!("could not configure moto: {error}"))),
+    }
+}
