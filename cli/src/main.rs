@@ -74,8 +74,8 @@ enum LocalCommand {
         /// The state machine definition to run instead of the built-in pipeline.asl.json.
         #[arg(long, value_name = "FILE")]
         state_machine: Option<PathBuf>,
-        /// The moto_server program. Default: $DELTASHIP_MOTO_SERVER, moto_server on PATH, or the
-        /// project venv's (make venv).
+        /// The moto_server program. Default: $DELTASHIP_MOTO_SERVER, else the project venv's
+        /// (make venv), else moto_server on PATH.
         #[arg(long, value_name = "PATH")]
         moto_server: Option<PathBuf>,
         /// Seconds each build and each rollout takes on the local stack.
@@ -183,7 +183,12 @@ fn local_command(command: LocalCommand) -> ExitCode {
         }
         let mut stack = local::LocalStack::start(&options).await?;
         if text {
-            eprintln!("deltaship: moto on {}, the front on {}", stack.moto, stack.endpoint);
+            eprintln!(
+                "deltaship: moto ({}) on {}, the front on {}",
+                stack.moto_server.display(),
+                stack.moto,
+                stack.endpoint
+            );
         }
         let mut show = |progress: &local::Progress| {
             if text {

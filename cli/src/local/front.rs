@@ -10,6 +10,7 @@
 //! moto's Step Functions engine sends its Lambda invokes to `http://localhost:$MOTO_PORT`; the
 //! stack starts moto with `MOTO_PORT` set to the front's port, so they come here too.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -72,6 +73,9 @@ pub struct Front {
     repository: LocalRepository,
     emulator: Mutex<Emulator>,
     invocations: mpsc::UnboundedSender<Invocation>,
+    /// The service of each build start-build started, for check-build's progress lines (its
+    /// payload is the build id alone).
+    build_services: Mutex<BTreeMap<String, String>>,
 }
 
 impl Front {
@@ -93,6 +97,7 @@ impl Front {
             repository,
             emulator: Mutex::new(emulator),
             invocations,
+            build_services: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -103,8 +108,16 @@ impl Front {
 
     /// Invokes a function by its bin name, reporting the invocation.
     pub async fn invoke(&self, function: &str, payload: Value) -> Option<Result<Value, deltaship_core::Failure>> {
-        let service = payload.get("name").and_then(Value::as_str).map(ToOwned::to_owned);
+        let text = |value: &Value, field: &str| value.get(field).and_then(Value::as_str).map(ToOwned::to_owned);
+        let build_services = || self.build_services.lock().unwrap_or_else(PoisonError::into_inner);
+        let service = text(&payload, "name")
+            .or_else(|| text(&payload, "build_id").and_then(|build| build_services().get(&build).cloned()));
         let result = self.functions.invoke(function, payload).await?;
+        if let (Some(service), Ok(output)) = (&service, &result)
+            && let Some(build) = text(output, "build_id")
+        {
+            build_services().insert(build, service.clone());
+        }
         let reported = match &result {
             Ok(output) => Ok(output.clone()),
             Err(failure) => Err((failure.kind.name().to_owned(), failure.message.clone())),

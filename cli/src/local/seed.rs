@@ -170,10 +170,14 @@ pub async fn seed(
     let sfn = aws_sdk_sfn::Client::new(config);
     let definition =
         substitute(definition).map_err(|problem| LocalError::BadInput(format!("the state machine: {problem}")))?;
-    let exists = sfn.describe_state_machine().state_machine_arn(arn).send().await.is_ok();
+    let existing = sfn.describe_state_machine().state_machine_arn(arn).send().await.ok();
     let name = arn.rsplit(':').next().unwrap_or_default();
     let what = || format!("state machine {name}");
-    if exists {
+    if let Some(existing) = existing {
+        // Update only a changed definition: every update is a new revision of the machine.
+        if existing.definition() == definition {
+            return Ok(());
+        }
         sfn.update_state_machine()
             .state_machine_arn(arn)
             .definition(definition)

@@ -51,6 +51,8 @@ pub struct LocalStack {
     pub endpoint: SocketAddr,
     /// moto's address.
     pub moto: SocketAddr,
+    /// The `moto_server` program that runs.
+    pub moto_server: PathBuf,
     /// The AWS configuration that reaches the stack (and nothing else).
     pub config: SdkConfig,
     /// The repository, with its CodeCommit name.
@@ -128,6 +130,7 @@ impl LocalStack {
         Ok(Self {
             endpoint,
             moto,
+            moto_server,
             config,
             repository,
             state_machine_arn,
@@ -175,9 +178,9 @@ pub async fn sdk_config(endpoint: SocketAddr) -> SdkConfig {
         .await
 }
 
-/// The `moto_server` program: `explicit`, else `$DELTASHIP_MOTO_SERVER`, else `moto_server` on
-/// `PATH`, else the project venv's (`~/.cache/deltaship-venv/bin/moto_server`, what `make venv`
-/// installs).
+/// The `moto_server` program: `explicit`, else `$DELTASHIP_MOTO_SERVER`, else the project
+/// venv's (`~/.cache/deltaship-venv/bin/moto_server`, what `make venv` installs), else
+/// `moto_server` on `PATH`.
 pub fn find_moto_server(explicit: Option<&Path>) -> Result<PathBuf, LocalError> {
     let mut candidates: Vec<PathBuf> = Vec::new();
     if let Some(path) = explicit {
@@ -185,11 +188,13 @@ pub fn find_moto_server(explicit: Option<&Path>) -> Result<PathBuf, LocalError> 
     } else if let Some(path) = std::env::var_os(MOTO_SERVER_VARIABLE) {
         candidates.push(PathBuf::from(path));
     } else {
-        if let Some(path) = std::env::var_os("PATH") {
-            candidates.extend(std::env::split_paths(&path).map(|dir| dir.join("moto_server")));
-        }
+        // The venv's first: its moto is the pinned version (requirements-dev.txt) the local
+        // stack is tested with; another on PATH may be older.
         if let Some(home) = std::env::var_os("HOME") {
             candidates.push(PathBuf::from(home).join(".cache/deltaship-venv/bin/moto_server"));
+        }
+        if let Some(path) = std::env::var_os("PATH") {
+            candidates.extend(std::env::split_paths(&path).map(|dir| dir.join("moto_server")));
         }
     }
     candidates.iter().find(|path| path.is_file()).cloned().ok_or_else(|| {

@@ -1,0 +1,211 @@
+//! End to end on the local stack: pushes to a git repository run through detect-changes, the
+//! real `pipeline.asl.json` executed by moto's ASL engine, and every Lambda handler, and what
+//! they did is read back from the emulated AWS (task definition revisions, builds, executions).
+//!
+//! These tests need `moto_server` (`make venv` installs it; `make test` and CI point
+//! `DELTASHIP_MOTO_SERVER` at it). Without it they fail, saying how to install it.
+
+// Test code: a panic here is a failed assertion, with the value in the message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use deltaship::local::{LocalStack, RunReport, RunRequest, RunStatus, StackOptions};
+use deltaship_tests::{TestRepo, manifest};
+
+/// A shop: `users` and `products`, both built from `services/common`, and docs.
+fn shop() -> (TestRepo, String) {
+    let repo = TestRepo::new();
+    let users = manifest("users", "depends_on = [\"../common\"]\nignore = [\"**/*.md\"]");
+    let products = manifest("products", "depends_on = [\"../common\"]\nignore = [\"**/*.md\"]");
+    let root = repo.commit(
+        "HEAD",
+        &[],
+        &[
+            ("services/users/service.toml", Some(users.as_str())),
+            ("services/users/src/main.rs", Some("fn main() {}")),
+            ("services/products/service.toml", Some(products.as_str())),
+            ("services/products/src/main.rs", Some("fn main() {}")),
+            ("services/common/src/lib.rs", Some("pub fn shared() {}")),
+            ("docs/guide.md", Some("# Shop")),
+        ],
+    );
+    (repo, root)
+}
+
+async fn start(repo: &TestRepo) -> LocalStack {
+    let options = StackOptions { repo: repo.path().to_owned(), moto_server: None, settle_seconds: 0.5 };
+    match LocalStack::start(&options).await {
+        Ok(stack) => stack,
+        Err(error) => panic!("the local stack did not start: {error}"),
+    }
+}
+
+fn push(head: &str) -> RunRequest {
+    RunRequest {
+        base: None,
+        head: head.to_owned(),
+        fail_build: Vec::new(),
+        fail_rollout: Vec::new(),
+        definition: None,
+        timeout: Duration::from_secs(120),
+    }
+}
+
+async fn run(stack: &mut LocalStack, request: &RunRequest) -> RunReport {
+    match stack.run(request, &mut |_| {}).await {
+        Ok(report) => report,
+        Err(error) => {
+            let log = std::fs::read_to_string(stack.moto_log()).unwrap_or_default();
+            panic!("the push did not run: {error}\nmoto's log:\n{log}")
+        }
+    }
+}
+
+fn outcomes(report: &RunReport) -> Vec<(String, String)> {
+    let mut outcomes: Vec<(String, String)> =
+        report.services.iter().map(|service| (service.name.clone(), service.outcome.clone())).collect();
+    outcomes.sort();
+    outcomes
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected.iter().map(|(name, outcome)| ((*name).to_owned(), (*outcome).to_owned())).collect()
+}
+
+/// The task definition revisions registered for `family`.
+async fn revisions(stack: &LocalStack, family: &str) -> usize {
+    let ecs = aws_sdk_ecs::Client::new(&stack.config);
+    let listed = ecs.list_task_definitions().family_prefix(family).send().await.unwrap();
+    listed.task_definition_arns().len()
+}
+
+/// The task definition the service runs now.
+async fn running(stack: &LocalStack, service: &str) -> String {
+    let ecs = aws_sdk_ecs::Client::new(&stack.config);
+    let described = ecs.describe_services().cluster("shop").services(service).send().await.unwrap();
+    described.services()[0].task_definition().unwrap_or_default().to_owned()
+}
+
+/// The builds of `project`.
+async fn builds(stack: &LocalStack, project: &str) -> usize {
+    let codebuild = aws_sdk_codebuild::Client::new(&stack.config);
+    match codebuild.list_builds_for_project().project_name(project).send().await {
+        Ok(listed) => listed.ids().len(),
+        Err(_) => 0,
+    }
+}
+
+async fn executions(stack: &LocalStack) -> usize {
+    let sfn = aws_sdk_sfn::Client::new(&stack.config);
+    match sfn.list_executions().state_machine_arn(&stack.state_machine_arn).send().await {
+        Ok(listed) => listed.executions().len(),
+        // Nothing was ever seeded, so nothing can have run.
+        Err(error) if error.as_service_error().is_some_and(|e| e.is_state_machine_does_not_exist()) => 0,
+        Err(error) => panic!("ListExecutions: {}", aws_sdk_sfn::error::DisplayErrorContext(error)),
+    }
+}
+
+async fn stop_and_check_ports(stack: LocalStack) {
+    let ports: [SocketAddr; 2] = [stack.endpoint, stack.moto];
+    stack.stop().await.unwrap();
+    for port in ports {
+        assert!(tokio::net::TcpStream::connect(port).await.is_err(), "{port} still accepts connections after stop");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_deploy_exactly_what_they_touch_and_a_duplicate_runs_once() {
+    let (repo, root) = shop();
+    let mut stack = start(&repo).await;
+
+    // One service changed: one build, one new revision, for that service only.
+    let one = repo.commit("HEAD", &[&root], &[("services/users/src/main.rs", Some("fn main() { run() }"))]);
+    let report = run(&mut stack, &push(&one)).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
+    assert_eq!(outcomes(&report), pairs(&[("users", "deployed")]));
+    let users = &report.services[0];
+    assert!(users.image.as_deref().is_some_and(|image| image.ends_with(&format!("shop/users:{one}"))), "{users:?}");
+    assert!(users.task_definition.as_deref().is_some_and(|td| td.ends_with("task-definition/users:2")), "{users:?}");
+    assert_eq!((revisions(&stack, "users").await, revisions(&stack, "products").await), (2, 1));
+    assert_eq!((builds(&stack, "users-build").await, builds(&stack, "products-build").await), (1, 0));
+    assert!(running(&stack, "users").await.ends_with("users:2"));
+    assert!(report.steps.iter().any(|step| step.service == "users" && step.state == "Deployed"), "{:?}", report.steps);
+
+    // The same push again (EventBridge delivers at least once): the same execution, nothing new.
+    let again = run(&mut stack, &push(&one)).await;
+    assert_eq!(again.execution, report.execution);
+    assert_eq!(again.status, RunStatus::Succeeded);
+    assert_eq!(executions(&stack).await, 1);
+    assert_eq!(builds(&stack, "users-build").await, 1);
+    assert_eq!(revisions(&stack, "users").await, 2);
+
+    // Documentation only: nothing to deploy, no execution.
+    let docs = repo.commit(
+        "HEAD",
+        &[&one],
+        &[("docs/guide.md", Some("# Shop\n\nMore.")), ("services/users/README.md", Some("hi"))],
+    );
+    let report = run(&mut stack, &push(&docs)).await;
+    assert_eq!(report.status, RunStatus::None, "{report:?}");
+    assert_eq!(report.execution, None);
+    assert!(report.services.is_empty());
+    assert_eq!(executions(&stack).await, 1);
+
+    // The shared library: both services.
+    let shared = repo.commit("HEAD", &[&docs], &[("services/common/src/lib.rs", Some("pub fn shared() -> u8 { 1 }"))]);
+    let report = run(&mut stack, &push(&shared)).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
+    assert_eq!(outcomes(&report), pairs(&[("products", "deployed"), ("users", "deployed")]));
+    assert_eq!((revisions(&stack, "users").await, revisions(&stack, "products").await), (3, 2));
+    assert_eq!(executions(&stack).await, 2);
+
+    stop_and_check_ports(stack).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_build_and_a_failed_rollout_take_the_failure_branches() {
+    let (repo, root) = shop();
+    let mut stack = start(&repo).await;
+
+    // users' build fails: products still deploys, and the execution fails.
+    let first = repo.commit("HEAD", &[&root], &[("services/common/src/lib.rs", Some("pub fn shared() -> u8 { 1 }"))]);
+    let request = RunRequest { fail_build: vec!["users".to_owned()], ..push(&first) };
+    let report = run(&mut stack, &request).await;
+    assert_eq!(report.status, RunStatus::Failed, "{report:?}");
+    assert_eq!(outcomes(&report), pairs(&[("products", "deployed"), ("users", "build_failed")]));
+    let users = report.services.iter().find(|service| service.name == "users").unwrap();
+    assert!(users.error.as_deref().is_some_and(|error| error.starts_with("BuildFailed")), "{users:?}");
+    assert_eq!((revisions(&stack, "users").await, revisions(&stack, "products").await), (1, 2));
+
+    // products' rollout fails: it is rolled back to the revision it ran before.
+    let second = repo.commit("HEAD", &[&first], &[("services/common/src/lib.rs", Some("pub fn shared() -> u8 { 2 }"))]);
+    let request = RunRequest { fail_rollout: vec!["products".to_owned()], ..push(&second) };
+    let report = run(&mut stack, &request).await;
+    assert_eq!(report.status, RunStatus::Failed, "{report:?}");
+    assert_eq!(outcomes(&report), pairs(&[("products", "rolled_back"), ("users", "deployed")]));
+    let products = report.services.iter().find(|service| service.name == "products").unwrap();
+    assert!(products.task_definition.as_deref().is_some_and(|td| td.ends_with("products:2")), "{products:?}");
+    assert!(products.error.as_deref().is_some_and(|error| error.starts_with("RolloutFailed")), "{products:?}");
+    assert_eq!(revisions(&stack, "products").await, 3, "the failed revision was registered");
+    assert!(running(&stack, "products").await.ends_with("products:2"), "rolled back to the previous revision");
+    assert!(running(&stack, "users").await.ends_with("users:2"));
+    assert!(report.steps.iter().any(|step| step.service == "products" && step.state == "Roll back"));
+
+    stop_and_check_ports(stack).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_named_and_starts_nothing() {
+    let (repo, root) = shop();
+    let mut stack = start(&repo).await;
+    let error = stack.run(&push("no-such-revision"), &mut |_| {}).await.err().expect("an unknown revision fails");
+    assert!(error.is_bad_input() && error.to_string().contains("no-such-revision"), "{error}");
+    let one = repo.commit("HEAD", &[&root], &[("services/users/src/main.rs", Some("fn main() { run() }"))]);
+    let request = RunRequest { fail_build: vec!["nobody".to_owned()], ..push(&one) };
+    let error = stack.run(&request, &mut |_| {}).await.err().expect("an unknown service fails");
+    assert!(error.is_bad_input() && error.to_string().contains("nobody"), "{error}");
+    assert_eq!(executions(&stack).await, 0);
+    stop_and_check_ports(stack).await;
+}
