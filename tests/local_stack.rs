@@ -6,7 +6,7 @@
 //! `DELTASHIP_MOTO_SERVER` at it). Without it they fail, saying how to install it.
 
 // Test code: a panic here is a failed assertion, with the value in the message.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -200,11 +200,11 @@ async fn a_failed_build_and_a_failed_rollout_take_the_failure_branches() {
 async fn bad_input_is_named_and_starts_nothing() {
     let (repo, root) = shop();
     let mut stack = start(&repo).await;
-    let error = stack.run(&push("no-such-revision"), &mut |_| {}).await.err().expect("an unknown revision fails");
+    let error = stack.run(&push("no-such-revision"), &mut |_| {}).await.expect_err("an unknown revision fails");
     assert!(error.is_bad_input() && error.to_string().contains("no-such-revision"), "{error}");
     let one = repo.commit("HEAD", &[&root], &[("services/users/src/main.rs", Some("fn main() { run() }"))]);
     let request = RunRequest { fail_build: vec!["nobody".to_owned()], ..push(&one) };
-    let error = stack.run(&request, &mut |_| {}).await.err().expect("an unknown service fails");
+    let error = stack.run(&request, &mut |_| {}).await.expect_err("an unknown service fails");
     assert!(error.is_bad_input() && error.to_string().contains("nobody"), "{error}");
     assert_eq!(executions(&stack).await, 0);
     stop_and_check_ports(stack).await;
