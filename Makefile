@@ -1,8 +1,8 @@
 # deltaship's everyday commands. `make` alone lists them.
 #
 # Python tools live in one venv, $(VENV) (the one .ci/run uses), pinned in
-# requirements-dev.txt (cfn-lint, statelint, aws-sam-cli) and requirements-build.txt (adds
-# cargo-lambda and ziglang, for `sam build`).
+# requirements-dev.txt (cfn-lint, statelint, aws-sam-cli, moto for the local stack) and
+# requirements-build.txt (adds cargo-lambda and ziglang, for `sam build`).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -17,7 +17,7 @@ SAM_ENV := env -u AWS_PROFILE -u AWS_SESSION_TOKEN SAM_CLI_TELEMETRY=0 AWS_REGIO
 	AWS_DEFAULT_REGION=eu-west-1 AWS_ACCESS_KEY_ID=dummy AWS_SECRET_ACCESS_KEY=dummy \
 	AWS_EC2_METADATA_DISABLED=true
 
-.PHONY: help venv venv-build test lint sam-build invoke-lambdas ci
+.PHONY: help demo venv venv-build test lint sam-build invoke-lambdas ci
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -25,14 +25,20 @@ help: ## this list
 $(BIN)/python:
 	python3 -m venv $(VENV)
 
-venv: $(BIN)/python ## the venv with cfn-lint, statelint and aws-sam-cli (requirements-dev.txt)
+# A push through the whole pipeline on the local stack, twice: see scripts/demo.
+demo: venv ## watch two pushes deploy exactly what they touched, on the local stack (no AWS account)
+	cargo build --quiet -p deltaship
+	DELTASHIP_MOTO_SERVER=$(BIN)/moto_server scripts/demo "$(CARGO_TARGET_DIR)/debug/deltaship"
+
+venv: $(BIN)/python ## the venv with cfn-lint, statelint, aws-sam-cli and moto (requirements-dev.txt)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 
 venv-build: $(BIN)/python ## the venv plus cargo-lambda and ziglang, for sam build (requirements-build.txt)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-build.txt
 
-test: ## cargo test --workspace
-	cargo test --workspace
+# The end-to-end tests (tests/local_stack.rs) start moto from the venv.
+test: venv ## every test, the local stack's end-to-end tests included (what CI runs)
+	DELTASHIP_MOTO_SERVER=$(BIN)/moto_server cargo test --workspace
 
 lint: venv ## statelint on the ASL, cfn-lint on both templates, sam validate --lint
 	$(BIN)/statelint state-machine/pipeline.asl.json
