@@ -1,0 +1,77 @@
+//! `deltaship local run` as users run it: the binary, its JSON document and its exit codes. The
+//! pipeline's behaviour itself is tested end to end in `tests/local_stack.rs`.
+
+// Test code: a panic here is a failed assertion, with the value in the message.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+use assert_cmd::Command;
+use deltaship_tests::{TestRepo, manifest};
+use predicates::prelude::*;
+use serde_json::{Value, json};
+
+fn deltaship() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_deltaship"))
+}
+
+/// One service and a docs folder; returns the repository and its two commits (the second only
+/// touches the docs).
+fn docs_push() -> (TestRepo, String) {
+    let repo = TestRepo::new();
+    let users = manifest("users", "");
+    let first = repo.commit(
+        "HEAD",
+        &[],
+        &[("services/users/service.toml", Some(&users)), ("services/users/src/main.rs", Some("fn main() {}"))],
+    );
+    let second = repo.commit("HEAD", &[&first], &[("docs/guide.md", Some("# Guide"))]);
+    (repo, second)
+}
+
+#[test]
+fn a_push_that_changes_no_service_is_status_none_and_exit_0() {
+    let (repo, head) = docs_push();
+    let output = deltaship()
+        .args(["local", "run", "--format", "json", "--head", &head, "--repo"])
+        .arg(repo.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(document, json!({ "execution": null, "status": "NONE", "services": [] }));
+}
+
+#[test]
+fn bad_input_is_exit_2_naming_the_input() {
+    let outside = tempfile::tempdir().unwrap();
+    deltaship()
+        .args(["local", "run", "--repo"])
+        .arg(outside.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is not a git repository"));
+
+    let (repo, head) = docs_push();
+    deltaship()
+        .args(["local", "run", "--fail-rollout", "nobody", "--head", &head, "--repo"])
+        .arg(repo.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no service \"nobody\" to fail"));
+    deltaship()
+        .args(["local", "run", "--settle=-1", "--repo"])
+        .arg(repo.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--settle"));
+}
+
+#[test]
+fn a_missing_moto_server_says_how_to_install_it() {
+    let (repo, head) = docs_push();
+    deltaship()
+        .args(["local", "run", "--moto-server", "/nonexistent/moto_server", "--head", &head, "--repo"])
+        .arg(repo.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("make venv"));
+}
