@@ -107,6 +107,12 @@ fn every_function_has_a_bin_and_every_bin_a_function() {
     assert_eq!(bins.len(), 6);
 }
 
+#[test]
+fn the_local_stack_serves_every_function() {
+    let local: BTreeSet<String> = deltaship::local::functions::NAMES.iter().map(|name| (*name).to_owned()).collect();
+    assert_eq!(local, lambda_bins(), "deltaship local's functions vs bins under lambdas/");
+}
+
 /// Error names a `Retry` or `Catch` may name besides ours: Step Functions' own, and the Lambda
 /// service's errors of the `lambda:invoke` integration.
 fn is_service_error(name: &str) -> bool {
