@@ -130,7 +130,15 @@ impl Front {
     /// Serves connections on `listener` until the task is aborted.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors, most likely: give the open connections time to end.
+                    tracing::warn!("the front could not accept a connection: {error}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
             let front = Arc::clone(&self);
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |request| {
