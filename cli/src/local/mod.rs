@@ -27,7 +27,7 @@ pub mod run;
 pub mod seed;
 pub mod stack;
 
-pub use run::{Progress, RunReport, RunRequest, RunStatus, ServiceReport};
+pub use run::{Progress, Pushed, RunReport, RunRequest, RunStatus, ServiceReport};
 pub use stack::{LocalStack, StackOptions};
 
 use deltaship_core::Failure;

@@ -82,6 +82,10 @@ pub struct RunReport {
     pub seconds: f64,
 }
 
+/// A push detect-changes has answered: its execution (if any) is running.
+#[derive(Debug, Clone)]
+pub struct Pushed(pub DetectOutput);
+
 /// Something to show while the push runs.
 #[derive(Debug, Clone)]
 pub enum Progress {
@@ -109,6 +113,18 @@ impl LocalStack {
         request: &RunRequest,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<RunReport, LocalError> {
+        let pushed = self.push(request, progress).await?;
+        self.follow(pushed, request.timeout, progress).await
+    }
+
+    /// The first half of [`LocalStack::run`]: seeds the stack, sets the faults, and invokes
+    /// detect-changes, which starts the execution (if the push deploys anything) and returns.
+    /// Two pushes can be in flight at once this way.
+    pub async fn push(
+        &mut self,
+        request: &RunRequest,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Pushed, LocalError> {
         let git = GitRepo::open(&self.repository.path).map_err(|error| LocalError::BadInput(error.to_string()))?;
         let bad = |error: crate::git::GitError| {
             if error.is_bad_input() {
@@ -146,6 +162,18 @@ impl LocalStack {
         while self.invocations.try_recv().is_ok() {}
         progress(&Progress::Detected(Box::new(detected.clone())));
 
+        Ok(Pushed(detected))
+    }
+
+    /// The second half of [`LocalStack::run`]: waits (at most `timeout`) for the push's
+    /// execution to end, and reads its history.
+    pub async fn follow(
+        &mut self,
+        pushed: Pushed,
+        timeout: Duration,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<RunReport, LocalError> {
+        let Pushed(detected) = pushed;
         let arn = match (&detected.status, &detected.execution_arn) {
             (DetectStatus::Started | DetectStatus::AlreadyStarted, Some(arn)) => arn.clone(),
             _ => {
@@ -176,9 +204,9 @@ impl LocalStack {
                 "SUCCEEDED" => break RunStatus::Succeeded,
                 _ => break RunStatus::Failed,
             }
-            if started.elapsed() > request.timeout {
+            if started.elapsed() > timeout {
                 let _ = sfn.stop_execution().execution_arn(&arn).cause("deltaship local run timed out").send().await;
-                return Err(LocalError::Timeout { execution: arn, seconds: request.timeout.as_secs() });
+                return Err(LocalError::Timeout { execution: arn, seconds: timeout.as_secs() });
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
