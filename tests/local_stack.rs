@@ -35,7 +35,8 @@ fn shop() -> (TestRepo, String) {
 }
 
 async fn start(repo: &TestRepo) -> LocalStack {
-    let options = StackOptions { repo: repo.path().to_owned(), moto_server: None, settle_seconds: 0.5 };
+    let options =
+        StackOptions { repo: repo.path().to_owned(), moto_server: None, build_seconds: 0.5, rollout_seconds: 0.5 };
     match LocalStack::start(&options).await {
         Ok(stack) => stack,
         Err(error) => panic!("the local stack did not start: {error}"),
@@ -207,5 +208,35 @@ async fn bad_input_is_named_and_starts_nothing() {
     let error = stack.run(&request, &mut |_| {}).await.expect_err("an unknown service fails");
     assert!(error.is_bad_input() && error.to_string().contains("nobody"), "{error}");
     assert_eq!(executions(&stack).await, 0);
+    stop_and_check_ports(stack).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_push_supersedes_an_older_rollout_of_the_same_service() {
+    let (repo, root) = shop();
+    // Quick builds, slow rollouts: the newer push deploys while the older one still rolls out.
+    let options =
+        StackOptions { repo: repo.path().to_owned(), moto_server: None, build_seconds: 0.5, rollout_seconds: 8.0 };
+    let mut stack = LocalStack::start(&options).await.expect("the local stack starts");
+    let older = repo.commit("HEAD", &[&root], &[("services/users/src/main.rs", Some("fn main() { older() }"))]);
+    let newer = repo.commit("HEAD", &[&older], &[("services/users/src/main.rs", Some("fn main() { newer() }"))]);
+
+    let first = stack.push(&push(&older), &mut |_| {}).await.expect("the older push starts");
+    let waited = std::time::Instant::now();
+    while revisions(&stack, "users").await < 2 {
+        assert!(waited.elapsed() < Duration::from_secs(60), "the older push never registered its revision");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let second = stack.push(&push(&newer), &mut |_| {}).await.expect("the newer push starts");
+    let older_report = stack.follow(first, Duration::from_secs(120), &mut |_| {}).await.expect("the older push ends");
+    let newer_report = stack.follow(second, Duration::from_secs(120), &mut |_| {}).await.expect("the newer push ends");
+
+    assert_eq!(outcomes(&older_report), pairs(&[("users", "superseded")]), "{older_report:?}");
+    assert_eq!(outcomes(&newer_report), pairs(&[("users", "deployed")]), "{newer_report:?}");
+    assert_eq!(newer_report.status, RunStatus::Succeeded);
+    assert!(running(&stack, "users").await.ends_with("users:3"), "the newer revision serves");
+    let image = newer_report.services[0].image.clone().unwrap_or_default();
+    assert!(image.ends_with(&newer), "{image}");
+    assert_eq!(revisions(&stack, "users").await, 3, "one revision per push, and no other");
     stop_and_check_ports(stack).await;
 }

@@ -78,9 +78,12 @@ enum LocalCommand {
         /// (make venv), else moto_server on PATH.
         #[arg(long, value_name = "PATH")]
         moto_server: Option<PathBuf>,
-        /// Seconds each build and each rollout takes on the local stack.
+        /// Seconds each build takes on the local stack.
         #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
-        settle: f64,
+        build_seconds: f64,
+        /// Seconds each rollout takes on the local stack.
+        #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+        rollout_seconds: f64,
         /// Seconds the execution may take before it is stopped.
         #[arg(long, value_name = "SECONDS", default_value_t = 300)]
         timeout: u64,
@@ -144,7 +147,8 @@ fn local_command(command: LocalCommand) -> ExitCode {
         fail_rollout,
         state_machine,
         moto_server,
-        settle,
+        build_seconds,
+        rollout_seconds,
         timeout,
     } = command;
     let fail = |error: &dyn std::fmt::Display, bad_input: bool| {
@@ -160,14 +164,16 @@ fn local_command(command: LocalCommand) -> ExitCode {
             return fail(&format!("--state-machine {}: {error}", path.display()), true);
         }
     };
-    if !(settle.is_finite() && (0.0..=600.0).contains(&settle)) {
-        return fail(&format!("--settle {settle}: give a number of seconds from 0 to 600"), true);
+    for (flag, seconds) in [("--build-seconds", build_seconds), ("--rollout-seconds", rollout_seconds)] {
+        if !(seconds.is_finite() && (0.0..=600.0).contains(&seconds)) {
+            return fail(&format!("{flag} {seconds}: give a number of seconds from 0 to 600"), true);
+        }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => return fail(&format!("could not start the async runtime: {error}"), false),
     };
-    let options = local::StackOptions { repo, moto_server, settle_seconds: settle };
+    let options = local::StackOptions { repo, moto_server, build_seconds, rollout_seconds };
     let request = local::RunRequest {
         base,
         head,

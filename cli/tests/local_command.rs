@@ -58,11 +58,11 @@ fn bad_input_is_exit_2_naming_the_input() {
         .code(2)
         .stderr(predicate::str::contains("no service \"nobody\" to fail"));
     deltaship()
-        .args(["local", "run", "--settle=-1", "--repo"])
+        .args(["local", "run", "--rollout-seconds=-1", "--repo"])
         .arg(repo.path())
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("--settle"));
+        .stderr(predicate::str::contains("--rollout-seconds"));
 }
 
 #[test]

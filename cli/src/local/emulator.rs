@@ -10,9 +10,9 @@
 //! | call | moto answers | the emulator makes it |
 //! |------|--------------|-----------------------|
 //! | `StartBuild` | a build, ignoring `environmentVariablesOverride` and `idempotencyToken` | the build with the overrides in its environment; the same build again for a token seen before |
-//! | `BatchGetBuilds` | every build `SUCCEEDED` at the first look | `IN_PROGRESS` for [`Emulator::settle`], then `SUCCEEDED` exporting `IMAGE_URI` (as the sample buildspecs do), or `FAILED` in phase `BUILD` for a project in [`Faults::fail_build`] |
+//! | `BatchGetBuilds` | every build `SUCCEEDED` at the first look | `IN_PROGRESS` for [`Emulator::build_seconds`], then `SUCCEEDED` exporting `IMAGE_URI` (as the sample buildspecs do), or `FAILED` in phase `BUILD` for a project in [`Faults::fail_build`] |
 //! | `UpdateService` | the service with its first deployment unchanged | a new `PRIMARY` deployment of the new task definition, `IN_PROGRESS`; the previous one `ACTIVE` |
-//! | `DescribeServices` | the same | after [`Emulator::settle`], the `PRIMARY` deployment `COMPLETED` (older ones drained), or `FAILED` by the circuit breaker for a service in [`Faults::fail_rollout`] |
+//! | `DescribeServices` | the same | after [`Emulator::rollout_seconds`], the `PRIMARY` deployment `COMPLETED` (older ones drained), or `FAILED` by the circuit breaker for a service in [`Faults::fail_rollout`] |
 //!
 //! Every method takes the time as seconds since the epoch, so the module is pure and
 //! table-tested.
@@ -94,8 +94,10 @@ impl Deployment {
 /// The front's memory of builds and deployments.
 #[derive(Debug, Clone)]
 pub struct Emulator {
-    /// How long a build or a rollout takes, in seconds.
-    pub settle: f64,
+    /// How long a build takes, in seconds.
+    pub build_seconds: f64,
+    /// How long a rollout takes, in seconds.
+    pub rollout_seconds: f64,
     faults: Faults,
     builds: BTreeMap<String, Build>,
     tokens: BTreeMap<String, Value>,
@@ -104,10 +106,11 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// An emulator where builds and rollouts take `settle` seconds.
-    pub fn new(settle: f64) -> Self {
+    /// An emulator where builds take `build_seconds` and rollouts `rollout_seconds`.
+    pub fn new(build_seconds: f64, rollout_seconds: f64) -> Self {
         Self {
-            settle,
+            build_seconds,
+            rollout_seconds,
             faults: Faults::default(),
             builds: BTreeMap::new(),
             tokens: BTreeMap::new(),
@@ -156,7 +159,7 @@ impl Emulator {
             };
             merge_variables(build, &known.overrides);
             let Some(fields) = build.as_object_mut() else { continue };
-            if now - known.started < self.settle {
+            if now - known.started < self.build_seconds {
                 fields.insert("buildStatus".into(), json!("IN_PROGRESS"));
                 fields.insert("currentPhase".into(), json!("BUILD"));
                 fields.insert("buildComplete".into(), json!(false));
@@ -166,7 +169,7 @@ impl Emulator {
             }
             fields.insert("buildComplete".into(), json!(true));
             fields.insert("currentPhase".into(), json!("COMPLETED"));
-            fields.insert("endTime".into(), json!(known.started + self.settle));
+            fields.insert("endTime".into(), json!(known.started + self.build_seconds));
             if known.fails {
                 fields.insert("buildStatus".into(), json!("FAILED"));
                 fields.insert(
@@ -239,7 +242,7 @@ impl Emulator {
         for service in services {
             let Some(key) = service_key(service) else { continue };
             let mut deployments = self.deployments_of(&key, service);
-            let settle = self.settle;
+            let settle = self.rollout_seconds;
             let settled =
                 |d: &&mut Deployment| d.status == "PRIMARY" && d.rollout == "IN_PROGRESS" && now - d.created >= settle;
             if let Some(primary) = deployments.iter_mut().find(settled) {
@@ -383,7 +386,7 @@ mod tests {
 
     #[test]
     fn builds_carry_their_overrides_and_take_time() {
-        let mut emulator = Emulator::new(2.0);
+        let mut emulator = Emulator::new(2.0, 0.0);
         let started = start(&mut emulator, None, 100.0);
         let variables = &started["build"]["environment"]["environmentVariables"];
         assert_eq!(variables.as_array().map(Vec::len), Some(2), "{variables}");
@@ -404,7 +407,7 @@ mod tests {
 
     #[test]
     fn a_faulted_project_fails_in_the_build_phase() {
-        let mut emulator = Emulator::new(0.0);
+        let mut emulator = Emulator::new(0.0, 0.0);
         emulator.set_faults(Faults { fail_build: BTreeSet::from(["p".to_owned()]), ..Faults::default() });
         start(&mut emulator, None, 0.0);
         let done = look(&emulator, 0.0);
@@ -418,7 +421,7 @@ mod tests {
 
     #[test]
     fn an_idempotency_token_returns_the_first_build() {
-        let mut emulator = Emulator::new(0.0);
+        let mut emulator = Emulator::new(0.0, 0.0);
         let request = json!({ "projectName": "p", "idempotencyToken": "t" });
         assert_eq!(emulator.replay_start_build(&request), None);
         let first = start(&mut emulator, Some("t"), 0.0);
@@ -454,7 +457,7 @@ mod tests {
 
     #[test]
     fn an_update_starts_a_deployment_that_completes_after_settling() {
-        let mut emulator = Emulator::new(3.0);
+        let mut emulator = Emulator::new(0.0, 3.0);
         let before = describe(&mut emulator, "td:1", 10.0);
         assert_eq!(before["deployments"][0]["rolloutState"], "COMPLETED", "a seeded service runs");
         assert_eq!(before["runningCount"], 2);
@@ -478,7 +481,7 @@ mod tests {
 
     #[test]
     fn a_faulted_rollout_fails_once_and_the_rollback_completes() {
-        let mut emulator = Emulator::new(0.0);
+        let mut emulator = Emulator::new(0.0, 0.0);
         emulator.set_faults(Faults { fail_rollout: BTreeSet::from([service_key_of("c", "s")]), ..Faults::default() });
         update(&mut emulator, "td:2", 0.0);
         let failed = describe(&mut emulator, "td:2", 1.0);
@@ -495,7 +498,7 @@ mod tests {
 
     #[test]
     fn an_update_without_a_new_revision_starts_nothing() {
-        let mut emulator = Emulator::new(0.0);
+        let mut emulator = Emulator::new(0.0, 0.0);
         let mut response = service("td:1");
         emulator.updated_service(&json!({ "cluster": "c", "service": "s", "desiredCount": 2 }), &mut response, 1.0);
         assert_eq!(response["service"]["deployments"].as_array().map(Vec::len), Some(1));

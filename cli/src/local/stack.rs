@@ -41,8 +41,10 @@ pub struct StackOptions {
     pub repo: PathBuf,
     /// The `moto_server` program; `None` looks for it (see [`find_moto_server`]).
     pub moto_server: Option<PathBuf>,
-    /// Seconds a build or a rollout takes.
-    pub settle_seconds: f64,
+    /// Seconds a build takes.
+    pub build_seconds: f64,
+    /// Seconds a rollout takes.
+    pub rollout_seconds: f64,
 }
 
 /// A running local stack. [`LocalStack::stop`] stops it; dropping it kills moto too.
@@ -123,7 +125,7 @@ impl LocalStack {
             functions,
             PREFIX.to_owned(),
             repository.clone(),
-            Emulator::new(options.settle_seconds),
+            Emulator::new(options.build_seconds, options.rollout_seconds),
             sender,
         ));
         let server = tokio::spawn(Arc::clone(&front).serve(listener));
