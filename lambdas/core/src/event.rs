@@ -572,7 +572,7 @@ mod tests {
         no_detail.as_object_mut().unwrap().remove("detail");
         let mut bad_time = event(&detail);
         bad_time["time"] = json!("yesterday");
-        let mut no_time = event(&with(detail.clone(), "oldCommitId", json!(OLD)));
+        let mut no_time = event(&with(detail, "oldCommitId", json!(OLD)));
         no_time.as_object_mut().unwrap().remove("time");
 
         let table: Vec<(&str, Vec<u8>, &str)> = vec![
