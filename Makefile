@@ -48,7 +48,7 @@ lint: venv ## statelint on the ASL, cfn-lint on both templates, sam validate --l
 # cargo-lambda (from the venv) cross-compiles every function for arm64 with zig (from the
 # ziglang wheel, found through the venv's python), in release mode, into CARGO_TARGET_DIR;
 # sam puts each bootstrap in sam/.aws-sam/build/<Function>/.
-sam-build: venv-build ## sam build: the six Lambdas for arm64, with cargo-lambda and zig
+sam-build: venv-build ## sam build: the seven Lambdas for arm64, with cargo-lambda and zig
 	cd sam && $(SAM_ENV) PATH="$(BIN):$$PATH" sam build
 
 invoke-lambdas: ## every Lambda bin under the Lambda Runtime Interface Emulator

@@ -13,12 +13,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use deltaship_aws::check_build::CheckBuildInput;
 use deltaship_aws::check_build::{BuildStatus, CheckBuildOutput};
 use deltaship_aws::check_rollout::{CheckRolloutOutput, RolloutStatus};
+use deltaship_aws::deploy::DeployInput;
 use deltaship_aws::deploy::DeployOutput;
+use deltaship_aws::rollback::RollbackInput;
 use deltaship_aws::rollback::{RollbackAction, RollbackOutput};
 use deltaship_aws::start_build::StartBuildOutput;
-use deltaship_core::{ErrorKind, PipelineInput, RolloutWatch, ServiceJob};
+use deltaship_core::{ErrorKind, Origin, PipelineInput, RolloutWatch, ServiceJob};
 use serde_json::{Value, json};
 
 fn root() -> PathBuf {
@@ -104,7 +107,7 @@ fn every_function_has_a_bin_and_every_bin_a_function() {
     }
     let bins = lambda_bins();
     assert_eq!(named, bins, "functions in sam/template.yaml vs bins under lambdas/");
-    assert_eq!(bins.len(), 6);
+    assert_eq!(bins.len(), 7);
 }
 
 #[test]
@@ -232,6 +235,23 @@ fn function_output(placeholder: &str) -> Value {
     output.unwrap()
 }
 
+/// The payload a task sends is the input its function takes (every required field, of its type).
+fn check_input(state: &str, placeholder: &str, payload: &Value) {
+    fn parse<T: serde::de::DeserializeOwned>(state: &str, payload: &Value) {
+        if let Err(error) = serde_json::from_value::<T>(payload.clone()) {
+            panic!("state {state:?} sends {payload}, which its function does not take: {error}");
+        }
+    }
+    match placeholder {
+        "${StartBuildFunctionArn}" => parse::<ServiceJob>(state, payload),
+        "${CheckBuildFunctionArn}" => parse::<CheckBuildInput>(state, payload),
+        "${DeployServiceFunctionArn}" => parse::<DeployInput>(state, payload),
+        "${CheckRolloutFunctionArn}" => parse::<RolloutWatch>(state, payload),
+        "${RollbackServiceFunctionArn}" => parse::<RollbackInput>(state, payload),
+        other => panic!("a task invokes {other}, which is no function"),
+    }
+}
+
 /// The value at a JSONPath of the forms `$`, `$.a.b` and `$.a[*].b`, or `None` if absent.
 fn lookup(data: &Value, path: &str) -> Option<Value> {
     let rest = path.strip_prefix('$')?;
@@ -335,6 +355,7 @@ fn walk(
                 None => evaluate(name, &parameters["Payload"], &data),
             };
             assert!(payload.is_object(), "state {name:?} sends a payload that is not an object");
+            check_input(name, parameters["FunctionName"].as_str().unwrap(), &payload);
             let answer = json!({"Payload": function_output(parameters["FunctionName"].as_str().unwrap())});
             let selected = evaluate(name, &state["ResultSelector"], &answer);
             for (catch_index, catch) in state["Catch"].as_array().unwrap().iter().enumerate() {
@@ -436,6 +457,8 @@ fn execution_input() -> Value {
         repository: "shop".into(),
         branch: "main".into(),
         commit: "c".repeat(40),
+        execution: "shop-main-cccccccccccc-0123456789".into(),
+        pushed_at: 1_700_000_000,
         project: "users-build".into(),
         cluster: "shop".into(),
         service: "users".into(),
@@ -452,6 +475,8 @@ fn execution_input() -> Value {
         commit: "c".repeat(40),
         base: None,
         pushed_by: None,
+        pushed_at: 1_700_000_000,
+        origin: Origin::Push,
         max_concurrency: 10,
         services: vec![job],
         removed: vec![],
@@ -477,6 +502,17 @@ fn the_walker_catches_a_path_no_handler_produces() {
         walk(&asl["States"], "Deploy each service", execution_input(), &mut BTreeSet::new(), &mut Vec::new());
     });
     assert!(result.is_err(), "a ResultSelector reading a field check-build does not return must fail the walk");
+}
+
+#[test]
+fn the_walker_catches_a_payload_its_function_does_not_take() {
+    let mut asl = asl();
+    let deploy = &mut asl["States"]["Deploy each service"]["ItemProcessor"]["States"]["Deploy"];
+    deploy["Parameters"]["Payload"].as_object_mut().unwrap().remove("pushed_at.$");
+    let result = std::panic::catch_unwind(|| {
+        walk(&asl["States"], "Deploy each service", execution_input(), &mut BTreeSet::new(), &mut Vec::new());
+    });
+    assert!(result.is_err(), "a Deploy payload without pushed_at must fail the walk");
 }
 
 #[test]

@@ -25,6 +25,8 @@ fn push(branch: &str, base: Option<&str>) -> Trigger {
         head: CommitId::parse(NEW).unwrap(),
         base: base.map(|base| CommitId::parse(base).unwrap()),
         pushed_by: Some("arn:aws:iam::123456789012:user/Mary_Major".to_owned()),
+        // The fixtures' `time`, 2026-11-23T10:23:43Z.
+        pushed_at: 1_795_429_423,
     })
 }
 

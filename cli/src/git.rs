@@ -225,6 +225,29 @@ impl GitRepo {
         Ok(Some(names))
     }
 
+    /// The message of `commit`.
+    pub fn message_of(&self, commit: &CommitId) -> Result<String, GitError> {
+        let what = || format!("the message of commit {}", commit.short());
+        let id =
+            gix::ObjectId::from_hex(commit.as_str().as_bytes()).map_err(|error| self.read_error(what(), &error))?;
+        let found = self.repo.find_commit(id).map_err(|error| self.read_error(what(), &error))?;
+        let message = found.message_raw().map_err(|error| self.read_error(what(), &error))?;
+        Ok(message.to_str_lossy().into_owned())
+    }
+
+    /// The commit the local branch `branch` points to, if there is such a branch.
+    pub fn branch_head(&self, branch: &str) -> Result<Option<CommitId>, GitError> {
+        let name = format!("refs/heads/{branch}");
+        let found = self
+            .repo
+            .try_find_reference(name.as_str())
+            .map_err(|error| self.read_error(format!("branch {branch}"), &error))?;
+        match found {
+            Some(_) => self.resolve(&name).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// The first parent of `commit`; `None` for a root commit.
     pub fn first_parent(&self, commit: &CommitId) -> Result<Option<CommitId>, GitError> {
         let what = || format!("the parents of commit {}", commit.short());

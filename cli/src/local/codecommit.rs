@@ -1,6 +1,7 @@
-//! CodeCommit, answered from a local git repository: the three reads detect-changes makes
-//! (`GetDifferences`, `GetFile`, `GetFolder`), in CodeCommit's JSON shapes and with its error
-//! codes, so the Lambda runs its real code path against the repository you work in.
+//! CodeCommit, answered from a local git repository: the reads detect-changes and
+//! reconcile-pushes make (`GetDifferences`, `GetFile`, `GetFolder`, `GetCommit`, `GetBranch`), in
+//! CodeCommit's JSON shapes and with its error codes, so the Lambdas run their real code paths
+//! against the repository you work in. (`GetCommit` lists the first parent only.)
 
 use std::path::PathBuf;
 
@@ -94,9 +95,30 @@ impl LocalRepository {
                     "subModules": [],
                 }))
             }
+            "GetCommit" => {
+                let commit = commit("commitId")?;
+                let message = git.message_of(&commit).map_err(|error| git_error(&error))?;
+                let parents: Vec<String> = git
+                    .first_parent(&commit)
+                    .map_err(|error| git_error(&error))?
+                    .map(|parent| parent.as_str().to_owned())
+                    .into_iter()
+                    .collect();
+                Ok(json!({ "commit": { "commitId": commit.as_str(), "message": message, "parents": parents } }))
+            }
+            "GetBranch" => {
+                let branch = text("branchName").unwrap_or_default();
+                let head = git.branch_head(branch).map_err(|error| git_error(&error))?.ok_or_else(|| {
+                    ApiError::client("BranchDoesNotExistException", format!("there is no branch {branch:?}"))
+                })?;
+                Ok(json!({ "branch": { "branchName": branch, "commitId": head.as_str() } }))
+            }
             other => Err(ApiError::client(
                 "InvalidActionException",
-                format!("the local stack's CodeCommit answers GetDifferences, GetFile and GetFolder, not {other}"),
+                format!(
+                    "the local stack's CodeCommit answers GetDifferences, GetFile, GetFolder, GetCommit and \
+                     GetBranch, not {other}"
+                ),
             )),
         }
     }

@@ -4,15 +4,22 @@
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
-use deltaship_aws::settings::{self, DetectSettings, SettingsError, Source};
-use deltaship_aws::{check_build, check_rollout, deploy, detect, rollback, start_build};
+use deltaship_aws::settings::{self, DetectSettings, ReconcileSettings, SettingsError, Source};
+use deltaship_aws::{check_build, check_rollout, deploy, detect, reconcile, rollback, start_build};
 use deltaship_core::Failure;
 use serde::Serialize;
 use serde_json::Value;
 
 /// The functions, by the name of their bin (`lambdas/<name>`), in pipeline order.
-pub const NAMES: [&str; 6] =
-    ["detect-changes", "start-build", "check-build", "deploy-service", "check-rollout", "rollback-service"];
+pub const NAMES: [&str; 7] = [
+    "detect-changes",
+    "start-build",
+    "check-build",
+    "deploy-service",
+    "check-rollout",
+    "rollback-service",
+    "reconcile-pushes",
+];
 
 /// Environment variables, as the SAM template would set them.
 #[derive(Debug, Clone, Default)]
@@ -33,6 +40,7 @@ pub struct Functions {
     deploy: deploy::DeployService,
     check_rollout: check_rollout::CheckRollout,
     rollback: rollback::RollbackService,
+    reconcile: reconcile::Reconcile,
 }
 
 impl Functions {
@@ -40,13 +48,17 @@ impl Functions {
     pub fn new(config: &SdkConfig, variables: &Variables) -> Result<Self, SettingsError> {
         let build_wait = settings::build_wait(variables)?;
         let rollout_wait = settings::rollout_wait(variables)?;
+        let detect_settings = DetectSettings::from_source(variables)?;
+        let scope = settings::scope(variables);
         Ok(Self {
-            detect: detect::DetectChanges::new(config, DetectSettings::from_source(variables)?),
-            start_build: start_build::StartBuild::new(config, build_wait),
+            detect: detect::DetectChanges::new(config, detect_settings.clone()).with_scope(scope.clone()),
+            start_build: start_build::StartBuild::new(config, build_wait).with_scope(scope.clone()),
             check_build: check_build::CheckBuild::new(config, build_wait),
-            deploy: deploy::DeployService::new(config, rollout_wait),
-            check_rollout: check_rollout::CheckRollout::new(config, rollout_wait),
-            rollback: rollback::RollbackService::new(config),
+            deploy: deploy::DeployService::new(config, rollout_wait).with_scope(scope.clone()),
+            check_rollout: check_rollout::CheckRollout::new(config, rollout_wait).with_scope(scope.clone()),
+            rollback: rollback::RollbackService::new(config).with_scope(scope.clone()),
+            reconcile: reconcile::Reconcile::new(config, detect_settings, ReconcileSettings::from_source(variables)?)
+                .with_scope(scope),
         })
     }
 
@@ -60,6 +72,7 @@ impl Functions {
             "deploy-service" => to_json(self.deploy.handle(payload).await),
             "check-rollout" => to_json(self.check_rollout.handle(payload).await),
             "rollback-service" => to_json(self.rollback.handle(payload).await),
+            "reconcile-pushes" => to_json(self.reconcile.handle(payload).await),
             _ => return None,
         })
     }

@@ -152,7 +152,13 @@ impl LocalStack {
         while self.invocations.try_recv().is_ok() {}
 
         progress(&Progress::Push { branch: branch.clone(), base: base.clone(), head: head.clone() });
-        let event = push_event(&self.repository.name, &branch, base.as_ref(), &head);
+        // The same push again is the same event again (EventBridge delivers at least once).
+        let key = format!("{branch} {} {}", base.as_ref().map_or("-", CommitId::as_str), head.as_str());
+        let event = self
+            .delivered
+            .entry(key)
+            .or_insert_with(|| push_event(&self.repository.name, &branch, base.as_ref(), &head))
+            .clone();
         let detected = match self.front.invoke("detect-changes", event).await {
             Some(Ok(output)) => serde_json::from_value::<DetectOutput>(output)
                 .map_err(|error| LocalError::Stack(format!("detect-changes answered oddly: {error}")))?,
@@ -293,11 +299,18 @@ pub fn push_event(repository: &str, branch: &str, base: Option<&CommitId>, head:
         "detail-type": "CodeCommit Repository State Change",
         "source": "aws.codecommit",
         "account": ACCOUNT,
-        "time": "1970-01-01T00:00:00Z",
+        "time": now_rfc3339(),
         "region": REGION,
         "resources": [format!("arn:aws:codecommit:{REGION}:{ACCOUNT}:{repository}")],
         "detail": detail,
     })
+}
+
+/// Now, as EventBridge writes an event's `time` (detect-changes orders pushes by it).
+fn now_rfc3339() -> String {
+    aws_smithy_types::DateTime::from(std::time::SystemTime::now())
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default()
 }
 
 async fn history_events(sfn: &aws_sdk_sfn::Client, arn: &str) -> Result<Vec<Event>, LocalError> {

@@ -63,6 +63,9 @@ pub struct LocalStack {
     pub state_machine_arn: String,
     pub(super) front: Arc<Front>,
     pub(super) invocations: mpsc::UnboundedReceiver<Invocation>,
+    /// The event of each push run so far, by branch, base and head: running a push again
+    /// delivers the same event again, as EventBridge may.
+    pub(super) delivered: std::collections::BTreeMap<String, serde_json::Value>,
     server: JoinHandle<()>,
     moto_process: Child,
     moto_log: PathBuf,
@@ -105,9 +108,17 @@ impl LocalStack {
 
         let config = sdk_config(endpoint).await;
         let state_machine_arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{PREFIX}pipeline");
+        let branch = crate::git::GitRepo::open(&repository.path)
+            .ok()
+            .and_then(|git| git.branch_of("HEAD"))
+            .unwrap_or_else(|| "main".to_owned());
         let variables = Variables(
             [
                 ("STATE_MACHINE_ARN", state_machine_arn.as_str()),
+                // What the template's parameters would say: the functions touch this repository
+                // only (any cluster and project: the stack holds only what the manifests name).
+                ("REPOSITORY_NAME", repository.name.as_str()),
+                ("BRANCHES", branch.as_str()),
                 // Locally a look every second: moto and the emulator are quick.
                 ("BUILD_WAIT_MIN_SECONDS", "1"),
                 ("BUILD_WAIT_MAX_SECONDS", "1"),
@@ -138,6 +149,7 @@ impl LocalStack {
             state_machine_arn,
             front,
             invocations,
+            delivered: std::collections::BTreeMap::new(),
             server,
             moto_process,
             moto_log,

@@ -4,7 +4,7 @@
 
 use aws_config::SdkConfig;
 use deltaship_core::rollout::judge_rollout;
-use deltaship_core::{Failure, RolloutVerdict, RolloutWatch, WaitPolicy};
+use deltaship_core::{Failure, RolloutVerdict, RolloutWatch, Scope, WaitPolicy};
 use serde::{Deserialize, Serialize};
 
 use crate::{Clock, ecs, input};
@@ -45,6 +45,7 @@ pub struct CheckRollout {
     ecs: aws_sdk_ecs::Client,
     wait: WaitPolicy,
     clock: Clock,
+    scope: Scope,
 }
 
 impl CheckRollout {
@@ -55,7 +56,14 @@ impl CheckRollout {
 
     /// The function with the given client and clock.
     pub fn from_client(ecs: aws_sdk_ecs::Client, wait: WaitPolicy, clock: Clock) -> Self {
-        Self { ecs, wait, clock }
+        Self { ecs, wait, clock, scope: Scope::default() }
+    }
+
+    /// The same function, refusing what `scope` does not allow (the template's `ClusterName`).
+    #[must_use]
+    pub fn with_scope(mut self, scope: Scope) -> Self {
+        self.scope = scope;
+        self
     }
 
     /// Looks at one rollout.
@@ -66,6 +74,7 @@ impl CheckRollout {
         {
             input::require(FUNCTION, field, value)?;
         }
+        self.scope.check_service(&watch.cluster, &watch.service)?;
         let described = ecs::describe(&self.ecs, &watch.cluster, &watch.service).await?;
         let mut output = CheckRolloutOutput {
             status: RolloutStatus::InProgress,

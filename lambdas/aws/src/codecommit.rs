@@ -110,3 +110,28 @@ pub async fn manifests(
     manifests.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(manifests)
 }
+
+/// The message of `commit` (`GetCommit`), for `[skip deploy]`.
+pub async fn commit_message(client: &Client, repository: &str, commit: &CommitId) -> Result<String, Failure> {
+    let answer =
+        client.get_commit().repository_name(repository).commit_id(commit.as_str()).send().await.map_err(|err| {
+            aws_error::failure("GetCommit", &format!("{repository} {}", commit.short()), &err, &NOT_FOUND)
+        })?;
+    Ok(answer.commit().and_then(|commit| commit.message()).unwrap_or_default().to_owned())
+}
+
+/// The commit `branch` points to (`GetBranch`), or `None` if the branch does not exist.
+pub async fn branch_head(client: &Client, repository: &str, branch: &str) -> Result<Option<CommitId>, Failure> {
+    let target = format!("{repository}@{branch}");
+    let answer = match client.get_branch().repository_name(repository).branch_name(branch).send().await {
+        Ok(answer) => answer,
+        Err(err) if aws_error::code(&err) == Some("BranchDoesNotExistException") => return Ok(None),
+        Err(err) => return Err(aws_error::failure("GetBranch", &target, &err, &NOT_FOUND)),
+    };
+    let Some(id) = answer.branch().and_then(|branch| branch.commit_id()) else {
+        return Ok(None);
+    };
+    CommitId::parse(id)
+        .map(Some)
+        .map_err(|error| Failure::new(ErrorKind::AwsError, format!("GetBranch {target}: {error}")))
+}

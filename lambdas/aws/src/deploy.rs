@@ -4,20 +4,35 @@
 //! The new revision is the service's current one with only the named container's `image`
 //! replaced: every other setting (roles, network mode, CPU and memory, volumes, the other
 //! containers, tags, ...) is kept, and the fields ECS sets itself (ARN, revision, status,
-//! registration times, required attributes, compatibilities) are left out.
-
+//! registration times, required attributes, compatibilities) are left out. Its tags are the
+//! current one's, plus deltaship's stamp: `deltaship:commit`, `deltaship:pushed-at`,
+//! `deltaship:execution` and `deltaship:previous`.
+//!
+//! Before registering anything it reads the revision the service runs
+//! ([`deltaship_core::reliability::decide_deploy`]):
+//!
+//! - the service already runs the image (a retried call, or the same commit deployed by another
+//!   execution): nothing is registered or updated; the answer watches the PRIMARY deployment;
+//! - the revision was registered for a newer push: `Superseded`, the service is not touched;
+//! - otherwise: a new revision, `UpdateService`.
+//!
+//! The image must be tagged with the pushed commit, and the cluster must be the function's
+//! [`Scope`]'s (`OutOfScope` before any call otherwise).
 use aws_config::SdkConfig;
 use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder;
-use aws_sdk_ecs::types::{TaskDefinition, TaskDefinitionField};
-use deltaship_core::{ErrorKind, Failure, RolloutWatch, WaitPolicy};
+use aws_sdk_ecs::types::{Tag, TaskDefinition, TaskDefinitionField};
+use deltaship_core::reliability::{
+    CurrentRevision, DeployDecision, DeployStamp, check_image, decide_deploy, is_deltaship_tag,
+};
+use deltaship_core::{ErrorKind, Failure, RolloutWatch, Scope, WaitPolicy};
 use serde::{Deserialize, Serialize};
 
 use crate::{Clock, aws_error, ecs, input};
 
 const FUNCTION: &str = "deploy-service";
 
-/// deploy-service's input: the service (as in its [`deltaship_core::ServiceJob`]) and the image
-/// its build pushed.
+/// deploy-service's input: the service (as in its [`deltaship_core::ServiceJob`]), the push, and
+/// the image its build pushed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployInput {
     /// The service's name.
@@ -28,10 +43,16 @@ pub struct DeployInput {
     pub service: String,
     /// The container whose image is replaced.
     pub container: String,
-    /// The image to run, from check-build.
+    /// The image to run, from check-build: tagged with `commit`.
     pub image: String,
     /// The rollout deadline, in minutes from now.
     pub timeout_minutes: u32,
+    /// The pushed commit.
+    pub commit: String,
+    /// When it was pushed, in seconds since the Unix epoch (orders pushes).
+    pub pushed_at: i64,
+    /// The execution deploying it.
+    pub execution: String,
 }
 
 /// deploy-service's answer: the deployment to watch (check-rollout's input) and a link.
@@ -54,6 +75,7 @@ pub struct DeployService {
     ecs: aws_sdk_ecs::Client,
     wait: WaitPolicy,
     clock: Clock,
+    scope: Scope,
 }
 
 impl DeployService {
@@ -64,7 +86,14 @@ impl DeployService {
 
     /// The function with the given client and clock.
     pub fn from_client(ecs: aws_sdk_ecs::Client, wait: WaitPolicy, clock: Clock) -> Self {
-        Self { ecs, wait, clock }
+        Self { ecs, wait, clock, scope: Scope::default() }
+    }
+
+    /// The same function, refusing clusters outside `scope` (the template's `ClusterName`).
+    #[must_use]
+    pub fn with_scope(mut self, scope: Scope) -> Self {
+        self.scope = scope;
+        self
     }
 
     /// Deploys one service.
@@ -75,12 +104,15 @@ impl DeployService {
             ("service", &input.service),
             ("container", &input.container),
             ("image", &input.image),
+            ("execution", &input.execution),
         ] {
             input::require(FUNCTION, field, value)?;
         }
+        check_image(&input.image, &input.commit)?;
+        self.scope.check_service(&input.cluster, &input.service)?;
         let target = format!("{}/{}", input.cluster, input.service);
         let current = ecs::describe(&self.ecs, &input.cluster, &input.service).await?;
-        let previous = current.task_definition;
+        let previous = current.task_definition.clone();
 
         let described = self
             .ecs
@@ -103,8 +135,56 @@ impl DeployService {
                 format!("DescribeTaskDefinition {previous}: no task definition returned"),
             )
         })?;
+        let tags = || described.tags().iter().filter_map(|tag| Some((tag.key()?, tag.value()?)));
+        let running = CurrentRevision {
+            arn: previous.clone(),
+            image: definition
+                .container_definitions()
+                .iter()
+                .find(|candidate| candidate.name() == Some(input.container.as_str()))
+                .and_then(|container| container.image())
+                .map(ToOwned::to_owned),
+            stamp: DeployStamp::from_tags(tags()),
+            previous: tags()
+                .find(|(key, _)| *key == deltaship_core::reliability::TAG_PREVIOUS)
+                .map(|(_, value)| value.to_owned()),
+        };
+        let ours = DeployStamp {
+            commit: input.commit.clone(),
+            pushed_at: input.pushed_at,
+            execution: input.execution.clone(),
+        };
+        match decide_deploy(&ours, &input.image, &running, &target) {
+            DeployDecision::Superseded(failure) => {
+                tracing::warn!(service = input.name, "{}", failure.message);
+                return Err(failure);
+            }
+            DeployDecision::Reuse { previous: before } => {
+                let Some((deployment_id, created)) = current.primary else {
+                    return Err(Failure::new(
+                        ErrorKind::AwsError,
+                        format!("DescribeServices {target}: runs {previous} but has no PRIMARY deployment"),
+                    ));
+                };
+                let started_at = created.unwrap_or_else(self.clock);
+                tracing::info!(
+                    service = input.name,
+                    deployment_id,
+                    task_definition = previous,
+                    image = input.image,
+                    "already runs the image: watching its deployment, registering nothing"
+                );
+                return Ok(self.output(input, deployment_id, previous, before, started_at));
+            }
+            DeployDecision::Deploy => {}
+        }
+
+        let mut revision_tags: Vec<Tag> =
+            described.tags().iter().filter(|tag| !tag.key().is_some_and(is_deltaship_tag)).cloned().collect();
+        revision_tags
+            .extend(ours.tags(&previous).into_iter().map(|(key, value)| Tag::builder().key(key).value(value).build()));
         let request = revision(self.ecs.register_task_definition(), definition, &input.container, &input.image)?
-            .set_tags(non_empty(described.tags()));
+            .set_tags(non_empty(&revision_tags));
         let registered = request.send().await.map_err(|err| {
             aws_error::failure("RegisterTaskDefinition", definition.family().unwrap_or(&previous), &err, &[])
         })?;
@@ -150,7 +230,18 @@ impl DeployService {
             "deploying"
         );
 
-        Ok(DeployOutput {
+        Ok(self.output(input, deployment_id, task_definition, previous, started_at))
+    }
+
+    fn output(
+        &self,
+        input: DeployInput,
+        deployment_id: String,
+        task_definition: String,
+        previous: String,
+        started_at: i64,
+    ) -> DeployOutput {
+        DeployOutput {
             service_url: ecs::service_url(&self.ecs, &input.cluster, &input.service),
             watch: RolloutWatch {
                 name: input.name,
@@ -164,7 +255,7 @@ impl DeployService {
             },
             image: input.image,
             wait_seconds: self.wait.min_seconds,
-        })
+        }
     }
 }
 

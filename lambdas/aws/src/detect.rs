@@ -1,20 +1,29 @@
 //! detect-changes: the EventBridge target that plans a push and starts the pipeline.
 //!
 //! 1. The event becomes a [`Trigger`]; tags, deleted branches and merge-commit notices are
-//!    ignored (logged, nothing started).
+//!    ignored (logged, nothing started), and so is a pushed commit whose message contains
+//!    `[skip deploy]` (`GetCommit`). A repository, cluster or project outside the function's
+//!    [`Scope`] is refused (`OutOfScope`).
 //! 2. `deltaship.toml` and every `services/<name>/service.toml` are read at the pushed commit;
 //!    a branch the settings do not deploy is ignored.
 //! 3. The changed paths come from `GetDifferences` between `oldCommitId` and `commitId` (every
 //!    page); a branch's first push has no old commit and follows `first_push`.
 //! 4. The core planner decides; a push that changes no service starts nothing.
 //! 5. `StartExecution` with the deterministic name and the plan as input. A duplicate delivery of
-//!    the same push finds its execution already there: that is success, not an error.
+//!    the same push finds its execution already there: that is success, not an error. A later
+//!    push of a commit that already has an execution on the branch (a reset, a force-push back)
+//!    starts the next attempt, `<name>-r2`, ... (see [`deltaship_core::reliability::covers`]).
 //!
 //! With `DRY_RUN=true` it stops before step 5 and returns the execution input it would start.
 
 use aws_config::SdkConfig;
+use deltaship_core::naming::MAX_ATTEMPTS;
 use deltaship_core::pipeline::TARGET_INPUT_BYTES;
-use deltaship_core::{Catalog, CatalogError, ErrorKind, Failure, PipelineInput, Push, Trigger, execution_name, links};
+use deltaship_core::reliability::{Arrival, RecordedPush, SKIP_DEPLOY, covers, skips_deploy};
+use deltaship_core::{
+    Catalog, CatalogError, ErrorKind, Failure, Origin, PipelineInput, Push, Scope, Trigger, execution_name_attempt,
+    links,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::aws_error;
@@ -79,6 +88,7 @@ pub struct DetectChanges {
     codecommit: aws_sdk_codecommit::Client,
     sfn: aws_sdk_sfn::Client,
     settings: DetectSettings,
+    scope: Scope,
 }
 
 impl DetectChanges {
@@ -93,7 +103,14 @@ impl DetectChanges {
         sfn: aws_sdk_sfn::Client,
         settings: DetectSettings,
     ) -> Self {
-        Self { codecommit, sfn, settings }
+        Self { codecommit, sfn, settings, scope: Scope::default() }
+    }
+
+    /// The same function, refusing what `scope` does not allow (the template's parameters).
+    #[must_use]
+    pub fn with_scope(mut self, scope: Scope) -> Self {
+        self.scope = scope;
+        self
     }
 
     /// Handles one EventBridge event.
@@ -108,7 +125,7 @@ impl DetectChanges {
                 return Ok(output);
             }
         };
-        let output = self.plan_and_start(&push).await?;
+        let output = self.detect(&push, Arrival::Event).await?;
         tracing::info!(
             repository = push.repository,
             branch = push.branch,
@@ -120,14 +137,41 @@ impl DetectChanges {
         Ok(output)
     }
 
-    async fn plan_and_start(&self, push: &Push) -> Result<DetectOutput, Failure> {
+    /// Plans `push` and starts its execution, unless an execution already covers it. The
+    /// reconciler calls this for a push whose event never came.
+    pub async fn detect(&self, push: &Push, arrival: Arrival) -> Result<DetectOutput, Failure> {
         let (repository, head) = (push.repository.as_str(), &push.head);
+        self.scope.check_repository(repository)?;
+        let message = codecommit::commit_message(&self.codecommit, repository, head).await?;
+        if skips_deploy(&message) {
+            let subject = message.lines().next().unwrap_or_default();
+            return Ok(DetectOutput::without_plan(
+                DetectStatus::Ignored,
+                format!(
+                    "commit {} of {repository}@{} says {SKIP_DEPLOY} ({subject:?}): nothing deployed",
+                    head.short(),
+                    push.branch
+                ),
+            ));
+        }
         let (settings, manifests) = futures_util::future::try_join(
             codecommit::settings(&self.codecommit, repository, head),
             codecommit::manifests(&self.codecommit, repository, head, self.settings.manifest_concurrency),
         )
         .await?;
         let catalog = Catalog::load(settings.as_ref(), &manifests).map_err(|error| invalid_manifest(push, &error))?;
+        self.scope.check_services(catalog.services()).map_err(|failure| {
+            Failure::new(
+                failure.kind,
+                format!(
+                    "the manifests of {}@{} ({}) name what this deltaship may not touch:\n{}",
+                    push.repository,
+                    push.branch,
+                    push.head.short(),
+                    failure.message
+                ),
+            )
+        })?;
         if !catalog.settings().deploys_branch(&push.branch) {
             return Ok(DetectOutput::without_plan(
                 DetectStatus::Ignored,
@@ -144,12 +188,15 @@ impl DetectChanges {
             None => Vec::new(),
         };
         let plan = if push.base.is_some() { catalog.plan(&changes) } else { catalog.plan_first_push() };
-        let name = execution_name(repository, &push.branch, head);
-        let input = PipelineInput::new(push, name.clone(), &plan, self.settings.max_concurrency);
+        let mut name = execution_name_attempt(repository, &push.branch, head, 1);
+        let mut input = PipelineInput::new(push, name.clone(), &plan, self.settings.max_concurrency);
+        if matches!(arrival, Arrival::Reconciler { .. }) {
+            input.origin = Origin::Reconciler;
+        }
         let services: Vec<String> = input.services.iter().map(|job| job.name.clone()).collect();
         let removed = input.removed.clone();
-        let summary = |verb: &str| {
-            format!("{verb} {} of {repository}@{} ({}): {}", name, push.branch, head.short(), services.join(", "))
+        let summary = |name: &str, verb: &str| {
+            format!("{verb} {name} of {repository}@{} ({}): {}", push.branch, head.short(), services.join(", "))
         };
 
         if services.is_empty() {
@@ -169,7 +216,7 @@ impl DetectChanges {
         let (input, json) = input.fit(TARGET_INPUT_BYTES)?;
         let mut output = DetectOutput {
             status: DetectStatus::DryRun,
-            message: summary("would start"),
+            message: summary(&name, "would start"),
             execution: Some(name.clone()),
             execution_arn: None,
             services: services.clone(),
@@ -181,37 +228,66 @@ impl DetectChanges {
             return Ok(output);
         };
 
-        let started = self.sfn.start_execution().state_machine_arn(state_machine).name(&name).input(&json).send().await;
-        match started {
-            Ok(started) => {
-                output.status = DetectStatus::Started;
-                output.message = summary("started");
-                output.execution_arn = Some(started.execution_arn().to_owned());
+        let mut attempt = 1;
+        let (mut input, mut json) = (input, json);
+        loop {
+            let started =
+                self.sfn.start_execution().state_machine_arn(state_machine).name(&name).input(&json).send().await;
+            match started {
+                Ok(started) => {
+                    output.status = DetectStatus::Started;
+                    output.message = summary(&name, "started");
+                    output.execution_arn = Some(started.execution_arn().to_owned());
+                }
+                Err(err) if aws_error::code(&err) == Some("ExecutionAlreadyExists") => {
+                    let (arn, covered) = self.covered_by(state_machine, &name, push, arrival).await?;
+                    if covered {
+                        output.status = DetectStatus::AlreadyStarted;
+                        output.message = summary(&name, "already started (a duplicate delivery of the push)");
+                        output.execution_arn = Some(arn);
+                    } else if attempt >= MAX_ATTEMPTS {
+                        return Err(Failure::new(
+                            ErrorKind::ExecutionConflict,
+                            format!(
+                                "commit {} of {repository}@{} already has {MAX_ATTEMPTS} executions, the last {name}; \
+                                 start the pipeline for it by hand if it must run again",
+                                head.short(),
+                                push.branch
+                            ),
+                        ));
+                    } else {
+                        // A later push of a commit that already has an execution: the next attempt.
+                        attempt += 1;
+                        name = execution_name_attempt(repository, &push.branch, head, attempt);
+                        (input, json) = input.renamed(&name).fit(TARGET_INPUT_BYTES)?;
+                        continue;
+                    }
+                }
+                Err(err) => {
+                    return Err(aws_error::failure(
+                        "StartExecution",
+                        &name,
+                        &err,
+                        &[
+                            ("StateMachineDoesNotExist", ErrorKind::AwsError),
+                            ("InvalidExecutionInput", ErrorKind::PlanTooLarge),
+                        ],
+                    ));
+                }
             }
-            Err(err) if aws_error::code(&err) == Some("ExecutionAlreadyExists") => {
-                let arn = self.same_execution(state_machine, &name, &json).await?;
-                output.status = DetectStatus::AlreadyStarted;
-                output.message = summary("already started (a duplicate delivery of the push)");
-                output.execution_arn = Some(arn);
-            }
-            Err(err) => {
-                return Err(aws_error::failure(
-                    "StartExecution",
-                    &name,
-                    &err,
-                    &[
-                        ("StateMachineDoesNotExist", ErrorKind::AwsError),
-                        ("InvalidExecutionInput", ErrorKind::PlanTooLarge),
-                    ],
-                ));
-            }
+            output.execution = Some(name);
+            return Ok(output);
         }
-        Ok(output)
     }
 
-    /// The ARN of the existing execution `name` if its input is `json`; an `ExecutionConflict`
-    /// failure if it was started with other input.
-    async fn same_execution(&self, state_machine: &str, name: &str, json: &str) -> Result<String, Failure> {
+    /// Whether the existing execution `name` already deploys `push` (see [`covers`]), and its ARN.
+    async fn covered_by(
+        &self,
+        state_machine: &str,
+        name: &str,
+        push: &Push,
+        arrival: Arrival,
+    ) -> Result<(String, bool), Failure> {
         let arn = links::execution_arn(state_machine, name).ok_or_else(|| {
             Failure::new(ErrorKind::AwsError, format!("STATE_MACHINE_ARN {state_machine:?} is not a state machine ARN"))
         })?;
@@ -222,24 +298,17 @@ impl DetectChanges {
             .send()
             .await
             .map_err(|err| aws_error::failure("DescribeExecution", &arn, &err, &[]))?;
-        let same = match (existing.input(), serde_json::from_str::<serde_json::Value>(json)) {
-            (Some(existing), Ok(ours)) => {
-                serde_json::from_str::<serde_json::Value>(existing).is_ok_and(|existing| existing == ours)
-            }
-            _ => false,
-        };
-        if same {
-            Ok(arn)
-        } else {
-            Err(Failure::new(
-                ErrorKind::ExecutionConflict,
-                format!(
-                    "execution {name} already exists with a different input (status {}); start the pipeline for this \
-                     commit by hand with another name if it must run again",
-                    existing.status().as_str()
-                ),
-            ))
+        let recorded = existing.input().and_then(RecordedPush::from_input);
+        let started_ms = existing.start_date().to_millis().ok();
+        let covered = recorded.is_some_and(|recorded| covers(&recorded, started_ms, push, arrival));
+        if !covered {
+            tracing::info!(
+                execution = name,
+                status = existing.status().as_str(),
+                "execution {name} is of an earlier push of the same commit: this push runs as the next attempt"
+            );
         }
+        Ok((arn, covered))
     }
 }
 

@@ -20,6 +20,8 @@ pub(crate) struct DescribedService {
     pub(crate) snapshot: ServiceSnapshot,
     /// The task definition the service runs (its PRIMARY deployment's).
     pub(crate) task_definition: String,
+    /// The PRIMARY deployment's id and creation time (seconds since the Unix epoch), if any.
+    pub(crate) primary: Option<(String, Option<i64>)>,
 }
 
 /// Describes `service` in `cluster`: a `ServiceNotFound` failure if either is missing.
@@ -43,7 +45,12 @@ pub(crate) async fn describe(client: &Client, cluster: &str, service: &str) -> R
     };
     ensure_active(&snapshot, &target)?;
     let task_definition = found.task_definition().unwrap_or_default().to_owned();
-    Ok(DescribedService { snapshot, task_definition })
+    let primary = found
+        .deployments()
+        .iter()
+        .find(|deployment| deployment.status() == Some("PRIMARY"))
+        .and_then(|deployment| Some((deployment.id()?.to_owned(), deployment.created_at().map(|at| at.secs()))));
+    Ok(DescribedService { snapshot, task_definition, primary })
 }
 
 pub(crate) fn deployment(deployment: &aws_sdk_ecs::types::Deployment) -> DeploymentSnapshot {

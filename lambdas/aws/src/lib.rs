@@ -14,6 +14,7 @@
 //! | deploy-service | [`deploy`] | [`deploy::DeployInput`] | [`deploy::DeployOutput`] |
 //! | check-rollout | [`check_rollout`] | [`deltaship_core::RolloutWatch`] | [`check_rollout::CheckRolloutOutput`] |
 //! | rollback-service | [`rollback`] | [`rollback::RollbackInput`] | [`rollback::RollbackOutput`] |
+//! | reconcile-pushes | [`reconcile`] | any JSON object (the schedule sends `{}`) | [`reconcile::ReconcileOutput`] |
 //!
 //! Every output is a flat JSON object whose fields are always present (`null` when they do not
 //! apply), so the state machine can select them without a missing-path error. Errors are
@@ -29,6 +30,7 @@ pub mod check_rollout;
 pub mod codecommit;
 pub mod deploy;
 pub mod detect;
+pub mod reconcile;
 pub mod rollback;
 pub mod runtime;
 pub mod settings;

@@ -7,7 +7,7 @@
 
 use aws_config::SdkConfig;
 use deltaship_core::rollout::decide_rollback;
-use deltaship_core::{ErrorKind, Failure, RollbackDecision, RolloutWatch};
+use deltaship_core::{ErrorKind, Failure, RollbackDecision, RolloutWatch, Scope};
 use serde::{Deserialize, Serialize};
 
 use crate::{aws_error, ecs, input};
@@ -56,6 +56,7 @@ pub struct RollbackOutput {
 #[derive(Debug, Clone)]
 pub struct RollbackService {
     ecs: aws_sdk_ecs::Client,
+    scope: Scope,
 }
 
 impl RollbackService {
@@ -66,7 +67,14 @@ impl RollbackService {
 
     /// The function with the given client.
     pub fn from_client(ecs: aws_sdk_ecs::Client) -> Self {
-        Self { ecs }
+        Self { ecs, scope: Scope::default() }
+    }
+
+    /// The same function, refusing what `scope` does not allow (the template's `ClusterName`).
+    #[must_use]
+    pub fn with_scope(mut self, scope: Scope) -> Self {
+        self.scope = scope;
+        self
     }
 
     /// Rolls one service back.
@@ -80,6 +88,7 @@ impl RollbackService {
         ] {
             input::require(FUNCTION, field, value)?;
         }
+        self.scope.check_service(&watch.cluster, &watch.service)?;
         let target = format!("{}/{}", watch.cluster, watch.service);
         let current = ecs::describe(&self.ecs, &watch.cluster, &watch.service).await?.task_definition;
         let service_url = ecs::service_url(&self.ecs, &watch.cluster, &watch.service);

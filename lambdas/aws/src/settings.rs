@@ -8,11 +8,15 @@
 //! | `MAX_CONCURRENCY` | detect-changes | `10` | services the pipeline builds and rolls out at once (1–40, the inline Map's limit), carried in the execution input |
 //! | `BUILD_WAIT_MIN_SECONDS`, `BUILD_WAIT_MAX_SECONDS` | start-build, check-build | `30`, `120` | bounds of the wait between looks at a build |
 //! | `ROLLOUT_WAIT_MIN_SECONDS`, `ROLLOUT_WAIT_MAX_SECONDS` | deploy-service, check-rollout | `20`, `120` | bounds of the wait between looks at a rollout |
+//! | `REPOSITORY_NAME` | detect-changes, reconcile-pushes | unset: any | the only repository deployed (reconcile-pushes: required) |
+//! | `CLUSTER_NAME` | detect-changes, reconcile-pushes, deploy-service, check-rollout, rollback-service | unset: any | the only ECS cluster touched |
+//! | `BUILD_PROJECT_PREFIX` | detect-changes, reconcile-pushes, start-build | unset: any | the start of every CodeBuild project name |
+//! | `BRANCHES` | reconcile-pushes | required | the branches to reconcile, comma-separated |
 //!
 //! A variable that is set but malformed stops the function at cold start with a message naming
 //! the variable, rather than running with a default the operator did not choose.
 
-use deltaship_core::WaitPolicy;
+use deltaship_core::{Scope, WaitPolicy};
 
 /// A setting that is missing or malformed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -130,6 +134,62 @@ impl DetectSettings {
     }
 }
 
+/// What the functions may touch ([`Scope`]): `REPOSITORY_NAME`, `CLUSTER_NAME` and
+/// `BUILD_PROJECT_PREFIX`, each unlimited when unset or empty.
+pub fn scope(source: &impl Source) -> Scope {
+    Scope {
+        repository: text(source, "REPOSITORY_NAME"),
+        cluster: text(source, "CLUSTER_NAME"),
+        project_prefix: text(source, "BUILD_PROJECT_PREFIX"),
+    }
+}
+
+/// The reconciler's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconcileSettings {
+    /// The repository whose branches it reconciles.
+    pub repository: String,
+    /// The branches, as the template's `Branches` parameter names them.
+    pub branches: Vec<String>,
+    /// The state machine whose executions record what was deployed.
+    pub state_machine_arn: String,
+    /// The most pages of `ListExecutions` (up to 1,000 executions each) it reads per run.
+    pub max_pages: u32,
+}
+
+impl ReconcileSettings {
+    /// From `source`: `REPOSITORY_NAME`, `BRANCHES`, `STATE_MACHINE_ARN` (all required) and
+    /// `RECONCILE_MAX_PAGES` (default 5, 1–100).
+    pub fn from_source(source: &impl Source) -> Result<Self, SettingsError> {
+        let required = |variable: &'static str| {
+            text(source, variable).ok_or(SettingsError { variable, problem: "not set".to_owned() })
+        };
+        let repository = required("REPOSITORY_NAME")?;
+        let branches: Vec<String> = required("BRANCHES")?
+            .split(',')
+            .map(|branch| branch.trim().to_owned())
+            .filter(|branch| !branch.is_empty())
+            .collect();
+        if branches.is_empty() {
+            return Err(SettingsError { variable: "BRANCHES", problem: "names no branch".to_owned() });
+        }
+        let state_machine_arn = required("STATE_MACHINE_ARN")?;
+        if deltaship_core::links::execution_arn(&state_machine_arn, "x").is_none() {
+            return Err(SettingsError {
+                variable: "STATE_MACHINE_ARN",
+                problem: format!("{state_machine_arn:?} is not a state machine ARN"),
+            });
+        }
+        let max_pages = number(source, "RECONCILE_MAX_PAGES", 5, (1, 100))?;
+        Ok(Self { repository, branches, state_machine_arn, max_pages })
+    }
+
+    /// From the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_source(&Environment)
+    }
+}
+
 /// The wait policy for builds (start-build, check-build).
 pub fn build_wait(source: &impl Source) -> Result<WaitPolicy, SettingsError> {
     wait(source, "BUILD_WAIT_MIN_SECONDS", "BUILD_WAIT_MAX_SECONDS", WaitPolicy::BUILD)
@@ -203,6 +263,33 @@ mod tests {
         fn get(&self, variable: &str) -> Option<String> {
             self.0.iter().find(|(name, _)| *name == variable).map(|(_, value)| (*value).to_owned())
         }
+    }
+
+    #[test]
+    fn scope_and_reconcile_settings() {
+        assert_eq!(scope(&[("X", "1")]), Scope::default());
+        let limited = scope(&[("REPOSITORY_NAME", "shop"), ("CLUSTER_NAME", " shop "), ("BUILD_PROJECT_PREFIX", "")]);
+        assert_eq!(
+            limited,
+            Scope { repository: Some("shop".into()), cluster: Some("shop".into()), project_prefix: None }
+        );
+
+        let settings = ReconcileSettings::from_source(&[
+            ("REPOSITORY_NAME", "shop"),
+            ("BRANCHES", "main, release ,"),
+            ("STATE_MACHINE_ARN", ARN),
+        ])
+        .unwrap();
+        assert_eq!(settings.branches, ["main", "release"]);
+        assert_eq!(settings.max_pages, 5);
+        let missing = ReconcileSettings::from_source(&[("REPOSITORY_NAME", "shop"), ("STATE_MACHINE_ARN", ARN)]);
+        assert_eq!(missing.unwrap_err().to_string(), "environment variable BRANCHES: not set");
+        let empty = ReconcileSettings::from_source(&[
+            ("REPOSITORY_NAME", "shop"),
+            ("BRANCHES", ","),
+            ("STATE_MACHINE_ARN", ARN),
+        ]);
+        assert_eq!(empty.unwrap_err().variable, "BRANCHES");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use aws_config::SdkConfig;
 use aws_sdk_codebuild::types::{EnvironmentVariable, EnvironmentVariableType};
 use deltaship_core::build::{COMMIT_VARIABLE, IMAGE_REPOSITORY_VARIABLE, IMAGE_TAG_VARIABLE, SERVICE_VARIABLE};
 use deltaship_core::naming::build_token;
-use deltaship_core::{CommitId, ErrorKind, Failure, ServiceJob, WaitPolicy};
+use deltaship_core::{CommitId, ErrorKind, Failure, Scope, ServiceJob, WaitPolicy};
 use serde::{Deserialize, Serialize};
 
 use crate::{aws_error, codebuild, input};
@@ -33,6 +33,7 @@ pub struct StartBuildOutput {
 pub struct StartBuild {
     codebuild: aws_sdk_codebuild::Client,
     wait: WaitPolicy,
+    scope: Scope,
 }
 
 impl StartBuild {
@@ -43,7 +44,14 @@ impl StartBuild {
 
     /// The function with the given client (tests pass a mock).
     pub fn from_client(codebuild: aws_sdk_codebuild::Client, wait: WaitPolicy) -> Self {
-        Self { codebuild, wait }
+        Self { codebuild, wait, scope: Scope::default() }
+    }
+
+    /// The same function, refusing what `scope` does not allow (the template's `BuildProjectPrefix`).
+    #[must_use]
+    pub fn with_scope(mut self, scope: Scope) -> Self {
+        self.scope = scope;
+        self
     }
 
     /// Starts the build of one [`ServiceJob`].
@@ -51,6 +59,7 @@ impl StartBuild {
         let job: ServiceJob = input::parse(FUNCTION, payload)?;
         input::require(FUNCTION, "project", &job.project)?;
         input::require(FUNCTION, "image_repository", &job.image_repository)?;
+        self.scope.check_project(&job.project)?;
         let commit = CommitId::parse(&job.commit)
             .map_err(|error| Failure::invalid_input(format!("{FUNCTION} input, field `commit`: {error}")))?;
 

@@ -39,6 +39,8 @@ fn job(commit: &str) -> Value {
         "repository": "shop-monorepo",
         "branch": "main",
         "commit": commit,
+        "execution": "shop-monorepo-main-x",
+        "pushed_at": 1_700_000_000,
         "project": "users-build",
         "cluster": "shop",
         "service": "users",

@@ -29,7 +29,7 @@ use common::{NOW, Recorder, clock, meta, throttling};
 use deltaship_aws::check_rollout::{CheckRollout, CheckRolloutOutput, RolloutStatus};
 use deltaship_aws::deploy::{DeployOutput, DeployService};
 use deltaship_aws::rollback::{RollbackAction, RollbackOutput, RollbackService};
-use deltaship_core::{ErrorKind, RolloutWatch, WaitPolicy, links};
+use deltaship_core::{ErrorKind, RolloutWatch, Scope, WaitPolicy, links};
 use serde_json::{Value, json};
 
 /// The revision the service runs before the deployment.
@@ -41,6 +41,11 @@ const OTHER: &str = "arn:aws:ecs:eu-west-1:123456789012:task-definition/users:8"
 const OLD_IMAGE: &str =
     "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/users:3e5983d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6";
 const IMAGE: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/users:7f0103fa1b2c3d4e5f60718293a4b5c6d7e8f901";
+/// The pushed commit, the tag of `IMAGE`.
+const COMMIT: &str = "7f0103fa1b2c3d4e5f60718293a4b5c6d7e8f901";
+/// When it was pushed.
+const PUSHED_AT: i64 = NOW - 600;
+const EXECUTION: &str = "shop-monorepo-main-7f0103fa1b2c-0123456789";
 const ROLLBACK_REASON: &str = "ECS deployment circuit breaker: tasks failed to start.";
 
 /// A client in eu-west-1 that tries each call at most `attempts` times, backing off a millisecond.
@@ -203,6 +208,31 @@ fn tags() -> Vec<Tag> {
     vec![Tag::builder().key("team").value("shop").build(), Tag::builder().key("service").value("users").build()]
 }
 
+fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build()
+}
+
+/// deltaship's stamp on a revision: the push it was registered for, and the one before it.
+fn stamp(commit: &str, pushed_at: i64, execution: &str, previous: &str) -> Vec<Tag> {
+    vec![
+        tag("deltaship:commit", commit),
+        tag("deltaship:pushed-at", &pushed_at.to_string()),
+        tag("deltaship:execution", execution),
+        tag("deltaship:previous", previous),
+    ]
+}
+
+/// Revision 6's tags: the team's, and the stamp of the older push that registered it.
+fn tags_of_6() -> Vec<Tag> {
+    let older = stamp("3e5983d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6", PUSHED_AT - 86_400, "older-execution", "users:5");
+    [tags(), older].concat()
+}
+
+/// Revision 7's tags: the team's (copied), and this push's stamp (the older one dropped).
+fn tags_of_7() -> Vec<Tag> {
+    [tags(), stamp(COMMIT, PUSHED_AT, EXECUTION, OLD)].concat()
+}
+
 /// Revision 6 as DescribeTaskDefinition returns it: every setting a revision carries, and the
 /// fields ECS sets itself.
 fn revision_6() -> TaskDefinition {
@@ -252,7 +282,7 @@ fn revision_7_request() -> RegisterTaskDefinitionInput {
         .requires_compatibilities(Compatibility::Fargate)
         .cpu("256")
         .memory("512")
-        .set_tags(Some(tags()))
+        .set_tags(Some(tags_of_7()))
         .pid_mode(PidMode::Task)
         .ephemeral_storage(storage())
         .runtime_platform(platform())
@@ -265,7 +295,7 @@ fn describe_revision_6() -> Rule {
     mock!(aws_sdk_ecs::Client::describe_task_definition)
         .match_requests(|req| req.task_definition() == Some(OLD) && req.include() == [TaskDefinitionField::Tags])
         .then_output(|| {
-            DescribeTaskDefinitionOutput::builder().task_definition(revision_6()).set_tags(Some(tags())).build()
+            DescribeTaskDefinitionOutput::builder().task_definition(revision_6()).set_tags(Some(tags_of_6())).build()
         })
 }
 
@@ -292,7 +322,7 @@ fn register_revision_7() -> Rule {
             assert_eq!(req.ephemeral_storage(), original.ephemeral_storage());
             assert_eq!(req.pid_mode(), original.pid_mode());
             assert_eq!(req.enable_fault_injection(), original.enable_fault_injection());
-            assert_eq!(req.tags(), tags());
+            assert_eq!(req.tags(), tags_of_7(), "the team's tags, and this push's stamp");
             // And nothing else: the whole request, field by field.
             assert_eq!(*req, revision_7_request());
             true
@@ -302,7 +332,7 @@ fn register_revision_7() -> Rule {
             registered.task_definition_arn = Some(NEW.into());
             registered.revision = 7;
             registered.container_definitions = Some(vec![app(IMAGE), log_router()]);
-            RegisterTaskDefinitionOutput::builder().task_definition(registered).set_tags(Some(tags())).build()
+            RegisterTaskDefinitionOutput::builder().task_definition(registered).set_tags(Some(tags_of_7())).build()
         })
 }
 
@@ -329,7 +359,10 @@ fn deploy_input(container: &str) -> Value {
         "service": "users",
         "container": container,
         "image": IMAGE,
-        "timeout_minutes": 12
+        "timeout_minutes": 12,
+        "commit": COMMIT,
+        "pushed_at": PUSHED_AT,
+        "execution": EXECUTION
     })
 }
 
@@ -478,11 +511,92 @@ async fn a_bad_deploy_input_is_invalid_and_calls_nothing() {
         (no_image, "deploy-service input: missing field `image`"),
         (deploy_input(""), "deploy-service input, field `container`: must not be empty"),
         (json!({"name": "users"}), "deploy-service input: missing field `cluster`"),
+        (
+            {
+                let mut other_commit = deploy_input("app");
+                other_commit["commit"] = json!("3e5983d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6");
+                other_commit
+            },
+            "image \"123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/users:7f0103fa1b2c3d4e5f60718293a4b5c6d7e8f901\" \
+             is not tagged with the pushed commit 3e5983d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6 (the buildspec must export \
+             IMAGE_URI=<repository>:<commit>)",
+        ),
     ] {
         let failure = deploy(&[]).handle(payload).await.unwrap_err();
         assert_eq!(failure.kind, ErrorKind::InvalidInput, "{failure}");
         assert_eq!(failure.message, message);
     }
+}
+
+/// DescribeTaskDefinition of `arn`: revision 6 renamed, running `image`, with `tags`.
+fn describe_definition(arn: &'static str, image: &'static str, tags: Vec<Tag>) -> Rule {
+    mock!(aws_sdk_ecs::Client::describe_task_definition)
+        .match_requests(move |req| req.task_definition() == Some(arn))
+        .then_output(move || {
+            let mut definition = revision_6();
+            definition.task_definition_arn = Some(arn.into());
+            definition.container_definitions = Some(vec![app(image), log_router()]);
+            DescribeTaskDefinitionOutput::builder().task_definition(definition).set_tags(Some(tags.clone())).build()
+        })
+}
+
+#[tokio::test]
+async fn a_retried_deploy_watches_the_deployment_it_made_and_registers_nothing() {
+    // The first call registered revision 7 and updated the service; its answer was lost, and the
+    // state machine calls again.
+    let rolling = service(
+        NEW,
+        vec![
+            deployment("ecs-svc/222", "PRIMARY", NEW, DeploymentRolloutState::InProgress),
+            settled("ecs-svc/111", "ACTIVE", OLD),
+        ],
+    );
+    let describe_service = describe(rolling);
+    let describe_7 = describe_definition(NEW, IMAGE, tags_of_7());
+    let register = register_revision_7();
+    let update_service = update(NEW, on_old(), &Recorder::default());
+
+    let output = deploy(&[&describe_service, &describe_7, &register, &update_service])
+        .handle(deploy_input("app"))
+        .await
+        .unwrap();
+
+    assert_eq!(output.watch.deployment_id, "ecs-svc/222");
+    assert_eq!(output.watch.task_definition, NEW);
+    assert_eq!(output.watch.previous_task_definition, OLD, "from the revision's deltaship:previous tag");
+    assert_eq!((output.watch.started_at, output.watch.deadline), (NOW - 60, NOW - 60 + 12 * 60));
+    assert_eq!((register.num_calls(), update_service.num_calls()), (0, 0), "deployed once");
+}
+
+#[tokio::test]
+async fn an_older_push_does_not_deploy_over_a_newer_one() {
+    // A newer push (pushed after ours) already deployed revision 8.
+    const NEWER_IMAGE: &str =
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/users:9999999999999999999999999999999999999999";
+    let newer = service(OTHER, vec![settled("ecs-svc/333", "PRIMARY", OTHER)]);
+    let describe_service = describe(newer);
+    let stamp_8 = stamp("9999999999999999999999999999999999999999", PUSHED_AT + 5, "newer-execution", NEW);
+    let describe_8 = describe_definition(OTHER, NEWER_IMAGE, [tags(), stamp_8].concat());
+    let register = register_revision_7();
+    let update_service = update(NEW, on_old(), &Recorder::default());
+
+    let failure = deploy(&[&describe_service, &describe_8, &register, &update_service])
+        .handle(deploy_input("app"))
+        .await
+        .unwrap_err();
+
+    assert_eq!(failure.kind, ErrorKind::Superseded);
+    assert!(failure.message.contains("newer-execution"), "{failure}");
+    assert!(failure.message.starts_with(&format!("shop/users runs {OTHER} of commit 999999999999")), "{failure}");
+    assert_eq!((register.num_calls(), update_service.num_calls()), (0, 0), "the service is not touched");
+}
+
+#[tokio::test]
+async fn a_cluster_outside_the_scope_is_refused_before_any_call() {
+    let scope = Scope { cluster: Some("prod".into()), ..Scope::default() };
+    let failure = deploy(&[]).with_scope(scope).handle(deploy_input("app")).await.unwrap_err();
+    assert_eq!(failure.kind, ErrorKind::OutOfScope);
+    assert!(failure.message.contains("ClusterName"), "{failure}");
 }
 
 // ---- check-rollout ------------------------------------------------------------------------------

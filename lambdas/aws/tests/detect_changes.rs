@@ -5,6 +5,8 @@
 
 mod common;
 
+use aws_sdk_codecommit::operation::get_branch::GetBranchOutput;
+use aws_sdk_codecommit::operation::get_commit::GetCommitOutput;
 use aws_sdk_codecommit::operation::get_differences::{GetDifferencesError, GetDifferencesOutput};
 use aws_sdk_codecommit::operation::get_file::{GetFileError, GetFileOutput};
 use aws_sdk_codecommit::operation::get_folder::{GetFolderError, GetFolderOutput};
@@ -13,17 +15,21 @@ use aws_sdk_codecommit::types::error::{
     CommitDoesNotExistException, FileDoesNotExistException, FolderDoesNotExistException,
     RepositoryDoesNotExistException,
 };
-use aws_sdk_codecommit::types::{BlobMetadata, ChangeTypeEnum, Difference, FileModeTypeEnum, Folder};
+use aws_sdk_codecommit::types::{
+    BlobMetadata, BranchInfo, ChangeTypeEnum, Commit, Difference, FileModeTypeEnum, Folder,
+};
 use aws_sdk_sfn::operation::describe_execution::{DescribeExecutionInput, DescribeExecutionOutput};
+use aws_sdk_sfn::operation::list_executions::ListExecutionsOutput;
 use aws_sdk_sfn::operation::start_execution::{StartExecutionError, StartExecutionInput, StartExecutionOutput};
 use aws_sdk_sfn::primitives::DateTime;
-use aws_sdk_sfn::types::ExecutionStatus;
 use aws_sdk_sfn::types::error::ExecutionAlreadyExists;
+use aws_sdk_sfn::types::{ExecutionListItem, ExecutionStatus};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use common::{NOW, Recorder, event, meta};
 use deltaship_aws::detect::{DetectChanges, DetectOutput, DetectStatus};
-use deltaship_aws::settings::DetectSettings;
-use deltaship_core::{CommitId, ErrorKind, PipelineInput, execution_name, links};
+use deltaship_aws::reconcile::{BranchStatus, Reconcile};
+use deltaship_aws::settings::{DetectSettings, ReconcileSettings};
+use deltaship_core::{CommitId, ErrorKind, PipelineInput, Scope, execution_name, execution_name_attempt, links};
 use serde_json::{Value, json};
 
 const REPOSITORY: &str = "shop-monorepo";
@@ -31,6 +37,8 @@ const REPOSITORY: &str = "shop-monorepo";
 const NEW: &str = "7f0103fa1b2c3d4e5f60718293a4b5c6d7e8f901";
 /// `oldCommitId` of the push fixture.
 const OLD: &str = "3e5983d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6";
+/// The push fixtures' `time`, 2026-11-23T10:23:43Z.
+const PUSHED_AT: i64 = 1_795_429_423;
 const PUSHER: &str = "arn:aws:iam::123456789012:user/Mary_Major";
 const STATE_MACHINE: &str = "arn:aws:states:eu-west-1:123456789012:stateMachine:deltaship";
 
@@ -96,6 +104,8 @@ fn execution_arn(name: &str) -> String {
 
 /// What the repository holds at the pushed commit.
 struct Tree {
+    /// The pushed commit's message.
+    message: &'static str,
     /// `deltaship.toml`, if any.
     settings: Option<&'static str>,
     /// `services/<folder>/service.toml` per folder under `services/`; `None` for a folder
@@ -106,7 +116,16 @@ struct Tree {
 impl Tree {
     /// `users` and `products` with their manifests, and `common` without one; no settings.
     fn shop() -> Self {
-        Self { settings: None, folders: vec![("users", Some(USERS)), ("products", Some(PRODUCTS)), ("common", None)] }
+        Self {
+            message: "products: faster search",
+            settings: None,
+            folders: vec![("users", Some(USERS)), ("products", Some(PRODUCTS)), ("common", None)],
+        }
+    }
+
+    fn with_message(mut self, message: &'static str) -> Self {
+        self.message = message;
+        self
     }
 
     fn with_settings(mut self, settings: &'static str) -> Self {
@@ -149,6 +168,14 @@ impl Tree {
                         );
                     }
                     output.build().unwrap()
+                }),
+        );
+        let message = self.message;
+        rules.push(
+            mock!(aws_sdk_codecommit::Client::get_commit)
+                .match_requests(|req| req.repository_name() == Some(REPOSITORY) && req.commit_id() == Some(NEW))
+                .then_output(move || {
+                    GetCommitOutput::builder().commit(Commit::builder().commit_id(NEW).message(message).build()).build()
                 }),
         );
         rules
@@ -270,12 +297,16 @@ fn products_input() -> Value {
         "commit": NEW,
         "base": OLD,
         "pushed_by": PUSHER,
+        "pushed_at": PUSHED_AT,
+        "origin": "push",
         "max_concurrency": 3,
         "services": [{
             "name": "products",
             "repository": REPOSITORY,
             "branch": "main",
             "commit": NEW,
+            "execution": name_of("main"),
+            "pushed_at": PUSHED_AT,
             "project": "products-build",
             "cluster": "shop",
             "service": "products",
@@ -418,30 +449,107 @@ async fn a_duplicate_delivery_finds_its_execution_already_started() {
 }
 
 #[tokio::test]
-async fn an_execution_of_the_same_name_with_other_input_is_a_conflict() {
-    let other = |sent: &str| {
+async fn a_second_push_of_the_same_commit_starts_the_next_attempt() {
+    // The existing execution is of an earlier push of NEW (the branch was reset back to it since).
+    let earlier = |sent: &str| {
         let mut input: Value = serde_json::from_str(sent).unwrap();
-        input["services"] = json!([]);
+        input["pushed_at"] = json!(PUSHED_AT - 3600);
+        input["base"] = json!("1".repeat(40));
         input.to_string()
     };
-    let (sfn_rules, _) = duplicate(other, ExecutionStatus::Succeeded);
+    let (sfn_rules, _) = duplicate(earlier, ExecutionStatus::Succeeded);
+    let second = execution_name_attempt(REPOSITORY, "main", &commit(NEW), 2);
+    let seen = Recorder::default();
+    let start_second = start_rule(&second, &seen);
+    let tree = Tree::shop().rules();
+    let diff = pages(three_pages());
+    let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
+    let sfn_rules: Vec<&Rule> = sfn_rules.iter().chain([&start_second]).collect();
+    let handler = DetectChanges::from_clients(codecommit(&rules), sfn(&sfn_rules), settings());
+
+    let output = handler.handle(push()).await.unwrap();
+
+    assert_eq!(output.status, DetectStatus::Started);
+    assert_eq!(output.execution.as_deref(), Some(second.as_str()));
+    assert!(second.ends_with("-r2"), "{second}");
+    assert_eq!(output.execution_arn, Some(execution_arn(&second)));
+    let started = seen.all().into_iter().find(|req| req.name() == Some(second.as_str())).unwrap();
+    let input: Value = serde_json::from_str(started.input().unwrap()).unwrap();
+    let mut expected = products_input();
+    expected["execution"] = json!(second);
+    expected["services"][0]["execution"] = json!(second);
+    assert_eq!(input, expected);
+}
+
+#[tokio::test]
+async fn a_late_event_for_a_push_the_reconciler_started_starts_nothing() {
+    // The reconciler saw the branch at NEW after the push, and started its execution.
+    let reconciled = |sent: &str| {
+        let mut input: Value = serde_json::from_str(sent).unwrap();
+        input["pushed_at"] = json!(PUSHED_AT + 600);
+        input["origin"] = json!("reconciler");
+        input.to_string()
+    };
+    let (sfn_rules, _) = duplicate(reconciled, ExecutionStatus::Running);
     let tree = Tree::shop().rules();
     let diff = pages(three_pages());
     let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
     let handler =
         DetectChanges::from_clients(codecommit(&rules), sfn(&sfn_rules.iter().collect::<Vec<_>>()), settings());
 
+    let output = handler.handle(push()).await.unwrap();
+
+    assert_eq!(output.status, DetectStatus::AlreadyStarted);
+    assert_eq!(output.execution.as_deref(), Some(name_of("main").as_str()));
+    assert_eq!((sfn_rules[0].num_calls(), sfn_rules[1].num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn a_commit_that_says_skip_deploy_is_ignored_before_any_other_read() {
+    let tree = Tree::shop().with_message("docs: typo\n\n[Skip Deploy] nothing to ship").rules();
+    let handler = DetectChanges::from_clients(codecommit(&tree.iter().collect::<Vec<_>>()), sfn(&[]), settings());
+
+    let output = handler.handle(push()).await.unwrap();
+
+    assert_eq!(output.status, DetectStatus::Ignored);
+    assert_eq!(
+        output.message,
+        "commit 7f0103fa1b2c of shop-monorepo@main says [skip deploy] (\"docs: typo\"): nothing deployed"
+    );
+    assert_eq!(output.execution, None);
+    let commit_rule = tree.last().unwrap();
+    assert_eq!(commit_rule.num_calls(), 1);
+    assert!(tree[..tree.len() - 1].iter().all(|rule| rule.num_calls() == 0), "no manifest read");
+}
+
+#[tokio::test]
+async fn manifests_outside_the_stacks_scope_start_nothing() {
+    let scope = Scope {
+        repository: Some(REPOSITORY.into()),
+        cluster: Some("shop".into()),
+        project_prefix: Some("users-".into()),
+    };
+    let tree = Tree::shop().rules();
+    let handler = DetectChanges::from_clients(codecommit(&tree.iter().collect::<Vec<_>>()), sfn(&[]), settings())
+        .with_scope(scope.clone());
+
     let failure = handler.handle(push()).await.unwrap_err();
 
-    assert_eq!(failure.kind, ErrorKind::ExecutionConflict);
+    assert_eq!(failure.kind, ErrorKind::OutOfScope);
     assert!(
-        failure.message.starts_with(&format!(
-            "execution {} already exists with a different input (status SUCCEEDED)",
-            name_of("main")
-        )),
+        failure.message.contains(
+            "services/products/service.toml: project \"products-build\" does not start with \"users-\" (the \
+             template's BuildProjectPrefix)"
+        ),
         "{failure}"
     );
-    assert_eq!((sfn_rules[0].num_calls(), sfn_rules[1].num_calls()), (1, 1));
+
+    // Another repository is refused before any call.
+    let other = DetectChanges::from_clients(codecommit(&[]), sfn(&[]), settings())
+        .with_scope(Scope { repository: Some("other".into()), ..scope });
+    let failure = other.handle(push()).await.unwrap_err();
+    assert_eq!(failure.kind, ErrorKind::OutOfScope);
+    assert!(failure.message.contains("RepositoryName"), "{failure}");
 }
 
 #[tokio::test]
@@ -734,7 +842,8 @@ async fn a_repository_without_a_services_folder_deploys_nothing() {
         });
     let diff = pages(vec![vec![modified("services/users/src/main.rs")]]);
     let start = start_rule(&name_of("main"), &Recorder::default());
-    let rules: Vec<&Rule> = [&no_settings, &folder].into_iter().chain(&diff).collect();
+    let message = Tree::shop().rules().pop().unwrap();
+    let rules: Vec<&Rule> = [&no_settings, &folder, &message].into_iter().chain(&diff).collect();
     let handler = DetectChanges::from_clients(codecommit(&rules), sfn(&[&start]), settings());
 
     let output = handler.handle(push()).await.unwrap();
@@ -745,4 +854,149 @@ async fn a_repository_without_a_services_folder_deploys_nothing() {
         "nothing to deploy for shop-monorepo@main 7f0103fa1b2c: the one changed path touches no service"
     );
     assert_eq!((folder.num_calls(), diff[0].num_calls(), start.num_calls()), (1, 1, 0));
+}
+
+// ---- reconcile-pushes -----------------------------------------------------------------------------
+
+fn reconcile_settings(branches: &[&str]) -> ReconcileSettings {
+    ReconcileSettings {
+        repository: REPOSITORY.into(),
+        branches: branches.iter().map(|branch| (*branch).to_owned()).collect(),
+        state_machine_arn: STATE_MACHINE.into(),
+        max_pages: 5,
+    }
+}
+
+/// GetBranch of `branch`: `head`.
+fn branch_rule(branch: &'static str, head: &'static str) -> Rule {
+    mock!(aws_sdk_codecommit::Client::get_branch)
+        .match_requests(move |req| req.repository_name() == Some(REPOSITORY) && req.branch_name() == Some(branch))
+        .then_output(move || {
+            GetBranchOutput::builder().branch(BranchInfo::builder().branch_name(branch).commit_id(head).build()).build()
+        })
+}
+
+/// The state machine's executions, newest first: (name, commit of its input, branch, started at).
+fn executions_rules(executions: &[(String, &'static str, &'static str, i64)]) -> Vec<Rule> {
+    let items: Vec<ExecutionListItem> = executions
+        .iter()
+        .map(|(name, _, _, started)| {
+            ExecutionListItem::builder()
+                .execution_arn(execution_arn(name))
+                .state_machine_arn(STATE_MACHINE)
+                .name(name)
+                .status(ExecutionStatus::Succeeded)
+                .start_date(DateTime::from_secs(*started))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let mut rules = vec![
+        mock!(aws_sdk_sfn::Client::list_executions)
+            .match_requests(|req| req.state_machine_arn() == Some(STATE_MACHINE) && req.next_token().is_none())
+            .then_output(move || ListExecutionsOutput::builder().set_executions(Some(items.clone())).build().unwrap()),
+    ];
+    for (name, commit, branch, started) in executions.iter().cloned() {
+        let arn = execution_arn(&name);
+        rules.push(
+            mock!(aws_sdk_sfn::Client::describe_execution)
+                .match_requests(move |req| req.execution_arn() == Some(arn.as_str()))
+                .then_output(move || {
+                    let input = json!({
+                        "execution": name, "repository": REPOSITORY, "branch": branch, "commit": commit,
+                        "base": null, "pushed_by": null, "pushed_at": started, "origin": "push",
+                        "max_concurrency": 3, "services": [], "removed": []
+                    });
+                    DescribeExecutionOutput::builder()
+                        .execution_arn(execution_arn(&name))
+                        .state_machine_arn(STATE_MACHINE)
+                        .name(&name)
+                        .status(ExecutionStatus::Succeeded)
+                        .start_date(DateTime::from_secs(started))
+                        .input(input.to_string())
+                        .build()
+                        .unwrap()
+                }),
+        );
+    }
+    rules
+}
+
+#[tokio::test]
+async fn the_reconciler_plans_a_push_whose_event_was_lost() {
+    // main moved OLD -> NEW, but the event never came: main's latest execution is still OLD's.
+    // release is at OLD and has never deployed: reported, not deployed.
+    let latest_of_main = execution_name(REPOSITORY, "main", &commit(OLD));
+    let executions = executions_rules(&[
+        (execution_name(REPOSITORY, "feature-x", &commit(NEW)), NEW, "feature-x", NOW - 60),
+        (latest_of_main.clone(), OLD, "main", NOW - 3600),
+        (
+            execution_name(REPOSITORY, "main", &commit("1".repeat(40).as_str())),
+            "1111111111111111111111111111111111111111",
+            "main",
+            NOW - 7200,
+        ),
+    ]);
+    let seen = Recorder::default();
+    let start = start_rule(&name_of("main"), &seen);
+    let heads = [branch_rule("main", NEW), branch_rule("release", OLD)];
+    let tree = Tree::shop().rules();
+    let diff = pages(three_pages());
+    let codecommit_rules: Vec<&Rule> = tree.iter().chain(&diff).chain(&heads).collect();
+    let sfn_rules: Vec<&Rule> = executions.iter().chain([&start]).collect();
+    let reconciler = Reconcile::from_clients(
+        codecommit(&codecommit_rules),
+        sfn(&sfn_rules),
+        settings(),
+        reconcile_settings(&["main", "release"]),
+        common::clock,
+    );
+
+    let output = reconciler.handle(json!({})).await.unwrap();
+
+    let [main, release] = &output.branches[..] else { panic!("{output:?}") };
+    assert_eq!(main.status, BranchStatus::Reconciled, "{}", main.message);
+    assert_eq!(main.head.as_deref(), Some(NEW));
+    assert_eq!(main.latest_execution.as_deref(), Some(latest_of_main.as_str()));
+    let detected = main.detect.as_ref().unwrap();
+    assert_eq!(detected.status, DetectStatus::Started);
+    assert_eq!(detected.services, ["products"]);
+    assert_eq!(release.status, BranchStatus::NoExecution, "{}", release.message);
+
+    // One execution for NEW, planned from main's latest execution (OLD), marked as the
+    // reconciler's, with the time it saw the branch as its push time.
+    let request = seen.only();
+    let input: Value = serde_json::from_str(request.input().unwrap()).unwrap();
+    let mut expected = products_input();
+    expected["origin"] = json!("reconciler");
+    expected["pushed_at"] = json!(NOW);
+    expected["services"][0]["pushed_at"] = json!(NOW);
+    expected["pushed_by"] = Value::Null;
+    assert_eq!(input, expected);
+    assert!(diff.iter().all(|page| page.num_calls() == 1), "the diff OLD..NEW was read");
+    // The other branch's execution was never described: its name is not main's.
+    assert_eq!(executions[1].num_calls(), 0);
+    assert_eq!(executions[2].num_calls(), 1);
+    assert_eq!(executions[3].num_calls(), 0, "only the latest execution of main is read");
+}
+
+#[tokio::test]
+async fn the_reconciler_leaves_an_up_to_date_branch_alone() {
+    let executions = executions_rules(&[(name_of("main"), NEW, "main", NOW - 60)]);
+    let heads = [branch_rule("main", NEW)];
+    let sfn_rules: Vec<&Rule> = executions.iter().collect();
+    let reconciler = Reconcile::from_clients(
+        codecommit(&heads.iter().collect::<Vec<_>>()),
+        sfn(&sfn_rules),
+        settings(),
+        reconcile_settings(&["main"]),
+        common::clock,
+    );
+
+    let output = reconciler.handle(json!({})).await.unwrap();
+
+    assert_eq!(output.branches[0].status, BranchStatus::UpToDate);
+    assert_eq!(output.branches[0].detect, None);
+    let failure = reconciler.handle(json!([])).await.unwrap_err();
+    assert_eq!(failure.kind, ErrorKind::InvalidInput);
 }

@@ -21,13 +21,16 @@
 //! | `RolloutFailed` | no | the deployment failed or the circuit breaker rolled it back |
 //! | `DeploymentReplaced` | no | another deployment replaced ours before it completed |
 //! | `DeadlineExceeded` | no | the rollout did not complete before the service's deadline |
+//! | `Superseded` | no | a newer push already deployed the service; this older one steps aside |
+//! | `OutOfScope` | no | a manifest names a repository, cluster, service or project this stack may not touch |
 //! | `AccessDenied` | no | the function's role may not make the call (fix the IAM policy) |
 //! | `AwsError` | no | AWS rejected the call for another reason (the message says which) |
 //! | `Throttled` | yes | AWS throttled the call, after the SDK's own retries |
 //! | `AwsUnavailable` | yes | AWS failed or could not be reached (5xx, timeout, connection) |
 //!
 //! `DeploymentReplaced` is kept apart from `RolloutFailed` because rolling back would overwrite
-//! whoever replaced the deployment.
+//! whoever replaced the deployment; `Superseded` is deploy-service's refusal to deploy over a newer
+//! push's revision. The state machine ends both as the `superseded` outcome.
 
 use std::fmt;
 
@@ -66,6 +69,10 @@ pub enum ErrorKind {
     DeploymentReplaced,
     /// The rollout did not complete before the service's deadline.
     DeadlineExceeded,
+    /// A newer push already deployed the service; this older one steps aside.
+    Superseded,
+    /// A manifest names a repository, cluster, service or project this stack may not touch.
+    OutOfScope,
     /// The function's role may not make the call.
     AccessDenied,
     /// AWS rejected the call for another reason.
@@ -78,7 +85,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in the order of the table above.
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 21] = [
         Self::InvalidInput,
         Self::InvalidManifest,
         Self::RepositoryNotFound,
@@ -94,6 +101,8 @@ impl ErrorKind {
         Self::RolloutFailed,
         Self::DeploymentReplaced,
         Self::DeadlineExceeded,
+        Self::Superseded,
+        Self::OutOfScope,
         Self::AccessDenied,
         Self::AwsError,
         Self::Throttled,
@@ -118,6 +127,8 @@ impl ErrorKind {
             Self::RolloutFailed => "RolloutFailed",
             Self::DeploymentReplaced => "DeploymentReplaced",
             Self::DeadlineExceeded => "DeadlineExceeded",
+            Self::Superseded => "Superseded",
+            Self::OutOfScope => "OutOfScope",
             Self::AccessDenied => "AccessDenied",
             Self::AwsError => "AwsError",
             Self::Throttled => "Throttled",

@@ -13,6 +13,9 @@
 //! - [`rollout`]: judging an ECS rollout by its deployment id, and deciding a safe rollback.
 //! - [`failure`]: the stable error names ([`ErrorKind`]) every Lambda returns.
 //! - [`links`]: console links for builds, services and executions.
+//! - [`reliability`]: duplicate deliveries, lost events, racing pushes, `[skip deploy]`.
+//! - [`scope`]: what one deltaship stack may touch, whatever the manifests say.
+//! - [`robustness`]: the invariants the fuzz targets check on arbitrary bytes.
 //!
 //! Adapters (the Lambdas' AWS clients, the CLI's git reader) fetch the changed paths and the
 //! manifest files, hand them to this crate, and act on its answer.
@@ -49,14 +52,18 @@ pub mod manifest;
 pub mod naming;
 pub mod pipeline;
 pub mod planner;
+pub mod reliability;
+pub mod robustness;
 pub mod rollout;
+pub mod scope;
 
 pub use build::{BuildVerdict, WaitPolicy};
 pub use commit::{CommitId, InvalidCommitId};
 pub use event::{EventError, Ignored, Push, Trigger, parse_event, parse_event_value};
 pub use failure::{ErrorKind, Failure};
 pub use manifest::{FirstPush, ManifestError, Service, Settings, SourceFile};
-pub use naming::execution_name;
-pub use pipeline::{PipelineInput, ServiceJob};
+pub use naming::{execution_name, execution_name_attempt};
+pub use pipeline::{Origin, PipelineInput, ServiceJob};
 pub use planner::{Catalog, CatalogError, Change, Plan, PlannedService};
 pub use rollout::{RollbackDecision, RolloutVerdict, RolloutWatch};
+pub use scope::Scope;

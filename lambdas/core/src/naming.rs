@@ -13,6 +13,11 @@
 //!   taken over the exact, unshortened triple and tells them apart.
 //!
 //! This format is stable: tools (and the reconciler) may parse the commit back out of a name.
+//!
+//! A second push of a commit that already has an execution on the branch (the branch was reset
+//! back to it, or force-pushed) is a new deployment, not a duplicate delivery: it runs as attempt
+//! 2, 3, ... whose name ends in `-r<attempt>` ([`execution_name_attempt`]); the rest of the name is
+//! shortened to keep within 80 characters. See `docs/RELIABILITY.md`.
 
 use sha2::{Digest, Sha256};
 
@@ -23,16 +28,61 @@ pub const MAX_EXECUTION_NAME_LEN: usize = 80;
 
 const DIGEST_LEN: usize = 10;
 
+/// How many executions one commit may have on one branch (its first push and up to
+/// `MAX_ATTEMPTS - 1` later pushes of the same commit within Step Functions' 90 days).
+pub const MAX_ATTEMPTS: u32 = 20;
+
 /// The execution name for the push of `commit` to `branch` of `repository`.
 pub fn execution_name(repository: &str, branch: &str, commit: &CommitId) -> String {
+    execution_name_attempt(repository, branch, commit, 1)
+}
+
+/// The execution name of the `attempt`-th push of `commit` to `branch` (1 is the first, named
+/// as [`execution_name`]; later ones end in `-r<attempt>`).
+pub fn execution_name_attempt(repository: &str, branch: &str, commit: &CommitId, attempt: u32) -> String {
     let digest = hex_digest(&[repository, branch, commit.as_str()], DIGEST_LEN);
-    let tail = format!("{}-{digest}", commit.short());
+    let tail = tail(commit.short(), &digest, attempt);
 
     // Room left for "<repository>-<branch>" once the tail and its separator are placed.
     let room = MAX_EXECUTION_NAME_LEN - tail.len() - 1;
     let (repository, branch) = (sanitize(repository), sanitize(branch));
     let (repository, branch) = fit(&repository, &branch, room);
     [repository, branch, &tail].into_iter().filter(|part| !part.is_empty()).collect::<Vec<_>>().join("-")
+}
+
+fn tail(short: &str, digest: &str, attempt: u32) -> String {
+    if attempt <= 1 { format!("{short}-{digest}") } else { format!("{short}-{digest}-r{attempt}") }
+}
+
+/// Whether `name` may be the name of an execution of a push to `branch` of `repository` (any
+/// commit, any attempt): its start is what [`execution_name_attempt`] makes of the two, and its
+/// tail is a short commit id and a digest. Branches that read the same once shortened or
+/// sanitised (`feature/x`, `feature-x`) share names here; the execution's input tells them apart.
+pub fn is_branch_execution(name: &str, repository: &str, branch: &str) -> bool {
+    let (rest, attempt) = match name.rsplit_once("-r") {
+        Some((rest, digits))
+            if !digits.is_empty() && digits.len() <= 3 && digits.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            match digits.parse::<u32>() {
+                Ok(attempt) if attempt >= 2 => (rest, attempt),
+                _ => return false,
+            }
+        }
+        _ => (name, 1),
+    };
+    let tail_len = 12 + 1 + DIGEST_LEN;
+    let Some(split) = rest.len().checked_sub(tail_len) else { return false };
+    let (Some(prefix), Some(tail)) = (rest.get(..split), rest.get(split..)) else { return false };
+    let hex = |text: &str| text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let tail_ok = tail.len() == tail_len
+        && tail.as_bytes().get(12) == Some(&b'-')
+        && tail.get(..12).is_some_and(hex)
+        && tail.get(13..).is_some_and(hex);
+    // Any commit gives the same start: only the tail depends on it.
+    let Ok(zero) = CommitId::parse(&"0".repeat(40)) else { return false };
+    let expected = execution_name_attempt(repository, branch, &zero, attempt);
+    let expected_prefix = expected.get(..expected.len().saturating_sub(tail_len + (name.len() - rest.len())));
+    tail_ok && expected_prefix == Some(prefix)
 }
 
 /// The idempotency token of the build of `service` (built by `project`) at `commit`: the same
@@ -189,6 +239,44 @@ mod tests {
     fn parts_that_sanitize_to_nothing_are_left_out() {
         let name = execution_name("日本", "main", &commit('e'));
         assert!(name.starts_with("main-eeeeeeeeeeee-"), "{name}");
+    }
+
+    #[test]
+    fn later_attempts_end_in_r_and_stay_valid() {
+        let first = execution_name("shop", "main", &commit('a'));
+        assert_eq!(execution_name_attempt("shop", "main", &commit('a'), 1), first);
+        let second = execution_name_attempt("shop", "main", &commit('a'), 2);
+        assert_eq!(second, format!("{first}-r2"));
+        let long = execution_name_attempt(&"r".repeat(100), &"b".repeat(100), &commit('a'), MAX_ATTEMPTS);
+        assert_valid(&long);
+        assert!(long.contains("-aaaaaaaaaaaa-"), "{long}");
+        assert!(long.ends_with(&format!("-r{MAX_ATTEMPTS}")), "{long}");
+    }
+
+    #[test]
+    fn branch_executions_are_recognised_by_name() {
+        let long = "b".repeat(100);
+        for (repository, branch) in [("shop", "main"), ("shop", "feature/x"), ("shop", long.as_str()), ("日本", "main")]
+        {
+            for attempt in [1, 2, 13] {
+                let name = execution_name_attempt(repository, branch, &commit('c'), attempt);
+                assert!(is_branch_execution(&name, repository, branch), "{name}");
+                assert!(!is_branch_execution(&name, repository, "release"), "{name} is not release's");
+                assert!(!is_branch_execution(&name, "other", branch), "{name} is not other's");
+            }
+        }
+        for not_ours in [
+            "",
+            "shop-main",
+            "shop-main-cccccccccccc-",
+            "shop-main-cccccccccccc-02e914e78",
+            "shop-main-CCCCCCCCCCCC-02e914e789",
+            "shop-main-cccccccccccc-02e914e789-r1",
+            "shop-main-cccccccccccc-02e914e789-r",
+            "manual-run",
+        ] {
+            assert!(!is_branch_execution(not_ours, "shop", "main"), "{not_ours}");
+        }
     }
 
     #[test]

@@ -39,12 +39,28 @@ pub struct PipelineInput {
     pub base: Option<String>,
     /// Who pushed, when AWS says.
     pub pushed_by: Option<String>,
+    /// When the push happened, in seconds since the Unix epoch (the event's `time`; for the
+    /// reconciler, when it saw the branch at `commit`). Orders pushes: see [`crate::reliability`].
+    pub pushed_at: i64,
+    /// Who started the execution: an EventBridge push event, or the reconciler of lost pushes.
+    pub origin: Origin,
     /// How many services the state machine works on at once (its Map's `MaxConcurrencyPath`).
     pub max_concurrency: u32,
     /// The services to build and roll out, sorted by name.
     pub services: Vec<ServiceJob>,
     /// Services whose manifest the push deleted (not deployed; for the record).
     pub removed: Vec<String>,
+}
+
+/// Who started an execution.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// detect-changes, for a push event.
+    #[default]
+    Push,
+    /// The reconciler, for a push whose event never arrived.
+    Reconciler,
 }
 
 /// One service's work: the item the state machine's Map runs over, and the input of
@@ -59,6 +75,11 @@ pub struct ServiceJob {
     pub branch: String,
     /// The commit to build and deploy.
     pub commit: String,
+    /// The execution's name, recorded on the task definition revision deploy-service registers.
+    pub execution: String,
+    /// When the push happened (as [`PipelineInput::pushed_at`]): deploy-service refuses to roll
+    /// a service back over a revision a newer push deployed.
+    pub pushed_at: i64,
     /// The CodeBuild project.
     pub project: String,
     /// The ECS cluster (name or ARN).
@@ -93,6 +114,8 @@ impl PipelineInput {
                     repository: push.repository.clone(),
                     branch: push.branch.clone(),
                     commit: push.head.to_string(),
+                    execution: execution.clone(),
+                    pushed_at: push.pushed_at,
                     project: service.build.project.clone(),
                     cluster: service.deploy.cluster.clone(),
                     service: service.deploy.service.clone(),
@@ -111,10 +134,22 @@ impl PipelineInput {
             commit: push.head.to_string(),
             base: push.base.as_ref().map(CommitId::to_string),
             pushed_by: push.pushed_by.clone(),
+            pushed_at: push.pushed_at,
+            origin: Origin::Push,
             max_concurrency,
             services,
             removed: plan.removed.iter().map(|name| (*name).to_owned()).collect(),
         }
+    }
+
+    /// The same input under another execution name (a later attempt, see
+    /// [`crate::naming::execution_name_attempt`]).
+    pub fn renamed(mut self, execution: &str) -> Self {
+        execution.clone_into(&mut self.execution);
+        for job in &mut self.services {
+            execution.clone_into(&mut job.execution);
+        }
+        self
     }
 
     /// The input as JSON, trimmed to at most `budget` bytes: first each service's reasons are cut
@@ -174,6 +209,7 @@ mod tests {
             head: CommitId::parse(&"b".repeat(40)).unwrap(),
             base: Some(CommitId::parse(&"a".repeat(40)).unwrap()),
             pushed_by: Some("arn:aws:iam::123456789012:user/dev".into()),
+            pushed_at: 1_700_000_000,
         }
     }
 
@@ -195,6 +231,11 @@ mod tests {
             (input.commit.as_str(), "shop", "main")
         );
         assert_eq!(job.timeout_minutes, 12);
+        assert_eq!((job.execution.as_str(), job.pushed_at), ("exec", 1_700_000_000));
+        assert_eq!((input.pushed_at, input.origin), (1_700_000_000, Origin::Push));
+        let renamed = input.clone().renamed("exec-r2");
+        assert_eq!(renamed.execution, "exec-r2");
+        assert!(renamed.services.iter().all(|job| job.execution == "exec-r2"));
         assert_eq!(job.reasons, ["services/users/src/main.rs"]);
         assert_eq!(job.more_reasons, 0);
     }

@@ -8,6 +8,7 @@ use deltaship_aws::runtime;
 async fn main() -> Result<(), lambda_runtime::Error> {
     runtime::init_tracing();
     let wait = deltaship_aws::settings::rollout_wait(&deltaship_aws::settings::Environment)?;
-    let function = deltaship_aws::deploy::DeployService::new(&runtime::aws_config().await, wait);
+    let function = deltaship_aws::deploy::DeployService::new(&runtime::aws_config().await, wait)
+        .with_scope(deltaship_aws::settings::scope(&deltaship_aws::settings::Environment));
     runtime::serve(|payload| function.handle(payload)).await
 }

@@ -8,6 +8,7 @@ use deltaship_aws::runtime;
 async fn main() -> Result<(), lambda_runtime::Error> {
     runtime::init_tracing();
     let settings = deltaship_aws::settings::DetectSettings::from_env()?;
-    let function = deltaship_aws::detect::DetectChanges::new(&runtime::aws_config().await, settings);
+    let function = deltaship_aws::detect::DetectChanges::new(&runtime::aws_config().await, settings)
+        .with_scope(deltaship_aws::settings::scope(&deltaship_aws::settings::Environment));
     runtime::serve(|payload| function.handle(payload)).await
 }

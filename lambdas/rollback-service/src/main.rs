@@ -7,6 +7,7 @@ use deltaship_aws::runtime;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     runtime::init_tracing();
-    let function = deltaship_aws::rollback::RollbackService::new(&runtime::aws_config().await);
+    let function = deltaship_aws::rollback::RollbackService::new(&runtime::aws_config().await)
+        .with_scope(deltaship_aws::settings::scope(&deltaship_aws::settings::Environment));
     runtime::serve(|payload| function.handle(payload)).await
 }

@@ -1,0 +1,151 @@
+//! Least privilege as a test: every IAM statement in `sam/template.yaml` names its actions one by
+//! one (no `*` in an action, no `NotAction`), and names its resources, except for the few actions
+//! that AWS does not scope to a resource, which are allowed `"*"` and listed here with the reason.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::path::Path;
+
+use serde_norway::Value;
+
+/// Actions allowed `Resource: "*"`: the Service Authorization Reference gives them no resource
+/// type, so IAM accepts nothing narrower. A statement with `"*"` may list only these.
+const STAR_RESOURCE_ACTIONS: &[(&str, &str)] = &[
+    // X-Ray: the trace and sampling APIs have no resource type.
+    ("xray:PutTraceSegments", "no resource type"),
+    ("xray:PutTelemetryRecords", "no resource type"),
+    ("xray:GetSamplingRules", "no resource type"),
+    ("xray:GetSamplingTargets", "no resource type"),
+    // ECS: DescribeTaskDefinition has no resource type.
+    ("ecs:DescribeTaskDefinition", "no resource type"),
+    // CloudWatch Logs vended-log deliveries (Step Functions logging): no resource type.
+    ("logs:CreateLogDelivery", "no resource type"),
+    ("logs:GetLogDelivery", "no resource type"),
+    ("logs:UpdateLogDelivery", "no resource type"),
+    ("logs:DeleteLogDelivery", "no resource type"),
+    ("logs:ListLogDeliveries", "no resource type"),
+    ("logs:PutResourcePolicy", "no resource type"),
+    ("logs:DescribeResourcePolicies", "no resource type"),
+    ("logs:DescribeLogGroups", "no resource type"),
+];
+
+/// Every IAM statement of a template: (where, statement). Role policies, the assume-role
+/// policies, stand-alone policies, queue and topic policies.
+fn statements(template: &Value) -> Vec<(String, Value)> {
+    let mut found = Vec::new();
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        let name = name.as_str().unwrap();
+        let properties = &resource["Properties"];
+        let mut documents: Vec<(String, &Value)> = Vec::new();
+        for policy in properties["Policies"].as_sequence().into_iter().flatten() {
+            let label = policy["PolicyName"].as_str().unwrap_or("?");
+            documents.push((format!("{name} policy {label}"), &policy["PolicyDocument"]));
+        }
+        for key in ["PolicyDocument", "AssumeRolePolicyDocument"] {
+            if properties.get(key).is_some() {
+                documents.push((format!("{name} {key}"), &properties[key]));
+            }
+        }
+        for (place, document) in documents {
+            for (index, statement) in document["Statement"].as_sequence().into_iter().flatten().enumerate() {
+                let sid = statement["Sid"].as_str().map_or_else(|| format!("#{index}"), ToOwned::to_owned);
+                found.push((format!("{place} statement {sid}"), statement.clone()));
+            }
+        }
+    }
+    found
+}
+
+/// The plain strings of a field that is a string or a list (tagged values such as `!Sub` or
+/// `!GetAtt` name a specific resource and are not strings here).
+fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(text) => vec![text.clone()],
+        Value::Sequence(items) => items.iter().flat_map(strings).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Everything wrong with one statement.
+fn problems(place: &str, statement: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for key in ["NotAction", "NotResource", "NotPrincipal"] {
+        if statement.get(key).is_some() {
+            problems.push(format!("{place}: {key} grants everything else"));
+        }
+    }
+    if statement["Effect"].as_str() != Some("Allow") {
+        return problems;
+    }
+    let actions = strings(&statement["Action"]);
+    for action in &actions {
+        if action.contains('*') {
+            problems.push(format!("{place}: action {action:?} is a wildcard"));
+        }
+    }
+    if strings(&statement["Resource"]).iter().any(|resource| resource == "*") {
+        for action in &actions {
+            if !STAR_RESOURCE_ACTIONS.iter().any(|(allowed, _)| allowed == action) {
+                problems.push(format!(
+                    "{place}: {action} on resource \"*\" (not in STAR_RESOURCE_ACTIONS: name the resource)"
+                ));
+            }
+        }
+    }
+    problems
+}
+
+fn template() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sam/template.yaml");
+    serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn no_statement_grants_a_wildcard_action_or_an_unlisted_wildcard_resource() {
+    let template = template();
+    let statements = statements(&template);
+    assert!(statements.len() > 20, "found only {} statements", statements.len());
+    let problems: Vec<String> = statements.iter().flat_map(|(place, statement)| problems(place, statement)).collect();
+    assert!(problems.is_empty(), "sam/template.yaml:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn every_function_role_has_its_statements() {
+    // The reconciler can read branches and executions and start the pipeline, nothing else.
+    let template = template();
+    let statements = statements(&template);
+    let reconciler: Vec<String> = statements
+        .iter()
+        .filter(|(place, _)| place.starts_with("ReconcilePushesRole policy"))
+        .flat_map(|(_, statement)| strings(&statement["Action"]))
+        .collect();
+    for action in ["codecommit:GetBranch", "states:ListExecutions", "states:StartExecution", "states:DescribeExecution"]
+    {
+        assert!(reconciler.iter().any(|granted| granted == action), "the reconciler lacks {action}");
+    }
+    assert!(!reconciler.iter().any(|action| action.starts_with("ecs:") || action.starts_with("codebuild:")));
+}
+
+#[test]
+fn the_check_catches_wildcards() {
+    let statement = |yaml: &str| -> Value { serde_norway::from_str(yaml).unwrap() };
+    let cases = [
+        ("Effect: Allow\nAction: ecs:*\nResource: arn:x", "is a wildcard"),
+        ("Effect: Allow\nAction: '*'\nResource: arn:x", "is a wildcard"),
+        ("Effect: Allow\nAction: [ecs:Describe*]\nResource: arn:x", "is a wildcard"),
+        ("Effect: Allow\nAction: ecs:UpdateService\nResource: '*'", "ecs:UpdateService on resource \"*\""),
+        ("Effect: Allow\nAction: [xray:PutTraceSegments, s3:GetObject]\nResource: ['*']", "s3:GetObject on"),
+        ("Effect: Allow\nNotAction: iam:*\nResource: arn:x", "NotAction"),
+    ];
+    for (yaml, expected) in cases {
+        let found = problems("test", &statement(yaml));
+        assert!(found.iter().any(|problem| problem.contains(expected)), "{yaml}: {found:?}");
+    }
+    let fine = [
+        "Effect: Allow\nAction: xray:PutTraceSegments\nResource: '*'",
+        "Effect: Allow\nAction: ecs:UpdateService\nResource: !Sub arn:${X}",
+    ];
+    for yaml in fine {
+        assert!(problems("test", &statement(yaml)).is_empty(), "{yaml}");
+    }
+}
