@@ -516,6 +516,28 @@ fn the_walker_catches_a_payload_its_function_does_not_take() {
 }
 
 #[test]
+fn every_invoke_fixture_is_its_functions_input() {
+    let fixture = |name: &str| -> Value {
+        let path = root().join("tests/fixtures/invoke").join(format!("{name}.json"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    for (function, placeholder) in [
+        ("start-build", "${StartBuildFunctionArn}"),
+        ("check-build", "${CheckBuildFunctionArn}"),
+        ("deploy-service", "${DeployServiceFunctionArn}"),
+        ("check-rollout", "${CheckRolloutFunctionArn}"),
+        ("rollback-service", "${RollbackServiceFunctionArn}"),
+    ] {
+        check_input(function, placeholder, &fixture(function));
+    }
+    assert!(matches!(
+        deltaship_core::parse_event_value(fixture("detect-changes")),
+        Ok(deltaship_core::Trigger::Push(_))
+    ));
+    assert!(serde_json::from_value::<deltaship_aws::reconcile::ReconcileInput>(fixture("reconcile-pushes")).is_ok());
+}
+
+#[test]
 fn placeholders_are_found() {
     assert_eq!(placeholders("a ${X} b ${Y_z}"), BTreeSet::from(["X".to_owned(), "Y_z".to_owned()]));
     assert!(placeholders("no placeholders $ {here}").is_empty());

@@ -256,7 +256,8 @@ mod tests {
     #[test]
     fn branch_executions_are_recognised_by_name() {
         let long = "b".repeat(100);
-        for (repository, branch) in [("shop", "main"), ("shop", "feature/x"), ("shop", long.as_str()), ("日本", "main")]
+        for (repository, branch) in
+            [("shop", "main"), ("shop", "feature/x"), ("shop", "feature-r2"), ("shop", long.as_str()), ("日本", "main")]
         {
             for attempt in [1, 2, 13] {
                 let name = execution_name_attempt(repository, branch, &commit('c'), attempt);
