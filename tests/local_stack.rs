@@ -240,3 +240,37 @@ async fn a_newer_push_supersedes_an_older_rollout_of_the_same_service() {
     assert_eq!(revisions(&stack, "users").await, 3, "one revision per push, and no other");
     stop_and_check_ports(stack).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_push_that_finishes_building_last_does_not_deploy_over_a_newer_one() {
+    let (repo, root) = shop();
+    let options =
+        StackOptions { repo: repo.path().to_owned(), moto_server: None, build_seconds: 8.0, rollout_seconds: 0.5 };
+    let mut stack = LocalStack::start(&options).await.expect("the local stack starts");
+    let older = repo.commit("HEAD", &[&root], &[("services/users/src/main.rs", Some("fn main() { older() }"))]);
+    let newer = repo.commit("HEAD", &[&older], &[("services/users/src/main.rs", Some("fn main() { newer() }"))]);
+
+    // The older push's build is slow; the newer push, a second or more later, builds quickly.
+    let first = stack.push(&push(&older), &mut |_| {}).await.expect("the older push starts");
+    let waited = std::time::Instant::now();
+    while builds(&stack, "users-build").await < 1 {
+        assert!(waited.elapsed() < Duration::from_secs(60), "the older push never started its build");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    stack.set_durations(0.5, 0.5);
+    let second = stack.push(&push(&newer), &mut |_| {}).await.expect("the newer push starts");
+    let newer_report = stack.follow(second, Duration::from_secs(120), &mut |_| {}).await.expect("the newer push ends");
+    let older_report = stack.follow(first, Duration::from_secs(120), &mut |_| {}).await.expect("the older push ends");
+
+    assert_eq!(outcomes(&newer_report), pairs(&[("users", "deployed")]), "{newer_report:?}");
+    assert_eq!(outcomes(&older_report), pairs(&[("users", "superseded")]), "{older_report:?}");
+    assert!(
+        older_report.steps.iter().any(|step| step.service == "users" && step.state == "Superseded before deploying"),
+        "{:?}",
+        older_report.steps
+    );
+    assert!(running(&stack, "users").await.ends_with("users:2"), "the newer revision serves");
+    assert_eq!(revisions(&stack, "users").await, 2, "the older push registered nothing");
+    stop_and_check_ports(stack).await;
+}

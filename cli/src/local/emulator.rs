@@ -46,6 +46,8 @@ pub const ROLLOUT_FAILURE: &str = "ECS deployment circuit breaker: tasks failed 
 struct Build {
     overrides: Vec<Value>,
     started: f64,
+    /// Seconds it takes (the emulator's `build_seconds` when it started).
+    takes: f64,
     fails: bool,
 }
 
@@ -59,6 +61,8 @@ struct Deployment {
     reason: String,
     created: f64,
     updated: f64,
+    /// Seconds it takes (the emulator's `rollout_seconds` when it started).
+    takes: f64,
     fails: bool,
 }
 
@@ -143,7 +147,8 @@ impl Emulator {
         let Some(id) = build.get("id").and_then(Value::as_str).map(ToOwned::to_owned) else { return };
         let overrides = overrides.unwrap_or_default();
         merge_variables(build, &overrides);
-        self.builds.insert(id, Build { overrides, started: now, fails: self.faults.fail_build.contains(project) });
+        let fails = self.faults.fail_build.contains(project);
+        self.builds.insert(id, Build { overrides, started: now, takes: self.build_seconds, fails });
         if let Some(token) = request.get("idempotencyToken").and_then(Value::as_str) {
             self.tokens.insert(token.to_owned(), response.clone());
         }
@@ -159,7 +164,7 @@ impl Emulator {
             };
             merge_variables(build, &known.overrides);
             let Some(fields) = build.as_object_mut() else { continue };
-            if now - known.started < self.build_seconds {
+            if now - known.started < known.takes {
                 fields.insert("buildStatus".into(), json!("IN_PROGRESS"));
                 fields.insert("currentPhase".into(), json!("BUILD"));
                 fields.insert("buildComplete".into(), json!(false));
@@ -169,7 +174,7 @@ impl Emulator {
             }
             fields.insert("buildComplete".into(), json!(true));
             fields.insert("currentPhase".into(), json!("COMPLETED"));
-            fields.insert("endTime".into(), json!(known.started + self.build_seconds));
+            fields.insert("endTime".into(), json!(known.started + known.takes));
             if known.fails {
                 fields.insert("buildStatus".into(), json!("FAILED"));
                 fields.insert(
@@ -228,6 +233,7 @@ impl Emulator {
                     rollout: "IN_PROGRESS",
                     created: now,
                     updated: now,
+                    takes: self.rollout_seconds,
                     fails,
                 },
             );
@@ -242,9 +248,8 @@ impl Emulator {
         for service in services {
             let Some(key) = service_key(service) else { continue };
             let mut deployments = self.deployments_of(&key, service);
-            let settle = self.rollout_seconds;
             let settled =
-                |d: &&mut Deployment| d.status == "PRIMARY" && d.rollout == "IN_PROGRESS" && now - d.created >= settle;
+                |d: &&mut Deployment| d.status == "PRIMARY" && d.rollout == "IN_PROGRESS" && now - d.created >= d.takes;
             if let Some(primary) = deployments.iter_mut().find(settled) {
                 primary.updated = now;
                 if primary.fails {
@@ -282,6 +287,7 @@ impl Emulator {
             rollout: "COMPLETED",
             created,
             updated: created,
+            takes: 0.0,
             fails: false,
         }]
     }

@@ -169,6 +169,14 @@ impl LocalStack {
             .map_err(|error| LocalError::Stack(format!("could not wait for moto to stop: {error}")))
     }
 
+    /// How long the builds and the rollouts started from now on take, in seconds.
+    pub fn set_durations(&self, build_seconds: f64, rollout_seconds: f64) {
+        self.front.with_emulator(|emulator| {
+            emulator.build_seconds = build_seconds;
+            emulator.rollout_seconds = rollout_seconds;
+        });
+    }
+
     /// moto's log file (kept while the stack runs).
     pub fn moto_log(&self) -> &Path {
         &self.moto_log
