@@ -34,6 +34,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// What a push costs to orchestrate (Step Functions, Lambda) beside CodePipeline V2, walked
+    /// from the state machine with the Lambdas' wait policy.
+    Cost(deltaship::cost::CostArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -45,7 +48,10 @@ enum Format {
 }
 
 fn main() -> ExitCode {
-    let Command::Plan { repo, base, head, format } = Cli::parse().command;
+    let (repo, base, head, format) = match Cli::parse().command {
+        Command::Plan { repo, base, head, format } => (repo, base, head, format),
+        Command::Cost(args) => return deltaship::cost::run(&args),
+    };
     let report = match plan(&PlanRequest { repo, base, head }) {
         Ok(report) => report,
         Err(error) => {

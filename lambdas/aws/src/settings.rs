@@ -6,8 +6,8 @@
 //! | `DRY_RUN` | detect-changes | `false` | plan and return the plan; start nothing |
 //! | `MANIFEST_READ_CONCURRENCY` | detect-changes | `8` | manifests read from CodeCommit at once (1–64) |
 //! | `MAX_CONCURRENCY` | detect-changes | `10` | services the pipeline builds and rolls out at once (1–40, the inline Map's limit), carried in the execution input |
-//! | `BUILD_WAIT_MIN_SECONDS`, `BUILD_WAIT_MAX_SECONDS` | start-build, check-build | `30`, `120` | bounds of the wait between looks at a build |
-//! | `ROLLOUT_WAIT_MIN_SECONDS`, `ROLLOUT_WAIT_MAX_SECONDS` | deploy-service, check-rollout | `20`, `120` | bounds of the wait between looks at a rollout |
+//! | `BUILD_WAIT_MIN_SECONDS`, `BUILD_WAIT_MAX_SECONDS` | start-build, check-build | `60`, `120` | bounds of the wait between looks at a build |
+//! | `ROLLOUT_WAIT_MIN_SECONDS`, `ROLLOUT_WAIT_MAX_SECONDS` | deploy-service, check-rollout | `30`, `120` | bounds of the wait between looks at a rollout |
 //!
 //! A variable that is set but malformed stops the function at cold start with a message naming
 //! the variable, rather than running with a default the operator did not choose.

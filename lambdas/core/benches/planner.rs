@@ -109,7 +109,12 @@ impl Naive {
                     _ => vec![pattern.clone(), format!("{pattern}/**")],
                 })
                 .map(|glob| {
-                    GlobBuilder::new(&glob).literal_separator(true).backslash_escape(true).build().unwrap().compile_matcher()
+                    GlobBuilder::new(&glob)
+                        .literal_separator(true)
+                        .backslash_escape(true)
+                        .build()
+                        .unwrap()
+                        .compile_matcher()
                 })
                 .collect()
         };
@@ -142,7 +147,9 @@ impl Naive {
 }
 
 fn plans(c: &mut Criterion) {
-    for (paths, services, label) in [(1_000, 100, "1k_x_100"), (10_000, 1_000, "10k_x_1000"), (100_000, 100, "100k_x_100")] {
+    for (paths, services, label) in
+        [(1_000, 100, "1k_x_100"), (10_000, 1_000, "10k_x_1000"), (100_000, 100, "100k_x_100")]
+    {
         let (settings, files) = manifests(services);
         let catalog = Catalog::load(Some(&settings), &files).unwrap();
         let changes: Vec<Change> = changed_paths(paths, services, 42).into_iter().map(Change::Modified).collect();
@@ -160,7 +167,10 @@ fn plans(c: &mut Criterion) {
         assert_eq!(planned, expected, "the planner and the naive baseline disagree on {label}");
         let deployed = plan.services.len();
         let reasons: usize = plan.services.iter().map(|s| s.reasons.len()).sum();
-        println!("{label}: {} changed paths deploy {deployed} of {services} services ({reasons} reasons)", sorted.len());
+        println!(
+            "{label}: {} changed paths deploy {deployed} of {services} services ({reasons} reasons)",
+            sorted.len()
+        );
 
         let mut group = c.benchmark_group(format!("plan_{label}"));
         group.bench_function("deltaship", |b| b.iter(|| black_box(catalog.plan(black_box(&changes)))));

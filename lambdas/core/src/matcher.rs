@@ -205,8 +205,10 @@ impl<T: Copy> MatcherBuilder<T> {
             }
             Shape::AtOrBelow(_) | Shape::Below(_) => None,
         };
-        let (Shape::AtOrBelow(path) | Shape::Below(path) | Shape::Scoped { folder: path, .. } | Shape::General { folder: path }) =
-            shape;
+        let (Shape::AtOrBelow(path)
+        | Shape::Below(path)
+        | Shape::Scoped { folder: path, .. }
+        | Shape::General { folder: path }) = shape;
         let node = self.node(path);
         let Some(folder) = self.nodes.get_mut(node).map(|node| &mut node.folder) else { return Ok(()) };
         match shape {
@@ -392,15 +394,15 @@ mod tests {
     #[test]
     fn matches_table() {
         let patterns = [
-            "docs",                     // 0
-            "services/a/**",            // 1
-            "services/a/**/*.md",       // 2
-            "**/target/**",             // 3
-            "services/a/src/*.rs",      // 4
-            "Cargo.lock",               // 5
-            "**",                       // 6
-            "services/a/**/gen.*/**",   // 7
-            "services/a/**/README.md",  // 8
+            "docs",                    // 0
+            "services/a/**",           // 1
+            "services/a/**/*.md",      // 2
+            "**/target/**",            // 3
+            "services/a/src/*.rs",     // 4
+            "Cargo.lock",              // 5
+            "**",                      // 6
+            "services/a/**/gen.*/**",  // 7
+            "services/a/**/README.md", // 8
         ];
         let table: [(&str, &[usize]); 14] = [
             ("docs", &[0, 6]),
@@ -450,9 +452,8 @@ mod tests {
 
     /// The reference: every glob of every pattern on its own, as globset matches it.
     fn naive(patterns: &[Vec<GlobMatcher>], path: &str) -> Vec<usize> {
-        let matching = |(index, globs): (usize, &Vec<GlobMatcher>)| {
-            globs.iter().any(|glob| glob.is_match(path)).then_some(index)
-        };
+        let matching =
+            |(index, globs): (usize, &Vec<GlobMatcher>)| globs.iter().any(|glob| glob.is_match(path)).then_some(index);
         patterns.iter().enumerate().filter_map(matching).collect()
     }
 

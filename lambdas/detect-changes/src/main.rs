@@ -7,7 +7,12 @@ use deltaship_aws::runtime;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     runtime::init_tracing();
-    let settings = deltaship_aws::settings::DetectSettings::from_env()?;
-    let function = deltaship_aws::detect::DetectChanges::new(&runtime::aws_config().await, settings);
-    runtime::serve(|payload| function.handle(payload)).await
+    let settings = &deltaship_aws::settings::DetectSettings::from_env()?;
+    let function = &runtime::Lazy::new();
+    runtime::serve(move |payload| async move {
+        let build =
+            || async { deltaship_aws::detect::DetectChanges::new(&runtime::aws_config().await, settings.clone()) };
+        function.get_or_init(build).await.handle(payload).await
+    })
+    .await
 }

@@ -7,6 +7,10 @@ use deltaship_aws::runtime;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     runtime::init_tracing();
-    let function = deltaship_aws::rollback::RollbackService::new(&runtime::aws_config().await);
-    runtime::serve(|payload| function.handle(payload)).await
+    let function = &runtime::Lazy::new();
+    runtime::serve(move |payload| async move {
+        let build = || async { deltaship_aws::rollback::RollbackService::new(&runtime::aws_config().await) };
+        function.get_or_init(build).await.handle(payload).await
+    })
+    .await
 }
