@@ -957,7 +957,8 @@ mod tests {
         };
         let short_deadline = Scenario { timeout_minutes: 5, ..scenario(300, 600) };
         // (name, scenario, transitions, invocations, events, build looks, rollout looks, outcome)
-        let table: Vec<(&str, Scenario, u64, u64, u64, u64, u64, &str)> = vec![
+        type Row<'a> = (&'a str, Scenario, u64, u64, u64, u64, u64, &'a str);
+        let table: Vec<Row<'_>> = vec![
             ("5+5 min, default policy", scenario(300, 300), 30, 11, 95, 4, 5, "deployed"),
             ("5+5 min, the policy before (30..120, 20..120)", old(300, 300), 36, 13, 113, 5, 6, "deployed"),
             ("quick build and rollout", scenario(30, 20), 9, 4, 32, 1, 1, "deployed"),

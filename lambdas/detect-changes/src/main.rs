@@ -2,6 +2,10 @@
 //!
 //! See `deltaship_aws::detect` for the input, the output and the errors.
 
+// The handler's future, built inside the runtime's future at the first invocation, nests deeper
+// than the compiler's default limit for computing its layout.
+#![recursion_limit = "256"]
+
 use deltaship_aws::runtime;
 
 #[tokio::main(flavor = "current_thread")]
