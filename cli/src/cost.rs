@@ -825,20 +825,20 @@ impl Estimate {
         ));
         line(String::new());
         let push = format!("push ({} service{})", self.services, if self.services == 1 { "" } else { "s" });
-        line(format!("  {:<28}{:>14}{:>14}{:>18}", "", "per service", "per execution", push));
+        line(format!("  {:<28}{:>14}{:>16}{:>20}", "", "per service", "per execution", push));
         let o = &self.simulation.overhead;
         let t = &self.simulation.total;
         let c = &walk.counts;
-        line(format!("  {:<28}{:>14}{:>14}{:>18}", "state transitions", c.transitions, o.transitions, t.transitions));
+        line(format!("  {:<28}{:>14}{:>16}{:>20}", "state transitions", c.transitions, o.transitions, t.transitions));
         line(format!(
-            "  {:<28}{:>14}{:>14}{:>18}",
+            "  {:<28}{:>14}{:>16}{:>20}",
             "Lambda invocations",
             c.lambda_invocations,
             format!("{} + 1 detect", o.lambda_invocations),
             t.lambda_invocations + self.detect_invocations
         ));
         line(format!(
-            "  {:<28}{:>14}{:>14}{:>18}",
+            "  {:<28}{:>14}{:>16}{:>20}",
             "history events", c.history_events, o.history_events, t.history_events
         ));
         let overhead = Dollars {
@@ -848,7 +848,7 @@ impl Estimate {
         };
         let money = |label: String, pick: fn(&Dollars) -> f64| {
             format!(
-                "  {:<28}{:>14}{:>14}{:>18}",
+                "  {:<28}{:>14}{:>16}{:>20}",
                 label,
                 format!("${:.6}", pick(&self.per_service)),
                 format!("${:.6}", pick(&overhead)),
