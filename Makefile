@@ -17,7 +17,7 @@ SAM_ENV := env -u AWS_PROFILE -u AWS_SESSION_TOKEN SAM_CLI_TELEMETRY=0 AWS_REGIO
 	AWS_DEFAULT_REGION=eu-west-1 AWS_ACCESS_KEY_ID=dummy AWS_SECRET_ACCESS_KEY=dummy \
 	AWS_EC2_METADATA_DISABLED=true
 
-.PHONY: help demo venv venv-build test lint sam-build invoke-lambdas ci
+.PHONY: help demo venv venv-build test lint sam-build invoke-lambdas bench bench-lambdas cost ci
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -53,6 +53,18 @@ sam-build: venv-build ## sam build: the seven Lambdas for arm64, with cargo-lamb
 
 invoke-lambdas: ## every Lambda bin under the Lambda Runtime Interface Emulator
 	python3 scripts/invoke-lambdas
+
+# Budgets and how to read the figures: docs/PERFORMANCE.md. Not part of CI: timings need a quiet
+# machine, and a benchmark is not a test.
+bench: ## the planner benchmark (criterion) and its figures beside the budgets
+	cargo bench -p deltaship-core --bench planner
+	python3 scripts/bench-summary
+
+bench-lambdas: ## every Lambda in release: zipped size, start-up, peak memory, against the budgets
+	python3 scripts/bench-lambdas
+
+cost: ## what one service deploy costs to orchestrate (5 min build, 5 min rollout) beside CodePipeline
+	cargo run --quiet -p deltaship -- cost --build 5m --rollout 5m
 
 ci: ## what CI runs: bash .ci/run
 	bash .ci/run

@@ -1,5 +1,6 @@
 //! The `deltaship` command line: ask what a push will deploy before you push.
 //!
+//! - [`cost`]: `deltaship cost`, what a push costs to orchestrate, walked from the state machine.
 //! - [`git`]: a local git repository as a change source (revisions, tree diffs, manifests),
 //!   read with gix.
 //! - [`plan`]: `deltaship plan`, the same planner the detect-changes Lambda runs, on local
@@ -10,6 +11,7 @@
 //! Exit codes: 0 success, 1 an unexpected failure (e.g. a corrupt repository), 2 bad input
 //! (not a repository, unknown revision, invalid manifest, bad arguments).
 
+pub mod cost;
 pub mod git;
 pub mod local;
 pub mod plan;

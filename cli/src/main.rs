@@ -41,6 +41,9 @@ enum Command {
         #[command(subcommand)]
         command: LocalCommand,
     },
+    /// What a push costs to orchestrate (Step Functions, Lambda) beside CodePipeline V2, walked
+    /// from the state machine with the Lambdas' wait policy.
+    Cost(deltaship::cost::CostArgs),
 }
 
 #[derive(Subcommand)]
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Plan { repo, base, head, format } => plan_command(&PlanRequest { repo, base, head }, format),
         Command::Local { command } => local_command(command),
+        Command::Cost(args) => deltaship::cost::run(&args),
     }
 }
 

@@ -1,7 +1,7 @@
 //! deltaship's Lambda handlers and their thin adapters over the AWS SDK.
 //!
-//! Each function is a struct built once at cold start from the shared AWS configuration and its
-//! [`settings`], with one method, `handle(payload) -> Result<Output, Failure>`: it parses the
+//! Each function is a struct built once, at its first invocation ([`runtime::Lazy`]), from the
+//! shared AWS configuration and its [`settings`] (read at cold start), with one method, `handle(payload) -> Result<Output, Failure>`: it parses the
 //! payload into the function's input type, makes its AWS calls, and hands every decision to
 //! [`deltaship_core`]. The Lambda bins (`lambdas/<function>/`) only wire a handler to
 //! [`runtime::serve`]; the local pipeline calls the same `handle` methods in process.

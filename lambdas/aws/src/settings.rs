@@ -6,8 +6,8 @@
 //! | `DRY_RUN` | detect-changes | `false` | plan and return the plan; start nothing |
 //! | `MANIFEST_READ_CONCURRENCY` | detect-changes | `8` | manifests read from CodeCommit at once (1–64) |
 //! | `MAX_CONCURRENCY` | detect-changes | `10` | services the pipeline builds and rolls out at once (1–40, the inline Map's limit), carried in the execution input |
-//! | `BUILD_WAIT_MIN_SECONDS`, `BUILD_WAIT_MAX_SECONDS` | start-build, check-build | `30`, `120` | bounds of the wait between looks at a build |
-//! | `ROLLOUT_WAIT_MIN_SECONDS`, `ROLLOUT_WAIT_MAX_SECONDS` | deploy-service, check-rollout | `20`, `120` | bounds of the wait between looks at a rollout |
+//! | `BUILD_WAIT_MIN_SECONDS`, `BUILD_WAIT_MAX_SECONDS` | start-build, check-build | `60`, `120` | bounds of the wait between looks at a build |
+//! | `ROLLOUT_WAIT_MIN_SECONDS`, `ROLLOUT_WAIT_MAX_SECONDS` | deploy-service, check-rollout | `30`, `120` | bounds of the wait between looks at a rollout |
 //! | `REPOSITORY_NAME` | detect-changes, reconcile-pushes | unset: any | the only repository deployed (reconcile-pushes: required) |
 //! | `CLUSTER_NAME` | detect-changes, reconcile-pushes, deploy-service, check-rollout, rollback-service | unset: any | the only ECS cluster touched |
 //! | `BUILD_PROJECT_PREFIX` | detect-changes, reconcile-pushes, start-build | unset: any | the start of every CodeBuild project name |

@@ -110,7 +110,7 @@ async fn start_build_pins_the_commit_and_passes_the_image_variables() {
             wait_seconds: WaitPolicy::BUILD.min_seconds
         }
     );
-    assert_eq!(output.wait_seconds, 30);
+    assert_eq!(output.wait_seconds, 60);
     assert!(output.build_url.starts_with("https://eu-west-1.console.aws.amazon.com/"), "{}", output.build_url);
     assert!(
         output.build_url.contains("/build/users-build%3A5b3c5e4c-1f7e-4bd2-9a8b-0123456789ab/"),
@@ -247,7 +247,7 @@ fn build(status: StatusType, current: &str, phases: Vec<BuildPhase>) -> Build {
         .arn(ARN)
         .build_status(status)
         .current_phase(current)
-        .start_time(DateTime::from_secs(NOW - 50))
+        .start_time(DateTime::from_secs(NOW - 90))
         .set_phases(Some(phases))
         .logs(LogsLocation::builder().deep_link(LOGS).build())
         .build()
@@ -284,7 +284,7 @@ async fn a_running_build_waits_as_long_as_it_has_run() {
         CheckBuildOutput {
             status: BuildStatus::InProgress,
             build_id: ID.into(),
-            wait_seconds: 50,
+            wait_seconds: 90,
             phase: Some("BUILD".into()),
             image: None,
             build_url: links::build("eu-west-1", ID),
@@ -408,7 +408,7 @@ async fn throttling_is_retried_by_the_sdk() {
     let output = handler.handle(input()).await.unwrap();
 
     assert_eq!(output.status, BuildStatus::InProgress);
-    assert_eq!(output.wait_seconds, 50);
+    assert_eq!(output.wait_seconds, 90);
     assert_eq!(rule.num_calls(), 3, "two throttled attempts and the one that answered");
 }
 

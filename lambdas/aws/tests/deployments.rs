@@ -419,7 +419,7 @@ async fn deploy_registers_the_same_revision_with_the_new_image_and_rolls_it_out(
             "started_at": NOW,
             "deadline": NOW + 720,
             "image": IMAGE,
-            "wait_seconds": 20,
+            "wait_seconds": 30,
             "service_url": service_url()
         })
     );
@@ -616,7 +616,7 @@ fn watch(elapsed: i64) -> Value {
         "deadline": started_at + 600,
         // check-rollout gets deploy-service's whole output.
         "image": IMAGE,
-        "wait_seconds": 20,
+        "wait_seconds": 30,
         "service_url": service_url()
     })
 }
@@ -659,7 +659,7 @@ async fn a_completed_primary_deployment_is_completed() {
 #[tokio::test]
 async fn a_rollout_in_progress_waits_but_not_past_the_deadline() {
     let rule = describe(in_progress());
-    let cases = [(5, 20), (60, 60), (300, 120), (590, 10)];
+    let cases = [(5, 30), (60, 60), (300, 120), (590, 10)];
     for (elapsed, wait) in cases {
         let output = check(&[&rule]).handle(watch(elapsed)).await.unwrap();
         assert_eq!(

@@ -8,6 +8,10 @@ use deltaship_aws::runtime;
 async fn main() -> Result<(), lambda_runtime::Error> {
     runtime::init_tracing();
     let wait = deltaship_aws::settings::build_wait(&deltaship_aws::settings::Environment)?;
-    let function = deltaship_aws::check_build::CheckBuild::new(&runtime::aws_config().await, wait);
-    runtime::serve(|payload| function.handle(payload)).await
+    let function = &runtime::Lazy::new();
+    runtime::serve(move |payload| async move {
+        let build = || async { deltaship_aws::check_build::CheckBuild::new(&runtime::aws_config().await, wait) };
+        function.get_or_init(build).await.handle(payload).await
+    })
+    .await
 }

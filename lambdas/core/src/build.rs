@@ -33,10 +33,13 @@ pub struct WaitPolicy {
 }
 
 impl WaitPolicy {
-    /// Builds: first look after 30 s, then back off up to 2 minutes.
-    pub const BUILD: Self = Self { min_seconds: 30, max_seconds: 120 };
-    /// Rollouts: first look after 20 s, then back off up to 2 minutes (never past the deadline).
-    pub const ROLLOUT: Self = Self { min_seconds: 20, max_seconds: 120 };
+    /// Builds: first look after a minute (provisioning alone takes most of it), then back off up
+    /// to 2 minutes. A 5-minute build is looked at 4 times (at 1, 2, 4 and 6 minutes), which keeps
+    /// a one-service deploy under $0.001 of orchestration (`deltaship cost`, docs/PERFORMANCE.md).
+    pub const BUILD: Self = Self { min_seconds: 60, max_seconds: 120 };
+    /// Rollouts: first look after 30 s, then back off up to 2 minutes (never past the deadline).
+    /// A 5-minute rollout is looked at 5 times (at 0.5, 1, 2, 4 and 6 minutes).
+    pub const ROLLOUT: Self = Self { min_seconds: 30, max_seconds: 120 };
 
     /// A policy, or a message if `min_seconds` is zero or above `max_seconds`, or `max_seconds`
     /// is above the hour (a Wait that long would hide a stuck build or rollout).
@@ -263,10 +266,16 @@ mod tests {
     fn a_running_build_waits_with_back_off() {
         let mut running = build("IN_PROGRESS");
         running.current_phase = Some("BUILD".into());
-        running.elapsed_seconds = 50;
+        running.elapsed_seconds = 90;
         assert_eq!(
             judge_build(&running, WaitPolicy::BUILD),
-            BuildVerdict::InProgress { wait_seconds: 50, phase: Some("BUILD".into()) }
+            BuildVerdict::InProgress { wait_seconds: 90, phase: Some("BUILD".into()) }
+        );
+        running.elapsed_seconds = 5;
+        assert_eq!(
+            judge_build(&running, WaitPolicy::BUILD),
+            BuildVerdict::InProgress { wait_seconds: 60, phase: Some("BUILD".into()) },
+            "never before the policy's minimum"
         );
     }
 

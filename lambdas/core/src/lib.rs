@@ -49,6 +49,7 @@ pub mod event;
 pub mod failure;
 pub mod links;
 pub mod manifest;
+mod matcher;
 pub mod naming;
 pub mod pipeline;
 pub mod planner;

@@ -460,7 +460,7 @@ pub(crate) fn compile_globs(pattern: &str) -> Result<Vec<globset::Glob>, globset
     pattern_globs(pattern).iter().map(|glob| compile_glob(glob)).collect()
 }
 
-fn compile_glob(glob: &str) -> Result<globset::Glob, globset::Error> {
+pub(crate) fn compile_glob(glob: &str) -> Result<globset::Glob, globset::Error> {
     GlobBuilder::new(glob).literal_separator(true).backslash_escape(true).build()
 }
 

@@ -1,9 +1,15 @@
 //! The planner: which services a set of changed paths deploys, and why.
 //!
 //! Every service's `watch`, `depends_on` and `ignore` globs, and the repository's `deploy_all`
-//! globs, are compiled into one [`GlobSet`]; each changed path is matched against it once. A
-//! path deploys a service when it matches one of the service's `watch`, `depends_on` or the
-//! repository's `deploy_all` globs and none of the service's `ignore` globs.
+//! globs, are compiled into one matcher; each changed path is matched against it once, whatever
+//! the number of services. A path deploys a service when it matches one of the service's `watch`,
+//! `depends_on` or the repository's `deploy_all` globs and none of the service's `ignore` globs.
+//!
+//! The matcher splits each pattern into a literal folder and the rest: plain paths, `F/**` and
+//! `F/**/<one component>` (such as every service's `**/*.md`) need no regex, and one component
+//! glob is compiled once however many services repeat it. Other globs go into one
+//! [`globset::GlobSet`] that only paths below their literal folder ask. `docs/PERFORMANCE.md`
+//! has the figures.
 //!
 //! A service whose manifest was deleted (its folder removed or renamed) is not in the catalog at
 //! the new commit, so it cannot be deployed; the plan reports it as removed.
@@ -11,12 +17,12 @@
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
-use globset::{Candidate, GlobSet, GlobSetBuilder};
 use serde::Serialize;
 
 use crate::manifest::{
     self, FirstPush, ManifestError, SETTINGS_FILE, Service, Settings, SourceFile, service_name_of_manifest,
 };
+use crate::matcher::{FolderContext, Matcher, MatcherBuilder};
 
 /// One changed file between two commits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -72,9 +78,8 @@ pub struct Catalog {
     settings: Settings,
     /// Sorted by name.
     services: Vec<Service>,
-    matcher: GlobSet,
-    /// What each glob of `matcher` belongs to, by glob index.
-    owners: Vec<Owner>,
+    /// Every pattern, with what it belongs to.
+    matcher: Matcher<Owner>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -170,22 +175,16 @@ impl Catalog {
             return Err(CatalogError::Invalid(problems));
         }
 
-        let mut builder = GlobSetBuilder::new();
-        let mut owners = Vec::new();
+        let mut builder = MatcherBuilder::new();
         let mut add = |pattern: &str, owner: Owner, file: &str| -> Result<(), CatalogError> {
-            let globs = manifest::compile_globs(pattern).map_err(|error| {
+            builder.add(pattern, owner).map_err(|error| {
                 CatalogError::Invalid(vec![ManifestError {
                     file: file.to_owned(),
                     line: None,
                     key: None,
                     problem: format!("`{pattern}` is not a valid glob: {error}"),
                 }])
-            })?;
-            for glob in globs {
-                builder.add(glob);
-                owners.push(owner);
-            }
-            Ok(())
+            })
         };
         for pattern in settings.deploy_all() {
             add(pattern, Owner::All, SETTINGS_FILE)?;
@@ -199,7 +198,7 @@ impl Catalog {
             }
         }
         let matcher = builder.build().map_err(|error| CatalogError::Matcher(error.to_string()))?;
-        Ok(Self { settings, services, matcher, owners })
+        Ok(Self { settings, services, matcher })
     }
 
     /// The repository settings.
@@ -225,8 +224,11 @@ impl Catalog {
     pub fn plan<'a>(&'a self, changes: &'a [Change]) -> Plan<'a> {
         // Sorting the paths once makes every service's reasons come out sorted and unique, and
         // the result independent of the order of `changes`.
+        // Diffs come in path order already (git's and CodeCommit's), so most calls skip the sort.
         let mut paths: Vec<&str> = changes.iter().flat_map(Change::paths).collect();
-        paths.sort_unstable();
+        if !paths.is_sorted() {
+            paths.sort_unstable();
+        }
         paths.dedup();
 
         let count = self.services.len();
@@ -236,14 +238,15 @@ impl Catalog {
         let mut ignored_at = vec![usize::MAX; count];
         let mut recorded_at = vec![usize::MAX; count];
         let mut matches = Vec::new();
+        let mut context = FolderContext::default();
 
         for (at, &path) in paths.iter().enumerate() {
-            self.matcher.matches_candidate_into(&Candidate::new(path), &mut matches);
+            self.matcher.matches_into(path, &mut context, &mut matches);
             if matches.is_empty() {
                 continue;
             }
             let mut deploys_all = false;
-            for owner in matches.iter().filter_map(|&glob| self.owners.get(glob)) {
+            for owner in &matches {
                 match *owner {
                     Owner::Ignore(service) => set(&mut ignored_at, service, at),
                     Owner::All => deploys_all = true,
@@ -261,7 +264,7 @@ impl Catalog {
             if deploys_all {
                 (0..count).for_each(&mut record);
             } else {
-                for owner in matches.iter().filter_map(|&glob| self.owners.get(glob)) {
+                for owner in &matches {
                     if let Owner::Include(service) = *owner {
                         record(service);
                     }
@@ -546,6 +549,107 @@ depends_on = ["../common", "../../proto/users.proto"]"#,
         let files: Vec<&str> = error.problems().iter().map(|p| p.file.as_str()).collect();
         assert_eq!(files, [SETTINGS_FILE, "services/x/service.toml"]);
         assert_eq!(error.to_string().lines().count(), 2);
+    }
+
+    mod against_a_naive_planner {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::manifest::{Build, Deploy};
+
+        const NAMES: [&str; 7] = ["services", "a", "b", "docs", "x.md", "y.rs", "Cargo.lock"];
+        const WILDCARDS: [&str; 5] = ["*", "**", "*.md", "{a,b}", "?"];
+
+        fn patterns() -> impl Strategy<Value = Vec<String>> {
+            let part = prop_oneof![
+                3 => prop::sample::select(NAMES.to_vec()),
+                1 => prop::sample::select(WILDCARDS.to_vec()),
+            ];
+            let pattern = prop::collection::vec(part, 1..4).prop_map(|parts| parts.join("/"));
+            prop::collection::vec(pattern, 0..3)
+        }
+
+        fn service(name: &str, watch: Vec<String>, ignore: Vec<String>) -> Service {
+            Service {
+                name: name.to_owned(),
+                folder: format!("services/{name}"),
+                manifest: format!("services/{name}/service.toml"),
+                build: Build { project: name.to_owned() },
+                deploy: Deploy {
+                    cluster: "shop".into(),
+                    service: name.to_owned(),
+                    container: "app".into(),
+                    image_repository: name.to_owned(),
+                    timeout_minutes: 30,
+                },
+                watch,
+                ignore,
+                depends_on: Vec::new(),
+            }
+        }
+
+        /// Each glob of `patterns` on its own.
+        fn globs(patterns: &[String]) -> Vec<globset::GlobMatcher> {
+            patterns.iter().flat_map(|p| manifest::compile_globs(p).unwrap()).map(|g| g.compile_matcher()).collect()
+        }
+
+        /// Each path against each service's globs one by one: what the planner must agree with.
+        fn naive<'a>(catalog: &Catalog, deploy_all: &[String], paths: &[&'a str]) -> Vec<(String, Vec<&'a str>)> {
+            let mut sorted = paths.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            let all = globs(deploy_all);
+            let any = |globs: &[globset::GlobMatcher], path: &str| globs.iter().any(|glob| glob.is_match(path));
+            catalog
+                .services()
+                .iter()
+                .map(|service| {
+                    let (watch, ignore) = (globs(&service.watch), globs(&service.ignore));
+                    let reasons = sorted
+                        .iter()
+                        .copied()
+                        .filter(|path| !any(&ignore, path) && (any(&watch, path) || any(&all, path)))
+                        .collect::<Vec<_>>();
+                    (service.name.clone(), reasons)
+                })
+                .filter(|(_, reasons)| !reasons.is_empty())
+                .collect()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn plans_what_the_naive_planner_plans(
+                specs in prop::collection::vec((patterns(), patterns()), 1..4),
+                deploy_all in patterns(),
+                paths in prop::collection::vec(
+                    prop::collection::vec(prop::sample::select(NAMES.to_vec()), 1..5).prop_map(|p| p.join("/")),
+                    0..16,
+                ),
+            ) {
+                let all = specs.iter().flat_map(|(watch, ignore)| watch.iter().chain(ignore)).chain(&deploy_all);
+                prop_assume!(all.clone().all(|pattern| manifest::compile_globs(pattern).is_ok()));
+                let services = specs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, (watch, ignore))| service(&format!("s{index}"), watch, ignore))
+                    .collect();
+                let quoted: Vec<String> = deploy_all.iter().map(|pattern| format!("{pattern:?}")).collect();
+                let text = format!("deploy_all = [{}]", quoted.join(", "));
+                let Ok(settings) = Settings::parse(&SourceFile::new(SETTINGS_FILE, text.into_bytes())) else {
+                    return Err(TestCaseError::reject("deploy_all the settings refuse"));
+                };
+                let deploy_all = settings.deploy_all().to_vec();
+                let catalog = Catalog::new(settings, services).unwrap();
+                let changes = modified(&paths.iter().map(String::as_str).collect::<Vec<_>>());
+                let plan = catalog.plan(&changes);
+                let got: Vec<(String, Vec<&str>)> =
+                    plan.services.iter().map(|s| (s.service.name.clone(), s.reasons.clone())).collect();
+                let paths: Vec<&str> = changes.iter().flat_map(Change::paths).collect();
+                prop_assert_eq!(got, naive(&catalog, &deploy_all, &paths));
+            }
+        }
     }
 
     #[test]

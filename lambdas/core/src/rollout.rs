@@ -299,7 +299,7 @@ mod tests {
             deployment("ecs-svc/222", "PRIMARY", NEW, Some("IN_PROGRESS")),
             deployment("ecs-svc/111", "ACTIVE", OLD, Some("COMPLETED")),
         ]);
-        let cases = [(START + 5, 20), (START + 60, 60), (START + 300, 120), (START + 590, 10)];
+        let cases = [(START + 5, 30), (START + 60, 60), (START + 300, 120), (START + 590, 10)];
         for (now, wait) in cases {
             match judge(&current, now) {
                 RolloutVerdict::InProgress { wait_seconds, progress } => {

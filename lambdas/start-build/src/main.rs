@@ -8,7 +8,13 @@ use deltaship_aws::runtime;
 async fn main() -> Result<(), lambda_runtime::Error> {
     runtime::init_tracing();
     let wait = deltaship_aws::settings::build_wait(&deltaship_aws::settings::Environment)?;
-    let function = deltaship_aws::start_build::StartBuild::new(&runtime::aws_config().await, wait)
-        .with_scope(deltaship_aws::settings::scope(&deltaship_aws::settings::Environment));
-    runtime::serve(|payload| function.handle(payload)).await
+    let scope = &deltaship_aws::settings::scope(&deltaship_aws::settings::Environment);
+    let function = &runtime::Lazy::new();
+    runtime::serve(move |payload| async move {
+        let build = || async {
+            deltaship_aws::start_build::StartBuild::new(&runtime::aws_config().await, wait).with_scope(scope.clone())
+        };
+        function.get_or_init(build).await.handle(payload).await
+    })
+    .await
 }

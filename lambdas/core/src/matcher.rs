@@ -1,0 +1,500 @@
+//! The path matcher behind the planner: which values (service includes, ignores, `deploy_all`)
+//! the resolved patterns of a catalog give one changed path.
+//!
+//! Compiling every pattern into one regex-based `GlobSet` costs a regex per glob, and a pattern
+//! that every service repeats under its own folder (`services/<name>/**/*.md`) becomes one regex
+//! per service that every Markdown path must run. Almost every pattern a manifest holds has one of
+//! three shapes, which need no regex at all once split into a literal folder and the rest:
+//!
+//! | pattern | matches | kept as |
+//! |---------|---------|---------|
+//! | `F` (no wildcard) | `F` and everything below it | `F`'s values, looked up by path and by folder |
+//! | `F/**`, `**` | everything below `F` (the root for `**`) | `F`'s values, looked up by folder |
+//! | `F/**/C`, `**/C` (`C` one component) | below `F`, when a component below `F` matches `C` | `F`'s values, and `C` compiled once, shared by every folder |
+//! | `F/**/C/**` | below `F`, when a folder below `F` matches `C` | as above |
+//!
+//! Every other pattern is compiled into one `GlobSet` that only paths below its literal folder ask.
+//!
+//! Paths are looked at folder by folder: what a folder's ancestors contribute is worked out once
+//! for every path of that folder, so path-ordered input (as git and the planner give it) costs a
+//! comparison, at most one hash lookup and the few component matches per path.
+
+use globset::{Candidate, GlobMatcher, GlobSet, GlobSetBuilder};
+
+use crate::manifest;
+
+/// Folder paths hash with foldhash: std's SipHash would be most of the time a path takes.
+type HashMap<K, V> = foldhash::HashMap<K, V>;
+
+/// A pattern split into a literal folder and the rest (see the module's table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Shape<'p> {
+    /// A literal path: itself and everything below.
+    AtOrBelow(&'p str),
+    /// Everything below a literal folder (`""` is the root: every path).
+    Below(&'p str),
+    /// Below a literal folder, where a component below it matches a one-component glob.
+    Scoped {
+        /// The literal folder (`""` for the root).
+        folder: &'p str,
+        /// The one-component glob.
+        component: &'p str,
+        /// Whether the file name itself may match (`F/**/C`), or only a folder (`F/**/C/**`).
+        file: bool,
+    },
+    /// Anything else: a glob whose matches all lie below the literal folder.
+    General {
+        /// The literal folder before the first wildcard component (`""` for the root).
+        folder: &'p str,
+    },
+}
+
+fn has_wildcard(text: &str) -> bool {
+    text.contains(['*', '?', '[', ']', '{', '}', '\\'])
+}
+
+/// Splits a resolved pattern (as [`manifest::resolve_pattern`] gives it) into its shape.
+pub(crate) fn shape(pattern: &str) -> Shape<'_> {
+    if pattern.is_empty() || pattern == "**" {
+        return Shape::Below("");
+    }
+    if !has_wildcard(pattern) {
+        return Shape::AtOrBelow(pattern);
+    }
+    if let Some(folder) = pattern.strip_suffix("/**")
+        && !has_wildcard(folder)
+    {
+        return Shape::Below(folder);
+    }
+    // `F/**/rest` or `**/rest`, with `F` literal and `rest` `C` or `C/**`.
+    let split = match pattern.strip_prefix("**/") {
+        Some(rest) => Some(("", rest)),
+        None => pattern.split_once("/**/").filter(|(folder, _)| !has_wildcard(folder)),
+    };
+    if let Some((folder, rest)) = split {
+        let (component, file) = match rest.strip_suffix("/**") {
+            Some(component) => (component, false),
+            None => (rest, true),
+        };
+        if !component.is_empty() && !component.contains('/') && !component.contains("**") {
+            return Shape::Scoped { folder, component, file };
+        }
+    }
+    let literal_end = pattern
+        .split('/')
+        .take_while(|part| !has_wildcard(part))
+        .map(|part| part.len() + 1)
+        .sum::<usize>()
+        .saturating_sub(1);
+    Shape::General { folder: pattern.get(..literal_end).unwrap_or("") }
+}
+
+/// What a literal folder (or file) path contributes.
+#[derive(Debug, Clone)]
+struct Folder<T> {
+    /// `F`: the path itself and everything below.
+    at_or_below: Vec<T>,
+    /// `F/**`: everything below.
+    below: Vec<T>,
+    /// `F/**/C`: (component index, whether the file name may match, value).
+    scoped: Vec<(usize, bool, T)>,
+    /// Whether a general pattern lies below this folder.
+    general: bool,
+}
+
+impl<T> Default for Folder<T> {
+    fn default() -> Self {
+        Self { at_or_below: Vec::new(), below: Vec::new(), scoped: Vec::new(), general: false }
+    }
+}
+
+/// How one component glob is matched: most are a file extension or a name.
+#[derive(Debug, Clone)]
+enum Component {
+    /// `*<suffix>` with a literal suffix, e.g. `*.md`.
+    Suffix(String),
+    /// A literal name, e.g. `node_modules`.
+    Name(String),
+    /// Anything else.
+    Glob(GlobMatcher),
+}
+
+impl Component {
+    fn compile(glob: &str) -> Result<Self, globset::Error> {
+        // Parsed even when simple, so that it fails as it would anywhere else.
+        let parsed = manifest::compile_glob(glob)?;
+        Ok(match glob.strip_prefix('*') {
+            Some(suffix) if !has_wildcard(suffix) => Self::Suffix(suffix.to_owned()),
+            _ if !has_wildcard(glob) => Self::Name(glob.to_owned()),
+            _ => Self::Glob(parsed.compile_matcher()),
+        })
+    }
+
+    fn matches(&self, name: &str) -> bool {
+        match self {
+            Self::Suffix(suffix) => name.ends_with(suffix.as_str()),
+            Self::Name(literal) => name == literal,
+            Self::Glob(matcher) => matcher.is_match(name),
+        }
+    }
+}
+
+/// Resolved patterns, each with a value, compiled for matching paths.
+#[derive(Debug, Clone)]
+pub(crate) struct Matcher<T> {
+    /// A tree of literal folders by path component; `nodes[0]` is the root.
+    nodes: Vec<Node<T>>,
+    components: Vec<Component>,
+    general: GlobSet,
+    general_values: Vec<T>,
+}
+
+/// A literal folder (or file) path in the tree: what it contributes, and what is below it.
+#[derive(Debug, Clone)]
+struct Node<T> {
+    folder: Folder<T>,
+    children: HashMap<String, usize>,
+}
+
+impl<T> Node<T> {
+    fn new() -> Self {
+        Self { folder: Folder::default(), children: HashMap::default() }
+    }
+}
+
+/// Builds a [`Matcher`].
+#[derive(Debug)]
+pub(crate) struct MatcherBuilder<T> {
+    nodes: Vec<Node<T>>,
+    components: Vec<Component>,
+    component_index: HashMap<String, usize>,
+    general: GlobSetBuilder,
+    general_values: Vec<T>,
+}
+
+impl<T: Copy> MatcherBuilder<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            nodes: vec![Node::new()],
+            components: Vec::new(),
+            component_index: HashMap::default(),
+            general: GlobSetBuilder::new(),
+            general_values: Vec::new(),
+        }
+    }
+
+    /// Adds a resolved pattern; an error if a glob in it does not compile.
+    pub(crate) fn add(&mut self, pattern: &str, value: T) -> Result<(), globset::Error> {
+        let shape = shape(pattern);
+        let scoped = match shape {
+            Shape::Scoped { component, .. } => Some(match self.component_index.get(component) {
+                Some(&index) => index,
+                None => {
+                    let index = self.components.len();
+                    self.components.push(Component::compile(component)?);
+                    self.component_index.insert(component.to_owned(), index);
+                    index
+                }
+            }),
+            Shape::General { .. } => {
+                for glob in manifest::compile_globs(pattern)? {
+                    self.general.add(glob);
+                    self.general_values.push(value);
+                }
+                None
+            }
+            Shape::AtOrBelow(_) | Shape::Below(_) => None,
+        };
+        let (Shape::AtOrBelow(path)
+        | Shape::Below(path)
+        | Shape::Scoped { folder: path, .. }
+        | Shape::General { folder: path }) = shape;
+        let node = self.node(path);
+        let Some(folder) = self.nodes.get_mut(node).map(|node| &mut node.folder) else { return Ok(()) };
+        match shape {
+            Shape::AtOrBelow(_) => folder.at_or_below.push(value),
+            Shape::Below(_) => folder.below.push(value),
+            Shape::Scoped { file, .. } => folder.scoped.extend(scoped.map(|index| (index, file, value))),
+            Shape::General { .. } => folder.general = true,
+        }
+        Ok(())
+    }
+
+    /// The node of the folder at `path` (`""` is the root), added to the tree if new.
+    fn node(&mut self, path: &str) -> usize {
+        let mut node = 0;
+        if path.is_empty() {
+            return node;
+        }
+        for part in path.split('/') {
+            let existing = self.nodes.get(node).and_then(|parent| parent.children.get(part).copied());
+            node = match existing {
+                Some(child) => child,
+                None => {
+                    let child = self.nodes.len();
+                    self.nodes.push(Node::new());
+                    if let Some(parent) = self.nodes.get_mut(node) {
+                        parent.children.insert(part.to_owned(), child);
+                    }
+                    child
+                }
+            };
+        }
+        node
+    }
+
+    /// The matcher; an error if the general globs cannot be compiled together.
+    pub(crate) fn build(self) -> Result<Matcher<T>, globset::Error> {
+        let general = if self.general_values.is_empty() { GlobSet::empty() } else { self.general.build()? };
+        Ok(Matcher { nodes: self.nodes, components: self.components, general, general_values: self.general_values })
+    }
+}
+
+/// What the ancestors of one folder contribute to every path in it.
+#[derive(Debug)]
+pub(crate) struct FolderContext<'a, T> {
+    folder: Option<&'a str>,
+    /// The folder's node in the tree, if every component of it is there.
+    node: Option<usize>,
+    /// Values that hold for every path in the folder.
+    values: Vec<T>,
+    /// Values that hold for a path whose file name matches the component.
+    by_name: Vec<(usize, T)>,
+    /// Whether paths here must ask the general globs.
+    general: bool,
+    glob_matches: Vec<usize>,
+}
+
+impl<T> Default for FolderContext<'_, T> {
+    fn default() -> Self {
+        Self {
+            folder: None,
+            node: None,
+            values: Vec::new(),
+            by_name: Vec::new(),
+            general: false,
+            glob_matches: Vec::new(),
+        }
+    }
+}
+
+impl<T: Copy> Matcher<T> {
+    /// Sets `found` to the values of the patterns that match `path`, in no particular order and
+    /// possibly repeated. `context` carries what the previous path's folder contributed: pass the
+    /// same one for a run of paths (best in path order), starting from `FolderContext::default()`.
+    pub(crate) fn matches_into<'a>(&self, path: &'a str, context: &mut FolderContext<'a, T>, found: &mut Vec<T>) {
+        let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
+        if context.folder != Some(folder) {
+            self.enter(folder, context);
+        }
+        found.clear();
+        found.extend_from_slice(&context.values);
+        let own = context.node.and_then(|node| self.nodes.get(node)?.children.get(name).copied());
+        if let Some(own) = own.and_then(|node| self.nodes.get(node)) {
+            found.extend_from_slice(&own.folder.at_or_below);
+        }
+        for &(component, value) in &context.by_name {
+            if self.components.get(component).is_some_and(|c| c.matches(name)) {
+                found.push(value);
+            }
+        }
+        if context.general {
+            self.general.matches_candidate_into(&Candidate::new(path), &mut context.glob_matches);
+            found.extend(context.glob_matches.iter().filter_map(|&glob| self.general_values.get(glob)));
+        }
+    }
+
+    /// Works out what `folder`'s ancestors (the root, each folder on the way, itself) contribute,
+    /// walking the tree down its components until one is not there.
+    fn enter<'a>(&self, folder: &'a str, context: &mut FolderContext<'a, T>) {
+        context.folder = Some(folder);
+        context.node = None;
+        context.values.clear();
+        context.by_name.clear();
+        context.general = false;
+        let Some(root) = self.nodes.first() else { return };
+        self.contribute(&root.folder, folder, context);
+        let mut node = 0;
+        if !folder.is_empty() {
+            let mut end = 0;
+            for part in folder.split('/') {
+                end += part.len();
+                let Some(child) = self.nodes.get(node).and_then(|parent| parent.children.get(part)) else { return };
+                node = *child;
+                let below = folder.get(end + 1..).unwrap_or("");
+                if let Some(entry) = self.nodes.get(node) {
+                    self.contribute(&entry.folder, below, context);
+                }
+                end += 1;
+            }
+        }
+        context.node = Some(node);
+    }
+
+    /// Adds what one ancestor contributes, `below` being the folders between it and the file.
+    fn contribute(&self, entry: &Folder<T>, below: &str, context: &mut FolderContext<'_, T>) {
+        context.values.extend_from_slice(&entry.at_or_below);
+        context.values.extend_from_slice(&entry.below);
+        context.general |= entry.general;
+        for &(component, file, value) in &entry.scoped {
+            let Some(matcher) = self.components.get(component) else { continue };
+            if !below.is_empty() && below.split('/').any(|part| matcher.matches(part)) {
+                context.values.push(value);
+            } else if file {
+                context.by_name.push((component, value));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes() {
+        let table = [
+            ("", Shape::Below("")),
+            ("**", Shape::Below("")),
+            ("docs", Shape::AtOrBelow("docs")),
+            ("services/a/Cargo.toml", Shape::AtOrBelow("services/a/Cargo.toml")),
+            ("services/a/**", Shape::Below("services/a")),
+            ("services/a/**/*.md", Shape::Scoped { folder: "services/a", component: "*.md", file: true }),
+            ("**/*.md", Shape::Scoped { folder: "", component: "*.md", file: true }),
+            ("**/target/**", Shape::Scoped { folder: "", component: "target", file: false }),
+            ("a/**/b/**", Shape::Scoped { folder: "a", component: "b", file: false }),
+            ("services/a/src/*.rs", Shape::General { folder: "services/a/src" }),
+            ("services/*/x", Shape::General { folder: "services" }),
+            ("*.md", Shape::General { folder: "" }),
+            ("a/**/b/c", Shape::General { folder: "a" }),
+            ("a/**/**", Shape::General { folder: "a" }),
+            ("a/**/b**c", Shape::General { folder: "a" }),
+            ("a/{b,c}/**", Shape::General { folder: "a" }),
+            ("a*/**/x", Shape::General { folder: "" }),
+            ("a/b\\*c", Shape::General { folder: "a" }),
+        ];
+        for (pattern, expected) in table {
+            assert_eq!(shape(pattern), expected, "{pattern}");
+        }
+    }
+
+    fn matches(patterns: &[&str], path: &str) -> Vec<usize> {
+        let mut builder = MatcherBuilder::new();
+        for (index, pattern) in patterns.iter().enumerate() {
+            builder.add(pattern, index).unwrap();
+        }
+        let matcher = builder.build().unwrap();
+        let mut found = Vec::new();
+        matcher.matches_into(path, &mut FolderContext::default(), &mut found);
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+
+    #[test]
+    fn matches_table() {
+        let patterns = [
+            "docs",                    // 0
+            "services/a/**",           // 1
+            "services/a/**/*.md",      // 2
+            "**/target/**",            // 3
+            "services/a/src/*.rs",     // 4
+            "Cargo.lock",              // 5
+            "**",                      // 6
+            "services/a/**/gen.*/**",  // 7
+            "services/a/**/README.md", // 8
+        ];
+        let table: [(&str, &[usize]); 14] = [
+            ("docs", &[0, 6]),
+            ("docs/x/y.txt", &[0, 6]),
+            ("docs2/x", &[6]),
+            ("services/a", &[6]),
+            ("services/a/x.rs", &[1, 6]),
+            ("services/a/x.md", &[1, 2, 6]),
+            ("services/a/deep/er/x.md", &[1, 2, 6]),
+            ("services/a/x.md/y.rs", &[1, 2, 6]),
+            ("services/a/src/lib.rs", &[1, 4, 6]),
+            ("services/a/src/deep/lib.rs", &[1, 6]),
+            ("services/a/target/debug/x", &[1, 3, 6]),
+            ("services/a/gen.v1/x/y", &[1, 7, 6]),
+            ("services/a/gen.v1", &[1, 6]),
+            ("services/a/docs/README.md", &[1, 2, 6, 8]),
+        ];
+        for (path, expected) in table {
+            let mut expected = expected.to_vec();
+            expected.sort_unstable();
+            assert_eq!(matches(&patterns, path), expected, "{path}");
+        }
+        assert_eq!(matches(&["Cargo.lock"], "Cargo.lock"), [0]);
+        assert_eq!(matches(&["Cargo.lock"], "a/Cargo.lock"), Vec::<usize>::new());
+        assert_eq!(matches(&["**/target/**"], "target"), Vec::<usize>::new());
+        assert_eq!(matches(&["**/target/**"], "target/x"), [0]);
+        assert_eq!(matches(&["**/*.md"], "x.md"), [0]);
+    }
+
+    use proptest::prelude::*;
+
+    /// Path components, and pattern components (the same names, and wildcards).
+    const NAMES: [&str; 8] = ["services", "a", "b", "docs", "x.md", "y.rs", "gen.v1", "target"];
+    const WILDCARDS: [&str; 8] = ["*", "**", "*.md", "*.rs", "gen.*", "{a,b}", "?", "[ab]"];
+
+    fn path_strategy() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(NAMES.to_vec()), 1..6).prop_map(|parts| parts.join("/"))
+    }
+
+    fn pattern_strategy() -> impl Strategy<Value = String> {
+        let part = prop_oneof![
+            3 => prop::sample::select(NAMES.to_vec()),
+            2 => prop::sample::select(WILDCARDS.to_vec()),
+        ];
+        prop::collection::vec(part, 1..5).prop_map(|parts| parts.join("/"))
+    }
+
+    /// The reference: every glob of every pattern on its own, as globset matches it.
+    fn naive(patterns: &[Vec<GlobMatcher>], path: &str) -> Vec<usize> {
+        let matching =
+            |(index, globs): (usize, &Vec<GlobMatcher>)| globs.iter().any(|glob| glob.is_match(path)).then_some(index);
+        patterns.iter().enumerate().filter_map(matching).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever the patterns and however the paths are ordered (the folder context is
+        /// carried from path to path), the matcher finds what globset finds glob by glob.
+        #[test]
+        fn agrees_with_every_glob_matched_alone(
+            patterns in prop::collection::vec(pattern_strategy(), 1..8),
+            mut paths in prop::collection::vec(path_strategy(), 1..24),
+            sorted in any::<bool>(),
+        ) {
+            prop_assume!(patterns.iter().all(|pattern| manifest::compile_globs(pattern).is_ok()));
+            let mut builder = MatcherBuilder::new();
+            for (index, pattern) in patterns.iter().enumerate() {
+                builder.add(pattern, index).unwrap();
+            }
+            let matcher = builder.build().unwrap();
+            let reference: Vec<Vec<GlobMatcher>> = patterns
+                .iter()
+                .map(|pattern| manifest::compile_globs(pattern).unwrap().iter().map(|g| g.compile_matcher()).collect())
+                .collect();
+            if sorted {
+                paths.sort();
+            }
+            let mut context = FolderContext::default();
+            let mut found = Vec::new();
+            for path in &paths {
+                matcher.matches_into(path, &mut context, &mut found);
+                found.sort_unstable();
+                found.dedup();
+                prop_assert_eq!(&found, &naive(&reference, path), "path {} patterns {:?}", path, patterns);
+            }
+        }
+    }
+
+    #[test]
+    fn bad_component_globs_are_errors() {
+        let mut builder = MatcherBuilder::new();
+        assert!(builder.add("services/a/**/[x", 0).is_err());
+    }
+}
