@@ -228,9 +228,7 @@ impl GitRepo {
     /// The message of `commit`.
     pub fn message_of(&self, commit: &CommitId) -> Result<String, GitError> {
         let what = || format!("the message of commit {}", commit.short());
-        let id =
-            gix::ObjectId::from_hex(commit.as_str().as_bytes()).map_err(|error| self.read_error(what(), &error))?;
-        let found = self.repo.find_commit(id).map_err(|error| self.read_error(what(), &error))?;
+        let found = self.commit(commit, what)?;
         let message = found.message_raw().map_err(|error| self.read_error(what(), &error))?;
         Ok(message.to_str_lossy().into_owned())
     }
@@ -251,18 +249,21 @@ impl GitRepo {
     /// The first parent of `commit`; `None` for a root commit.
     pub fn first_parent(&self, commit: &CommitId) -> Result<Option<CommitId>, GitError> {
         let what = || format!("the parents of commit {}", commit.short());
-        let id =
-            gix::ObjectId::from_hex(commit.as_str().as_bytes()).map_err(|error| self.read_error(what(), &error))?;
-        let found = self.repo.find_commit(id).map_err(|error| self.read_error(what(), &error))?;
+        let found = self.commit(commit, what)?;
         let Some(parent) = found.parent_ids().next() else { return Ok(None) };
         CommitId::parse(&parent.to_string()).map(Some).map_err(|error| self.read_error(what(), &error))
     }
 
     fn tree(&self, commit: &CommitId) -> Result<gix::Tree<'_>, GitError> {
         let what = || format!("the tree of commit {}", commit.short());
+        self.commit(commit, what)?.tree().map_err(|error| self.read_error(what(), &error))
+    }
+
+    /// The commit object of `commit`; `what` names the read in an error.
+    fn commit(&self, commit: &CommitId, what: impl Fn() -> String) -> Result<gix::Commit<'_>, GitError> {
         let id =
             gix::ObjectId::from_hex(commit.as_str().as_bytes()).map_err(|error| self.read_error(what(), &error))?;
-        self.repo.find_commit(id).and_then(|commit| commit.tree()).map_err(|error| self.read_error(what(), &error))
+        self.repo.find_commit(id).map_err(|error| self.read_error(what(), &error))
     }
 
     /// The file `name` directly in `tree`, if there is a file (or symlink) there, as the

@@ -60,6 +60,13 @@ pub enum LocalError {
     },
 }
 
+impl From<crate::git::GitError> for LocalError {
+    /// A wrong path or revision is bad input; an unreadable repository is the stack's problem.
+    fn from(error: crate::git::GitError) -> Self {
+        if error.is_bad_input() { Self::BadInput(error.to_string()) } else { Self::Stack(error.to_string()) }
+    }
+}
+
 impl LocalError {
     /// Whether the caller's input is at fault.
     pub fn is_bad_input(&self) -> bool {

@@ -125,22 +125,15 @@ impl LocalStack {
         request: &RunRequest,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<Pushed, LocalError> {
-        let git = GitRepo::open(&self.repository.path).map_err(|error| LocalError::BadInput(error.to_string()))?;
-        let bad = |error: crate::git::GitError| {
-            if error.is_bad_input() {
-                LocalError::BadInput(error.to_string())
-            } else {
-                LocalError::Stack(error.to_string())
-            }
-        };
-        let head = git.resolve(&request.head).map_err(bad)?;
+        let git = GitRepo::open(&self.repository.path)?;
+        let head = git.resolve(&request.head)?;
         let base = match &request.base {
-            Some(base) => Some(git.resolve(base).map_err(bad)?),
-            None => git.first_parent(&head).map_err(bad)?,
+            Some(base) => Some(git.resolve(base)?),
+            None => git.first_parent(&head)?,
         };
         let branch =
             git.branch_of(&request.head).or_else(|| git.branch_of("HEAD")).unwrap_or_else(|| "main".to_owned());
-        let (settings, manifests) = git.manifests(&head).map_err(bad)?;
+        let (settings, manifests) = git.manifests(&head)?;
         let catalog = Catalog::load(settings.as_ref(), &manifests).map_err(|error| {
             LocalError::BadInput(format!("the manifests at {} are invalid:\n{error}", head.short()))
         })?;

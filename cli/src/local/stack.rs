@@ -76,7 +76,7 @@ impl LocalStack {
     /// Starts moto and the front, and configures moto to execute state machines.
     pub async fn start(options: &StackOptions) -> Result<Self, LocalError> {
         let moto_server = find_moto_server(options.moto_server.as_deref())?;
-        let repository = repository(&options.repo)?;
+        let (repository, branch) = repository(&options.repo)?;
         let scratch = tempfile::Builder::new()
             .prefix("deltaship-local-")
             .tempdir()
@@ -108,10 +108,6 @@ impl LocalStack {
 
         let config = sdk_config(endpoint).await;
         let state_machine_arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{PREFIX}pipeline");
-        let branch = crate::git::GitRepo::open(&repository.path)
-            .ok()
-            .and_then(|git| git.branch_of("HEAD"))
-            .unwrap_or_else(|| "main".to_owned());
         let variables = Variables(
             [
                 ("STATE_MACHINE_ARN", state_machine_arn.as_str()),
@@ -225,11 +221,14 @@ pub fn find_moto_server(explicit: Option<&Path>) -> Result<PathBuf, LocalError> 
     })
 }
 
-fn repository(path: &Path) -> Result<LocalRepository, LocalError> {
-    let git = crate::git::GitRepo::open(path).map_err(|error| LocalError::BadInput(error.to_string()))?;
+/// The repository at `path`, named after its folder, and the branch checked out there (else
+/// `main`), which the reconciler watches.
+fn repository(path: &Path) -> Result<(LocalRepository, String), LocalError> {
+    let git = crate::git::GitRepo::open(path)?;
     let root = git.root().to_owned();
     let name = root.file_name().and_then(|name| name.to_str()).unwrap_or("local").to_owned();
-    Ok(LocalRepository { name, path: root })
+    let branch = git.branch_of("HEAD").unwrap_or_else(|| "main".to_owned());
+    Ok((LocalRepository { name, path: root }, branch))
 }
 
 fn free_port() -> Result<SocketAddr, LocalError> {
