@@ -19,6 +19,8 @@
 //! for every path of that folder, so path-ordered input (as git and the planner give it) costs a
 //! comparison, at most one hash lookup and the few component matches per path.
 
+use std::cmp::Ordering;
+
 use globset::{Candidate, GlobMatcher, GlobSet, GlobSetBuilder};
 
 use crate::manifest;
@@ -250,98 +252,183 @@ impl<T: Copy> MatcherBuilder<T> {
     }
 }
 
-/// What the ancestors of one folder contribute to every path in it.
-#[derive(Debug)]
-pub(crate) struct FolderContext<'a, T> {
-    folder: Option<&'a str>,
-    /// The folder's node in the tree, if every component of it is there.
+/// One folder on the way from the root to the folder of the last path matched.
+#[derive(Debug, Clone, Copy)]
+struct Level {
+    /// The folder's node in the tree; `None` once a component on the way is not there.
     node: Option<usize>,
-    /// Values that hold for every path in the folder.
-    values: Vec<T>,
-    /// Values that hold for a path whose file name matches the component.
-    by_name: Vec<(usize, T)>,
+    /// Where the folder's path ends in [`FolderContext::previous`] (0 for the root).
+    end: usize,
+    /// How many of [`FolderContext::values`] and [`FolderContext::scoped`] the folder and its
+    /// ancestors contribute.
+    values: usize,
+    scoped: usize,
     /// Whether paths here must ask the general globs.
     general: bool,
+}
+
+/// An `F/**/C` pattern of a folder on the way.
+#[derive(Debug, Clone, Copy)]
+struct ScopedEntry<T> {
+    component: usize,
+    /// Whether the file name may match `C`.
+    file: bool,
+    value: T,
+    /// The depth of the first folder below `F` whose name matches `C` (from there on the value
+    /// holds for every path), or `usize::MAX`.
+    matched: usize,
+}
+
+/// What the folders on the way to the last path's folder contribute, kept from path to path:
+/// the next path only walks the folders it does not share with the last one.
+#[derive(Debug)]
+pub(crate) struct FolderContext<'a, T> {
+    /// The last path matched.
+    previous: Option<&'a str>,
+    /// The root, then each folder down to `previous`'s; empty before the first path.
+    levels: Vec<Level>,
+    /// Values that hold for every path in `folder`.
+    values: Vec<T>,
+    /// The scoped patterns of the folders on the way.
+    scoped: Vec<ScopedEntry<T>>,
     glob_matches: Vec<usize>,
 }
 
 impl<T> Default for FolderContext<'_, T> {
     fn default() -> Self {
-        Self {
-            folder: None,
-            node: None,
-            values: Vec::new(),
-            by_name: Vec::new(),
-            general: false,
-            glob_matches: Vec::new(),
-        }
+        Self { previous: None, levels: Vec::new(), values: Vec::new(), scoped: Vec::new(), glob_matches: Vec::new() }
     }
+}
+
+/// How many leading bytes `a` and `b` share.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    const WORD: usize = std::mem::size_of::<u64>();
+    let mut shared = 0;
+    for (x, y) in a.chunks_exact(WORD).zip(b.chunks_exact(WORD)) {
+        let (Ok(x), Ok(y)) = (<[u8; WORD]>::try_from(x), <[u8; WORD]>::try_from(y)) else { break };
+        let differ = u64::from_le_bytes(x) ^ u64::from_le_bytes(y);
+        if differ != 0 {
+            return shared + (differ.trailing_zeros() / 8) as usize;
+        }
+        shared += WORD;
+    }
+    let (a, b) = (a.get(shared..).unwrap_or_default(), b.get(shared..).unwrap_or_default());
+    shared + a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 impl<T: Copy> Matcher<T> {
     /// Sets `found` to the values of the patterns that match `path`, in no particular order and
-    /// possibly repeated. `context` carries what the previous path's folder contributed: pass the
-    /// same one for a run of paths (best in path order), starting from `FolderContext::default()`.
-    pub(crate) fn matches_into<'a>(&self, path: &'a str, context: &mut FolderContext<'a, T>, found: &mut Vec<T>) {
-        let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
-        if context.folder != Some(folder) {
-            self.enter(folder, context);
-        }
+    /// possibly repeated, and returns how the previous path compares with `path` (`None` for the
+    /// first), which a caller expecting paths in order needs and gets without reading them again.
+    ///
+    /// `context` carries the folders the previous path walked through: pass the same one for a
+    /// run of paths (best in path order, where neighbours share most of their folders), starting
+    /// from `FolderContext::default()`.
+    pub(crate) fn matches_into<'a>(
+        &self,
+        path: &'a str,
+        context: &mut FolderContext<'a, T>,
+        found: &mut Vec<T>,
+    ) -> Option<Ordering> {
+        let (name_start, order) = self.walk_to(path, context);
+        let name = path.get(name_start..).unwrap_or_default();
         found.clear();
         found.extend_from_slice(&context.values);
-        let own = context.node.and_then(|node| self.nodes.get(node)?.children.get(name).copied());
-        if let Some(own) = own.and_then(|node| self.nodes.get(node)) {
+        let Some(&level) = context.levels.last() else { return order };
+        if let Some(folder) = level.node.and_then(|node| self.nodes.get(node))
+            && !folder.children.is_empty()
+            && let Some(own) = folder.children.get(name).and_then(|&node| self.nodes.get(node))
+        {
             found.extend_from_slice(&own.folder.at_or_below);
         }
-        for &(component, value) in &context.by_name {
-            if self.components.get(component).is_some_and(|c| c.matches(name)) {
-                found.push(value);
+        for entry in &context.scoped {
+            if entry.file
+                && entry.matched == usize::MAX
+                && self.components.get(entry.component).is_some_and(|c| c.matches(name))
+            {
+                found.push(entry.value);
             }
         }
-        if context.general {
+        if level.general {
             self.general.matches_candidate_into(&Candidate::new(path), &mut context.glob_matches);
             found.extend(context.glob_matches.iter().filter_map(|&glob| self.general_values.get(glob)));
         }
+        order
     }
 
-    /// Works out what `folder`'s ancestors (the root, each folder on the way, itself) contribute,
-    /// walking the tree down its components until one is not there.
-    fn enter<'a>(&self, folder: &'a str, context: &mut FolderContext<'a, T>) {
-        context.folder = Some(folder);
-        context.node = None;
-        context.values.clear();
-        context.by_name.clear();
-        context.general = false;
-        let Some(root) = self.nodes.first() else { return };
-        self.contribute(&root.folder, folder, context);
-        let mut node = 0;
-        if !folder.is_empty() {
-            let mut end = 0;
-            for part in folder.split('/') {
-                end += part.len();
-                let Some(child) = self.nodes.get(node).and_then(|parent| parent.children.get(part)) else { return };
-                node = *child;
-                let below = folder.get(end + 1..).unwrap_or("");
-                if let Some(entry) = self.nodes.get(node) {
-                    self.contribute(&entry.folder, below, context);
-                }
-                end += 1;
-            }
+    /// Moves `context` to `path`'s folder: back up to the deepest folder on the way that holds
+    /// `path`, then down through the rest of its folders. Returns where the file name starts, and
+    /// how the previous path compares with `path`.
+    fn walk_to<'a>(&self, path: &'a str, context: &mut FolderContext<'a, T>) -> (usize, Option<Ordering>) {
+        if context.levels.is_empty() {
+            let root = Level { node: Some(0), end: 0, values: 0, scoped: 0, general: false };
+            let root = self.enter(root, context, Some(0), 0);
+            context.levels.push(root);
         }
-        context.node = Some(node);
+        let bytes = path.as_bytes();
+        let previous = context.previous.unwrap_or_default().as_bytes();
+        let shared = common_prefix(previous, bytes);
+        let order = context.previous.map(|_| match (previous.get(shared), bytes.get(shared)) {
+            (Some(before), Some(after)) => before.cmp(after),
+            (before, after) => before.is_some().cmp(&after.is_some()),
+        });
+        // A folder (the root aside) holds `path` when `path` starts with the folder and a `/`.
+        let keep = context
+            .levels
+            .iter()
+            .rposition(|level| level.end <= shared && bytes.get(level.end) == Some(&b'/'))
+            .unwrap_or(0);
+        self.leave(keep, context);
+        let mut start = if keep == 0 { 0 } else { context.levels.get(keep).map_or(0, |level| level.end + 1) };
+        let base = start;
+        for end in memchr::memchr_iter(b'/', bytes.get(base..).unwrap_or_default()).map(move |offset| base + offset) {
+            let part = path.get(start..end).unwrap_or_default();
+            let Some(&parent) = context.levels.last() else { break };
+            let depth = context.levels.len();
+            // Scoped patterns of the folders above: from here on they hold if this name matches.
+            for entry in &mut context.scoped {
+                if entry.matched == usize::MAX && self.components.get(entry.component).is_some_and(|c| c.matches(part))
+                {
+                    entry.matched = depth;
+                    context.values.push(entry.value);
+                }
+            }
+            let node = parent.node.and_then(|node| self.nodes.get(node)?.children.get(part).copied());
+            let level = self.enter(parent, context, node, end);
+            context.levels.push(level);
+            start = end + 1;
+        }
+        context.previous = Some(path);
+        (start, order)
     }
 
-    /// Adds what one ancestor contributes, `below` being the folders between it and the file.
-    fn contribute(&self, entry: &Folder<T>, below: &str, context: &mut FolderContext<'_, T>) {
-        context.values.extend_from_slice(&entry.at_or_below);
-        context.values.extend_from_slice(&entry.below);
-        context.general |= entry.general;
-        for &(component, file, value) in &entry.scoped {
-            let Some(matcher) = self.components.get(component) else { continue };
-            if !below.is_empty() && below.split('/').any(|part| matcher.matches(part)) {
-                context.values.push(value);
-            } else if file {
-                context.by_name.push((component, value));
+    /// What the folder at `node` (below `parent`) adds: its values, and its scoped patterns for
+    /// the folders below it.
+    fn enter(&self, parent: Level, context: &mut FolderContext<'_, T>, node: Option<usize>, end: usize) -> Level {
+        let mut general = parent.general;
+        if let Some(folder) = node.and_then(|node| self.nodes.get(node)).map(|node| &node.folder) {
+            context.values.extend_from_slice(&folder.at_or_below);
+            context.values.extend_from_slice(&folder.below);
+            general |= folder.general;
+            context.scoped.extend(folder.scoped.iter().map(|&(component, file, value)| ScopedEntry {
+                component,
+                file,
+                value,
+                matched: usize::MAX,
+            }));
+        }
+        Level { node, end, values: context.values.len(), scoped: context.scoped.len(), general }
+    }
+
+    /// Backs `context` up to the folder at depth `keep`.
+    fn leave(&self, keep: usize, context: &mut FolderContext<'_, T>) {
+        let Some(&level) = context.levels.get(keep) else { return };
+        context.levels.truncate(keep + 1);
+        context.values.truncate(level.values);
+        context.scoped.truncate(level.scoped);
+        for entry in &mut context.scoped {
+            if entry.matched != usize::MAX && entry.matched > keep {
+                entry.matched = usize::MAX;
             }
         }
     }
@@ -439,7 +526,10 @@ mod tests {
     const WILDCARDS: [&str; 8] = ["*", "**", "*.md", "*.rs", "gen.*", "{a,b}", "?", "[ab]"];
 
     fn path_strategy() -> impl Strategy<Value = String> {
-        prop::collection::vec(prop::sample::select(NAMES.to_vec()), 1..6).prop_map(|parts| parts.join("/"))
+        // Now and then an empty component (`a//b`, `/a`, `a/`), which no diff has but the walk
+        // from folder to folder must survive.
+        let part = prop_oneof![12 => prop::sample::select(NAMES.to_vec()), 1 => Just("")];
+        prop::collection::vec(part, 1..6).prop_map(|parts| parts.join("/"))
     }
 
     fn pattern_strategy() -> impl Strategy<Value = String> {
@@ -461,7 +551,8 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
         /// Whatever the patterns and however the paths are ordered (the folder context is
-        /// carried from path to path), the matcher finds what globset finds glob by glob.
+        /// carried from path to path), the matcher finds what globset finds glob by glob, and
+        /// tells how each path compares with the one before.
         #[test]
         fn agrees_with_every_glob_matched_alone(
             patterns in prop::collection::vec(pattern_strategy(), 1..8),
@@ -483,8 +574,11 @@ mod tests {
             }
             let mut context = FolderContext::default();
             let mut found = Vec::new();
+            let mut previous: Option<&str> = None;
             for path in &paths {
-                matcher.matches_into(path, &mut context, &mut found);
+                let order = matcher.matches_into(path, &mut context, &mut found);
+                prop_assert_eq!(order, previous.map(|previous| previous.cmp(path)), "after {:?}: {}", previous, path);
+                previous = Some(path);
                 found.sort_unstable();
                 found.dedup();
                 prop_assert_eq!(&found, &naive(&reference, path), "path {} patterns {:?}", path, patterns);
