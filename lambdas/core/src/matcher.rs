@@ -15,9 +15,11 @@
 //!
 //! Every other pattern is compiled into one `GlobSet` that only paths below its literal folder ask.
 //!
-//! Paths are looked at folder by folder: what a folder's ancestors contribute is worked out once
-//! for every path of that folder, so path-ordered input (as git and the planner give it) costs a
-//! comparison, at most one hash lookup and the few component matches per path.
+//! Paths are looked at folder by folder: a [`FolderContext`] keeps the folders on the way to the
+//! last path's folder, each with what it contributes, and the next path only walks the folders
+//! it does not share with the last one. Path-ordered input (as git and CodeCommit give it) costs
+//! a comparison with the path before, a hash lookup per new folder and the few component matches
+//! of the file name.
 
 use std::cmp::Ordering;
 
