@@ -289,7 +289,7 @@ pub(crate) struct FolderContext<'a, T> {
     previous: Option<&'a str>,
     /// The root, then each folder down to `previous`'s; empty before the first path.
     levels: Vec<Level>,
-    /// Values that hold for every path in `folder`.
+    /// Values that hold for every path in `previous`'s folder.
     values: Vec<T>,
     /// The scoped patterns of the folders on the way.
     scoped: Vec<ScopedEntry<T>>,
@@ -363,8 +363,7 @@ impl<T: Copy> Matcher<T> {
     /// how the previous path compares with `path`.
     fn walk_to<'a>(&self, path: &'a str, context: &mut FolderContext<'a, T>) -> (usize, Option<Ordering>) {
         if context.levels.is_empty() {
-            let root = Level { node: Some(0), end: 0, values: 0, scoped: 0, general: false };
-            let root = self.enter(root, context, Some(0), 0);
+            let root = self.enter(false, context, Some(0), 0);
             context.levels.push(root);
         }
         let bytes = path.as_bytes();
@@ -374,13 +373,13 @@ impl<T: Copy> Matcher<T> {
             (Some(before), Some(after)) => before.cmp(after),
             (before, after) => before.is_some().cmp(&after.is_some()),
         });
-        // A folder (the root aside) holds `path` when `path` starts with the folder and a `/`.
+        // The root holds every path; another folder, when `path` starts with it and a `/`.
         let keep = context
             .levels
             .iter()
             .rposition(|level| level.end <= shared && bytes.get(level.end) == Some(&b'/'))
             .unwrap_or(0);
-        self.leave(keep, context);
+        context.leave(keep);
         let mut start = if keep == 0 { 0 } else { context.levels.get(keep).map_or(0, |level| level.end + 1) };
         let base = start;
         for end in memchr::memchr_iter(b'/', bytes.get(base..).unwrap_or_default()).map(move |offset| base + offset) {
@@ -396,7 +395,7 @@ impl<T: Copy> Matcher<T> {
                 }
             }
             let node = parent.node.and_then(|node| self.nodes.get(node)?.children.get(part).copied());
-            let level = self.enter(parent, context, node, end);
+            let level = self.enter(parent.general, context, node, end);
             context.levels.push(level);
             start = end + 1;
         }
@@ -404,10 +403,10 @@ impl<T: Copy> Matcher<T> {
         (start, order)
     }
 
-    /// What the folder at `node` (below `parent`) adds: its values, and its scoped patterns for
-    /// the folders below it.
-    fn enter(&self, parent: Level, context: &mut FolderContext<'_, T>, node: Option<usize>, end: usize) -> Level {
-        let mut general = parent.general;
+    /// Adds what the folder at `node` contributes (its values, and its scoped patterns for the
+    /// folders below it) and returns its level; `general` is whether its parent's paths ask the
+    /// general globs.
+    fn enter(&self, mut general: bool, context: &mut FolderContext<'_, T>, node: Option<usize>, end: usize) -> Level {
         if let Some(folder) = node.and_then(|node| self.nodes.get(node)).map(|node| &node.folder) {
             context.values.extend_from_slice(&folder.at_or_below);
             context.values.extend_from_slice(&folder.below);
@@ -421,15 +420,18 @@ impl<T: Copy> Matcher<T> {
         }
         Level { node, end, values: context.values.len(), scoped: context.scoped.len(), general }
     }
+}
 
-    /// Backs `context` up to the folder at depth `keep`.
-    fn leave(&self, keep: usize, context: &mut FolderContext<'_, T>) {
-        let Some(&level) = context.levels.get(keep) else { return };
-        context.levels.truncate(keep + 1);
-        context.values.truncate(level.values);
-        context.scoped.truncate(level.scoped);
-        for entry in &mut context.scoped {
-            if entry.matched != usize::MAX && entry.matched > keep {
+impl<T> FolderContext<'_, T> {
+    /// Backs up to the folder at depth `keep`, forgetting what the folders below it added.
+    fn leave(&mut self, keep: usize) {
+        let Some(&level) = self.levels.get(keep) else { return };
+        self.levels.truncate(keep + 1);
+        self.values.truncate(level.values);
+        self.scoped.truncate(level.scoped);
+        for entry in &mut self.scoped {
+            // Matched by the name of a folder just left.
+            if entry.matched > keep {
                 entry.matched = usize::MAX;
             }
         }
