@@ -13,14 +13,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use deltaship_aws::check_build::CheckBuildInput;
-use deltaship_aws::check_build::{BuildStatus, CheckBuildOutput};
-use deltaship_aws::check_rollout::{CheckRolloutOutput, RolloutStatus};
-use deltaship_aws::deploy::DeployInput;
-use deltaship_aws::deploy::DeployOutput;
-use deltaship_aws::rollback::RollbackInput;
-use deltaship_aws::rollback::{RollbackAction, RollbackOutput};
-use deltaship_aws::start_build::StartBuildOutput;
+use deltaship_core::payloads::{
+    BuildStatus, CheckBuildInput, CheckBuildOutput, CheckRolloutOutput, DeployInput, DeployOutput, Outcome,
+    RollbackAction, RollbackInput, RollbackOutput, RolloutStatus, ServiceOutcome, StartBuildOutput,
+};
 use deltaship_core::{ErrorKind, Origin, PipelineInput, RolloutWatch, ServiceJob};
 use serde_json::{Value, json};
 
@@ -437,18 +433,16 @@ fn shape_of(data: &Value) -> String {
 fn check_outcomes(ends: &[(String, Value)]) {
     let mut outcomes = BTreeMap::new();
     for (state, outcome) in ends {
-        for key in ["name", "ok", "outcome"] {
-            assert!(outcome.get(key).is_some(), "outcome state {state:?} lacks `{key}`: {outcome}");
+        let record: ServiceOutcome = serde_json::from_value(outcome.clone())
+            .unwrap_or_else(|error| panic!("outcome state {state:?} writes no outcome record ({error}): {outcome}"));
+        assert_eq!(record.ok, record.outcome.is_ok(), "state {state:?}: ok and outcome disagree");
+        if !record.ok {
+            assert!(record.error.is_some() && record.cause.is_some(), "state {state:?} says no why");
         }
-        let ok = outcome["ok"].as_bool().unwrap();
-        assert_eq!(ok, outcome["outcome"] == "deployed", "state {state:?}: ok and outcome disagree");
-        if !ok {
-            assert!(outcome.get("error").is_some() && outcome.get("cause").is_some(), "state {state:?} says no why");
-        }
-        outcomes.insert(outcome["outcome"].as_str().unwrap().to_owned(), state.clone());
+        outcomes.insert(record.outcome, state.clone());
     }
-    let names: Vec<&str> = outcomes.keys().map(String::as_str).collect();
-    assert_eq!(names, ["build_failed", "deploy_failed", "deployed", "rollback_failed", "rolled_back", "superseded"]);
+    let reached: BTreeSet<Outcome> = outcomes.keys().copied().collect();
+    assert_eq!(reached, Outcome::ALL.into_iter().collect(), "every outcome, and only these, ends an iteration");
 }
 
 fn execution_input() -> Value {
@@ -534,7 +528,7 @@ fn every_invoke_fixture_is_its_functions_input() {
         deltaship_core::parse_event_value(fixture("detect-changes")),
         Ok(deltaship_core::Trigger::Push(_))
     ));
-    assert!(serde_json::from_value::<deltaship_aws::reconcile::ReconcileInput>(fixture("reconcile-pushes")).is_ok());
+    assert!(serde_json::from_value::<deltaship_core::payloads::ReconcileInput>(fixture("reconcile-pushes")).is_ok());
 }
 
 #[test]

@@ -66,7 +66,7 @@ async fn run(stack: &mut LocalStack, request: &RunRequest) -> RunReport {
 
 fn outcomes(report: &RunReport) -> Vec<(String, String)> {
     let mut outcomes: Vec<(String, String)> =
-        report.services.iter().map(|service| (service.name.clone(), service.outcome.clone())).collect();
+        report.services.iter().map(|service| (service.name.clone(), service.outcome.to_string())).collect();
     outcomes.sort();
     outcomes
 }

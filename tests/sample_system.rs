@@ -8,7 +8,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use deltaship_core::manifest::{MANIFEST_FILE, SERVICES_DIR, SETTINGS_FILE};
+use deltaship_core::manifest::{MANIFEST_FILE, SERVICES_DIR};
+use deltaship_core::settings::SETTINGS_FILE;
 use deltaship_core::{Catalog, Change, SourceFile};
 
 /// The repository's root (this crate is `tests/` in it).

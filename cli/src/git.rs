@@ -6,7 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use deltaship_core::manifest::{MANIFEST_FILE, SERVICES_DIR, SETTINGS_FILE};
+use deltaship_core::manifest::{MANIFEST_FILE, SERVICES_DIR};
+use deltaship_core::settings::SETTINGS_FILE;
 use deltaship_core::{Change, CommitId, SourceFile};
 use gix::bstr::ByteSlice;
 use gix::diff::tree::recorder;

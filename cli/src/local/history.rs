@@ -7,7 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use deltaship_core::payloads::ServiceOutcome;
+use serde::Serialize;
 use serde_json::Value;
 
 /// The state whose output lists every service's outcome (see `pipeline.asl.json`).
@@ -43,27 +44,6 @@ pub struct Step {
     pub entered: f64,
     /// Seconds from the execution's start to leaving it, if it did.
     pub exited: Option<f64>,
-}
-
-/// One service's outcome, as the pipeline's outcome states write it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Outcome {
-    /// The service.
-    pub name: String,
-    /// `deployed`, `build_failed`, `deploy_failed`, `rolled_back`, `superseded`, `rollback_failed`.
-    pub outcome: String,
-    /// The task definition the service runs afterwards, when the outcome names one.
-    #[serde(default)]
-    pub task_definition: Option<String>,
-    /// The image built, when there is one.
-    #[serde(default)]
-    pub image: Option<String>,
-    /// The error, for a failed outcome.
-    #[serde(default)]
-    pub error: Option<String>,
-    /// The error's cause.
-    #[serde(default)]
-    pub cause: Option<String>,
 }
 
 /// The steps of every service, in the order they were entered. `services[i]` is the service of
@@ -128,7 +108,7 @@ fn iteration_for(
 
 /// Every service's outcome, from the output of the [`TALLY_STATE`] (there whether the execution
 /// succeeded or failed). `None` if the execution never got there.
-pub fn outcomes(events: &[Event]) -> Option<Vec<Outcome>> {
+pub fn outcomes(events: &[Event]) -> Option<Vec<ServiceOutcome>> {
     let output = events
         .iter()
         .rev()
@@ -201,7 +181,7 @@ mod tests {
         });
         let found = outcomes(&events).unwrap_or_default();
         assert_eq!(found.len(), 1);
-        assert_eq!(found[0].outcome, "deployed");
+        assert_eq!(found[0].outcome, deltaship_core::Outcome::Deployed);
         assert_eq!(found[0].task_definition.as_deref(), Some("td:2"));
         assert_eq!(found[0].error, None);
     }

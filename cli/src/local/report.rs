@@ -117,7 +117,7 @@ mod tests {
             status: RunStatus::Failed,
             services: vec![ServiceReport {
                 name: "user-service".into(),
-                outcome: "rolled_back".into(),
+                outcome: deltaship_core::Outcome::RolledBack,
                 task_definition: Some("arn:aws:ecs:r:1:task-definition/user-service:1".into()),
                 image: Some("img:abc".into()),
                 error: Some("RolloutFailed: circuit breaker".into()),

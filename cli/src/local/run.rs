@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use deltaship_aws::detect::{DetectOutput, DetectStatus};
-use deltaship_core::{Catalog, CommitId};
+use deltaship_core::payloads::{DetectOutput, DetectStatus};
+use deltaship_core::{Catalog, CommitId, Outcome};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -51,8 +51,8 @@ pub enum RunStatus {
 pub struct ServiceReport {
     /// The service.
     pub name: String,
-    /// `deployed`, `build_failed`, `deploy_failed`, `rolled_back`, `superseded`, `rollback_failed`.
-    pub outcome: String,
+    /// What became of it.
+    pub outcome: Outcome,
     /// The task definition the service runs afterwards.
     pub task_definition: Option<String>,
     /// The image built.

@@ -7,48 +7,12 @@
 
 use aws_config::SdkConfig;
 use deltaship_core::build::{BuildSnapshot, PhaseSnapshot, judge_build};
+use deltaship_core::payloads::{BuildStatus, CheckBuildInput, CheckBuildOutput};
 use deltaship_core::{BuildVerdict, ErrorKind, Failure, WaitPolicy};
-use serde::{Deserialize, Serialize};
 
 use crate::{Clock, aws_error, codebuild, input};
 
 const FUNCTION: &str = "check-build";
-
-/// check-build's input.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckBuildInput {
-    /// The build, as start-build returned it.
-    pub build_id: String,
-}
-
-/// Where a build is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum BuildStatus {
-    /// Running: wait `wait_seconds`, then look again.
-    InProgress,
-    /// Done: `image` is what it pushed.
-    Succeeded,
-}
-
-/// check-build's answer (failures are `BuildFailed` errors).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckBuildOutput {
-    /// Running or done.
-    pub status: BuildStatus,
-    /// The build.
-    pub build_id: String,
-    /// Seconds to wait before the next look (0 when done).
-    pub wait_seconds: u32,
-    /// The phase a running build is in.
-    pub phase: Option<String>,
-    /// The image a successful build pushed.
-    pub image: Option<String>,
-    /// The build's console page.
-    pub build_url: String,
-    /// The build's CloudWatch logs, when CodeBuild gives the link.
-    pub logs_url: Option<String>,
-}
 
 /// The check-build function.
 #[derive(Debug, Clone)]

@@ -3,41 +3,13 @@
 //! "services stable" would report as success).
 
 use aws_config::SdkConfig;
+use deltaship_core::payloads::{CheckRolloutOutput, RolloutStatus};
 use deltaship_core::rollout::judge_rollout;
 use deltaship_core::{Failure, RolloutVerdict, RolloutWatch, Scope, WaitPolicy};
-use serde::{Deserialize, Serialize};
 
 use crate::{Clock, ecs, input};
 
 const FUNCTION: &str = "check-rollout";
-
-/// Where a rollout is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum RolloutStatus {
-    /// Rolling out: wait `wait_seconds`, then look again.
-    InProgress,
-    /// Our deployment completed and serves the service.
-    Completed,
-}
-
-/// check-rollout's answer (failures are `RolloutFailed`, `DeploymentReplaced`,
-/// `DeadlineExceeded` or `ServiceNotFound` errors).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckRolloutOutput {
-    /// Rolling out or done.
-    pub status: RolloutStatus,
-    /// The deployment.
-    pub deployment_id: String,
-    /// The revision it rolls out.
-    pub task_definition: String,
-    /// Seconds to wait before the next look (0 when done).
-    pub wait_seconds: u32,
-    /// Task counts, or how completion was judged.
-    pub detail: String,
-    /// The service's deployments in the console.
-    pub service_url: String,
-}
 
 /// The check-rollout function.
 #[derive(Debug, Clone)]

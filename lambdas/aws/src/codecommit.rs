@@ -2,7 +2,8 @@
 //! the pushed commit.
 
 use aws_sdk_codecommit::Client;
-use deltaship_core::manifest::{MANIFEST_FILE, SERVICES_DIR, SETTINGS_FILE};
+use deltaship_core::manifest::{MANIFEST_FILE, SERVICES_DIR};
+use deltaship_core::settings::SETTINGS_FILE;
 use deltaship_core::{Change, CommitId, ErrorKind, Failure, SourceFile};
 use futures_util::{StreamExt, TryStreamExt, stream};
 

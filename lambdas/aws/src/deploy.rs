@@ -9,7 +9,7 @@
 //! `deltaship:execution` and `deltaship:previous`.
 //!
 //! Before registering anything it reads the revision the service runs
-//! ([`deltaship_core::reliability::decide_deploy`]):
+//! ([`deltaship_core::races::decide_deploy`]):
 //!
 //! - the service already runs the image (a retried call, or the same commit deployed by another
 //!   execution): nothing is registered or updated; the answer watches the PRIMARY deployment;
@@ -21,53 +21,15 @@
 use aws_config::SdkConfig;
 use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder;
 use aws_sdk_ecs::types::{Tag, TaskDefinition, TaskDefinitionField};
-use deltaship_core::reliability::{
+use deltaship_core::payloads::{DeployInput, DeployOutput};
+use deltaship_core::races::{
     CurrentRevision, DeployDecision, DeployStamp, check_image, decide_deploy, is_deltaship_tag,
 };
 use deltaship_core::{ErrorKind, Failure, RolloutWatch, Scope, WaitPolicy};
-use serde::{Deserialize, Serialize};
 
 use crate::{Clock, aws_error, ecs, input};
 
 const FUNCTION: &str = "deploy-service";
-
-/// deploy-service's input: the service (as in its [`deltaship_core::ServiceJob`]), the push, and
-/// the image its build pushed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeployInput {
-    /// The service's name.
-    pub name: String,
-    /// The ECS cluster.
-    pub cluster: String,
-    /// The ECS service.
-    pub service: String,
-    /// The container whose image is replaced.
-    pub container: String,
-    /// The image to run, from check-build: tagged with `commit`.
-    pub image: String,
-    /// The rollout deadline, in minutes from now.
-    pub timeout_minutes: u32,
-    /// The pushed commit.
-    pub commit: String,
-    /// When it was pushed, in seconds since the Unix epoch (orders pushes).
-    pub pushed_at: i64,
-    /// The execution deploying it.
-    pub execution: String,
-}
-
-/// deploy-service's answer: the deployment to watch (check-rollout's input) and a link.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeployOutput {
-    /// What check-rollout watches.
-    #[serde(flatten)]
-    pub watch: RolloutWatch,
-    /// The image deployed.
-    pub image: String,
-    /// Seconds to wait before the first look at the rollout.
-    pub wait_seconds: u32,
-    /// The service's deployments in the console.
-    pub service_url: String,
-}
 
 /// The deploy-service function.
 #[derive(Debug, Clone)]
@@ -146,7 +108,7 @@ impl DeployService {
                 .map(ToOwned::to_owned),
             stamp: DeployStamp::from_tags(tags()),
             previous: tags()
-                .find(|(key, _)| *key == deltaship_core::reliability::TAG_PREVIOUS)
+                .find(|(key, _)| *key == deltaship_core::races::TAG_PREVIOUS)
                 .map(|(_, value)| value.to_owned()),
         };
         let ours = DeployStamp {

@@ -12,19 +12,19 @@
 //! 5. `StartExecution` with the deterministic name and the plan as input. A duplicate delivery of
 //!    the same push finds its execution already there: that is success, not an error. A later
 //!    push of a commit that already has an execution on the branch (a reset, a force-push back)
-//!    starts the next attempt, `<name>-r2`, ... (see [`deltaship_core::reliability::covers`]).
+//!    starts the next attempt, `<name>-r2`, ... (see [`deltaship_core::deliveries::covers`]).
 //!
 //! With `DRY_RUN=true` it stops before step 5 and returns the execution input it would start.
 
 use aws_config::SdkConfig;
+use deltaship_core::deliveries::{Arrival, RecordedPush, SKIP_DEPLOY, covers, skips_deploy};
 use deltaship_core::naming::MAX_ATTEMPTS;
+use deltaship_core::payloads::{DetectOutput, DetectStatus};
 use deltaship_core::pipeline::TARGET_INPUT_BYTES;
-use deltaship_core::reliability::{Arrival, RecordedPush, SKIP_DEPLOY, covers, skips_deploy};
 use deltaship_core::{
     Catalog, CatalogError, ErrorKind, Failure, Origin, PipelineInput, Push, Scope, Trigger, execution_name_attempt,
     links,
 };
-use serde::{Deserialize, Serialize};
 
 use crate::aws_error;
 use crate::codecommit;
@@ -32,55 +32,6 @@ use crate::settings::DetectSettings;
 
 /// The function's name, in messages.
 const FUNCTION: &str = "detect-changes";
-
-/// What detect-changes did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum DetectStatus {
-    /// It started the execution.
-    Started,
-    /// The execution for this push already exists (a duplicate delivery).
-    AlreadyStarted,
-    /// The push changes no service.
-    NothingToDeploy,
-    /// The event is not a push to deploy (a tag, a deleted branch, a branch not deployed, ...).
-    Ignored,
-    /// `DRY_RUN` is set: `input` is what it would have started.
-    DryRun,
-}
-
-/// detect-changes' answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DetectOutput {
-    /// What it did.
-    pub status: DetectStatus,
-    /// The same in a sentence, also logged.
-    pub message: String,
-    /// The execution's name, when there is a plan.
-    pub execution: Option<String>,
-    /// The execution's ARN, when one was started or found.
-    pub execution_arn: Option<String>,
-    /// The planned services.
-    pub services: Vec<String>,
-    /// Services whose manifest the push deleted.
-    pub removed: Vec<String>,
-    /// The execution input, in a dry run.
-    pub input: Option<PipelineInput>,
-}
-
-impl DetectOutput {
-    fn without_plan(status: DetectStatus, message: String) -> Self {
-        Self {
-            status,
-            message,
-            execution: None,
-            execution_arn: None,
-            services: Vec::new(),
-            removed: Vec::new(),
-            input: None,
-        }
-    }
-}
 
 /// The detect-changes function.
 #[derive(Debug, Clone)]

@@ -8,76 +8,30 @@
 //!    page up to `RECONCILE_MAX_PAGES`), the first whose name is the branch's
 //!    ([`deltaship_core::naming::is_branch_execution`]) and whose input names the branch
 //!    (`DescribeExecution`);
-//! 3. [`deltaship_core::reliability::reconcile`]: the same commit is up to date; another commit
+//! 3. [`deltaship_core::deliveries::reconcile`]: the same commit is up to date; another commit
 //!    means a push was missed, and detect-changes' planning runs for `latest..head` with the
 //!    reconciler as origin. A branch without any execution (new, or idle for Step Functions' 90
 //!    days) is reported, not deployed.
 //!
 //! The state is AWS's own: the executions (their deterministic names and their inputs). A late
 //! event for a push the reconciler already started finds that execution and starts nothing, and
-//! so does a second reconciler run (see [`deltaship_core::reliability::covers`]).
+//! so does a second reconciler run (see [`deltaship_core::deliveries::covers`]).
 //!
 //! A push whose plan deploys nothing or that says `[skip deploy]` starts no execution, so the
 //! branch's head stays "ahead" of its latest execution: each run plans it again (a few reads) and
 //! again finds nothing to deploy.
 
 use aws_config::SdkConfig;
+use deltaship_core::deliveries::{Arrival, ReconcileDecision, RecordedPush, reconcile};
 use deltaship_core::naming::is_branch_execution;
-use deltaship_core::reliability::{Arrival, ReconcileDecision, RecordedPush, reconcile};
 use deltaship_core::{ErrorKind, Failure, Push, Scope};
-use serde::{Deserialize, Serialize};
 
-use crate::detect::{DetectChanges, DetectOutput};
+use crate::detect::DetectChanges;
 use crate::settings::{DetectSettings, ReconcileSettings};
 use crate::{Clock, aws_error, codecommit, input};
+use deltaship_core::payloads::{BranchReport, BranchStatus, ReconcileInput, ReconcileOutput};
 
 const FUNCTION: &str = "reconcile-pushes";
-
-/// What the reconciler found on a branch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum BranchStatus {
-    /// The head is the commit of the branch's latest execution.
-    UpToDate,
-    /// The head had no execution: detect-changes' planning ran (see `detect`).
-    Reconciled,
-    /// The branch has no execution to compare with; nothing was done.
-    NoExecution,
-    /// The branch does not exist.
-    NoBranch,
-    /// The latest execution's input is not deltaship's; nothing was done.
-    Unreadable,
-    /// Reading the branch or planning it failed (see `message`).
-    Failed,
-}
-
-/// One branch's report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BranchReport {
-    /// The branch.
-    pub branch: String,
-    /// What was found.
-    pub status: BranchStatus,
-    /// The branch's head, when it exists.
-    pub head: Option<String>,
-    /// The branch's latest execution, if any.
-    pub latest_execution: Option<String>,
-    /// What detect-changes' planning did for a missed push.
-    pub detect: Option<DetectOutput>,
-    /// The same in a sentence, also logged.
-    pub message: String,
-}
-
-/// reconcile-pushes' answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReconcileOutput {
-    /// One report per branch of `BRANCHES`, in that order.
-    pub branches: Vec<BranchReport>,
-}
-
-/// reconcile-pushes' input: any JSON object (the schedule sends `{}`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReconcileInput {}
 
 /// The latest execution of a branch.
 struct Latest {

@@ -6,51 +6,13 @@
 //! their deployment.
 
 use aws_config::SdkConfig;
+use deltaship_core::payloads::{RollbackAction, RollbackInput, RollbackOutput};
 use deltaship_core::rollout::decide_rollback;
-use deltaship_core::{ErrorKind, Failure, RollbackDecision, RolloutWatch, Scope};
-use serde::{Deserialize, Serialize};
+use deltaship_core::{ErrorKind, Failure, RollbackDecision, Scope};
 
 use crate::{aws_error, ecs, input};
 
 const FUNCTION: &str = "rollback-service";
-
-/// rollback-service's input: the watched deployment, and why it is rolled back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RollbackInput {
-    /// The deployment that failed.
-    #[serde(flatten)]
-    pub watch: RolloutWatch,
-    /// Why (the check's error), for the record.
-    #[serde(default)]
-    pub reason: Option<String>,
-}
-
-/// What rollback-service did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum RollbackAction {
-    /// It updated the service to the previous revision.
-    RolledBack,
-    /// The service already ran the previous revision.
-    AlreadyRolledBack,
-    /// The service runs a revision deployed since; it was not touched.
-    LeftAlone,
-}
-
-/// rollback-service's answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RollbackOutput {
-    /// What it did.
-    pub action: RollbackAction,
-    /// The revision the service runs (or is rolling back to).
-    pub task_definition: String,
-    /// The rollback's deployment, when it made one.
-    pub deployment_id: Option<String>,
-    /// The same in a sentence.
-    pub message: String,
-    /// The service's deployments in the console.
-    pub service_url: String,
-}
 
 /// The rollback-service function.
 #[derive(Debug, Clone)]

@@ -10,23 +10,12 @@ use aws_config::SdkConfig;
 use aws_sdk_codebuild::types::{EnvironmentVariable, EnvironmentVariableType};
 use deltaship_core::build::{COMMIT_VARIABLE, IMAGE_REPOSITORY_VARIABLE, IMAGE_TAG_VARIABLE, SERVICE_VARIABLE};
 use deltaship_core::naming::build_token;
+use deltaship_core::payloads::StartBuildOutput;
 use deltaship_core::{CommitId, ErrorKind, Failure, Scope, ServiceJob, WaitPolicy};
-use serde::{Deserialize, Serialize};
 
 use crate::{aws_error, codebuild, input};
 
 const FUNCTION: &str = "start-build";
-
-/// start-build's answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StartBuildOutput {
-    /// The build id, `<project>:<uuid>`; check-build's input.
-    pub build_id: String,
-    /// The build's console page (phases and logs).
-    pub build_url: String,
-    /// Seconds to wait before the first look.
-    pub wait_seconds: u32,
-}
 
 /// The start-build function.
 #[derive(Debug, Clone)]

@@ -26,9 +26,10 @@ use aws_sdk_ecs::types::{
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use common::{NOW, Recorder, clock, meta, throttling};
-use deltaship_aws::check_rollout::{CheckRollout, CheckRolloutOutput, RolloutStatus};
-use deltaship_aws::deploy::{DeployOutput, DeployService};
-use deltaship_aws::rollback::{RollbackAction, RollbackOutput, RollbackService};
+use deltaship_aws::check_rollout::CheckRollout;
+use deltaship_aws::deploy::DeployService;
+use deltaship_aws::rollback::RollbackService;
+use deltaship_core::payloads::{CheckRolloutOutput, DeployOutput, RollbackAction, RollbackOutput, RolloutStatus};
 use deltaship_core::{ErrorKind, RolloutWatch, Scope, WaitPolicy, links};
 use serde_json::{Value, json};
 

@@ -26,9 +26,10 @@ use aws_sdk_sfn::types::error::ExecutionAlreadyExists;
 use aws_sdk_sfn::types::{ExecutionListItem, ExecutionStatus};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use common::{NOW, Recorder, event, meta};
-use deltaship_aws::detect::{DetectChanges, DetectOutput, DetectStatus};
-use deltaship_aws::reconcile::{BranchStatus, Reconcile};
+use deltaship_aws::detect::DetectChanges;
+use deltaship_aws::reconcile::Reconcile;
 use deltaship_aws::settings::{DetectSettings, ReconcileSettings};
+use deltaship_core::payloads::{BranchStatus, DetectOutput, DetectStatus};
 use deltaship_core::{CommitId, ErrorKind, PipelineInput, Scope, execution_name, execution_name_attempt, links};
 use serde_json::{Value, json};
 

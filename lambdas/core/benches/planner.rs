@@ -25,8 +25,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use deltaship_core::testing::naive::NaivePlanner;
 use deltaship_core::{Catalog, Change, SourceFile};
-use globset::{Candidate, GlobBuilder, GlobMatcher};
 
 /// A small deterministic generator (64-bit LCG, top bits): the same repository on every run.
 struct Random(u64);
@@ -102,64 +102,6 @@ fn changed_paths(count: usize, services: usize, seed: u64) -> Vec<String> {
     paths.iter().cloned().collect()
 }
 
-/// Each path against each service's globs, one glob at a time (what a per-path loop over
-/// picomatch-style filters does): a service's ignore globs first, then its own and the
-/// `deploy_all` globs.
-struct Naive {
-    services: Vec<(Vec<GlobMatcher>, Vec<GlobMatcher>)>,
-    deploy_all: Vec<GlobMatcher>,
-}
-
-impl Naive {
-    fn new(catalog: &Catalog) -> Self {
-        let compile = |patterns: &mut dyn Iterator<Item = &String>| -> Vec<GlobMatcher> {
-            patterns
-                .flat_map(|pattern| match pattern.as_str() {
-                    "" | "**" => vec!["**".to_owned()],
-                    _ if pattern.ends_with("/**") => vec![pattern.clone()],
-                    _ => vec![pattern.clone(), format!("{pattern}/**")],
-                })
-                .map(|glob| {
-                    GlobBuilder::new(&glob)
-                        .literal_separator(true)
-                        .backslash_escape(true)
-                        .build()
-                        .unwrap()
-                        .compile_matcher()
-                })
-                .collect()
-        };
-        let services = catalog
-            .services()
-            .iter()
-            .map(|service| {
-                let include = compile(&mut service.watch.iter().chain(&service.depends_on));
-                let ignore = compile(&mut service.ignore.iter());
-                (include, ignore)
-            })
-            .collect();
-        Self { services, deploy_all: compile(&mut catalog.settings().deploy_all().iter()) }
-    }
-
-    fn plan<'a>(&self, paths: &[&'a str]) -> Vec<Vec<&'a str>> {
-        let mut reasons = vec![Vec::new(); self.services.len()];
-        for &path in paths {
-            // The path is prepared once; then every glob of every service is asked in turn.
-            let path_candidate = Candidate::new(path);
-            let matches = |globs: &[GlobMatcher]| globs.iter().any(|glob| glob.is_match_candidate(&path_candidate));
-            for ((include, ignore), reasons) in self.services.iter().zip(reasons.iter_mut()) {
-                if matches(ignore) {
-                    continue;
-                }
-                if matches(include) || matches(&self.deploy_all) {
-                    reasons.push(path);
-                }
-            }
-        }
-        reasons
-    }
-}
-
 fn plans(c: &mut Criterion) {
     for (paths, services, label) in
         [(1_000, 100, "1k_x_100"), (10_000, 1_000, "10k_x_1000"), (100_000, 100, "100k_x_100")]
@@ -168,7 +110,7 @@ fn plans(c: &mut Criterion) {
         let catalog = Catalog::load(Some(&settings), &files).unwrap();
         let changes: Vec<Change> = changed_paths(paths, services, 42).into_iter().map(Change::Modified).collect();
         let sorted: Vec<&str> = changes.iter().flat_map(Change::paths).collect();
-        let naive = Naive::new(&catalog);
+        let naive = NaivePlanner::new(&catalog);
 
         // The naive loop costs the same for every path (it asks every glob of every service), and
         // all N paths would take minutes a run: it is timed on every (N/1,000)th path, and the

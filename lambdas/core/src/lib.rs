@@ -1,21 +1,30 @@
 //! The pure domain of deltaship: everything it decides, with no AWS SDK, no async runtime and no
 //! I/O, so that every decision is a plain function that tests can call with a table of cases.
 //!
-//! - [`event`]: the EventBridge "CodeCommit Repository State Change" event and what it asks for
-//!   (a [`Push`] to plan, or an [`Ignored`] reason).
-//! - [`manifest`]: `services/<name>/service.toml` and `deltaship.toml`, validated strictly.
-//! - [`planner`]: a [`Catalog`] of services compiled into one glob set, and the [`Plan`] for a
-//!   set of [`Change`]s.
-//! - [`naming`]: the deterministic Step Functions execution name of a push.
-//! - [`pipeline`]: the execution input (one [`ServiceJob`] per planned service), fitted to Step
-//!   Functions' payload limit.
-//! - [`build`]: judging a CodeBuild build, and the back-off between looks ([`WaitPolicy`]).
-//! - [`rollout`]: judging an ECS rollout by its deployment id, and deciding a safe rollback.
-//! - [`failure`]: the stable error names ([`ErrorKind`]) every Lambda returns.
-//! - [`links`]: console links for builds, services and executions.
-//! - [`reliability`]: duplicate deliveries, lost events, racing pushes, `[skip deploy]`.
-//! - [`scope`]: what one deltaship stack may touch, whatever the manifests say.
-//! - [`robustness`]: the invariants the fuzz targets check on arbitrary bytes.
+//! Each module is one decision, named for it:
+//!
+//! | module | decides |
+//! |--------|---------|
+//! | [`event`] | what an EventBridge "CodeCommit Repository State Change" event asks for: a [`Push`] to plan, or an [`Ignored`] reason |
+//! | [`paths`] | which paths a `watch`/`ignore`/`depends_on`/`deploy_all` entry stands for (globs, "a path and everything below") |
+//! | [`manifest`] | what a `services/<name>/service.toml` says, validated strictly |
+//! | [`settings`] | what `deltaship.toml` says: branches, `deploy_all`, `first_push` |
+//! | [`planner`] | which services a set of [`Change`]s deploys, and why ([`Catalog`], [`Plan`]) |
+//! | [`naming`] | the deterministic Step Functions execution name of a push |
+//! | [`pipeline`] | the execution input (one [`ServiceJob`] per planned service), fitted to Step Functions' payload limit |
+//! | [`payloads`] | every Lambda's input and output, and each service's [`Outcome`] |
+//! | [`build`] | whether a CodeBuild build runs, succeeded (with its image) or failed |
+//! | [`wait`] | how long to wait before looking at a build or a rollout again ([`WaitPolicy`]) |
+//! | [`rollout`] | whether the deployment deltaship created succeeded, and whether a rollback is safe |
+//! | [`deliveries`] | which deliveries of a push start an execution: duplicates, lost events, `[skip deploy]` |
+//! | [`races`] | newer push wins: an older push never deploys over a newer one |
+//! | [`scope`] | what one deltaship stack may touch, whatever the manifests say |
+//! | [`failure`] | the stable error names ([`ErrorKind`]) every Lambda returns |
+//! | [`links`] | console links for builds, services and executions |
+//! | [`source`] | files read at a commit, and the problems found in them ([`ManifestError`]) |
+//!
+//! `testing` (tests, benchmarks and fuzz targets only, behind the `testing` feature) holds the
+//! fuzz targets' checks and the reference planner.
 //!
 //! Adapters (the Lambdas' AWS clients, the CLI's git reader) fetch the changed paths and the
 //! manifest files, hand them to this crate, and act on its answer.
@@ -45,26 +54,37 @@
 
 pub mod build;
 pub mod commit;
+pub mod deliveries;
 pub mod event;
 pub mod failure;
 pub mod links;
 pub mod manifest;
 mod matcher;
 pub mod naming;
+pub mod paths;
+pub mod payloads;
 pub mod pipeline;
 pub mod planner;
-pub mod reliability;
-pub mod robustness;
+pub mod races;
 pub mod rollout;
 pub mod scope;
+pub mod settings;
+pub mod source;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+pub mod wait;
 
-pub use build::{BuildVerdict, WaitPolicy};
+pub use build::BuildVerdict;
 pub use commit::{CommitId, InvalidCommitId};
 pub use event::{EventError, Ignored, Push, Trigger, parse_event, parse_event_value};
 pub use failure::{ErrorKind, Failure};
-pub use manifest::{FirstPush, ManifestError, Service, Settings, SourceFile};
+pub use manifest::Service;
 pub use naming::{execution_name, execution_name_attempt};
-pub use pipeline::{Origin, PipelineInput, ServiceJob};
+pub use payloads::{Outcome, RolloutWatch, ServiceJob};
+pub use pipeline::{Origin, PipelineInput};
 pub use planner::{Catalog, CatalogError, Change, Plan, PlannedService};
-pub use rollout::{RollbackDecision, RolloutVerdict, RolloutWatch};
+pub use rollout::{RollbackDecision, RolloutVerdict};
 pub use scope::Scope;
+pub use settings::{FirstPush, Settings};
+pub use source::{ManifestError, SourceFile};
+pub use wait::WaitPolicy;

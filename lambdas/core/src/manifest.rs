@@ -1,4 +1,4 @@
-//! Service manifests (`services/<name>/service.toml`) and repository settings (`deltaship.toml`).
+//! Service manifests: `services/<name>/service.toml`, validated strictly.
 //!
 //! A service is a folder `services/<name>/` holding a `service.toml`:
 //!
@@ -19,168 +19,25 @@
 //! timeout_minutes = 30               # rollout deadline (default 30)
 //! ```
 //!
-//! An entry of `watch`, `ignore` or `depends_on` is a path or a glob: a path stands for itself and
-//! everything below it (`docs` is `docs` and `docs/**`). In globs `*` and `?` never cross a `/`;
-//! `**` does.
-//!
-//! The optional `deltaship.toml` at the repository root holds what is not per service:
-//!
-//! ```toml
-//! branches = ["main", "release/*"]   # branches that deploy (globs; default ["main"])
-//! deploy_all = ["Cargo.lock"]        # a change here deploys every service (default none)
-//! first_push = "all"                 # a new branch deploys "all" services or "none" (default "all")
-//! ```
+//! An entry of `watch`, `ignore` or `depends_on` is a path or a glob, relative to the service's
+//! folder (see [`crate::paths`] for what each stands for). Repository-wide settings are [`crate::settings`].
 //!
 //! Unknown keys, empty or malformed names, globs that do not compile, and paths that leave the
 //! repository are errors that name the file, the key and the problem.
 
-use std::fmt;
-
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
+
+use crate::paths::resolve_list;
+use crate::source::{ManifestError, SourceFile, parse_toml};
 
 /// The folder whose sub-folders are services.
 pub const SERVICES_DIR: &str = "services";
 /// The manifest's file name inside a service folder.
 pub const MANIFEST_FILE: &str = "service.toml";
-/// The optional settings file at the repository root.
-pub const SETTINGS_FILE: &str = "deltaship.toml";
 /// The rollout deadline when a manifest does not set `deploy.timeout_minutes`.
 pub const DEFAULT_TIMEOUT_MINUTES: u32 = 30;
 /// The longest rollout deadline a manifest may set (one day).
 pub const MAX_TIMEOUT_MINUTES: u32 = 24 * 60;
-
-/// A file read from the repository at the commit being planned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceFile {
-    /// Repository-relative path with `/` separators, e.g. `services/api/service.toml`.
-    pub path: String,
-    /// The file's bytes.
-    pub contents: Vec<u8>,
-}
-
-impl SourceFile {
-    /// A file from its path and contents.
-    pub fn new(path: impl Into<String>, contents: impl Into<Vec<u8>>) -> Self {
-        Self { path: path.into(), contents: contents.into() }
-    }
-}
-
-/// A problem in one file, naming the file, the key (when there is one) and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ManifestError {
-    /// Repository-relative path of the file.
-    pub file: String,
-    /// Where in the file: a line number when the TOML itself is broken.
-    pub line: Option<usize>,
-    /// The key, e.g. `deploy.cluster` or `watch[1]`, when the problem is with one.
-    pub key: Option<String>,
-    /// What is wrong.
-    pub problem: String,
-}
-
-impl ManifestError {
-    fn new(file: &str, key: impl Into<Option<String>>, problem: impl Into<String>) -> Self {
-        Self { file: file.to_owned(), line: None, key: key.into(), problem: problem.into() }
-    }
-}
-
-impl fmt::Display for ManifestError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-        }
-        if let Some(key) = &self.key {
-            write!(f, ": key `{key}`")?;
-        }
-        write!(f, ": {}", self.problem)
-    }
-}
-
-impl std::error::Error for ManifestError {}
-
-/// What a new branch's first push deploys (it has no earlier commit to diff against).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FirstPush {
-    /// Every service: the branch's environment starts from exactly its commit.
-    #[default]
-    All,
-    /// Nothing: only later pushes deploy.
-    None,
-}
-
-/// Repository-wide settings from `deltaship.toml` (or the defaults when there is none).
-#[derive(Debug, Clone)]
-pub struct Settings {
-    branches: Vec<String>,
-    branch_matcher: GlobSet,
-    deploy_all: Vec<String>,
-    first_push: FirstPush,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        let branches = default_branches();
-        let branch_matcher = compile_branch_globs("", &branches).unwrap_or_else(|_| GlobSet::empty());
-        Self { branches, branch_matcher, deploy_all: Vec::new(), first_push: FirstPush::All }
-    }
-}
-
-impl Settings {
-    /// Reads and validates `deltaship.toml`.
-    pub fn parse(file: &SourceFile) -> Result<Self, Vec<ManifestError>> {
-        let raw: RawSettings = parse_toml(file).map_err(|error| vec![error])?;
-        let path = file.path.as_str();
-        let mut errors = Vec::new();
-
-        if raw.branches.is_empty() {
-            errors.push(ManifestError::new(path, "branches".to_owned(), "must name at least one branch"));
-        }
-        for (index, branch) in raw.branches.iter().enumerate() {
-            if branch.trim().is_empty() || branch.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                let problem = format!("`{branch}` is not a branch name or pattern");
-                errors.push(ManifestError::new(path, format!("branches[{index}]"), problem));
-            }
-        }
-        let branch_matcher = match compile_branch_globs(path, &raw.branches) {
-            Ok(matcher) => Some(matcher),
-            Err(error) => {
-                errors.push(error);
-                None
-            }
-        };
-        let deploy_all = resolve_list(path, "", "deploy_all", &raw.deploy_all, &mut errors);
-
-        match branch_matcher {
-            Some(branch_matcher) if errors.is_empty() => {
-                Ok(Self { branches: raw.branches, branch_matcher, deploy_all, first_push: raw.first_push })
-            }
-            _ => Err(errors),
-        }
-    }
-
-    /// Whether a push to `branch` deploys.
-    pub fn deploys_branch(&self, branch: &str) -> bool {
-        self.branch_matcher.is_match(branch)
-    }
-
-    /// The branch patterns, as written.
-    pub fn branches(&self) -> &[String] {
-        &self.branches
-    }
-
-    /// Repository-relative patterns whose change deploys every service.
-    pub fn deploy_all(&self) -> &[String] {
-        &self.deploy_all
-    }
-
-    /// What a branch's first push deploys.
-    pub fn first_push(&self) -> FirstPush {
-        self.first_push
-    }
-}
 
 /// One deployable service, validated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -317,23 +174,8 @@ fn service_location(path: &str) -> Result<(String, String), String> {
     Ok((name.to_owned(), format!("{SERVICES_DIR}/{name}")))
 }
 
-fn default_branches() -> Vec<String> {
-    vec!["main".to_owned()]
-}
-
 const fn default_timeout() -> u32 {
     DEFAULT_TIMEOUT_MINUTES
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSettings {
-    #[serde(default = "default_branches")]
-    branches: Vec<String>,
-    #[serde(default)]
-    deploy_all: Vec<String>,
-    #[serde(default)]
-    first_push: FirstPush,
 }
 
 #[derive(Deserialize)]
@@ -364,115 +206,6 @@ struct RawDeploy {
     image_repository: String,
     #[serde(default = "default_timeout")]
     timeout_minutes: u32,
-}
-
-/// Parses TOML into `T`, turning any problem into an error that names the key and line.
-fn parse_toml<T: for<'de> Deserialize<'de>>(file: &SourceFile) -> Result<T, ManifestError> {
-    let path = file.path.as_str();
-    let text = std::str::from_utf8(&file.contents)
-        .map_err(|error| ManifestError::new(path, None, format!("is not valid UTF-8 ({error})")))?;
-    let line_of = |span: Option<std::ops::Range<usize>>| {
-        span.map(|span| text.get(..span.start).unwrap_or(text).matches('\n').count() + 1)
-    };
-    let deserializer = toml::Deserializer::parse(text).map_err(|error| ManifestError {
-        line: line_of(error.span()),
-        ..ManifestError::new(path, None, format!("is not valid TOML: {}", error.message().trim()))
-    })?;
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        let key = error.path().to_string();
-        ManifestError {
-            line: line_of(error.inner().span()),
-            ..ManifestError::new(path, (key != ".").then_some(key), error.inner().message().trim().to_owned())
-        }
-    })
-}
-
-/// Resolves every entry of a list of paths/globs, recording errors under `key[index]`.
-fn resolve_list(
-    file: &str,
-    folder: &str,
-    key: &str,
-    entries: &[String],
-    errors: &mut Vec<ManifestError>,
-) -> Vec<String> {
-    let mut resolved = Vec::with_capacity(entries.len());
-    for (index, entry) in entries.iter().enumerate() {
-        match resolve_pattern(folder, entry).and_then(|pattern| {
-            compile_globs(&pattern).map_err(|error| format!("`{entry}` is not a valid glob: {error}"))?;
-            Ok(pattern)
-        }) {
-            Ok(pattern) => resolved.push(pattern),
-            Err(problem) => errors.push(ManifestError::new(file, format!("{key}[{index}]"), problem)),
-        }
-    }
-    resolved
-}
-
-/// Resolves a path or glob written in `folder` (repository-relative; empty for the root) into a
-/// repository-relative pattern: `.` and `..` are applied, empty components dropped.
-///
-/// Errors: an empty entry, an absolute path, a backslash, `..` after a wildcard component (it
-/// would not mean "the parent"), and anything that leaves the repository.
-pub fn resolve_pattern(folder: &str, entry: &str) -> Result<String, String> {
-    if entry.trim().is_empty() {
-        return Err("must not be empty".to_owned());
-    }
-    if entry.starts_with('/') {
-        return Err(format!("`{entry}` is absolute; write it relative to the folder of this file"));
-    }
-    if entry.contains('\\') {
-        return Err(format!("`{entry}` contains a backslash; separate folders with '/'"));
-    }
-    let mut parts: Vec<&str> = folder.split('/').filter(|part| !part.is_empty()).collect();
-    for part in entry.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => match parts.pop() {
-                Some(parent) if is_glob(parent) => {
-                    return Err(format!("`{entry}` has `..` after a wildcard; write the path without it"));
-                }
-                Some(_) => {}
-                None => return Err(format!("`{entry}` leaves the repository")),
-            },
-            part => parts.push(part),
-        }
-    }
-    Ok(parts.join("/"))
-}
-
-fn is_glob(part: &str) -> bool {
-    part.contains(['*', '?', '[', ']', '{', '}'])
-}
-
-/// The globs a resolved pattern stands for: itself, and everything below it.
-pub(crate) fn pattern_globs(pattern: &str) -> Vec<String> {
-    if pattern.is_empty() || pattern == "**" {
-        vec!["**".to_owned()]
-    } else if pattern.ends_with("/**") {
-        vec![pattern.to_owned()]
-    } else {
-        vec![pattern.to_owned(), format!("{pattern}/**")]
-    }
-}
-
-/// Compiles a resolved pattern's globs with the matching rules deltaship uses everywhere.
-pub(crate) fn compile_globs(pattern: &str) -> Result<Vec<globset::Glob>, globset::Error> {
-    pattern_globs(pattern).iter().map(|glob| compile_glob(glob)).collect()
-}
-
-pub(crate) fn compile_glob(glob: &str) -> Result<globset::Glob, globset::Error> {
-    GlobBuilder::new(glob).literal_separator(true).backslash_escape(true).build()
-}
-
-fn compile_branch_globs(file: &str, branches: &[String]) -> Result<GlobSet, ManifestError> {
-    let mut builder = GlobSetBuilder::new();
-    for (index, branch) in branches.iter().enumerate() {
-        let glob = compile_glob(branch).map_err(|error| {
-            ManifestError::new(file, format!("branches[{index}]"), format!("`{branch}` is not a valid glob: {error}"))
-        })?;
-        builder.add(glob);
-    }
-    builder.build().map_err(|error| ManifestError::new(file, "branches".to_owned(), error.to_string()))
 }
 
 /// AWS naming rules for the resources a manifest names.
@@ -765,84 +498,6 @@ image_repository = "shop/user-service"
         ] {
             let result = parse_service(&file(path, GOOD));
             assert_eq!(result.is_ok(), ok, "{path}: {result:?}");
-        }
-    }
-
-    #[test]
-    fn resolve_pattern_table() {
-        let table = [
-            ("services/a", ".", Ok("services/a")),
-            ("services/a", "src", Ok("services/a/src")),
-            ("services/a", "./src//lib/", Ok("services/a/src/lib")),
-            ("services/a", "../common", Ok("services/common")),
-            ("services/a", "../../Cargo.lock", Ok("Cargo.lock")),
-            ("services/a", "../..", Ok("")),
-            ("services/a", "**/*.md", Ok("services/a/**/*.md")),
-            ("services/a", "src/../docs", Ok("services/a/docs")),
-            ("", "docs", Ok("docs")),
-            ("", "..", Err("leaves the repository")),
-            ("services/a", "../../..", Err("leaves the repository")),
-            ("services/a", "../../../x", Err("leaves the repository")),
-            ("services/a", "*/..", Err("after a wildcard")),
-            ("services/a", "/abs", Err("is absolute")),
-            ("services/a", "", Err("must not be empty")),
-        ];
-        for (folder, entry, expected) in table {
-            let got = resolve_pattern(folder, entry);
-            match expected {
-                Ok(pattern) => assert_eq!(got.as_deref(), Ok(pattern), "{folder} + {entry}"),
-                Err(problem) => {
-                    assert!(got.as_ref().is_err_and(|p| p.contains(problem)), "{folder} + {entry}: {got:?}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn pattern_globs_cover_the_path_and_below() {
-        assert_eq!(pattern_globs("docs"), ["docs", "docs/**"]);
-        assert_eq!(pattern_globs("docs/**"), ["docs/**"]);
-        assert_eq!(pattern_globs(""), ["**"]);
-    }
-
-    #[test]
-    fn settings_defaults_and_parsing() {
-        let defaults = Settings::default();
-        assert!(defaults.deploys_branch("main"));
-        assert!(!defaults.deploys_branch("dev"));
-        assert_eq!(defaults.first_push(), FirstPush::All);
-
-        let text = r#"
-branches = ["main", "release/*"]
-deploy_all = ["Cargo.lock", "rust-toolchain.toml"]
-first_push = "none"
-"#;
-        let settings = Settings::parse(&file(SETTINGS_FILE, text)).unwrap();
-        assert!(settings.deploys_branch("release/1.2"));
-        assert!(!settings.deploys_branch("release/1.2/hotfix"), "`*` must not cross '/'");
-        assert!(!settings.deploys_branch("feature/x"));
-        assert_eq!(settings.deploy_all(), ["Cargo.lock", "rust-toolchain.toml"]);
-        assert_eq!(settings.first_push(), FirstPush::None);
-        assert_eq!(settings.branches(), ["main", "release/*"]);
-    }
-
-    #[test]
-    fn broken_settings_name_the_key() {
-        let table = [
-            ("brnaches = [\"main\"]", Some("brnaches"), "unknown field `brnaches`"),
-            ("branches = []", Some("branches"), "at least one branch"),
-            ("branches = [\"\"]", Some("branches[0]"), "not a branch name"),
-            ("branches = [\"rel[\"]", Some("branches[0]"), "not a valid glob"),
-            ("first_push = \"some\"", Some("first_push"), "unknown variant `some`"),
-            ("deploy_all = [\"../x\"]", Some("deploy_all[0]"), "leaves the repository"),
-            ("deploy_all = [\"{a\"]", Some("deploy_all[0]"), "not a valid glob"),
-        ];
-        for (text, key, problem) in table {
-            let errors = Settings::parse(&file(SETTINGS_FILE, text)).unwrap_err();
-            let error = errors.first().unwrap();
-            assert_eq!(error.file, SETTINGS_FILE);
-            assert_eq!(error.key.as_deref(), key, "{text}: {error}");
-            assert!(error.problem.contains(problem), "{text}: {error}");
         }
     }
 

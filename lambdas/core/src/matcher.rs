@@ -25,73 +25,10 @@ use std::cmp::Ordering;
 
 use globset::{Candidate, GlobMatcher, GlobSet, GlobSetBuilder};
 
-use crate::manifest;
+use crate::paths::{self, Shape, is_glob, shape};
 
 /// Folder paths hash with foldhash: std's SipHash would be most of the time a path takes.
 type HashMap<K, V> = foldhash::HashMap<K, V>;
-
-/// A pattern split into a literal folder and the rest (see the module's table).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Shape<'p> {
-    /// A literal path: itself and everything below.
-    AtOrBelow(&'p str),
-    /// Everything below a literal folder (`""` is the root: every path).
-    Below(&'p str),
-    /// Below a literal folder, where a component below it matches a one-component glob.
-    Scoped {
-        /// The literal folder (`""` for the root).
-        folder: &'p str,
-        /// The one-component glob.
-        component: &'p str,
-        /// Whether the file name itself may match (`F/**/C`), or only a folder (`F/**/C/**`).
-        file: bool,
-    },
-    /// Anything else: a glob whose matches all lie below the literal folder.
-    General {
-        /// The literal folder before the first wildcard component (`""` for the root).
-        folder: &'p str,
-    },
-}
-
-fn has_wildcard(text: &str) -> bool {
-    text.contains(['*', '?', '[', ']', '{', '}', '\\'])
-}
-
-/// Splits a resolved pattern (as [`manifest::resolve_pattern`] gives it) into its shape.
-pub(crate) fn shape(pattern: &str) -> Shape<'_> {
-    if pattern.is_empty() || pattern == "**" {
-        return Shape::Below("");
-    }
-    if !has_wildcard(pattern) {
-        return Shape::AtOrBelow(pattern);
-    }
-    if let Some(folder) = pattern.strip_suffix("/**")
-        && !has_wildcard(folder)
-    {
-        return Shape::Below(folder);
-    }
-    // `F/**/rest` or `**/rest`, with `F` literal and `rest` `C` or `C/**`.
-    let split = match pattern.strip_prefix("**/") {
-        Some(rest) => Some(("", rest)),
-        None => pattern.split_once("/**/").filter(|(folder, _)| !has_wildcard(folder)),
-    };
-    if let Some((folder, rest)) = split {
-        let (component, file) = match rest.strip_suffix("/**") {
-            Some(component) => (component, false),
-            None => (rest, true),
-        };
-        if !component.is_empty() && !component.contains('/') && !component.contains("**") {
-            return Shape::Scoped { folder, component, file };
-        }
-    }
-    let literal_end = pattern
-        .split('/')
-        .take_while(|part| !has_wildcard(part))
-        .map(|part| part.len() + 1)
-        .sum::<usize>()
-        .saturating_sub(1);
-    Shape::General { folder: pattern.get(..literal_end).unwrap_or("") }
-}
 
 /// What a literal folder (or file) path contributes.
 #[derive(Debug, Clone)]
@@ -126,10 +63,10 @@ enum Component {
 impl Component {
     fn compile(glob: &str) -> Result<Self, globset::Error> {
         // Parsed even when simple, so that it fails as it would anywhere else.
-        let parsed = manifest::compile_glob(glob)?;
+        let parsed = paths::compile_glob(glob)?;
         Ok(match glob.strip_prefix('*') {
-            Some(suffix) if !has_wildcard(suffix) => Self::Suffix(suffix.to_owned()),
-            _ if !has_wildcard(glob) => Self::Name(glob.to_owned()),
+            Some(suffix) if !is_glob(suffix) => Self::Suffix(suffix.to_owned()),
+            _ if !is_glob(glob) => Self::Name(glob.to_owned()),
             _ => Self::Glob(parsed.compile_matcher()),
         })
     }
@@ -201,7 +138,7 @@ impl<T: Copy> MatcherBuilder<T> {
                 }
             }),
             Shape::General { .. } => {
-                for glob in manifest::compile_globs(pattern)? {
+                for glob in paths::compile_globs(pattern)? {
                     self.general.add(glob);
                     self.general_values.push(value);
                 }
@@ -442,33 +379,6 @@ impl<T> FolderContext<'_, T> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn shapes() {
-        let table = [
-            ("", Shape::Below("")),
-            ("**", Shape::Below("")),
-            ("docs", Shape::AtOrBelow("docs")),
-            ("services/a/Cargo.toml", Shape::AtOrBelow("services/a/Cargo.toml")),
-            ("services/a/**", Shape::Below("services/a")),
-            ("services/a/**/*.md", Shape::Scoped { folder: "services/a", component: "*.md", file: true }),
-            ("**/*.md", Shape::Scoped { folder: "", component: "*.md", file: true }),
-            ("**/target/**", Shape::Scoped { folder: "", component: "target", file: false }),
-            ("a/**/b/**", Shape::Scoped { folder: "a", component: "b", file: false }),
-            ("services/a/src/*.rs", Shape::General { folder: "services/a/src" }),
-            ("services/*/x", Shape::General { folder: "services" }),
-            ("*.md", Shape::General { folder: "" }),
-            ("a/**/b/c", Shape::General { folder: "a" }),
-            ("a/**/**", Shape::General { folder: "a" }),
-            ("a/**/b**c", Shape::General { folder: "a" }),
-            ("a/{b,c}/**", Shape::General { folder: "a" }),
-            ("a*/**/x", Shape::General { folder: "" }),
-            ("a/b\\*c", Shape::General { folder: "a" }),
-        ];
-        for (pattern, expected) in table {
-            assert_eq!(shape(pattern), expected, "{pattern}");
-        }
-    }
-
     fn matches(patterns: &[&str], path: &str) -> Vec<usize> {
         let mut builder = MatcherBuilder::new();
         for (index, pattern) in patterns.iter().enumerate() {
@@ -523,6 +433,7 @@ mod tests {
         assert_eq!(matches(&["**/*.md"], "x.md"), [0]);
     }
 
+    use crate::testing::naive::{matches_any, pattern_matchers};
     use proptest::prelude::*;
 
     /// Path components, and pattern components (the same names, and wildcards).
@@ -546,8 +457,8 @@ mod tests {
 
     /// The reference: every glob of every pattern on its own, as globset matches it.
     fn naive(patterns: &[Vec<GlobMatcher>], path: &str) -> Vec<usize> {
-        let matching =
-            |(index, globs): (usize, &Vec<GlobMatcher>)| globs.iter().any(|glob| glob.is_match(path)).then_some(index);
+        let path = Candidate::new(path);
+        let matching = |(index, globs): (usize, &Vec<GlobMatcher>)| matches_any(globs, &path).then_some(index);
         patterns.iter().enumerate().filter_map(matching).collect()
     }
 
@@ -563,7 +474,7 @@ mod tests {
             mut paths in prop::collection::vec(path_strategy(), 1..24),
             sorted in any::<bool>(),
         ) {
-            prop_assume!(patterns.iter().all(|pattern| manifest::compile_globs(pattern).is_ok()));
+            prop_assume!(patterns.iter().all(|pattern| pattern_matchers(pattern).is_some()));
             let mut builder = MatcherBuilder::new();
             for (index, pattern) in patterns.iter().enumerate() {
                 builder.add(pattern, index).unwrap();
@@ -571,7 +482,7 @@ mod tests {
             let matcher = builder.build().unwrap();
             let reference: Vec<Vec<GlobMatcher>> = patterns
                 .iter()
-                .map(|pattern| manifest::compile_globs(pattern).unwrap().iter().map(|g| g.compile_matcher()).collect())
+                .map(|pattern| pattern_matchers(pattern).unwrap())
                 .collect();
             if sorted {
                 paths.sort();

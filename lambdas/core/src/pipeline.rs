@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::failure::{ErrorKind, Failure};
+use crate::payloads::ServiceJob;
 use crate::planner::Plan;
 use crate::{CommitId, Push};
 
@@ -61,42 +62,6 @@ pub enum Origin {
     Push,
     /// The reconciler, for a push whose event never arrived.
     Reconciler,
-}
-
-/// One service's work: the item the state machine's Map runs over, and the input of
-/// start-build and deploy-service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServiceJob {
-    /// The service's name.
-    pub name: String,
-    /// The CodeCommit repository.
-    pub repository: String,
-    /// The pushed branch.
-    pub branch: String,
-    /// The commit to build and deploy.
-    pub commit: String,
-    /// The execution's name, recorded on the task definition revision deploy-service registers.
-    pub execution: String,
-    /// When the push happened (as [`PipelineInput::pushed_at`]): deploy-service refuses to roll
-    /// a service back over a revision a newer push deployed.
-    pub pushed_at: i64,
-    /// The CodeBuild project.
-    pub project: String,
-    /// The ECS cluster (name or ARN).
-    pub cluster: String,
-    /// The ECS service (name or ARN).
-    pub service: String,
-    /// The container whose image is replaced.
-    pub container: String,
-    /// The ECR repository (name or URI) the build pushes to.
-    pub image_repository: String,
-    /// The rollout deadline, in minutes after the deployment starts.
-    pub timeout_minutes: u32,
-    /// Changed paths that planned the service (at most [`MAX_REASONS`]).
-    pub reasons: Vec<String>,
-    /// How many more changed paths planned it than `reasons` lists.
-    #[serde(default)]
-    pub more_reasons: usize,
 }
 
 impl PipelineInput {

@@ -20,10 +20,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::manifest::{
-    self, FirstPush, ManifestError, SETTINGS_FILE, Service, Settings, SourceFile, service_name_of_manifest,
-};
+use crate::manifest::{self, Service, service_name_of_manifest};
 use crate::matcher::{FolderContext, Matcher, MatcherBuilder};
+use crate::settings::{FirstPush, SETTINGS_FILE, Settings};
+use crate::source::{ManifestError, SourceFile};
 
 /// One changed file between two commits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -606,31 +606,18 @@ depends_on = ["../common", "../../proto/users.proto"]"#,
             }
         }
 
-        /// Each glob of `patterns` on its own.
-        fn globs(patterns: &[String]) -> Vec<globset::GlobMatcher> {
-            patterns.iter().flat_map(|p| manifest::compile_globs(p).unwrap()).map(|g| g.compile_matcher()).collect()
-        }
-
-        /// Each path against each service's globs one by one: what the planner must agree with.
-        fn naive<'a>(catalog: &Catalog, deploy_all: &[String], paths: &[&'a str]) -> Vec<(String, Vec<&'a str>)> {
+        /// The reference planner's answer, as (service, reasons) for the services it deploys.
+        fn naive<'a>(catalog: &Catalog, paths: &[&'a str]) -> Vec<(String, Vec<&'a str>)> {
             let mut sorted = paths.to_vec();
             sorted.sort_unstable();
             sorted.dedup();
-            let all = globs(deploy_all);
-            let any = |globs: &[globset::GlobMatcher], path: &str| globs.iter().any(|glob| glob.is_match(path));
+            let reasons = crate::testing::naive::NaivePlanner::new(catalog).plan(&sorted);
             catalog
                 .services()
                 .iter()
-                .map(|service| {
-                    let (watch, ignore) = (globs(&service.watch), globs(&service.ignore));
-                    let reasons = sorted
-                        .iter()
-                        .copied()
-                        .filter(|path| !any(&ignore, path) && (any(&watch, path) || any(&all, path)))
-                        .collect::<Vec<_>>();
-                    (service.name.clone(), reasons)
-                })
+                .zip(reasons)
                 .filter(|(_, reasons)| !reasons.is_empty())
+                .map(|(service, reasons)| (service.name.clone(), reasons))
                 .collect()
         }
 
@@ -647,7 +634,7 @@ depends_on = ["../common", "../../proto/users.proto"]"#,
                 ),
             ) {
                 let all = specs.iter().flat_map(|(watch, ignore)| watch.iter().chain(ignore)).chain(&deploy_all);
-                prop_assume!(all.clone().all(|pattern| manifest::compile_globs(pattern).is_ok()));
+                prop_assume!(all.clone().all(|pattern| crate::paths::compile_globs(pattern).is_ok()));
                 let services = specs
                     .into_iter()
                     .enumerate()
@@ -658,14 +645,13 @@ depends_on = ["../common", "../../proto/users.proto"]"#,
                 let Ok(settings) = Settings::parse(&SourceFile::new(SETTINGS_FILE, text.into_bytes())) else {
                     return Err(TestCaseError::reject("deploy_all the settings refuse"));
                 };
-                let deploy_all = settings.deploy_all().to_vec();
                 let catalog = Catalog::new(settings, services).unwrap();
                 let changes = modified(&paths.iter().map(String::as_str).collect::<Vec<_>>());
                 let plan = catalog.plan(&changes);
                 let got: Vec<(String, Vec<&str>)> =
                     plan.services.iter().map(|s| (s.service.name.clone(), s.reasons.clone())).collect();
                 let paths: Vec<&str> = changes.iter().flat_map(Change::paths).collect();
-                prop_assert_eq!(got, naive(&catalog, &deploy_all, &paths));
+                prop_assert_eq!(got, naive(&catalog, &paths));
             }
         }
     }

@@ -20,10 +20,9 @@
 //! revision deltaship deployed, and leaves alone one that ECS already rolled back or that someone
 //! else has deployed since.
 
-use serde::{Deserialize, Serialize};
-
-use crate::build::WaitPolicy;
 use crate::failure::{ErrorKind, Failure};
+use crate::payloads::RolloutWatch;
+use crate::wait::WaitPolicy;
 
 /// A service as `DescribeServices` reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -57,27 +56,6 @@ pub struct DeploymentSnapshot {
     pub pending_count: i32,
     /// Tasks that failed to start.
     pub failed_tasks: i32,
-}
-
-/// The deployment deltaship is watching: what deploy-service returned, and check-rollout takes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RolloutWatch {
-    /// The service's name (for messages).
-    pub name: String,
-    /// The ECS cluster.
-    pub cluster: String,
-    /// The ECS service.
-    pub service: String,
-    /// The deployment `UpdateService` created.
-    pub deployment_id: String,
-    /// The task definition revision deltaship registered and deployed.
-    pub task_definition: String,
-    /// The revision the service ran before.
-    pub previous_task_definition: String,
-    /// When the deployment started, in seconds since the Unix epoch.
-    pub started_at: i64,
-    /// When the rollout must have completed, in seconds since the Unix epoch.
-    pub deadline: i64,
 }
 
 /// What a look at the rollout found.

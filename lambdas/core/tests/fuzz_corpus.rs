@@ -1,13 +1,13 @@
 //! Replays the fuzz targets' saved inputs: every file of `fuzz/corpus/<target>/` (the inputs
 //! libFuzzer kept for their coverage) and of `fuzz/artifacts/<target>/` (every crash it found,
-//! fixed since), through the same checks as the targets ([`deltaship_core::robustness`]). So
+//! fixed since), through the same checks as the targets ([`deltaship_core::testing::robustness`]). So
 //! `cargo test` keeps what the fuzzing runs learnt without nightly or libFuzzer.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 
-use deltaship_core::robustness::{check_event, check_manifests};
+use deltaship_core::testing::robustness::{check_event, check_manifests};
 
 fn inputs(kind: &str, target: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz").join(kind).join(target);

@@ -1,6 +1,6 @@
-//! What deltaship does when AWS delivers an event twice, loses one, or two pushes race: the pure
-//! decisions behind detect-changes, the reconciler and deploy-service (`docs/RELIABILITY.md` tells
-//! the whole story).
+//! Which deliveries of a push start an execution: duplicates, lost events and `[skip deploy]`.
+//! The pure decisions behind detect-changes and the reconciler (`docs/RELIABILITY.md` tells the
+//! whole story; [`crate::races`] guards what happens once two executions run).
 //!
 //! - **Skipped commits** ([`skips_deploy`]): a pushed commit whose message contains
 //!   `[skip deploy]` (any case) deploys nothing; detect-changes logs why.
@@ -10,14 +10,9 @@
 //!   same commit (the branch was reset back to it) is a new attempt with its own name.
 //! - **Lost events** ([`reconcile`]): the reconciler compares a branch's head with the commit of
 //!   the branch's latest execution, and plans the difference when they differ.
-//! - **Races** ([`decide_deploy`]): each revision deploy-service registers carries tags naming
-//!   the commit, the push time and the execution. An older push never deploys over a revision a
-//!   newer push deployed: it ends that service as superseded. A service that already runs the
-//!   image is not deployed twice (a retried call watches the deployment it made).
 
 use serde::Deserialize;
 
-use crate::failure::{ErrorKind, Failure};
 use crate::pipeline::Origin;
 use crate::{CommitId, Push};
 
@@ -125,134 +120,6 @@ pub fn reconcile(head: &CommitId, latest: Option<&RecordedPush>) -> ReconcileDec
     }
 }
 
-/// The tag naming the commit a revision was registered for.
-pub const TAG_COMMIT: &str = "deltaship:commit";
-/// The tag holding the push time (seconds since the Unix epoch) of that commit.
-pub const TAG_PUSHED_AT: &str = "deltaship:pushed-at";
-/// The tag naming the execution that registered the revision.
-pub const TAG_EXECUTION: &str = "deltaship:execution";
-/// The tag naming the revision the service ran before (what a rollback returns to).
-pub const TAG_PREVIOUS: &str = "deltaship:previous";
-
-/// Whether a tag key is one deltaship writes (and so is not copied from one revision to the next).
-pub fn is_deltaship_tag(key: &str) -> bool {
-    key.starts_with("deltaship:")
-}
-
-/// Which push a task definition revision was registered for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeployStamp {
-    /// The commit.
-    pub commit: String,
-    /// When it was pushed, in seconds since the Unix epoch.
-    pub pushed_at: i64,
-    /// The execution that registered the revision.
-    pub execution: String,
-}
-
-impl DeployStamp {
-    /// The tags that record this stamp, and `previous`, on a new revision.
-    pub fn tags(&self, previous: &str) -> Vec<(String, String)> {
-        [
-            (TAG_COMMIT, self.commit.clone()),
-            (TAG_PUSHED_AT, self.pushed_at.to_string()),
-            (TAG_EXECUTION, self.execution.clone()),
-            (TAG_PREVIOUS, previous.to_owned()),
-        ]
-        .into_iter()
-        .map(|(key, value)| (key.to_owned(), value))
-        .collect()
-    }
-
-    /// The stamp in a revision's tags, if it has a complete one.
-    pub fn from_tags<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<Self> {
-        let (mut commit, mut pushed_at, mut execution) = (None, None, None);
-        for (key, value) in tags {
-            match key {
-                TAG_COMMIT => commit = Some(value.to_owned()),
-                TAG_PUSHED_AT => pushed_at = value.parse::<i64>().ok(),
-                TAG_EXECUTION => execution = Some(value.to_owned()),
-                _ => {}
-            }
-        }
-        Some(Self { commit: commit?, pushed_at: pushed_at?, execution: execution? })
-    }
-}
-
-/// The revision a service runs when deploy-service looks at it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CurrentRevision {
-    /// Its ARN.
-    pub arn: String,
-    /// The image of the container deltaship deploys, if the revision has that container.
-    pub image: Option<String>,
-    /// Its stamp, if deltaship registered it.
-    pub stamp: Option<DeployStamp>,
-    /// Its `deltaship:previous` tag, if deltaship registered it.
-    pub previous: Option<String>,
-}
-
-/// What deploy-service does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeployDecision {
-    /// Register a revision with the new image and update the service.
-    Deploy,
-    /// The service already runs a revision with this image (a retried call, or the same commit
-    /// deployed by another execution): watch that deployment, register nothing.
-    Reuse {
-        /// What a rollback would return to.
-        previous: String,
-    },
-    /// A newer push deployed the service: step aside ([`ErrorKind::Superseded`]).
-    Superseded(Failure),
-}
-
-/// Decides a deployment of `image` for the push `ours`, on a service running `current`.
-///
-/// The order of two pushes is their push time; at equal times (the same second) the later
-/// deployment wins, as without deltaship.
-pub fn decide_deploy(ours: &DeployStamp, image: &str, current: &CurrentRevision, target: &str) -> DeployDecision {
-    if current.image.as_deref() == Some(image) {
-        return DeployDecision::Reuse { previous: current.previous.clone().unwrap_or_else(|| current.arn.clone()) };
-    }
-    match &current.stamp {
-        Some(theirs) if theirs.pushed_at > ours.pushed_at => DeployDecision::Superseded(Failure::new(
-            ErrorKind::Superseded,
-            format!(
-                "{target} runs {} of commit {}, pushed at {} by execution {}, newer than this push of {} (pushed at \
-                 {}): not deployed over it",
-                current.arn,
-                short(&theirs.commit),
-                theirs.pushed_at,
-                theirs.execution,
-                short(&ours.commit),
-                ours.pushed_at
-            ),
-        )),
-        _ => DeployDecision::Deploy,
-    }
-}
-
-fn short(commit: &str) -> &str {
-    commit.get(..12).unwrap_or(commit)
-}
-
-/// Checks that `image` (what the build exported) is tagged with `commit`: deploy-service deploys
-/// only the image built for the push, and compares images to recognise its own revisions.
-pub fn check_image(image: &str, commit: &str) -> Result<(), Failure> {
-    let tag_ok = image
-        .rsplit_once(':')
-        .is_some_and(|(repository, tag)| tag == commit && !repository.is_empty() && !repository.ends_with('/'));
-    if tag_ok && !image.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        Ok(())
-    } else {
-        Err(Failure::invalid_input(format!(
-            "image {image:?} is not tagged with the pushed commit {commit} (the buildspec must export \
-             IMAGE_URI=<repository>:<commit>)"
-        )))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,82 +207,5 @@ mod tests {
             ReconcileDecision::Missed { base: CommitId::parse(B).unwrap() }
         );
         assert!(matches!(reconcile(&head, Some(&recorded("x", None, None))), ReconcileDecision::Unreadable(_)));
-    }
-
-    fn stamp(commit: &str, pushed_at: i64) -> DeployStamp {
-        DeployStamp { commit: commit.into(), pushed_at, execution: format!("shop-main-{}", &commit[..12]) }
-    }
-
-    #[test]
-    fn stamps_round_trip_through_tags() {
-        let ours = stamp(A, 42);
-        let tags = ours.tags("arn:prev");
-        assert!(tags.iter().all(|(key, _)| is_deltaship_tag(key)));
-        assert!(tags.contains(&(TAG_PREVIOUS.to_owned(), "arn:prev".to_owned())));
-        let read = DeployStamp::from_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        assert_eq!(read, Some(ours));
-        assert_eq!(DeployStamp::from_tags([(TAG_COMMIT, A), (TAG_EXECUTION, "x")]), None, "no push time");
-        assert_eq!(DeployStamp::from_tags([(TAG_COMMIT, A), (TAG_PUSHED_AT, "soon"), (TAG_EXECUTION, "x")]), None);
-        assert!(!is_deltaship_tag("team"));
-    }
-
-    #[test]
-    fn deploy_decisions() {
-        let image = |commit: &str| format!("123.dkr.ecr.eu-west-1.amazonaws.com/shop/users:{commit}");
-        let revision = |image: Option<String>, stamp: Option<DeployStamp>| CurrentRevision {
-            arn: "arn:td/users:7".into(),
-            image,
-            stamp,
-            previous: Some("arn:td/users:6".into()),
-        };
-        let ours = stamp(B, 200);
-        let cases: Vec<(CurrentRevision, &str)> = vec![
-            (revision(Some(image(A)), None), "deploy"),
-            (revision(Some(image(A)), Some(stamp(A, 100))), "deploy"),
-            (revision(Some(image(A)), Some(stamp(A, 200))), "deploy"),
-            (revision(Some(image(A)), Some(stamp(A, 300))), "superseded"),
-            (revision(None, Some(stamp(A, 300))), "superseded"),
-            (revision(Some(image(B)), Some(stamp(B, 200))), "reuse"),
-            (revision(Some(image(B)), Some(stamp(B, 900))), "reuse"),
-        ];
-        for (current, expected) in cases {
-            let decision = decide_deploy(&ours, &image(B), &current, "shop/users");
-            let got = match &decision {
-                DeployDecision::Deploy => "deploy",
-                DeployDecision::Reuse { previous } => {
-                    assert_eq!(previous, "arn:td/users:6");
-                    "reuse"
-                }
-                DeployDecision::Superseded(failure) => {
-                    assert_eq!(failure.kind, ErrorKind::Superseded);
-                    assert!(failure.message.contains("newer than this push"), "{failure}");
-                    "superseded"
-                }
-            };
-            assert_eq!(got, expected, "{current:?}");
-        }
-        let mut untagged = revision(Some(image(B)), None);
-        untagged.previous = None;
-        assert_eq!(
-            decide_deploy(&ours, &image(B), &untagged, "shop/users"),
-            DeployDecision::Reuse { previous: "arn:td/users:7".into() }
-        );
-    }
-
-    #[test]
-    fn images_must_carry_the_commit_tag() {
-        assert!(check_image(&format!("123.dkr.ecr.eu-west-1.amazonaws.com/shop/users:{A}"), A).is_ok());
-        assert!(check_image(&format!("localhost:5000/users:{A}"), A).is_ok());
-        for bad in [
-            format!("shop/users:{B}"),
-            "shop/users:latest".to_owned(),
-            "shop/users".to_owned(),
-            format!(":{A}"),
-            format!("shop/ users:{A}"),
-            format!("shop/:{A}"),
-        ] {
-            let failure = check_image(&bad, A).unwrap_err();
-            assert_eq!(failure.kind, ErrorKind::InvalidInput, "{bad}");
-        }
     }
 }

@@ -1,0 +1,50 @@
+//! start-build's and check-build's payloads.
+
+use serde::{Deserialize, Serialize};
+
+/// start-build's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartBuildOutput {
+    /// The build id, `<project>:<uuid>`; check-build's input.
+    pub build_id: String,
+    /// The build's console page (phases and logs).
+    pub build_url: String,
+    /// Seconds to wait before the first look.
+    pub wait_seconds: u32,
+}
+
+/// check-build's input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckBuildInput {
+    /// The build, as start-build returned it.
+    pub build_id: String,
+}
+
+/// Where a build is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BuildStatus {
+    /// Running: wait `wait_seconds`, then look again.
+    InProgress,
+    /// Done: `image` is what it pushed.
+    Succeeded,
+}
+
+/// check-build's answer (failures are `BuildFailed` errors).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckBuildOutput {
+    /// Running or done.
+    pub status: BuildStatus,
+    /// The build.
+    pub build_id: String,
+    /// Seconds to wait before the next look (0 when done).
+    pub wait_seconds: u32,
+    /// The phase a running build is in.
+    pub phase: Option<String>,
+    /// The image a successful build pushed.
+    pub image: Option<String>,
+    /// The build's console page.
+    pub build_url: String,
+    /// The build's CloudWatch logs, when CodeBuild gives the link.
+    pub logs_url: Option<String>,
+}

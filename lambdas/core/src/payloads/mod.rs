@@ -1,0 +1,33 @@
+//! Every payload a Lambda takes and returns, in one place: the contract between the state
+//! machine (`state-machine/pipeline.asl.json`) and the handlers (`deltaship_aws`).
+//!
+//! | function | input | output |
+//! |----------|-------|--------|
+//! | detect-changes | the EventBridge CodeCommit event ([`crate::event`]) | [`DetectOutput`] |
+//! | start-build | [`ServiceJob`] | [`StartBuildOutput`] |
+//! | check-build | [`CheckBuildInput`] | [`CheckBuildOutput`] |
+//! | deploy-service | [`DeployInput`] | [`DeployOutput`] |
+//! | check-rollout | [`RolloutWatch`] | [`CheckRolloutOutput`] |
+//! | rollback-service | [`RollbackInput`] | [`RollbackOutput`] |
+//! | reconcile-pushes | [`ReconcileInput`] (the schedule sends `{}`) | [`ReconcileOutput`] |
+//!
+//! The execution's own input is [`crate::PipelineInput`]; each service's iteration ends with a
+//! [`ServiceOutcome`].
+//!
+//! Every output is a flat JSON object whose fields are always present (`null` when they do not
+//! apply), so the state machine can select them without a missing-path error. Renaming a field
+//! here is a change of contract: `tests/contract.rs` checks every path the state machine reads
+//! against these types.
+
+mod build;
+mod outcome;
+mod push;
+mod rollout;
+
+pub use build::{BuildStatus, CheckBuildInput, CheckBuildOutput, StartBuildOutput};
+pub use outcome::{Outcome, ServiceOutcome};
+pub use push::{BranchReport, BranchStatus, DetectOutput, DetectStatus, ReconcileInput, ReconcileOutput, ServiceJob};
+pub use rollout::{
+    CheckRolloutOutput, DeployInput, DeployOutput, RollbackAction, RollbackInput, RollbackOutput, RolloutStatus,
+    RolloutWatch,
+};

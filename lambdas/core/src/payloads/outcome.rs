@@ -1,0 +1,113 @@
+//! How each service's iteration of the pipeline ends: the record the state machine's outcome
+//! states (`Pass` states in `pipeline.asl.json`) write, and that ops read in the execution's output.
+
+use serde::{Deserialize, Serialize};
+
+/// What became of one service of a push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The new revision serves the service.
+    Deployed,
+    /// The build did not start or failed; the service is unchanged.
+    BuildFailed,
+    /// The new revision could not be registered or deployed; the service is unchanged.
+    DeployFailed,
+    /// The rollout failed; the service runs its previous revision.
+    RolledBack,
+    /// A newer push or another deployment replaced this one; it was left alone.
+    Superseded,
+    /// The rollout failed and so did the rollback: the service needs a person.
+    RollbackFailed,
+}
+
+impl Outcome {
+    /// Every outcome, in the order above.
+    pub const ALL: [Self; 6] = [
+        Self::Deployed,
+        Self::BuildFailed,
+        Self::DeployFailed,
+        Self::RolledBack,
+        Self::Superseded,
+        Self::RollbackFailed,
+    ];
+
+    /// The name the state machine writes (`deployed`, `build_failed`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Deployed => "deployed",
+            Self::BuildFailed => "build_failed",
+            Self::DeployFailed => "deploy_failed",
+            Self::RolledBack => "rolled_back",
+            Self::Superseded => "superseded",
+            Self::RollbackFailed => "rollback_failed",
+        }
+    }
+
+    /// Whether the service got what the push asked for.
+    pub fn is_ok(self) -> bool {
+        self == Self::Deployed
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One service's outcome record, as the outcome states write it. Fields that an outcome does not
+/// name are absent (`None`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceOutcome {
+    /// The service.
+    pub name: String,
+    /// Whether it deployed (`outcome` is [`Outcome::Deployed`]).
+    pub ok: bool,
+    /// What became of it.
+    pub outcome: Outcome,
+    /// The task definition the service runs afterwards, when the outcome names one.
+    #[serde(default)]
+    pub task_definition: Option<String>,
+    /// The image built, when there is one.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// The error's name (an `ErrorKind` name, or a Step Functions error), for a failed outcome.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The error's cause (for a Lambda error, its `{"errorType", "errorMessage"}` as JSON).
+    #[serde(default)]
+    pub cause: Option<String>,
+    /// The build's console page.
+    #[serde(default)]
+    pub build_url: Option<String>,
+    /// The service's deployments in the console.
+    #[serde(default)]
+    pub service_url: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_what_the_state_machine_writes() {
+        for outcome in Outcome::ALL {
+            let json = serde_json::to_value(outcome).unwrap_or_default();
+            assert_eq!(json, serde_json::Value::String(outcome.name().to_owned()));
+            assert_eq!(serde_json::from_value::<Outcome>(json).ok(), Some(outcome));
+            assert_eq!(outcome.is_ok(), outcome == Outcome::Deployed);
+        }
+        assert!(serde_json::from_str::<Outcome>("\"rolledback\"").is_err());
+    }
+
+    #[test]
+    fn a_record_reads_with_only_what_its_state_names() {
+        let record: ServiceOutcome = serde_json::from_str(
+            r#"{"name":"a","ok":false,"outcome":"build_failed","error":"BuildFailed","cause":"x"}"#,
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(record.outcome, Outcome::BuildFailed);
+        assert_eq!((record.image, record.task_definition), (None, None));
+    }
+}

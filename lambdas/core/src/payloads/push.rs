@@ -1,0 +1,138 @@
+//! detect-changes' and reconcile-pushes' payloads, and the per-service job the state machine maps
+//! over (start-build's input).
+
+use serde::{Deserialize, Serialize};
+
+use crate::pipeline::PipelineInput;
+
+/// One service's work: the item the state machine's Map runs over, and the input of
+/// start-build and deploy-service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceJob {
+    /// The service's name.
+    pub name: String,
+    /// The CodeCommit repository.
+    pub repository: String,
+    /// The pushed branch.
+    pub branch: String,
+    /// The commit to build and deploy.
+    pub commit: String,
+    /// The execution's name, recorded on the task definition revision deploy-service registers.
+    pub execution: String,
+    /// When the push happened (as [`PipelineInput::pushed_at`]): deploy-service refuses to roll
+    /// a service back over a revision a newer push deployed.
+    pub pushed_at: i64,
+    /// The CodeBuild project.
+    pub project: String,
+    /// The ECS cluster (name or ARN).
+    pub cluster: String,
+    /// The ECS service (name or ARN).
+    pub service: String,
+    /// The container whose image is replaced.
+    pub container: String,
+    /// The ECR repository (name or URI) the build pushes to.
+    pub image_repository: String,
+    /// The rollout deadline, in minutes after the deployment starts.
+    pub timeout_minutes: u32,
+    /// Changed paths that planned the service (at most [`MAX_REASONS`]).
+    pub reasons: Vec<String>,
+    /// How many more changed paths planned it than `reasons` lists.
+    #[serde(default)]
+    pub more_reasons: usize,
+}
+
+/// What detect-changes did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DetectStatus {
+    /// It started the execution.
+    Started,
+    /// The execution for this push already exists (a duplicate delivery).
+    AlreadyStarted,
+    /// The push changes no service.
+    NothingToDeploy,
+    /// The event is not a push to deploy (a tag, a deleted branch, a branch not deployed, ...).
+    Ignored,
+    /// `DRY_RUN` is set: `input` is what it would have started.
+    DryRun,
+}
+
+/// detect-changes' answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DetectOutput {
+    /// What it did.
+    pub status: DetectStatus,
+    /// The same in a sentence, also logged.
+    pub message: String,
+    /// The execution's name, when there is a plan.
+    pub execution: Option<String>,
+    /// The execution's ARN, when one was started or found.
+    pub execution_arn: Option<String>,
+    /// The planned services.
+    pub services: Vec<String>,
+    /// Services whose manifest the push deleted.
+    pub removed: Vec<String>,
+    /// The execution input, in a dry run.
+    pub input: Option<PipelineInput>,
+}
+
+impl DetectOutput {
+    /// An answer with no plan: the push was ignored or deploys nothing.
+    pub fn without_plan(status: DetectStatus, message: String) -> Self {
+        Self {
+            status,
+            message,
+            execution: None,
+            execution_arn: None,
+            services: Vec::new(),
+            removed: Vec::new(),
+            input: None,
+        }
+    }
+}
+
+/// What the reconciler found on a branch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BranchStatus {
+    /// The head is the commit of the branch's latest execution.
+    UpToDate,
+    /// The head had no execution: detect-changes' planning ran (see `detect`).
+    Reconciled,
+    /// The branch has no execution to compare with; nothing was done.
+    NoExecution,
+    /// The branch does not exist.
+    NoBranch,
+    /// The latest execution's input is not deltaship's; nothing was done.
+    Unreadable,
+    /// Reading the branch or planning it failed (see `message`).
+    Failed,
+}
+
+/// One branch's report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BranchReport {
+    /// The branch.
+    pub branch: String,
+    /// What was found.
+    pub status: BranchStatus,
+    /// The branch's head, when it exists.
+    pub head: Option<String>,
+    /// The branch's latest execution, if any.
+    pub latest_execution: Option<String>,
+    /// What detect-changes' planning did for a missed push.
+    pub detect: Option<DetectOutput>,
+    /// The same in a sentence, also logged.
+    pub message: String,
+}
+
+/// reconcile-pushes' answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconcileOutput {
+    /// One report per branch of `BRANCHES`, in that order.
+    pub branches: Vec<BranchReport>,
+}
+
+/// reconcile-pushes' input: any JSON object (the schedule sends `{}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconcileInput {}

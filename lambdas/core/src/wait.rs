@@ -1,0 +1,68 @@
+//! How long to wait before looking again at something that takes minutes (a build, a rollout).
+//!
+//! A wait is as long as the thing has run so far, so looks back off geometrically, within the
+//! policy's bounds, and never past a deadline. The Lambdas read their bounds from the template's
+//! parameters (`BUILD_WAIT_*_SECONDS`, `ROLLOUT_WAIT_*_SECONDS`); the defaults below are the
+//! template's defaults (a contract test pins the two together).
+
+/// How long to wait between two looks at something that takes minutes: as long as it has been
+/// running so far (so looks back off geometrically), within `[min_seconds, max_seconds]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitPolicy {
+    /// The shortest wait.
+    pub min_seconds: u32,
+    /// The longest wait.
+    pub max_seconds: u32,
+}
+
+impl WaitPolicy {
+    /// Builds: first look after a minute (provisioning alone takes most of it), then back off up
+    /// to 2 minutes. A 5-minute build is looked at 4 times (at 1, 2, 4 and 6 minutes), which keeps
+    /// a one-service deploy under $0.001 of orchestration (`deltaship cost`, docs/PERFORMANCE.md).
+    pub const BUILD: Self = Self { min_seconds: 60, max_seconds: 120 };
+    /// Rollouts: first look after 30 s, then back off up to 2 minutes (never past the deadline).
+    /// A 5-minute rollout is looked at 5 times (at 0.5, 1, 2, 4 and 6 minutes).
+    pub const ROLLOUT: Self = Self { min_seconds: 30, max_seconds: 120 };
+
+    /// A policy, or a message if `min_seconds` is zero or above `max_seconds`, or `max_seconds`
+    /// is above the hour (a Wait that long would hide a stuck build or rollout).
+    pub fn new(min_seconds: u32, max_seconds: u32) -> Result<Self, String> {
+        if min_seconds == 0 || min_seconds > max_seconds || max_seconds > 3600 {
+            return Err(format!("wait bounds {min_seconds}..{max_seconds} s: need 1 <= min <= max <= 3600 seconds"));
+        }
+        Ok(Self { min_seconds, max_seconds })
+    }
+
+    /// The wait after `elapsed_seconds` of running.
+    pub fn next(self, elapsed_seconds: u64) -> u32 {
+        let elapsed = u32::try_from(elapsed_seconds).unwrap_or(u32::MAX);
+        elapsed.clamp(self.min_seconds, self.max_seconds)
+    }
+
+    /// The wait after `elapsed_seconds`, but no later than `remaining_seconds` from now (at least
+    /// one second), so a deadline is noticed when it passes.
+    pub fn next_before(self, elapsed_seconds: u64, remaining_seconds: u64) -> u32 {
+        let remaining = u32::try_from(remaining_seconds).unwrap_or(u32::MAX).max(1);
+        self.next(elapsed_seconds).min(remaining)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_back_off_within_bounds() {
+        let policy = WaitPolicy::new(30, 120).unwrap();
+        let cases = [(0, 30), (10, 30), (45, 45), (100, 100), (119, 119), (500, 120), (u64::MAX, 120)];
+        for (elapsed, wait) in cases {
+            assert_eq!(policy.next(elapsed), wait, "after {elapsed} s");
+        }
+        assert_eq!(policy.next_before(500, 40), 40, "never past the deadline");
+        assert_eq!(policy.next_before(500, 0), 1, "at least a second");
+        assert_eq!(policy.next_before(10, 1_000), 30);
+        for (min, max) in [(0, 10), (20, 10), (1, 3601)] {
+            assert!(WaitPolicy::new(min, max).is_err(), "{min}..{max}");
+        }
+    }
+}
