@@ -19,7 +19,6 @@
 //! work: one pipeline per service (source, build, deploy), action time rounded up to whole
 //! minutes, and with a CodeCommit monorepo every service's pipeline runs on every push.
 
-use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,7 +28,8 @@ use deltaship_core::{BuildVerdict, RolloutVerdict, RolloutWatch, WaitPolicy};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::{EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK};
+use crate::EXIT_OK;
+use crate::output::{CliError, Format, write_report};
 
 /// The budget for orchestrating one service deploy (Step Functions and Lambda), in dollars.
 pub const BUDGET_DOLLARS_PER_SERVICE: f64 = 0.001;
@@ -100,15 +100,6 @@ pub struct CostArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-}
-
-/// How `deltaship cost` prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// For people.
-    Text,
-    /// One JSON document.
-    Json,
 }
 
 /// A duration: a whole number with `s`, `m` or `h`, e.g. `90s`, `5m`.
@@ -885,12 +876,10 @@ fn clock(seconds: u64) -> String {
     format!("{}m{:02}s", seconds / 60, seconds % 60)
 }
 
-/// Runs `deltaship cost`: exit 0 with the report, 2 when the definition cannot be read or walked.
-pub fn run(args: &CostArgs) -> ExitCode {
-    let bad = |message: String| {
-        eprintln!("deltaship: {message}");
-        ExitCode::from(EXIT_BAD_INPUT)
-    };
+/// Runs `deltaship cost`: exit 0 with the report; bad input (2) when the definition cannot be
+/// read or walked.
+pub fn run(args: &CostArgs) -> Result<ExitCode, CliError> {
+    let bad = |message: String| Err(CliError::bad_input(message));
     let shown = args.asl.display().to_string();
     let definition: Value = match std::fs::read(&args.asl) {
         Ok(bytes) => match serde_json::from_slice(&bytes) {
@@ -913,21 +902,8 @@ pub fn run(args: &CostArgs) -> ExitCode {
         Ok(estimate) => estimate,
         Err(error) => return bad(format!("{shown}: {error}")),
     };
-    let mut out = io::stdout().lock();
-    let written = match args.format {
-        Format::Text => out.write_all(estimate.to_text(&shown).as_bytes()),
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &estimate).map_err(io::Error::from).and_then(|()| writeln!(out))
-        }
-    };
-    match written.and_then(|()| out.flush()) {
-        Ok(()) => ExitCode::from(EXIT_OK),
-        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => ExitCode::from(EXIT_OK),
-        Err(error) => {
-            eprintln!("deltaship: could not write the estimate: {error}");
-            ExitCode::from(EXIT_FAILURE)
-        }
-    }
+    write_report(args.format, "the estimate", &estimate, |out| out.write_all(estimate.to_text(&shown).as_bytes()))?;
+    Ok(ExitCode::from(EXIT_OK))
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@
 //!   commits.
 //! - [`local`]: `deltaship local run`, a push through the whole pipeline on a local stack (moto
 //!   and deltaship's own handlers), with no AWS account.
+//! - [`output`]: how every command ends: its report as text or JSON, or an error, and the exit
+//!   code.
 //!
 //! Exit codes: 0 success, 1 an unexpected failure (e.g. a corrupt repository), 2 bad input
 //! (not a repository, unknown revision, invalid manifest, bad arguments).
@@ -14,6 +16,7 @@
 pub mod cost;
 pub mod git;
 pub mod local;
+pub mod output;
 pub mod plan;
 
 /// Exit code for success.

@@ -7,6 +7,7 @@ use deltaship_core::{Catalog, CatalogError, Change, CommitId, FirstPush, Plan};
 use serde::Serialize;
 
 use crate::git::{GitError, GitRepo};
+use crate::output::CliError;
 
 /// What to plan.
 #[derive(Debug, Clone)]
@@ -60,6 +61,12 @@ impl PlanError {
             Self::Git(error) => error.is_bad_input(),
             Self::Catalog { .. } => true,
         }
+    }
+}
+
+impl From<PlanError> for CliError {
+    fn from(error: PlanError) -> Self {
+        Self { bad_input: error.is_bad_input(), message: error.to_string() }
     }
 }
 

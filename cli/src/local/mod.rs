@@ -13,11 +13,13 @@
 //!                              handlers' ECS/CodeBuild/SFN ────┘◀─────────┘ (MOTO_PORT)
 //! ```
 //!
+//! - [`command`]: `deltaship local run`'s arguments, and the run with its progress and report.
 //! - [`stack`]: starts and stops moto and the front.
 //! - [`seed`]: creates what the manifests name, and the state machine.
 //! - [`run`]: one push, end to end, read back from the execution's [`history`].
 
 pub mod codecommit;
+pub mod command;
 pub mod emulator;
 pub mod front;
 pub mod functions;
@@ -27,10 +29,13 @@ pub mod run;
 pub mod seed;
 pub mod stack;
 
+pub use command::RunArgs;
 pub use run::{Progress, Pushed, RunReport, RunRequest, RunStatus, ServiceReport};
 pub use stack::{LocalStack, StackOptions};
 
 use deltaship_core::Failure;
+
+use crate::output::CliError;
 
 /// Why a local run could not finish.
 #[derive(Debug, thiserror::Error)]
@@ -80,5 +85,11 @@ impl LocalError {
             }
             _ => false,
         }
+    }
+}
+
+impl From<LocalError> for CliError {
+    fn from(error: LocalError) -> Self {
+        Self { bad_input: error.is_bad_input(), message: error.to_string() }
     }
 }

@@ -1,0 +1,119 @@
+//! `deltaship local run` as a command: its arguments, checked, then the local stack started, one
+//! push run with its progress on stderr, the stack stopped, and the report printed.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::{LocalError, LocalStack, Progress, RunRequest, RunStatus, StackOptions, report};
+use crate::output::{CliError, Format, write_report};
+use crate::{EXIT_FAILURE, EXIT_OK};
+
+/// `deltaship local run`'s arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// The git repository (or any folder inside it); it plays the CodeCommit repository.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub repo: PathBuf,
+    /// The commit before the push. Default: HEAD's first parent (a first push if it has none).
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
+    /// The pushed commit; the branch is the one it names, else the one checked out.
+    #[arg(long, value_name = "REV", default_value = "HEAD")]
+    pub head: String,
+    /// Output format: text (progress on stderr, the execution on stdout) or one JSON document
+    /// {"execution", "status", "services": [{"name", "outcome", "task_definition", "image"}]}.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Make SERVICE's build fail, as CodeBuild reports a failed buildspec command (repeatable).
+    #[arg(long, value_name = "SERVICE")]
+    pub fail_build: Vec<String>,
+    /// Make SERVICE's rollout fail, as the ECS deployment circuit breaker reports it
+    /// (repeatable); the rollback that follows succeeds.
+    #[arg(long, value_name = "SERVICE")]
+    pub fail_rollout: Vec<String>,
+    /// The state machine definition to run instead of the built-in pipeline.asl.json.
+    #[arg(long, value_name = "FILE")]
+    pub state_machine: Option<PathBuf>,
+    /// The moto_server program. Default: $DELTASHIP_MOTO_SERVER, else the project venv's
+    /// (make venv), else moto_server on PATH.
+    #[arg(long, value_name = "PATH")]
+    pub moto_server: Option<PathBuf>,
+    /// Seconds each build takes on the local stack.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    pub build_seconds: f64,
+    /// Seconds each rollout takes on the local stack.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    pub rollout_seconds: f64,
+    /// Seconds the execution may take before it is stopped.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub timeout: u64,
+}
+
+/// Runs `deltaship local run`: exit 0 when the execution succeeded or nothing was to deploy, 1
+/// when it failed; an error for bad input or a stack that could not run it.
+pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
+    let RunArgs {
+        repo,
+        base,
+        head,
+        format,
+        fail_build,
+        fail_rollout,
+        state_machine,
+        moto_server,
+        build_seconds,
+        rollout_seconds,
+        timeout,
+    } = args;
+    let definition = match state_machine.as_deref().map(std::fs::read_to_string).transpose() {
+        Ok(definition) => definition,
+        Err(error) => {
+            let path = state_machine.unwrap_or_default();
+            return Err(CliError::bad_input(format!("--state-machine {}: {error}", path.display())));
+        }
+    };
+    for (flag, seconds) in [("--build-seconds", build_seconds), ("--rollout-seconds", rollout_seconds)] {
+        if !(seconds.is_finite() && (0.0..=600.0).contains(&seconds)) {
+            return Err(CliError::bad_input(format!("{flag} {seconds}: give a number of seconds from 0 to 600")));
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|error| CliError::failure(format!("could not start the async runtime: {error}")))?;
+    let options = StackOptions { repo, moto_server, build_seconds, rollout_seconds };
+    let request =
+        RunRequest { base, head, fail_build, fail_rollout, definition, timeout: Duration::from_secs(timeout) };
+    let text = format == Format::Text;
+    let report = runtime.block_on(async {
+        if text {
+            eprintln!("deltaship: starting the local stack (moto and the front on 127.0.0.1)");
+        }
+        let mut stack = LocalStack::start(&options).await?;
+        if text {
+            eprintln!(
+                "deltaship: moto ({}) on {}, the front on {}",
+                stack.moto_server.display(),
+                stack.moto,
+                stack.endpoint
+            );
+        }
+        let mut show = |progress: &Progress| {
+            if text {
+                eprintln!("{}", report::progress_line(progress));
+            }
+        };
+        let result = tokio::select! {
+            result = stack.run(&request, &mut show) => result,
+            _ = tokio::signal::ctrl_c() => Err(LocalError::Stack("interrupted".to_owned())),
+        };
+        let stopped = stack.stop().await;
+        let report = result?;
+        stopped?;
+        Ok::<_, LocalError>(report)
+    })?;
+    write_report(format, "the report", &report, |out| report::write_text(&report, out))?;
+    Ok(ExitCode::from(if report.status == RunStatus::Failed { EXIT_FAILURE } else { EXIT_OK }))
+}
