@@ -7,7 +7,7 @@
 //! | start-build | [`ServiceJob`] | [`StartBuildOutput`] |
 //! | check-build | [`CheckBuildInput`] | [`CheckBuildOutput`] |
 //! | deploy-service | [`DeployInput`] | [`DeployOutput`] |
-//! | check-rollout | [`RolloutWatch`] | [`CheckRolloutOutput`] |
+//! | check-rollout | [`CheckRolloutInput`] | [`CheckRolloutOutput`] |
 //! | rollback-service | [`RollbackInput`] | [`RollbackOutput`] |
 //! | reconcile-pushes | [`ReconcileInput`] (the schedule sends `{}`) | [`ReconcileOutput`] |
 //!
@@ -28,6 +28,6 @@ pub use build::{BuildStatus, CheckBuildInput, CheckBuildOutput, StartBuildOutput
 pub use outcome::{Outcome, ServiceOutcome};
 pub use push::{BranchReport, BranchStatus, DetectOutput, DetectStatus, ReconcileInput, ReconcileOutput, ServiceJob};
 pub use rollout::{
-    CheckRolloutOutput, DeployInput, DeployOutput, RollbackAction, RollbackInput, RollbackOutput, RolloutStatus,
-    RolloutWatch,
+    CheckRolloutInput, CheckRolloutOutput, DeployInput, DeployOutput, RollbackAction, RollbackInput, RollbackOutput,
+    RolledBackBy, RolloutStatus, RolloutWatch,
 };

@@ -5,6 +5,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::pipeline::PipelineInput;
 
+const fn default_build_timeout() -> u32 {
+    crate::manifest::DEFAULT_BUILD_TIMEOUT_MINUTES
+}
+
 /// One service's work: the item the state machine's Map runs over, and the input of
 /// start-build and deploy-service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +38,10 @@ pub struct ServiceJob {
     pub image_repository: String,
     /// The rollout deadline, in minutes after the deployment starts.
     pub timeout_minutes: u32,
+    /// The build deadline, in minutes after the build starts (the manifest's
+    /// `build.timeout_minutes`).
+    #[serde(default = "default_build_timeout")]
+    pub build_timeout_minutes: u32,
     /// Changed paths that planned the service (at most [`MAX_REASONS`]).
     pub reasons: Vec<String>,
     /// How many more changed paths planned it than `reasons` lists.
