@@ -143,7 +143,8 @@ fn intrinsic_or_path(expression: &str, data: &Value) -> Result<Value, PathError>
         }
         return read(data, expression)?.ok_or_else(|| PathError::Missing(expression.to_owned()));
     };
-    let (path, wanted) = arguments.split_once(',').ok_or_else(|| function("needs two arguments, a path and a literal"))?;
+    let (path, wanted) =
+        arguments.split_once(',').ok_or_else(|| function("needs two arguments, a path and a literal"))?;
     let wanted: Value =
         serde_json::from_str(wanted.trim()).map_err(|_| function("its second argument must be a JSON literal"))?;
     let path = path.trim();
@@ -272,7 +273,9 @@ mod tests {
         for (template, error) in table {
             assert_eq!(evaluate(&template, &data()), Err(error), "{template}");
         }
-        for expression in ["States.Format('{}', $.name)", "States.ArrayContains($.outcomes)", "States.ArrayContains($.o, x)"] {
+        for expression in
+            ["States.Format('{}', $.name)", "States.ArrayContains($.outcomes)", "States.ArrayContains($.o, x)"]
+        {
             let error = evaluate(&json!({ "v.$": expression }), &data()).unwrap_err();
             assert!(matches!(error, PathError::Function { .. }), "{expression}: {error}");
         }

@@ -249,7 +249,8 @@ mod tests {
             })
         };
         let mut world = World::default();
-        let mut ask = |function: &str, now_ms: u64| answer("t", &task(function), &scenario, now_ms, &mut world).unwrap();
+        let mut ask =
+            |function: &str, now_ms: u64| answer("t", &task(function), &scenario, now_ms, &mut world).unwrap();
 
         let start: StartBuildOutput = parsed(ask("${StartBuildFunctionArn}", 1_000));
         assert_eq!(start.wait_seconds, 60);
