@@ -41,7 +41,7 @@ pub struct PipelineInput {
     /// Who pushed, when AWS says.
     pub pushed_by: Option<String>,
     /// When the push happened, in seconds since the Unix epoch (the event's `time`; for the
-    /// reconciler, when it saw the branch at `commit`). Orders pushes: see [`crate::reliability`].
+    /// reconciler, when it saw the branch at `commit`). Orders pushes: see [`crate::races`].
     pub pushed_at: i64,
     /// Who started the execution: an EventBridge push event, or the reconciler of lost pushes.
     pub origin: Origin,

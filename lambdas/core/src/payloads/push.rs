@@ -34,7 +34,7 @@ pub struct ServiceJob {
     pub image_repository: String,
     /// The rollout deadline, in minutes after the deployment starts.
     pub timeout_minutes: u32,
-    /// Changed paths that planned the service (at most [`MAX_REASONS`]).
+    /// Changed paths that planned the service (at most [`crate::pipeline::MAX_REASONS`]).
     pub reasons: Vec<String>,
     /// How many more changed paths planned it than `reasons` lists.
     #[serde(default)]
