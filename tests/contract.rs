@@ -6,18 +6,23 @@
 //! - every error name in a `Retry` or `Catch` is one the functions can return (or a Step
 //!   Functions / Lambda service error), and `Retry` names only retryable ones;
 //! - every path a state reads exists in the state's data at that point, following every branch
-//!   of the state machine with the handlers' real output shapes.
+//!   of the state machine with the handlers' real output shapes (paths read as
+//!   `deltaship::asl` reads them, as `deltaship cost` does);
+//! - the template's wait parameters default to the core's wait policies
+//!   (`WaitPolicy::BUILD`, `WaitPolicy::ROLLOUT`), and are what the functions' wait variables
+//!   say.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use deltaship::asl;
 use deltaship_core::payloads::{
     BuildStatus, CheckBuildInput, CheckBuildOutput, CheckRolloutOutput, DeployInput, DeployOutput, Outcome,
     RollbackAction, RollbackInput, RollbackOutput, RolloutStatus, ServiceOutcome, StartBuildOutput,
 };
-use deltaship_core::{ErrorKind, Origin, PipelineInput, RolloutWatch, ServiceJob};
+use deltaship_core::{ErrorKind, Origin, PipelineInput, RolloutWatch, ServiceJob, WaitPolicy};
 use serde_json::{Value, json};
 
 fn root() -> PathBuf {
@@ -176,6 +181,43 @@ fn every_retryable_error_is_retried_by_every_task() {
     assert_eq!(tasks, 5);
 }
 
+/// The wait bounds the template's functions get: each wait variable names its parameter, and
+/// the parameters' defaults, read as the Lambdas read their variables, are the core's policies.
+#[test]
+fn the_templates_wait_defaults_are_the_cores_wait_policies() {
+    let template = template();
+    let pairs = [
+        (("BUILD_WAIT_MIN_SECONDS", "BuildWaitMinSeconds"), ("BUILD_WAIT_MAX_SECONDS", "BuildWaitMaxSeconds")),
+        (("ROLLOUT_WAIT_MIN_SECONDS", "RolloutWaitMinSeconds"), ("ROLLOUT_WAIT_MAX_SECONDS", "RolloutWaitMaxSeconds")),
+    ];
+    let mut given = BTreeMap::new();
+    for (function, resource) in resources_of_type(&template, "AWS::Serverless::Function") {
+        let Some(variables) = resource["Properties"]["Environment"]["Variables"].as_mapping() else { continue };
+        for ((min, min_parameter), (max, max_parameter)) in pairs {
+            for (variable, parameter) in [(min, min_parameter), (max, max_parameter)] {
+                let Some(value) = variables.get(variable) else { continue };
+                let named = match value {
+                    serde_norway::Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
+                    _ => None,
+                };
+                assert_eq!(named, Some(parameter), "{function}'s {variable} is not !Ref {parameter}");
+                *given.entry(variable).or_insert(0) += 1;
+            }
+            assert_eq!(variables.contains_key(min), variables.contains_key(max), "{function} has {min} or {max} alone");
+        }
+    }
+    // start-build and check-build wait on builds, deploy-service and check-rollout on rollouts.
+    assert_eq!(given.values().collect::<Vec<_>>(), [&2; 4], "functions given each wait variable: {given:?}");
+    let default = |parameter: &str| -> u32 {
+        let default = &template["Parameters"][parameter]["Default"];
+        let seconds = default.as_u64().unwrap_or_else(|| panic!("parameter {parameter} defaults to {default:?}"));
+        u32::try_from(seconds).unwrap()
+    };
+    let policy = |((_, min), (_, max)): ((&str, &str), (&str, &str))| WaitPolicy::new(default(min), default(max));
+    assert_eq!(policy(pairs[0]), Ok(WaitPolicy::BUILD), "BuildWait*Seconds' defaults vs WaitPolicy::BUILD");
+    assert_eq!(policy(pairs[1]), Ok(WaitPolicy::ROLLOUT), "RolloutWait*Seconds' defaults vs WaitPolicy::ROLLOUT");
+}
+
 // ---- the data each state sees ----------------------------------------------------------------
 
 /// Which function a task invokes, by its `FunctionName` placeholder, and what it answers.
@@ -248,75 +290,25 @@ fn check_input(state: &str, placeholder: &str, payload: &Value) {
     }
 }
 
-/// The value at a JSONPath of the forms `$`, `$.a.b` and `$.a[*].b`, or `None` if absent.
-fn lookup(data: &Value, path: &str) -> Option<Value> {
-    let rest = path.strip_prefix('$')?;
-    let mut current = vec![data.clone()];
-    let mut wildcard = false;
-    for segment in rest.split('.').skip(1) {
-        let (key, all) = match segment.strip_suffix("[*]") {
-            Some(key) => (key, true),
-            None => (segment, false),
-        };
-        let mut next = Vec::new();
-        for value in current {
-            let inner = value.get(key)?.clone();
-            if all {
-                next.extend(inner.as_array()?.iter().cloned());
-            } else {
-                next.push(inner);
-            }
-        }
-        wildcard |= all;
-        current = next;
-    }
-    if wildcard { Some(Value::Array(current)) } else { current.into_iter().next() }
-}
-
-/// A payload template (`Parameters`, `ResultSelector`) evaluated against `data`; panics, naming
-/// the state, on a path that does not exist.
-fn evaluate(state: &str, template: &Value, data: &Value) -> Value {
-    match template {
-        Value::Object(fields) => {
-            let mut out = serde_json::Map::new();
-            for (key, value) in fields {
-                match (key.strip_suffix(".$"), value.as_str()) {
-                    (Some(key), Some(path)) if path.starts_with("States.") => {
-                        let open = path.find('(').unwrap();
-                        for argument in path[open + 1..path.len() - 1].split(',').map(str::trim) {
-                            if argument.starts_with('$') {
-                                assert!(lookup(data, argument).is_some(), "state {state:?}: {argument} does not exist");
-                            }
-                        }
-                        out.insert(key.to_owned(), json!(true));
-                    }
-                    (Some(key), Some(path)) => {
-                        let found = lookup(data, path)
-                            .unwrap_or_else(|| panic!("state {state:?} reads {path}, which does not exist in {data}"));
-                        out.insert(key.to_owned(), found);
-                    }
-                    _ => {
-                        out.insert(key.clone(), evaluate(state, value, data));
-                    }
-                }
-            }
-            Value::Object(out)
-        }
-        other => other.clone(),
+/// The value at `path` in the data state `state` sees; panics, naming the state, if the path is
+/// absent or beyond the paths deltaship knows.
+fn read(state: &str, data: &Value, path: &str) -> Value {
+    match asl::read(data, path) {
+        Ok(Some(value)) => value,
+        Ok(None) => panic!("state {state:?} reads {path}, which does not exist in {data}"),
+        Err(error) => panic!("state {state:?}: {error}"),
     }
 }
 
-fn set_path(data: &mut Value, path: &str, value: Value) {
-    if path == "$" {
-        *data = value;
-        return;
-    }
-    let mut current = data;
-    let segments: Vec<&str> = path.strip_prefix("$.").unwrap().split('.').collect();
-    for segment in &segments[..segments.len() - 1] {
-        current = current.as_object_mut().unwrap().entry(*segment).or_insert_with(|| json!({}));
-    }
-    current.as_object_mut().unwrap().insert(segments[segments.len() - 1].to_owned(), value);
+/// A payload template (`Parameters`) filled from `data`; panics, naming the state, on a path that
+/// does not exist.
+fn fill(state: &str, template: &Value, data: &Value) -> Value {
+    asl::evaluate(template, data).unwrap_or_else(|error| panic!("state {state:?}: {error}, in {data}"))
+}
+
+/// `result` put where `result_path` says; panics, naming the state, if it cannot be.
+fn put(state: &str, data: &mut Value, result_path: Option<&Value>, result: Value) {
+    asl::set_result(data, result_path, result).unwrap_or_else(|error| panic!("state {state:?}: {error}"));
 }
 
 /// Follows every transition from `name` with `data`, checking each path a state reads; collects
@@ -344,38 +336,33 @@ fn walk(
         };
     match kind {
         "Task" => {
-            let parameters = &state["Parameters"];
-            let payload = match parameters.get("Payload.$") {
-                Some(path) => lookup(&data, path.as_str().unwrap())
-                    .unwrap_or_else(|| panic!("state {name:?} sends {path}, which does not exist")),
-                None => evaluate(name, &parameters["Payload"], &data),
-            };
+            let parameters = fill(name, &state["Parameters"], &data);
+            let payload = &parameters["Payload"];
             assert!(payload.is_object(), "state {name:?} sends a payload that is not an object");
-            check_input(name, parameters["FunctionName"].as_str().unwrap(), &payload);
-            let answer = json!({"Payload": function_output(parameters["FunctionName"].as_str().unwrap())});
-            let selected = evaluate(name, &state["ResultSelector"], &answer);
+            let function = parameters["FunctionName"].as_str().unwrap();
+            check_input(name, function, payload);
             for (catch_index, catch) in state["Catch"].as_array().unwrap().iter().enumerate() {
                 let mut failed = data.clone();
                 let error = json!({"Error": format!("Catch{catch_index}"), "Cause": "{\"errorMessage\":\"...\"}"});
-                set_path(&mut failed, catch["ResultPath"].as_str().unwrap(), error);
+                put(name, &mut failed, catch.get("ResultPath"), error);
                 walk(states, catch["Next"].as_str().unwrap(), failed, visited, ends);
             }
             let mut output = data;
-            set_path(&mut output, state["ResultPath"].as_str().unwrap(), selected);
+            let answer = json!({"Payload": function_output(function)});
+            asl::apply_result(state, &mut output, answer)
+                .unwrap_or_else(|error| panic!("state {name:?}: {error}, in {function}'s answer"));
             next_or_end(output, ends, visited);
         }
         "Wait" => {
             let path = state["SecondsPath"].as_str().unwrap();
-            let seconds =
-                lookup(&data, path).unwrap_or_else(|| panic!("state {name:?} waits {path}, which does not exist"));
+            let seconds = read(name, &data, path);
             assert!(seconds.is_u64(), "state {name:?}: {path} is {seconds}, not a number of seconds");
             next_or_end(data, ends, visited);
         }
         "Choice" => {
             for choice in state["Choices"].as_array().unwrap() {
                 let path = choice["Variable"].as_str().unwrap();
-                let value =
-                    lookup(&data, path).unwrap_or_else(|| panic!("state {name:?} tests {path}, which does not exist"));
+                let value = read(name, &data, path);
                 if let Some(expected) = choice.get("StringEquals") {
                     assert!(value.is_string(), "state {name:?}: {path} is {value}, compared with {expected}");
                 }
@@ -384,17 +371,18 @@ fn walk(
             walk(states, state["Default"].as_str().unwrap(), data, visited, ends);
         }
         "Pass" => {
-            let output = match state.get("Parameters") {
-                Some(parameters) => evaluate(name, parameters, &data),
-                None => data,
-            };
+            let mut output = data;
+            if let Some(parameters) = state.get("Parameters") {
+                let result = fill(name, parameters, &output);
+                put(name, &mut output, state.get("ResultPath"), result);
+            }
             next_or_end(output, ends, visited);
         }
         "Map" => {
-            let items = lookup(&data, state["ItemsPath"].as_str().unwrap()).unwrap();
+            let items = read(name, &data, state["ItemsPath"].as_str().unwrap());
             let item = items.as_array().unwrap()[0].clone();
             if let Some(path) = state.get("MaxConcurrencyPath") {
-                let limit = lookup(&data, path.as_str().unwrap()).expect("MaxConcurrencyPath exists");
+                let limit = read(name, &data, path.as_str().unwrap());
                 assert!(limit.is_u64(), "MaxConcurrencyPath is a number");
             }
             let processor = &state["ItemProcessor"];
@@ -409,7 +397,7 @@ fn walk(
             check_outcomes(&iteration_ends);
             for (_, outcome) in iteration_ends {
                 let mut output = data.clone();
-                set_path(&mut output, state["ResultPath"].as_str().unwrap(), json!([outcome]));
+                put(name, &mut output, state.get("ResultPath"), json!([outcome]));
                 next_or_end(output, ends, visited);
             }
         }

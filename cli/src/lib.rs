@@ -1,5 +1,8 @@
 //! The `deltaship` command line: ask what a push will deploy before you push.
 //!
+//! - [`asl`]: the subset of Amazon States Language paths deltaship's pipeline uses (reading a
+//!   path, filling `Parameters`/`ResultSelector`, placing a result at `ResultPath`), shared by
+//!   `deltaship cost` and the contract tests.
 //! - [`cost`]: `deltaship cost`, what a push costs to orchestrate, walked from the state machine.
 //! - [`git`]: a local git repository as a change source (revisions, tree diffs, manifests),
 //!   read with gix.
@@ -13,6 +16,7 @@
 //! Exit codes: 0 success, 1 an unexpected failure (e.g. a corrupt repository), 2 bad input
 //! (not a repository, unknown revision, invalid manifest, bad arguments).
 
+pub mod asl;
 pub mod cost;
 pub mod git;
 pub mod local;

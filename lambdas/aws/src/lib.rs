@@ -6,15 +6,18 @@
 //! [`deltaship_core`]. The Lambda bins (`lambdas/<function>/`) only wire a handler to
 //! [`runtime::serve`]; the local pipeline calls the same `handle` methods in process.
 //!
-//! | function | module | input | output |
-//! |----------|--------|-------|--------|
-//! | detect-changes | [`detect`] | EventBridge CodeCommit event | [`detect::DetectOutput`] |
-//! | start-build | [`start_build`] | [`deltaship_core::ServiceJob`] | [`start_build::StartBuildOutput`] |
-//! | check-build | [`check_build`] | [`check_build::CheckBuildInput`] | [`check_build::CheckBuildOutput`] |
-//! | deploy-service | [`deploy`] | [`deploy::DeployInput`] | [`deploy::DeployOutput`] |
-//! | check-rollout | [`check_rollout`] | [`deltaship_core::RolloutWatch`] | [`check_rollout::CheckRolloutOutput`] |
-//! | rollback-service | [`rollback`] | [`rollback::RollbackInput`] | [`rollback::RollbackOutput`] |
-//! | reconcile-pushes | [`reconcile`] | any JSON object (the schedule sends `{}`) | [`reconcile::ReconcileOutput`] |
+//! | function | module |
+//! |----------|--------|
+//! | detect-changes | [`detect`] |
+//! | start-build | [`start_build`] |
+//! | check-build | [`check_build`] |
+//! | deploy-service | [`deploy`] |
+//! | check-rollout | [`check_rollout`] |
+//! | rollback-service | [`rollback`] |
+//! | reconcile-pushes | [`reconcile`] |
+//!
+//! Their inputs and outputs are [`deltaship_core::payloads`]' types, one place for the contract
+//! between the state machine and the handlers.
 //!
 //! Every output is a flat JSON object whose fields are always present (`null` when they do not
 //! apply), so the state machine can select them without a missing-path error. Errors are

@@ -5,10 +5,10 @@
 //! relative to the folder of its file. [`resolve_pattern`] makes it repository-relative. Then:
 //!
 //! - **a path stands for itself and everything below it**: `docs` is `docs` and `docs/**`
-//!   ([`pattern_globs`], and [`Shape::AtOrBelow`] in the matcher's terms);
-//! - in globs `*` and `?` never cross a `/`; `**` does ([`compile_glob`]);
+//!   (`pattern_globs`, and the matcher's `Shape::AtOrBelow`);
+//! - in globs `*` and `?` never cross a `/`; `**` does (`compile_glob`);
 //! - a component is a glob when it has a wildcard ([`is_glob`]); everything before the first such
-//!   component is a literal folder that the matcher looks up without a regex ([`shape`]).
+//!   component is a literal folder that the matcher looks up without a regex (`shape`).
 
 use globset::GlobBuilder;
 

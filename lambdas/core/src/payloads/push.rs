@@ -42,7 +42,7 @@ pub struct ServiceJob {
     /// `build.timeout_minutes`).
     #[serde(default = "default_build_timeout")]
     pub build_timeout_minutes: u32,
-    /// Changed paths that planned the service (at most [`MAX_REASONS`]).
+    /// Changed paths that planned the service (at most [`crate::pipeline::MAX_REASONS`]).
     pub reasons: Vec<String>,
     /// How many more changed paths planned it than `reasons` lists.
     #[serde(default)]

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::rollout::Expect;
 
-/// deploy-service's input: the service (as in its [`deltaship_core::ServiceJob`]), the push, and
+/// deploy-service's input: the service (as in its [`super::ServiceJob`]), the push, and
 /// the image its build pushed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployInput {

@@ -1,0 +1,90 @@
+//! `deltaship cost`'s arguments: what the model runs (durations, wait bounds, deadline, the
+//! Lambdas' size, how many services), and how a duration (`90s`, `5m`, `1h`) and wait bounds
+//! (`MIN..MAX`, validated as the Lambdas validate theirs) are read from the command line.
+
+use std::path::PathBuf;
+
+use deltaship_core::WaitPolicy;
+
+use crate::output::Format;
+
+/// `deltaship cost`'s arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CostArgs {
+    /// The state machine definition to walk.
+    #[arg(long, value_name = "FILE", default_value = "state-machine/pipeline.asl.json")]
+    pub asl: PathBuf,
+    /// How long each build runs, e.g. 5m, 90s, 1h.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub build: u64,
+    /// How long each rollout runs until ECS reports it COMPLETED.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub rollout: u64,
+    /// Services the push deploys.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub services: u64,
+    /// Services in the repository, each with its own CodePipeline pipeline (default: --services).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub repository_services: Option<u64>,
+    /// Bounds of the wait between looks at a build, MIN..MAX seconds (default: the Lambdas').
+    #[arg(long, value_name = "MIN..MAX", value_parser = parse_wait)]
+    pub build_wait: Option<WaitPolicy>,
+    /// Bounds of the wait between looks at a rollout, MIN..MAX seconds (default: the Lambdas').
+    #[arg(long, value_name = "MIN..MAX", value_parser = parse_wait)]
+    pub rollout_wait: Option<WaitPolicy>,
+    /// The service's rollout deadline (`deploy.timeout_minutes`); a longer rollout is rolled back.
+    #[arg(long, value_name = "MINUTES", default_value_t = 30)]
+    pub timeout_minutes: u32,
+    /// Billed duration of one Lambda invocation, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 200)]
+    pub lambda_ms: u64,
+    /// The Lambdas' memory, in MB (sam/template.yaml: 128).
+    #[arg(long, value_name = "MB", default_value_t = 128)]
+    pub lambda_memory_mb: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// A duration: a whole number with `s`, `m` or `h`, e.g. `90s`, `5m`.
+pub fn parse_duration(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let factor = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(format!("`{text}` is not a duration like 90s, 5m or 1h")),
+    };
+    let value: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 90s, 5m or 1h"))?;
+    match value.checked_mul(factor) {
+        Some(seconds) if (1..=24 * 3600).contains(&seconds) => Ok(seconds),
+        _ => Err(format!("`{text}`: a duration from 1s to 24h")),
+    }
+}
+
+/// Wait bounds `MIN..MAX` in seconds, validated as the Lambdas validate them.
+pub fn parse_wait(text: &str) -> Result<WaitPolicy, String> {
+    let (min, max) = text.split_once("..").ok_or_else(|| format!("`{text}` is not MIN..MAX, e.g. 60..120"))?;
+    let number = |part: &str| part.trim().parse::<u32>().map_err(|_| format!("`{text}` is not MIN..MAX, e.g. 60..120"));
+    WaitPolicy::new(number(min)?, number(max)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_waits_parse_strictly() {
+        for (text, seconds) in [("90s", Some(90)), ("5m", Some(300)), ("1h", Some(3600)), ("0s", None), ("5", None)] {
+            assert_eq!(parse_duration(text).ok(), seconds, "{text}");
+        }
+        for bad in ["m", "1.5m", "-1m", "25h", "5 min"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_wait("60..120"), Ok(WaitPolicy { min_seconds: 60, max_seconds: 120 }));
+        for bad in ["60", "0..10", "20..10", "a..b", "1..3601"] {
+            assert!(parse_wait(bad).is_err(), "{bad}");
+        }
+    }
+}
