@@ -1,10 +1,19 @@
 //! deltaship's Lambda handlers and their thin adapters over the AWS SDK.
 //!
-//! Each function is a struct built once, at its first invocation ([`runtime::Lazy`]), from the
-//! shared AWS configuration and its [`settings`] (read at cold start), with one method, `handle(payload) -> Result<Output, Failure>`: it parses the
+//! Each function is a struct that implements [`Function`]: its name (its bin's), the settings it
+//! reads from its environment ([`settings`]), how it is built from the shared AWS configuration
+//! and those settings, and one method, `handle(payload) -> Result<Output, Failure>`: it parses the
 //! payload into the function's input type, makes its AWS calls, and hands every decision to
-//! [`deltaship_core`]. The Lambda bins (`lambdas/<function>/`) only wire a handler to
-//! [`runtime::serve`]; the local pipeline calls the same `handle` methods in process.
+//! [`deltaship_core`]. [`FUNCTIONS`] lists them all, once.
+//!
+//! Two things run a function, both through the trait, so that they cannot wire it differently:
+//!
+//! - its Lambda bin (`lambdas/<function>/`), whose whole `main` is
+//!   `deltaship_aws::runtime::run::<deltaship_aws::deploy::DeployService>()` (say): the generic
+//!   [`runtime`] reads the settings at cold start, builds the function at its first invocation,
+//!   and serves invocations;
+//! - the local stack (`deltaship local`), which builds every function of [`FUNCTIONS`] from one
+//!   table of variables and calls it by name, in process ([`AnyFunction`]).
 //!
 //! | function | module | input | output |
 //! |----------|--------|-------|--------|
@@ -30,6 +39,7 @@ pub mod check_rollout;
 pub mod codecommit;
 pub mod deploy;
 pub mod detect;
+pub mod function;
 pub mod reconcile;
 pub mod rollback;
 pub mod runtime;
@@ -42,6 +52,7 @@ mod ecs;
 mod input;
 
 pub use deltaship_core::{ErrorKind, Failure};
+pub use function::{AnyFunction, FUNCTIONS, Function};
 
 /// Seconds since the Unix epoch; handlers take a clock so that tests can fix the time.
 pub type Clock = fn() -> i64;
