@@ -17,17 +17,18 @@
 //!
 //! | function | module | input | output |
 //! |----------|--------|-------|--------|
-//! | detect-changes | [`detect`] | EventBridge CodeCommit event | [`detect::DetectOutput`] |
-//! | start-build | [`start_build`] | [`deltaship_core::ServiceJob`] | [`start_build::StartBuildOutput`] |
-//! | check-build | [`check_build`] | [`check_build::CheckBuildInput`] | [`check_build::CheckBuildOutput`] |
-//! | deploy-service | [`deploy`] | [`deploy::DeployInput`] | [`deploy::DeployOutput`] |
-//! | check-rollout | [`check_rollout`] | [`deltaship_core::RolloutWatch`] | [`check_rollout::CheckRolloutOutput`] |
-//! | rollback-service | [`rollback`] | [`rollback::RollbackInput`] | [`rollback::RollbackOutput`] |
-//! | reconcile-pushes | [`reconcile`] | any JSON object (the schedule sends `{}`) | [`reconcile::ReconcileOutput`] |
+//! | detect-changes | [`detect`] | EventBridge CodeCommit event | [`DetectOutput`](deltaship_core::payloads::DetectOutput) |
+//! | start-build | [`start_build`] | [`deltaship_core::ServiceJob`] | [`StartBuildOutput`](deltaship_core::payloads::StartBuildOutput) |
+//! | check-build | [`check_build`] | [`CheckBuildInput`](deltaship_core::payloads::CheckBuildInput) | [`CheckBuildOutput`](deltaship_core::payloads::CheckBuildOutput) |
+//! | deploy-service | [`deploy`] | [`DeployInput`](deltaship_core::payloads::DeployInput) | [`DeployOutput`](deltaship_core::payloads::DeployOutput) |
+//! | check-rollout | [`check_rollout`] | [`deltaship_core::RolloutWatch`] | [`CheckRolloutOutput`](deltaship_core::payloads::CheckRolloutOutput) |
+//! | rollback-service | [`rollback`] | [`RollbackInput`](deltaship_core::payloads::RollbackInput) | [`RollbackOutput`](deltaship_core::payloads::RollbackOutput) |
+//! | reconcile-pushes | [`reconcile`] | any JSON object (the schedule sends `{}`) | [`ReconcileOutput`](deltaship_core::payloads::ReconcileOutput) |
 //!
-//! Every output is a flat JSON object whose fields are always present (`null` when they do not
-//! apply), so the state machine can select them without a missing-path error. Errors are
-//! [`Failure`]s whose `errorType` is one of the stable names in [`deltaship_core::failure`].
+//! The inputs and outputs are [`deltaship_core::payloads`]. Every output is a flat JSON object
+//! whose fields are always present (`null` when they do not apply), so the state machine can
+//! select them without a missing-path error. Errors are [`Failure`]s whose `errorType` is one of
+//! the stable names in [`deltaship_core::failure`].
 //!
 //! The SDK clients honour the usual configuration: credentials and region from the environment,
 //! `AWS_ENDPOINT_URL` (and per-service `AWS_ENDPOINT_URL_ECS` etc.) for a local stack,

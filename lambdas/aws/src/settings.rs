@@ -13,8 +13,10 @@
 //! | `BUILD_PROJECT_PREFIX` | detect-changes, reconcile-pushes, start-build | unset: any | the start of every CodeBuild project name |
 //! | `BRANCHES` | reconcile-pushes | required | the branches to reconcile, comma-separated |
 //!
-//! A variable that is set but malformed stops the function at cold start with a message naming
-//! the variable, rather than running with a default the operator did not choose.
+//! Each function reads the ones it uses ([`crate::Function::read_settings`]), from a [`Source`]:
+//! the environment in its bin, a table in the local stack and in tests. A variable that is set but
+//! malformed stops the function at cold start with a message naming the variable, rather than
+//! running with a default the operator did not choose.
 
 use deltaship_core::{Scope, WaitPolicy};
 
