@@ -202,7 +202,7 @@ impl Front {
                 let mut response = json_response(&json!({
                     "Type": "User",
                     "message": format!("Function not found: {function} (the local stack has {}<bin> for each of {:?})",
-                        self.function_prefix, super::functions::NAMES),
+                        self.function_prefix, deltaship_aws::function::names()),
                 }));
                 *response.status_mut() = StatusCode::NOT_FOUND;
                 response

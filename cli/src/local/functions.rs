@@ -1,25 +1,14 @@
-//! deltaship's Lambda functions, in process: the same handlers the Lambda bins serve, built
-//! from the same settings, called by name.
+//! deltaship's Lambda functions, in process: each function of [`deltaship_aws::FUNCTIONS`] built
+//! the way its Lambda bin builds it ([`deltaship_aws::Function`]), from a table of variables in
+//! place of its environment, and called by name.
 
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
-use deltaship_aws::settings::{self, DetectSettings, ReconcileSettings, SettingsError, Source};
-use deltaship_aws::{check_build, check_rollout, deploy, detect, reconcile, rollback, start_build};
+use deltaship_aws::settings::{SettingsError, Source};
+use deltaship_aws::{AnyFunction, FUNCTIONS};
 use deltaship_core::Failure;
-use serde::Serialize;
 use serde_json::Value;
-
-/// The functions, by the name of their bin (`lambdas/<name>`), in pipeline order.
-pub const NAMES: [&str; 7] = [
-    "detect-changes",
-    "start-build",
-    "check-build",
-    "deploy-service",
-    "check-rollout",
-    "rollback-service",
-    "reconcile-pushes",
-];
 
 /// Environment variables, as the SAM template would set them.
 #[derive(Debug, Clone, Default)]
@@ -31,57 +20,58 @@ impl Source for Variables {
     }
 }
 
-/// One instance of each function.
-#[derive(Debug, Clone)]
-pub struct Functions {
-    detect: detect::DetectChanges,
-    start_build: start_build::StartBuild,
-    check_build: check_build::CheckBuild,
-    deploy: deploy::DeployService,
-    check_rollout: check_rollout::CheckRollout,
-    rollback: rollback::RollbackService,
-    reconcile: reconcile::Reconcile,
-}
+/// One instance of each function, by its name.
+#[derive(Debug)]
+pub struct Functions(BTreeMap<&'static str, Box<dyn AnyFunction>>);
 
 impl Functions {
-    /// Every function with clients from `config` and settings from `variables`.
+    /// Every function with clients from `config` and its settings from `variables`.
     pub fn new(config: &SdkConfig, variables: &Variables) -> Result<Self, SettingsError> {
-        let build_wait = settings::build_wait(variables)?;
-        let rollout_wait = settings::rollout_wait(variables)?;
-        let detect_settings = DetectSettings::from_source(variables)?;
-        let scope = settings::scope(variables);
-        Ok(Self {
-            detect: detect::DetectChanges::new(config, detect_settings.clone()).with_scope(scope.clone()),
-            start_build: start_build::StartBuild::new(config, build_wait).with_scope(scope.clone()),
-            check_build: check_build::CheckBuild::new(config, build_wait),
-            deploy: deploy::DeployService::new(config, rollout_wait).with_scope(scope.clone()),
-            check_rollout: check_rollout::CheckRollout::new(config, rollout_wait).with_scope(scope.clone()),
-            rollback: rollback::RollbackService::new(config).with_scope(scope.clone()),
-            reconcile: reconcile::Reconcile::new(config, detect_settings, ReconcileSettings::from_source(variables)?)
-                .with_scope(scope),
-        })
+        let functions = FUNCTIONS.iter().map(|entry| Ok((entry.name, entry.build(config, variables)?)));
+        Ok(Self(functions.collect::<Result<_, SettingsError>>()?))
     }
 
-    /// Invokes the function `name` (one of [`NAMES`]) with `payload`: its output, or its
-    /// failure. `None` if there is no such function.
+    /// Invokes the function `name` (one of [`deltaship_aws::FUNCTIONS`]) with `payload`: its
+    /// output, or its failure. `None` if there is no such function.
     pub async fn invoke(&self, name: &str, payload: Value) -> Option<Result<Value, Failure>> {
-        Some(match name {
-            "detect-changes" => to_json(self.detect.handle(payload).await),
-            "start-build" => to_json(self.start_build.handle(payload).await),
-            "check-build" => to_json(self.check_build.handle(payload).await),
-            "deploy-service" => to_json(self.deploy.handle(payload).await),
-            "check-rollout" => to_json(self.check_rollout.handle(payload).await),
-            "rollback-service" => to_json(self.rollback.handle(payload).await),
-            "reconcile-pushes" => to_json(self.reconcile.handle(payload).await),
-            _ => return None,
-        })
+        Some(self.0.get(name)?.invoke(payload).await)
     }
 }
 
-fn to_json<T: Serialize>(result: Result<T, Failure>) -> Result<Value, Failure> {
-    result.and_then(|output| {
-        serde_json::to_value(output).map_err(|error| {
-            Failure::new(deltaship_core::ErrorKind::AwsError, format!("could not serialise the output: {error}"))
-        })
-    })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn variables(pairs: &[(&str, &str)]) -> Variables {
+        Variables(pairs.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())).collect())
+    }
+
+    fn config() -> SdkConfig {
+        SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build()
+    }
+
+    #[tokio::test]
+    async fn every_function_is_invoked_by_its_name() {
+        let functions = Functions::new(
+            &config(),
+            &variables(&[
+                ("STATE_MACHINE_ARN", "arn:aws:states:eu-west-1:123456789012:stateMachine:deltaship-local-pipeline"),
+                ("REPOSITORY_NAME", "shop"),
+                ("BRANCHES", "main"),
+            ]),
+        )
+        .unwrap();
+        for name in deltaship_aws::function::names() {
+            let failure = functions.invoke(name, Value::Null).await.unwrap().unwrap_err();
+            assert_eq!(failure.kind, deltaship_core::ErrorKind::InvalidInput, "{name}: {failure:?}");
+            assert!(failure.message.starts_with(&format!("{name} input")), "{name}: {}", failure.message);
+        }
+        assert!(functions.invoke("deploy", Value::Null).await.is_none());
+    }
+
+    #[test]
+    fn a_malformed_variable_is_refused_naming_it() {
+        let error = Functions::new(&config(), &variables(&[("DRY_RUN", "true"), ("BUILD_WAIT_MIN_SECONDS", "x")]));
+        assert_eq!(error.unwrap_err().variable, "BUILD_WAIT_MIN_SECONDS");
+    }
 }

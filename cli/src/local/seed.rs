@@ -15,11 +15,11 @@ use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType, NetworkMode,
 };
 use aws_smithy_types::error::display::DisplayErrorContext;
+use deltaship_aws::function::{named, names};
 use deltaship_core::Catalog;
 use deltaship_core::manifest::resource_name;
 
 use super::LocalError;
-use super::functions::NAMES;
 use super::stack::{ACCOUNT, PREFIX, REGION};
 
 /// The pipeline definition this binary was built with.
@@ -38,10 +38,11 @@ pub fn substitute(definition: &str) -> Result<String, String> {
         let function = placeholder
             .strip_suffix("FunctionArn")
             .map(kebab)
-            .filter(|function| NAMES.contains(&function.as_str()))
+            .filter(|function| named(function).is_some())
             .ok_or_else(|| {
                 format!(
-                    "unknown placeholder ${{{placeholder}}}: the local stack has a FunctionArn for each of {NAMES:?}"
+                    "unknown placeholder ${{{placeholder}}}: the local stack has a FunctionArn for each of {:?}",
+                    names()
                 )
             })?;
         out.push_str(&format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{PREFIX}{function}"));

@@ -10,7 +10,8 @@ use deltaship_core::build::{BuildSnapshot, PhaseSnapshot, judge_build};
 use deltaship_core::payloads::{BuildStatus, CheckBuildInput, CheckBuildOutput};
 use deltaship_core::{BuildVerdict, ErrorKind, Failure, WaitPolicy};
 
-use crate::{Clock, aws_error, codebuild, input};
+use crate::settings::{self, SettingsError, Source};
+use crate::{Clock, Function, aws_error, codebuild, input};
 
 const FUNCTION: &str = "check-build";
 
@@ -23,18 +24,28 @@ pub struct CheckBuild {
 }
 
 impl CheckBuild {
-    /// The function with a client from `config`.
-    pub fn new(config: &SdkConfig, wait: WaitPolicy) -> Self {
-        Self::from_client(aws_sdk_codebuild::Client::new(config), wait, crate::system_clock)
-    }
-
     /// The function with the given client and clock (tests pass a mock and a fixed time).
     pub fn from_client(codebuild: aws_sdk_codebuild::Client, wait: WaitPolicy, clock: Clock) -> Self {
         Self { codebuild, wait, clock }
     }
+}
+
+impl Function for CheckBuild {
+    const NAME: &'static str = FUNCTION;
+    /// The wait between looks at a build.
+    type Settings = WaitPolicy;
+    type Output = CheckBuildOutput;
+
+    fn read_settings(source: &dyn Source) -> Result<WaitPolicy, SettingsError> {
+        settings::build_wait(source)
+    }
+
+    fn build(config: &SdkConfig, wait: &WaitPolicy) -> Self {
+        Self::from_client(aws_sdk_codebuild::Client::new(config), *wait, crate::system_clock)
+    }
 
     /// Looks at one build.
-    pub async fn handle(&self, payload: serde_json::Value) -> Result<CheckBuildOutput, Failure> {
+    async fn handle(&self, payload: serde_json::Value) -> Result<CheckBuildOutput, Failure> {
         let CheckBuildInput { build_id } = input::parse(FUNCTION, payload)?;
         input::require(FUNCTION, "build_id", &build_id)?;
         let found = self

@@ -7,7 +7,8 @@ use deltaship_core::payloads::{CheckRolloutOutput, RolloutStatus};
 use deltaship_core::rollout::judge_rollout;
 use deltaship_core::{Failure, RolloutVerdict, RolloutWatch, Scope, WaitPolicy};
 
-use crate::{Clock, ecs, input};
+use crate::settings::{self, SettingsError, Source};
+use crate::{Clock, Function, ecs, input};
 
 const FUNCTION: &str = "check-rollout";
 
@@ -21,11 +22,6 @@ pub struct CheckRollout {
 }
 
 impl CheckRollout {
-    /// The function with a client from `config`.
-    pub fn new(config: &SdkConfig, wait: WaitPolicy) -> Self {
-        Self::from_client(aws_sdk_ecs::Client::new(config), wait, crate::system_clock)
-    }
-
     /// The function with the given client and clock.
     pub fn from_client(ecs: aws_sdk_ecs::Client, wait: WaitPolicy, clock: Clock) -> Self {
         Self { ecs, wait, clock, scope: Scope::default() }
@@ -37,9 +33,24 @@ impl CheckRollout {
         self.scope = scope;
         self
     }
+}
+
+impl Function for CheckRollout {
+    const NAME: &'static str = FUNCTION;
+    /// The wait between looks at a rollout, and what it may touch.
+    type Settings = (WaitPolicy, Scope);
+    type Output = CheckRolloutOutput;
+
+    fn read_settings(source: &dyn Source) -> Result<Self::Settings, SettingsError> {
+        Ok((settings::rollout_wait(source)?, settings::scope(source)))
+    }
+
+    fn build(config: &SdkConfig, (wait, scope): &Self::Settings) -> Self {
+        Self::from_client(aws_sdk_ecs::Client::new(config), *wait, crate::system_clock).with_scope(scope.clone())
+    }
 
     /// Looks at one rollout.
-    pub async fn handle(&self, payload: serde_json::Value) -> Result<CheckRolloutOutput, Failure> {
+    async fn handle(&self, payload: serde_json::Value) -> Result<CheckRolloutOutput, Failure> {
         let watch: RolloutWatch = input::parse(FUNCTION, payload)?;
         for (field, value) in
             [("cluster", &watch.cluster), ("service", &watch.service), ("deployment_id", &watch.deployment_id)]

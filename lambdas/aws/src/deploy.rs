@@ -27,7 +27,8 @@ use deltaship_core::races::{
 };
 use deltaship_core::{ErrorKind, Failure, RolloutWatch, Scope, WaitPolicy};
 
-use crate::{Clock, aws_error, ecs, input};
+use crate::settings::{self, SettingsError, Source};
+use crate::{Clock, Function, aws_error, ecs, input};
 
 const FUNCTION: &str = "deploy-service";
 
@@ -41,11 +42,6 @@ pub struct DeployService {
 }
 
 impl DeployService {
-    /// The function with a client from `config`.
-    pub fn new(config: &SdkConfig, wait: WaitPolicy) -> Self {
-        Self::from_client(aws_sdk_ecs::Client::new(config), wait, crate::system_clock)
-    }
-
     /// The function with the given client and clock.
     pub fn from_client(ecs: aws_sdk_ecs::Client, wait: WaitPolicy, clock: Clock) -> Self {
         Self { ecs, wait, clock, scope: Scope::default() }
@@ -57,9 +53,24 @@ impl DeployService {
         self.scope = scope;
         self
     }
+}
+
+impl Function for DeployService {
+    const NAME: &'static str = FUNCTION;
+    /// The wait before the first look at the rollout, and what it may touch.
+    type Settings = (WaitPolicy, Scope);
+    type Output = DeployOutput;
+
+    fn read_settings(source: &dyn Source) -> Result<Self::Settings, SettingsError> {
+        Ok((settings::rollout_wait(source)?, settings::scope(source)))
+    }
+
+    fn build(config: &SdkConfig, (wait, scope): &Self::Settings) -> Self {
+        Self::from_client(aws_sdk_ecs::Client::new(config), *wait, crate::system_clock).with_scope(scope.clone())
+    }
 
     /// Deploys one service.
-    pub async fn handle(&self, payload: serde_json::Value) -> Result<DeployOutput, Failure> {
+    async fn handle(&self, payload: serde_json::Value) -> Result<DeployOutput, Failure> {
         let input: DeployInput = input::parse(FUNCTION, payload)?;
         for (field, value) in [
             ("cluster", &input.cluster),
@@ -194,7 +205,9 @@ impl DeployService {
 
         Ok(self.output(input, deployment_id, task_definition, previous, started_at))
     }
+}
 
+impl DeployService {
     fn output(
         &self,
         input: DeployInput,

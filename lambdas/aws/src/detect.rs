@@ -26,9 +26,8 @@ use deltaship_core::{
     links,
 };
 
-use crate::aws_error;
-use crate::codecommit;
-use crate::settings::DetectSettings;
+use crate::settings::{self, DetectSettings, SettingsError, Source};
+use crate::{Function, aws_error, codecommit};
 
 /// The function's name, in messages.
 const FUNCTION: &str = "detect-changes";
@@ -43,11 +42,6 @@ pub struct DetectChanges {
 }
 
 impl DetectChanges {
-    /// The function with clients from `config`.
-    pub fn new(config: &SdkConfig, settings: DetectSettings) -> Self {
-        Self::from_clients(aws_sdk_codecommit::Client::new(config), aws_sdk_sfn::Client::new(config), settings)
-    }
-
     /// The function with the given clients (tests pass mocks).
     pub fn from_clients(
         codecommit: aws_sdk_codecommit::Client,
@@ -63,9 +57,25 @@ impl DetectChanges {
         self.scope = scope;
         self
     }
+}
+
+impl Function for DetectChanges {
+    const NAME: &'static str = FUNCTION;
+    /// Its settings, and what it may touch.
+    type Settings = (DetectSettings, Scope);
+    type Output = DetectOutput;
+
+    fn read_settings(source: &dyn Source) -> Result<Self::Settings, SettingsError> {
+        Ok((DetectSettings::from_source(source)?, settings::scope(source)))
+    }
+
+    fn build(config: &SdkConfig, (detect, scope): &Self::Settings) -> Self {
+        Self::from_clients(aws_sdk_codecommit::Client::new(config), aws_sdk_sfn::Client::new(config), detect.clone())
+            .with_scope(scope.clone())
+    }
 
     /// Handles one EventBridge event.
-    pub async fn handle(&self, payload: serde_json::Value) -> Result<DetectOutput, Failure> {
+    async fn handle(&self, payload: serde_json::Value) -> Result<DetectOutput, Failure> {
         let trigger = deltaship_core::parse_event_value(payload)
             .map_err(|error| Failure::invalid_input(format!("{FUNCTION} input: {error}")))?;
         let push = match trigger {
@@ -87,7 +97,9 @@ impl DetectChanges {
         );
         Ok(output)
     }
+}
 
+impl DetectChanges {
     /// Plans `push` and starts its execution, unless an execution already covers it. The
     /// reconciler calls this for a push whose event never came.
     pub async fn detect(&self, push: &Push, arrival: Arrival) -> Result<DetectOutput, Failure> {

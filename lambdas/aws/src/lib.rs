@@ -1,27 +1,34 @@
 //! deltaship's Lambda handlers and their thin adapters over the AWS SDK.
 //!
-//! Each function is a struct built once, at its first invocation ([`runtime::Lazy`]), from the
-//! shared AWS configuration and its [`settings`] (read at cold start), with one method, `handle(payload) -> Result<Output, Failure>`: it parses the
+//! Each function is a struct that implements [`Function`]: its name (its bin's), the settings it
+//! reads from its environment ([`settings`]), how it is built from the shared AWS configuration
+//! and those settings, and one method, `handle(payload) -> Result<Output, Failure>`: it parses the
 //! payload into the function's input type, makes its AWS calls, and hands every decision to
-//! [`deltaship_core`]. The Lambda bins (`lambdas/<function>/`) only wire a handler to
-//! [`runtime::serve`]; the local pipeline calls the same `handle` methods in process.
+//! [`deltaship_core`]. [`FUNCTIONS`] lists them all, once.
 //!
-//! | function | module |
-//! |----------|--------|
-//! | detect-changes | [`detect`] |
-//! | start-build | [`start_build`] |
-//! | check-build | [`check_build`] |
-//! | deploy-service | [`deploy`] |
-//! | check-rollout | [`check_rollout`] |
-//! | rollback-service | [`rollback`] |
-//! | reconcile-pushes | [`reconcile`] |
+//! Two things run a function, both through the trait, so that they cannot wire it differently:
 //!
-//! Their inputs and outputs are [`deltaship_core::payloads`]' types, one place for the contract
-//! between the state machine and the handlers.
+//! - its Lambda bin (`lambdas/<function>/`), whose whole `main` is
+//!   `deltaship_aws::runtime::run::<deltaship_aws::deploy::DeployService>()` (say): the generic
+//!   [`runtime`] reads the settings at cold start, builds the function at its first invocation,
+//!   and serves invocations;
+//! - the local stack (`deltaship local`), which builds every function of [`FUNCTIONS`] from one
+//!   table of variables and calls it by name, in process ([`AnyFunction`]).
 //!
-//! Every output is a flat JSON object whose fields are always present (`null` when they do not
-//! apply), so the state machine can select them without a missing-path error. Errors are
-//! [`Failure`]s whose `errorType` is one of the stable names in [`deltaship_core::failure`].
+//! | function | module | input | output |
+//! |----------|--------|-------|--------|
+//! | detect-changes | [`detect`] | EventBridge CodeCommit event | [`DetectOutput`](deltaship_core::payloads::DetectOutput) |
+//! | start-build | [`start_build`] | [`deltaship_core::ServiceJob`] | [`StartBuildOutput`](deltaship_core::payloads::StartBuildOutput) |
+//! | check-build | [`check_build`] | [`CheckBuildInput`](deltaship_core::payloads::CheckBuildInput) | [`CheckBuildOutput`](deltaship_core::payloads::CheckBuildOutput) |
+//! | deploy-service | [`deploy`] | [`DeployInput`](deltaship_core::payloads::DeployInput) | [`DeployOutput`](deltaship_core::payloads::DeployOutput) |
+//! | check-rollout | [`check_rollout`] | [`deltaship_core::RolloutWatch`] | [`CheckRolloutOutput`](deltaship_core::payloads::CheckRolloutOutput) |
+//! | rollback-service | [`rollback`] | [`RollbackInput`](deltaship_core::payloads::RollbackInput) | [`RollbackOutput`](deltaship_core::payloads::RollbackOutput) |
+//! | reconcile-pushes | [`reconcile`] | any JSON object (the schedule sends `{}`) | [`ReconcileOutput`](deltaship_core::payloads::ReconcileOutput) |
+//!
+//! The inputs and outputs are [`deltaship_core::payloads`]. Every output is a flat JSON object
+//! whose fields are always present (`null` when they do not apply), so the state machine can
+//! select them without a missing-path error. Errors are [`Failure`]s whose `errorType` is one of
+//! the stable names in [`deltaship_core::failure`].
 //!
 //! The SDK clients honour the usual configuration: credentials and region from the environment,
 //! `AWS_ENDPOINT_URL` (and per-service `AWS_ENDPOINT_URL_ECS` etc.) for a local stack,
@@ -33,6 +40,7 @@ pub mod check_rollout;
 pub mod codecommit;
 pub mod deploy;
 pub mod detect;
+pub mod function;
 pub mod reconcile;
 pub mod rollback;
 pub mod runtime;
@@ -45,6 +53,7 @@ mod ecs;
 mod input;
 
 pub use deltaship_core::{ErrorKind, Failure};
+pub use function::{AnyFunction, FUNCTIONS, Function};
 
 /// Seconds since the Unix epoch; handlers take a clock so that tests can fix the time.
 pub type Clock = fn() -> i64;

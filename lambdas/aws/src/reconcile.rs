@@ -27,8 +27,8 @@ use deltaship_core::naming::is_branch_execution;
 use deltaship_core::{ErrorKind, Failure, Push, Scope};
 
 use crate::detect::DetectChanges;
-use crate::settings::{DetectSettings, ReconcileSettings};
-use crate::{Clock, aws_error, codecommit, input};
+use crate::settings::{self, DetectSettings, ReconcileSettings, SettingsError, Source};
+use crate::{Clock, Function, aws_error, codecommit, input};
 use deltaship_core::payloads::{BranchReport, BranchStatus, ReconcileInput, ReconcileOutput};
 
 const FUNCTION: &str = "reconcile-pushes";
@@ -51,19 +51,8 @@ pub struct Reconcile {
 }
 
 impl Reconcile {
-    /// The function with clients from `config`; `detect` configures the planning of missed
-    /// pushes (its state machine must be the reconciler's).
-    pub fn new(config: &SdkConfig, detect: DetectSettings, settings: ReconcileSettings) -> Self {
-        Self::from_clients(
-            aws_sdk_codecommit::Client::new(config),
-            aws_sdk_sfn::Client::new(config),
-            detect,
-            settings,
-            crate::system_clock,
-        )
-    }
-
-    /// The function with the given clients and clock (tests pass mocks).
+    /// The function with the given clients and clock (tests pass mocks); `detect` configures the
+    /// planning of missed pushes (its state machine must be the reconciler's).
     pub fn from_clients(
         codecommit: aws_sdk_codecommit::Client,
         sfn: aws_sdk_sfn::Client,
@@ -81,10 +70,26 @@ impl Reconcile {
         self.detect = self.detect.with_scope(scope);
         self
     }
+}
+
+impl Function for Reconcile {
+    const NAME: &'static str = FUNCTION;
+    /// detect-changes' settings (for planning missed pushes), its own, and what it may touch.
+    type Settings = (DetectSettings, ReconcileSettings, Scope);
+    type Output = ReconcileOutput;
+
+    fn read_settings(source: &dyn Source) -> Result<Self::Settings, SettingsError> {
+        Ok((DetectSettings::from_source(source)?, ReconcileSettings::from_source(source)?, settings::scope(source)))
+    }
+
+    fn build(config: &SdkConfig, (detect, own, scope): &Self::Settings) -> Self {
+        let (codecommit, sfn) = (aws_sdk_codecommit::Client::new(config), aws_sdk_sfn::Client::new(config));
+        Self::from_clients(codecommit, sfn, detect.clone(), own.clone(), crate::system_clock).with_scope(scope.clone())
+    }
 
     /// Reconciles every configured branch. Fails (after looking at every branch) if any branch
     /// failed, so that the failure shows in the function's errors and the schedule retries it.
-    pub async fn handle(&self, payload: serde_json::Value) -> Result<ReconcileOutput, Failure> {
+    async fn handle(&self, payload: serde_json::Value) -> Result<ReconcileOutput, Failure> {
         let _: ReconcileInput = input::parse(FUNCTION, payload)?;
         let mut latest = self.latest_executions().await?;
         let mut reports = Vec::with_capacity(self.settings.branches.len());
@@ -125,7 +130,9 @@ impl Reconcile {
             )),
         }
     }
+}
 
+impl Reconcile {
     async fn branch(&self, branch: &str, latest: Option<Latest>) -> Result<BranchReport, Failure> {
         let repository = self.settings.repository.as_str();
         let head = codecommit::branch_head(&self.codecommit, repository, branch).await?;

@@ -10,7 +10,8 @@ use deltaship_core::payloads::{RollbackAction, RollbackInput, RollbackOutput};
 use deltaship_core::rollout::decide_rollback;
 use deltaship_core::{ErrorKind, Failure, RollbackDecision, Scope};
 
-use crate::{aws_error, ecs, input};
+use crate::settings::{self, SettingsError, Source};
+use crate::{Function, aws_error, ecs, input};
 
 const FUNCTION: &str = "rollback-service";
 
@@ -22,11 +23,6 @@ pub struct RollbackService {
 }
 
 impl RollbackService {
-    /// The function with a client from `config`.
-    pub fn new(config: &SdkConfig) -> Self {
-        Self::from_client(aws_sdk_ecs::Client::new(config))
-    }
-
     /// The function with the given client.
     pub fn from_client(ecs: aws_sdk_ecs::Client) -> Self {
         Self { ecs, scope: Scope::default() }
@@ -38,9 +34,24 @@ impl RollbackService {
         self.scope = scope;
         self
     }
+}
+
+impl Function for RollbackService {
+    const NAME: &'static str = FUNCTION;
+    /// What it may touch.
+    type Settings = Scope;
+    type Output = RollbackOutput;
+
+    fn read_settings(source: &dyn Source) -> Result<Scope, SettingsError> {
+        Ok(settings::scope(source))
+    }
+
+    fn build(config: &SdkConfig, scope: &Scope) -> Self {
+        Self::from_client(aws_sdk_ecs::Client::new(config)).with_scope(scope.clone())
+    }
 
     /// Rolls one service back.
-    pub async fn handle(&self, payload: serde_json::Value) -> Result<RollbackOutput, Failure> {
+    async fn handle(&self, payload: serde_json::Value) -> Result<RollbackOutput, Failure> {
         let RollbackInput { watch, reason } = input::parse(FUNCTION, payload)?;
         for (field, value) in [
             ("cluster", &watch.cluster),

@@ -13,8 +13,10 @@
 //! | `BUILD_PROJECT_PREFIX` | detect-changes, reconcile-pushes, start-build | unset: any | the start of every CodeBuild project name |
 //! | `BRANCHES` | reconcile-pushes | required | the branches to reconcile, comma-separated |
 //!
-//! A variable that is set but malformed stops the function at cold start with a message naming
-//! the variable, rather than running with a default the operator did not choose.
+//! Each function reads the ones it uses ([`crate::Function::read_settings`]), from a [`Source`]:
+//! the environment in its bin, a table in the local stack and in tests. A variable that is set but
+//! malformed stops the function at cold start with a message naming the variable, rather than
+//! running with a default the operator did not choose.
 
 use deltaship_core::{Scope, WaitPolicy};
 
@@ -50,11 +52,11 @@ impl<const N: usize> Source for [(&str, &str); N] {
     }
 }
 
-fn text(source: &impl Source, variable: &str) -> Option<String> {
+fn text(source: &dyn Source, variable: &str) -> Option<String> {
     source.get(variable).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty())
 }
 
-fn flag(source: &impl Source, variable: &'static str) -> Result<bool, SettingsError> {
+fn flag(source: &dyn Source, variable: &'static str) -> Result<bool, SettingsError> {
     match text(source, variable).map(|value| value.to_ascii_lowercase()).as_deref() {
         None | Some("false" | "0" | "no") => Ok(false),
         Some("true" | "1" | "yes") => Ok(true),
@@ -62,7 +64,7 @@ fn flag(source: &impl Source, variable: &'static str) -> Result<bool, SettingsEr
     }
 }
 
-fn number(source: &impl Source, variable: &'static str, default: u32, range: (u32, u32)) -> Result<u32, SettingsError> {
+fn number(source: &dyn Source, variable: &'static str, default: u32, range: (u32, u32)) -> Result<u32, SettingsError> {
     let Some(value) = text(source, variable) else { return Ok(default) };
     match value.parse::<u32>() {
         Ok(number) if (range.0..=range.1).contains(&number) => Ok(number),
@@ -74,7 +76,7 @@ fn number(source: &impl Source, variable: &'static str, default: u32, range: (u3
 }
 
 fn wait(
-    source: &impl Source,
+    source: &dyn Source,
     min: &'static str,
     max: &'static str,
     default: WaitPolicy,
@@ -105,7 +107,7 @@ pub struct DetectSettings {
 
 impl DetectSettings {
     /// From `source`.
-    pub fn from_source(source: &impl Source) -> Result<Self, SettingsError> {
+    pub fn from_source(source: &dyn Source) -> Result<Self, SettingsError> {
         let dry_run = flag(source, "DRY_RUN")?;
         let state_machine_arn = text(source, "STATE_MACHINE_ARN");
         match &state_machine_arn {
@@ -127,16 +129,11 @@ impl DetectSettings {
         let max_concurrency = number(source, "MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY, (1, MAX_MAP_CONCURRENCY))?;
         Ok(Self { state_machine_arn, dry_run, manifest_concurrency: manifest_concurrency as usize, max_concurrency })
     }
-
-    /// From the process environment.
-    pub fn from_env() -> Result<Self, SettingsError> {
-        Self::from_source(&Environment)
-    }
 }
 
 /// What the functions may touch ([`Scope`]): `REPOSITORY_NAME`, `CLUSTER_NAME` and
 /// `BUILD_PROJECT_PREFIX`, each unlimited when unset or empty.
-pub fn scope(source: &impl Source) -> Scope {
+pub fn scope(source: &dyn Source) -> Scope {
     Scope {
         repository: text(source, "REPOSITORY_NAME"),
         cluster: text(source, "CLUSTER_NAME"),
@@ -160,7 +157,7 @@ pub struct ReconcileSettings {
 impl ReconcileSettings {
     /// From `source`: `REPOSITORY_NAME`, `BRANCHES`, `STATE_MACHINE_ARN` (all required) and
     /// `RECONCILE_MAX_PAGES` (default 5, 1–100).
-    pub fn from_source(source: &impl Source) -> Result<Self, SettingsError> {
+    pub fn from_source(source: &dyn Source) -> Result<Self, SettingsError> {
         let required = |variable: &'static str| {
             text(source, variable).ok_or(SettingsError { variable, problem: "not set".to_owned() })
         };
@@ -183,20 +180,15 @@ impl ReconcileSettings {
         let max_pages = number(source, "RECONCILE_MAX_PAGES", 5, (1, 100))?;
         Ok(Self { repository, branches, state_machine_arn, max_pages })
     }
-
-    /// From the process environment.
-    pub fn from_env() -> Result<Self, SettingsError> {
-        Self::from_source(&Environment)
-    }
 }
 
 /// The wait policy for builds (start-build, check-build).
-pub fn build_wait(source: &impl Source) -> Result<WaitPolicy, SettingsError> {
+pub fn build_wait(source: &dyn Source) -> Result<WaitPolicy, SettingsError> {
     wait(source, "BUILD_WAIT_MIN_SECONDS", "BUILD_WAIT_MAX_SECONDS", WaitPolicy::BUILD)
 }
 
 /// The wait policy for rollouts (deploy-service, check-rollout).
-pub fn rollout_wait(source: &impl Source) -> Result<WaitPolicy, SettingsError> {
+pub fn rollout_wait(source: &dyn Source) -> Result<WaitPolicy, SettingsError> {
     wait(source, "ROLLOUT_WAIT_MIN_SECONDS", "ROLLOUT_WAIT_MAX_SECONDS", WaitPolicy::ROLLOUT)
 }
 

@@ -13,7 +13,8 @@ use deltaship_core::naming::build_token;
 use deltaship_core::payloads::StartBuildOutput;
 use deltaship_core::{CommitId, ErrorKind, Failure, Scope, ServiceJob, WaitPolicy};
 
-use crate::{aws_error, codebuild, input};
+use crate::settings::{self, SettingsError, Source};
+use crate::{Function, aws_error, codebuild, input};
 
 const FUNCTION: &str = "start-build";
 
@@ -26,11 +27,6 @@ pub struct StartBuild {
 }
 
 impl StartBuild {
-    /// The function with a client from `config`.
-    pub fn new(config: &SdkConfig, wait: WaitPolicy) -> Self {
-        Self::from_client(aws_sdk_codebuild::Client::new(config), wait)
-    }
-
     /// The function with the given client (tests pass a mock).
     pub fn from_client(codebuild: aws_sdk_codebuild::Client, wait: WaitPolicy) -> Self {
         Self { codebuild, wait, scope: Scope::default() }
@@ -42,9 +38,24 @@ impl StartBuild {
         self.scope = scope;
         self
     }
+}
+
+impl Function for StartBuild {
+    const NAME: &'static str = FUNCTION;
+    /// The wait before the first look at the build, and what it may touch.
+    type Settings = (WaitPolicy, Scope);
+    type Output = StartBuildOutput;
+
+    fn read_settings(source: &dyn Source) -> Result<Self::Settings, SettingsError> {
+        Ok((settings::build_wait(source)?, settings::scope(source)))
+    }
+
+    fn build(config: &SdkConfig, (wait, scope): &Self::Settings) -> Self {
+        Self::from_client(aws_sdk_codebuild::Client::new(config), *wait).with_scope(scope.clone())
+    }
 
     /// Starts the build of one [`ServiceJob`].
-    pub async fn handle(&self, payload: serde_json::Value) -> Result<StartBuildOutput, Failure> {
+    async fn handle(&self, payload: serde_json::Value) -> Result<StartBuildOutput, Failure> {
         let job: ServiceJob = input::parse(FUNCTION, payload)?;
         input::require(FUNCTION, "project", &job.project)?;
         input::require(FUNCTION, "image_repository", &job.image_repository)?;

@@ -19,6 +19,7 @@ use aws_sdk_codebuild::types::{
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use common::{NOW, Recorder, clock, meta, throttling};
+use deltaship_aws::Function;
 use deltaship_aws::check_build::CheckBuild;
 use deltaship_aws::start_build::StartBuild;
 use deltaship_core::payloads::{BuildStatus, CheckBuildOutput, StartBuildOutput as Started};

@@ -26,6 +26,7 @@ use aws_sdk_ecs::types::{
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use common::{NOW, Recorder, clock, meta, throttling};
+use deltaship_aws::Function;
 use deltaship_aws::check_rollout::CheckRollout;
 use deltaship_aws::deploy::DeployService;
 use deltaship_aws::rollback::RollbackService;

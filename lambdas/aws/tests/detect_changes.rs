@@ -26,6 +26,7 @@ use aws_sdk_sfn::types::error::ExecutionAlreadyExists;
 use aws_sdk_sfn::types::{ExecutionListItem, ExecutionStatus};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use common::{NOW, Recorder, event, meta};
+use deltaship_aws::Function;
 use deltaship_aws::detect::DetectChanges;
 use deltaship_aws::reconcile::Reconcile;
 use deltaship_aws::settings::{DetectSettings, ReconcileSettings};

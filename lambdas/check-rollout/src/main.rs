@@ -1,21 +1,8 @@
 //! The check-rollout Lambda: judges the deployment deploy-service created, by its id.
 //!
-//! See `deltaship_aws::check_rollout` for the input, the output and the errors.
+//! See `deltaship_aws::check_rollout` for the input, the output and the errors, and
+//! `deltaship_aws::runtime` for how every bin runs its function.
 
-use deltaship_aws::runtime;
-
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    runtime::init_tracing();
-    let wait = deltaship_aws::settings::rollout_wait(&deltaship_aws::settings::Environment)?;
-    let scope = &deltaship_aws::settings::scope(&deltaship_aws::settings::Environment);
-    let function = &runtime::Lazy::new();
-    runtime::serve(move |payload| async move {
-        let build = || async {
-            deltaship_aws::check_rollout::CheckRollout::new(&runtime::aws_config().await, wait)
-                .with_scope(scope.clone())
-        };
-        function.get_or_init(build).await.handle(payload).await
-    })
-    .await
+fn main() -> Result<(), deltaship_aws::runtime::Error> {
+    deltaship_aws::runtime::run::<deltaship_aws::check_rollout::CheckRollout>()
 }
