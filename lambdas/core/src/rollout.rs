@@ -193,16 +193,18 @@ pub fn judge_rollout(
             )),
             _ if past_deadline() => RolloutVerdict::Failed(Failure::new(
                 ErrorKind::RollbackFailed,
-                format!("the rollback of service deployment {ours} of {target} did not end within {minutes} minutes: {progress}"),
+                format!(
+                    "the rollback of service deployment {ours} of {target} did not end within {minutes} minutes: {progress}"
+                ),
             )),
             _ => in_progress(),
         };
     }
 
     match deployment.status.as_str() {
-        "SUCCESSFUL" => RolloutVerdict::Completed {
-            note: format!("service deployment {ours} of {target} succeeded ({progress})"),
-        },
+        "SUCCESSFUL" => {
+            RolloutVerdict::Completed { note: format!("service deployment {ours} of {target} succeeded ({progress})") }
+        }
         "PENDING" | "IN_PROGRESS" if past_deadline() => RolloutVerdict::Failed(Failure::new(
             ErrorKind::DeadlineExceeded,
             format!("service deployment {ours} of {target} did not complete within {minutes} minutes: {progress}"),
@@ -286,10 +288,7 @@ fn progress(deployment: &ServiceDeploymentSnapshot) -> String {
         text.push_str(&format!(" in {stage}"));
     }
     if let Some(tasks) = deployment.target_tasks {
-        text.push_str(&format!(
-            ": {} of {} tasks running, {} pending",
-            tasks.running, tasks.requested, tasks.pending
-        ));
+        text.push_str(&format!(": {} of {} tasks running, {} pending", tasks.running, tasks.requested, tasks.pending));
     }
     text
 }
@@ -497,7 +496,8 @@ mod tests {
         assert!(matches!(judge_rollback("ROLLBACK_IN_PROGRESS", START + 10), RolloutVerdict::InProgress { .. }));
         assert!(matches!(judge_rollback("IN_PROGRESS", START + 10), RolloutVerdict::InProgress { .. }));
         assert!(matches!(judge_rollback("ROLLBACK_SUCCESSFUL", START + 10), RolloutVerdict::Completed { .. }));
-        for (status, now) in [("ROLLBACK_FAILED", START + 10), ("SUCCESSFUL", START + 10), ("ROLLBACK_IN_PROGRESS", START + 600)]
+        for (status, now) in
+            [("ROLLBACK_FAILED", START + 10), ("SUCCESSFUL", START + 10), ("ROLLBACK_IN_PROGRESS", START + 600)]
         {
             assert_eq!(failure(judge_rollback(status, now)).kind, ErrorKind::RollbackFailed, "{status}");
         }

@@ -187,7 +187,9 @@ pub fn parse_wake(payload: serde_json::Value) -> Result<WakeEvent, Failure> {
                 .find(|resource| resource.starts_with("arn:") && resource.contains(":service/"))
                 .cloned()
                 .ok_or_else(|| {
-                    Failure::invalid_input("wake-waits input: an ECS deployment event without a service ARN in resources")
+                    Failure::invalid_input(
+                        "wake-waits input: an ECS deployment event without a service ARN in resources",
+                    )
                 })?;
             Ok(WakeEvent::Deployment {
                 service_arn,
@@ -219,9 +221,11 @@ mod tests {
 
     #[test]
     fn the_events_aws_sends_wake_the_right_resource() {
-        for name in
-            ["codebuild-build-state-change-succeeded", "codebuild-build-state-change-failed", "codebuild-build-state-change-in-progress"]
-        {
+        for name in [
+            "codebuild-build-state-change-succeeded",
+            "codebuild-build-state-change-failed",
+            "codebuild-build-state-change-in-progress",
+        ] {
             match parse_wake(fixture(name)) {
                 Ok(event @ WakeEvent::Build { .. }) => {
                     assert!(event.resource().starts_with("build#arn:aws:codebuild:"), "{name}: {event:?}");
@@ -249,7 +253,10 @@ mod tests {
     fn other_events_and_broken_ones_are_invalid_input() {
         let cases = [
             (json!([]), "not an EventBridge event"),
-            (json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}), "is not an event deltaship"),
+            (
+                json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}),
+                "is not an event deltaship",
+            ),
             (
                 json!({"detail-type": "CodeBuild Build State Change", "source": "aws.codebuild", "detail": {"build-id": "x:1"}}),
                 "without a build ARN",

@@ -1,21 +1,6 @@
-//! start-build's and check-build's payloads.
+//! start-build's and check-build's payloads: a build, from its start to its end.
 
 use serde::{Deserialize, Serialize};
-
-/// start-build's answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StartBuildOutput {
-    /// The build id, `<project>:<uuid>`; check-build's input.
-    pub build_id: String,
-    /// The build's console page (phases and logs).
-    pub build_url: String,
-    /// Seconds the first wait for the build's event may take before the state machine looks
-    /// itself (the fallback).
-    pub wait_seconds: u32,
-    /// When deltaship stops waiting for the build, in seconds since the Unix epoch (the
-    /// manifest's `build.timeout_minutes` after the start).
-    pub deadline: i64,
-}
 
 /// check-build's input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,15 +33,21 @@ pub enum BuildStatus {
     Succeeded,
 }
 
-/// check-build's answer, and what its wait completes with (failures are `BuildFailed` or
-/// `DeadlineExceeded` errors).
+/// Where a build is: start-build's answer (a build just started is one in progress),
+/// check-build's answer, and what a build wait completes with. The state machine keeps the latest
+/// at `$.build` and waits on `build_id` for at most `wait_seconds`. check-build's failures are
+/// `BuildFailed` or `DeadlineExceeded` errors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckBuildOutput {
     /// Running or done.
     pub status: BuildStatus,
-    /// The build.
+    /// The build, `<project>:<uuid>`.
     pub build_id: String,
-    /// Seconds to wait before the next look (0 when done).
+    /// When deltaship stops waiting for the build, in seconds since the Unix epoch (the
+    /// manifest's `build.timeout_minutes` after the start; echoed from look to look).
+    pub deadline: Option<i64>,
+    /// Seconds the next wait for an event may take before the state machine looks itself (the
+    /// fallback timeout; 0 when done).
     pub wait_seconds: u32,
     /// The phase a running build is in.
     pub phase: Option<String>,

@@ -75,20 +75,6 @@ pub struct CheckRolloutInput {
     pub task_token: Option<String>,
 }
 
-/// deploy-service's answer: the service deployment to watch (check-rollout's input) and a link.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeployOutput {
-    /// What check-rollout watches.
-    pub watch: RolloutWatch,
-    /// The image deployed.
-    pub image: String,
-    /// Seconds the first wait for an event may take before the state machine looks itself (the
-    /// fallback).
-    pub wait_seconds: u32,
-    /// The service's deployments in the console.
-    pub service_url: String,
-}
-
 /// Where a rollout is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -99,19 +85,21 @@ pub enum RolloutStatus {
     Completed,
 }
 
-/// check-rollout's answer, and what its wait completes with (failures are `RolloutFailed`,
-/// `DeploymentReplaced`, `DeadlineExceeded`, `RollbackFailed` or `ServiceNotFound` errors).
+/// Where a watched service deployment is: deploy-service's answer (a deployment just started is
+/// one in progress), check-rollout's answer, and what a rollout wait completes with. The state
+/// machine keeps the latest at `$.rollout` and waits on `watch` for at most `wait_seconds`.
+/// check-rollout's failures are `RolloutFailed`, `DeploymentReplaced`, `DeadlineExceeded`,
+/// `RollbackFailed` or `ServiceNotFound` errors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckRolloutOutput {
     /// Rolling out or done.
     pub status: RolloutStatus,
-    /// The service deployment.
-    pub service_deployment: String,
+    /// What is watched (echoed, so the next wait finds it where the last one left it).
+    pub watch: RolloutWatch,
     /// Its lifecycle stage when last seen (`BAKE_TIME`, ...), if ECS reports one.
     pub stage: Option<String>,
-    /// The revision it rolls out.
-    pub task_definition: String,
-    /// Seconds to wait before the next look (0 when done).
+    /// Seconds the next wait for an event may take before the state machine looks itself (the
+    /// fallback timeout; 0 when done).
     pub wait_seconds: u32,
     /// Task counts, or how completion was judged.
     pub detail: String,
@@ -163,11 +151,10 @@ pub struct RollbackOutput {
     pub rolled_back_by: Option<RolledBackBy>,
     /// The revision the service runs (or is rolling back to).
     pub task_definition: String,
-    /// What to wait on for the rollback's end (for `ROLLBACK_REQUESTED` and
-    /// `ECS_ROLLING_BACK`); `None` otherwise.
-    pub watch: Option<RolloutWatch>,
-    /// Seconds the wait for the rollback's end may take before the state machine looks itself.
-    pub wait_seconds: u32,
+    /// The rollback to wait for (for `ROLLBACK_REQUESTED` and `ECS_ROLLING_BACK`), as a rollout
+    /// in progress whose `watch` expects the rollback's end; `None` otherwise. The state machine
+    /// keeps the latest look at `$.rollback.rollout`.
+    pub rollout: Option<CheckRolloutOutput>,
     /// The same in a sentence.
     pub message: String,
     /// The service's deployments in the console.
