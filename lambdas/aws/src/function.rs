@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::settings::{SettingsError, Source};
-use crate::{check_build, check_rollout, deploy, detect, reconcile, rollback, start_build};
+use crate::{check_build, check_rollout, deploy, detect, reconcile, rollback, start_build, wake};
 
 /// One Lambda function of deltaship.
 pub trait Function: fmt::Debug + Send + Sync + Sized + 'static {
@@ -106,7 +106,7 @@ fn build_any<F: Function>(config: &SdkConfig, source: &dyn Source) -> Result<Box
 }
 
 /// Every function, in pipeline order: the one list of them.
-pub const FUNCTIONS: [Entry; 7] = [
+pub const FUNCTIONS: [Entry; 8] = [
     Entry::of::<detect::DetectChanges>(),
     Entry::of::<start_build::StartBuild>(),
     Entry::of::<check_build::CheckBuild>(),
@@ -114,6 +114,7 @@ pub const FUNCTIONS: [Entry; 7] = [
     Entry::of::<check_rollout::CheckRollout>(),
     Entry::of::<rollback::RollbackService>(),
     Entry::of::<reconcile::Reconcile>(),
+    Entry::of::<wake::WakeWaits>(),
 ];
 
 /// The names of [`FUNCTIONS`], in their order.

@@ -6,12 +6,14 @@
 //! | `DRY_RUN` | detect-changes | `false` | plan and return the plan; start nothing |
 //! | `MANIFEST_READ_CONCURRENCY` | detect-changes | `8` | manifests read from CodeCommit at once (1–64) |
 //! | `MAX_CONCURRENCY` | detect-changes | `10` | services the pipeline builds and rolls out at once (1–40, the inline Map's limit), carried in the execution input |
-//! | `BUILD_WAIT_MIN_SECONDS`, `BUILD_WAIT_MAX_SECONDS` | start-build, check-build | `60`, `120` | bounds of the wait between looks at a build |
-//! | `ROLLOUT_WAIT_MIN_SECONDS`, `ROLLOUT_WAIT_MAX_SECONDS` | deploy-service, check-rollout | `30`, `120` | bounds of the wait between looks at a rollout |
+//! | `BUILD_WAIT_MIN_SECONDS`, `BUILD_WAIT_MAX_SECONDS` | start-build, check-build, wake-waits | `60`, `300` | bounds of a build wait's fallback timeout (how long it waits for the build's event before looking itself) |
+//! | `ROLLOUT_WAIT_MIN_SECONDS`, `ROLLOUT_WAIT_MAX_SECONDS` | deploy-service, check-rollout, rollback-service, wake-waits | `30`, `300` | bounds of a rollout (or rollback) wait's fallback timeout |
+//! | `WAITS_TABLE` | check-build, check-rollout, wake-waits | required | the DynamoDB table of the waits' task tokens |
 //! | `REPOSITORY_NAME` | detect-changes, reconcile-pushes | unset: any | the only repository deployed (reconcile-pushes: required) |
 //! | `CLUSTER_NAME` | detect-changes, reconcile-pushes, deploy-service, check-rollout, rollback-service | unset: any | the only ECS cluster touched |
 //! | `BUILD_PROJECT_PREFIX` | detect-changes, reconcile-pushes, start-build | unset: any | the start of every CodeBuild project name |
 //! | `BRANCHES` | reconcile-pushes | required | the branches to reconcile, comma-separated |
+//! | `RECONCILE_MAX_PAGES` | reconcile-pushes | `5` | the most pages of `ListExecutions` (up to 1,000 executions each) read per run (1–100) |
 //!
 //! Each function reads the ones it uses ([`crate::Function::read_settings`]), from a [`Source`]:
 //! the environment in its bin, a table in the local stack and in tests. A variable that is set but
@@ -180,6 +182,15 @@ impl ReconcileSettings {
         let max_pages = number(source, "RECONCILE_MAX_PAGES", 5, (1, 100))?;
         Ok(Self { repository, branches, state_machine_arn, max_pages })
     }
+}
+
+/// The waits table (`WAITS_TABLE`, required): where check-build and check-rollout keep the task
+/// tokens of their waits, and wake-waits finds them.
+pub fn waits_table(source: &dyn Source) -> Result<String, SettingsError> {
+    text(source, "WAITS_TABLE").ok_or(SettingsError {
+        variable: "WAITS_TABLE",
+        problem: "not set (the DynamoDB table of the waits, the template's WaitsTable)".to_owned(),
+    })
 }
 
 /// The wait policy for builds (start-build, check-build).

@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 pub struct CheckBuildInput {
     /// The build, as start-build returned it.
     pub build_id: String,
+    /// The build's ARN, as start-build returned it: what its events name (required in wait mode).
+    #[serde(default)]
+    pub build_arn: String,
     /// When deltaship stops waiting (start-build's `deadline`); `None`: no deadline of its own
     /// (CodeBuild's project timeout still ends the build).
     #[serde(default)]
@@ -43,6 +46,8 @@ pub struct CheckBuildOutput {
     pub status: BuildStatus,
     /// The build, `<project>:<uuid>`.
     pub build_id: String,
+    /// The build's ARN, what `CodeBuild Build State Change` names in `detail.build-id`.
+    pub build_arn: String,
     /// When deltaship stops waiting for the build, in seconds since the Unix epoch (the
     /// manifest's `build.timeout_minutes` after the start; echoed from look to look).
     pub deadline: Option<i64>,

@@ -18,7 +18,7 @@ pub struct WokenWait {
     pub waiter: String,
     /// `COMPLETED` (the look was terminal: the task token got its success), `FAILED` (its
     /// failure), `PENDING` (not over: the token waits on), `CLOSED` (the token was closed
-    /// already), `EXPIRED` (a record past its TTL, skipped).
+    /// already), `SKIPPED` (a record it could not act on: its wait ends by its fallback timeout).
     pub result: String,
     /// What the look said, in a sentence.
     pub detail: String,
