@@ -11,10 +11,9 @@
 
 use deltaship_core::build::{BuildSnapshot, IMAGE_URI_VARIABLE, judge_build};
 use deltaship_core::payloads::{
-    BuildStatus, CheckBuildOutput, CheckRolloutOutput, DeployOutput, RollbackAction, RollbackOutput, RolloutStatus,
-    StartBuildOutput,
+    BuildStatus, CheckBuildOutput, CheckRolloutOutput, RollbackAction, RollbackOutput, RolledBackBy, RolloutStatus,
 };
-use deltaship_core::rollout::{DeploymentSnapshot, ServiceSnapshot, judge_rollout};
+use deltaship_core::rollout::{Expect, ServiceDeploymentSnapshot, judge_rollout};
 use deltaship_core::{BuildVerdict, Failure, Origin, PipelineInput, RolloutVerdict, RolloutWatch, ServiceJob};
 use serde::Serialize;
 use serde_json::Value;
@@ -29,6 +28,8 @@ const URL: &str = "u";
 const IMAGE: &str = "registry/service:commit";
 /// The deployment deploy-service starts.
 const DEPLOYMENT_ID: &str = "ecs-svc/1";
+/// Its service deployment.
+const SERVICE_DEPLOYMENT: &str = "arn:aws:ecs:us-east-1:123456789012:service-deployment/shop/service/1";
 
 /// A stand-in Lambda's answer: its payload, or an error name and cause.
 pub(super) type Answer = Result<Value, (String, String)>;
@@ -62,6 +63,7 @@ pub(super) fn execution_input(scenario: &Scenario, services: u64) -> Result<Valu
         container: "app".into(),
         image_repository: format!("shop/service-{index}"),
         timeout_minutes: scenario.timeout_minutes,
+        build_timeout_minutes: deltaship_core::manifest::DEFAULT_BUILD_TIMEOUT_MINUTES,
         reasons: Vec::new(),
         more_reasons: 0,
     };
@@ -76,6 +78,8 @@ pub(super) fn execution_input(scenario: &Scenario, services: u64) -> Result<Valu
         origin: Origin::Push,
         max_concurrency: 10,
         services: (0..services).map(job).collect(),
+        part: 1,
+        parts: 1,
         removed: Vec::new(),
     })
 }
@@ -98,9 +102,10 @@ pub(super) fn answer(
         "${DeployServiceFunctionArn}" => deploy_service(scenario, now_ms, world),
         "${CheckRolloutFunctionArn}" => check_rollout(scenario, now_ms, world),
         "${RollbackServiceFunctionArn}" => answered(&RollbackOutput {
-            action: RollbackAction::RolledBack,
+            action: RollbackAction::RolledBackByEcs,
+            rolled_back_by: Some(RolledBackBy::Ecs),
             task_definition: "td:1".into(),
-            deployment_id: Some("ecs-svc/2".into()),
+            rollout: None,
             message: "rolled back".into(),
             service_url: URL.into(),
         }),
@@ -111,11 +116,7 @@ pub(super) fn answer(
 /// start-build: the build starts now; it answers its policy's first wait, which is `next(0)`.
 fn start_build(scenario: &Scenario, now_ms: u64, world: &mut World) -> Result<Answer, AslError> {
     world.build_started_ms = Some(now_ms);
-    answered(&StartBuildOutput {
-        build_id: BUILD_ID.into(),
-        build_url: URL.into(),
-        wait_seconds: scenario.build_wait.next(0),
-    })
+    answered(&build_output(BuildStatus::InProgress, scenario.build_wait.next(0), None, None))
 }
 
 /// check-build: the build as CodeBuild would show it, judged by [`judge_build`].
@@ -138,24 +139,32 @@ fn check_build(scenario: &Scenario, now_ms: u64, world: &mut World) -> Result<An
         }
         BuildVerdict::Failed(failure) => return Ok(failed(failure)),
     };
-    answered(&CheckBuildOutput {
+    answered(&build_output(status, wait_seconds, phase, image))
+}
+
+fn build_output(status: BuildStatus, wait_seconds: u32, phase: Option<String>, image: Option<String>) -> CheckBuildOutput {
+    CheckBuildOutput {
         status,
         build_id: BUILD_ID.into(),
+        build_arn: format!("arn:aws:codebuild:us-east-1:123456789012:build/{BUILD_ID}"),
+        deadline: None,
         wait_seconds,
         phase,
         image,
         build_url: URL.into(),
         logs_url: None,
-    })
+    }
 }
 
 /// deploy-service: the rollout starts now; it answers its policy's first wait, which is `next(0)`.
 fn deploy_service(scenario: &Scenario, now_ms: u64, world: &mut World) -> Result<Answer, AslError> {
     world.rollout_started_ms = Some(now_ms);
-    answered(&DeployOutput {
+    answered(&CheckRolloutOutput {
+        status: RolloutStatus::InProgress,
         watch: watch(scenario, now_ms),
-        image: IMAGE.into(),
+        stage: None,
         wait_seconds: scenario.rollout_wait.next(0),
+        detail: String::new(),
         service_url: URL.into(),
     })
 }
@@ -166,33 +175,19 @@ fn check_rollout(scenario: &Scenario, now_ms: u64, world: &mut World) -> Result<
     let started_ms = world.rollout_started_ms.unwrap_or(now_ms);
     let done = seconds(now_ms.saturating_sub(started_ms)) >= scenario.rollout_seconds;
     let watch = watch(scenario, started_ms);
-    let deployment = |id: &str, status: &str, rollout: &str| DeploymentSnapshot {
-        id: id.into(),
-        status: status.into(),
-        rollout_state: Some(rollout.into()),
-        desired_count: 2,
-        running_count: 2,
-        ..DeploymentSnapshot::default()
+    let deployment = ServiceDeploymentSnapshot {
+        arn: SERVICE_DEPLOYMENT.into(),
+        status: if done { "SUCCESSFUL" } else { "IN_PROGRESS" }.into(),
+        ..ServiceDeploymentSnapshot::default()
     };
-    let mut deployments = vec![deployment(DEPLOYMENT_ID, "PRIMARY", if done { "COMPLETED" } else { "IN_PROGRESS" })];
-    if !done {
-        deployments.push(deployment("ecs-svc/0", "ACTIVE", "COMPLETED"));
-    }
-    let service = ServiceSnapshot { status: "ACTIVE".into(), desired_count: 2, deployments };
     let now = i64::try_from(seconds(now_ms)).unwrap_or(i64::MAX);
-    let (status, wait_seconds, detail) = match judge_rollout(&watch, &service, now, scenario.rollout_wait) {
+    let (status, wait_seconds, detail) =
+        match judge_rollout(&watch, &deployment, Some(SERVICE_DEPLOYMENT), now, scenario.rollout_wait) {
         RolloutVerdict::InProgress { wait_seconds, progress } => (RolloutStatus::InProgress, wait_seconds, progress),
         RolloutVerdict::Completed { note } => (RolloutStatus::Completed, 0, note),
         RolloutVerdict::Failed(failure) => return Ok(failed(failure)),
     };
-    answered(&CheckRolloutOutput {
-        status,
-        deployment_id: watch.deployment_id,
-        task_definition: watch.task_definition,
-        wait_seconds,
-        detail,
-        service_url: URL.into(),
-    })
+    answered(&CheckRolloutOutput { status, watch, stage: None, wait_seconds, detail, service_url: URL.into() })
 }
 
 /// The deployment deploy-service starts at `started_ms`, with the scenario's deadline.
@@ -200,11 +195,16 @@ fn watch(scenario: &Scenario, started_ms: u64) -> RolloutWatch {
     let started = i64::try_from(seconds(started_ms)).unwrap_or(i64::MAX);
     RolloutWatch {
         name: "service".into(),
+        execution: "cost-model".into(),
         cluster: "shop".into(),
         service: "service".into(),
+        service_arn: "arn:aws:ecs:us-east-1:123456789012:service/shop/service".into(),
+        service_deployment: SERVICE_DEPLOYMENT.into(),
         deployment_id: DEPLOYMENT_ID.into(),
         task_definition: "td:2".into(),
         previous_task_definition: "td:1".into(),
+        strategy: "ROLLING".into(),
+        expect: Expect::Deployed,
         started_at: started,
         deadline: started.saturating_add(i64::from(scenario.timeout_minutes) * 60),
     }
