@@ -67,7 +67,7 @@ fn each_change_deploys_the_services_that_contain_or_depend_on_it() {
         // Documentation, here or in the shared crate, deploys nothing.
         ("services/user-service/README.md", vec![]),
         ("services/common/README.md", vec![]),
-        // Nor does anything outside the services: the lock file included (see the README).
+        // Nor does anything outside the services: the lock file included (see docs/manifests.md).
         ("Cargo.lock", vec![]),
         ("Cargo.toml", vec![]),
         ("sam/infrastructure.yaml", vec![]),

@@ -19,9 +19,18 @@ use std::path::{Path, PathBuf};
 use gix::objs::tree::EntryKind;
 use tempfile::TempDir;
 
-/// The folder of fixtures (`tests/fixtures`).
+/// The folder of fixtures (`tests/fixtures` of the workspace under test). Found from the package
+/// cargo runs the tests of (its `CARGO_MANIFEST_DIR` at run time), so that a build kept in a
+/// shared target folder from another checkout of the same sources still reads this checkout's
+/// fixtures; the path this crate was compiled at is the fallback.
 pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+    let running = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    running
+        .iter()
+        .flat_map(|package| package.ancestors())
+        .map(|folder| folder.join("tests/fixtures"))
+        .find(|fixtures| fixtures.is_dir())
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures"))
 }
 
 /// A git repository in a temporary folder, deleted when dropped.

@@ -3,7 +3,7 @@
 //! | request | answered by |
 //! |---------|-------------|
 //! | Lambda `Invoke` (`POST /2015-03-31/functions/<name>/invocations`) | the function's handler, in process, with Lambda's error semantics (`200`, `X-Amz-Function-Error: Unhandled`, `{"errorType", "errorMessage"}`) |
-//! | CodeCommit `GetDifferences`, `GetFile`, `GetFolder` | the local git repository ([`super::codecommit`]) |
+//! | CodeCommit `GetDifferences`, `GetFile`, `GetFolder`, `GetCommit`, `GetBranch` | the local git repository ([`super::codecommit`]) |
 //! | CodeBuild `StartBuild`, `BatchGetBuilds`; ECS `UpdateService`, `DescribeServices` | moto, with the answer completed by the [`Emulator`] |
 //! | anything else | moto, unchanged |
 //!
