@@ -20,6 +20,7 @@
 
 pub mod codecommit;
 pub mod command;
+pub mod deployments;
 pub mod emulator;
 pub mod front;
 pub mod functions;
