@@ -82,10 +82,11 @@ impl ServiceDeployment {
         Value::Object(fields)
     }
 
-    /// `ServiceDeploymentBrief` at `now`.
+    /// `ServiceDeploymentBrief` at `now` (the model has no `stoppedAt` there).
     pub(super) fn brief(&self, now: f64) -> Value {
         let Some(snapshot) = self.at(now) else { return Value::Null };
         let mut fields = self.common(snapshot);
+        fields.remove("stoppedAt");
         fields.insert("targetServiceRevisionArn".into(), json!(self.target.arn));
         Value::Object(fields)
     }

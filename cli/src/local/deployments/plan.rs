@@ -307,17 +307,17 @@ fn steps(plan: &Plan<'_>) -> Vec<Step> {
     let half = desired.div_ceil(2);
     let counts = |requested, running, pending, test: f64, production: f64| Counts { requested, running, pending, test, production };
     if plan.configuration.strategy == Strategy::Rolling {
-        let step = |running: u32, left: u32, drained| Step {
-            stage: None,
-            target: counts(desired, running, desired - running, 0.0, 0.0),
-            source: counts(left, left, 0, 0.0, 0.0),
-            drained,
+        // The old tasks run until the new ones do (maximumPercent 200, the sample's setting).
+        let step = |running: u32, drained: bool| {
+            let left = if drained { 0 } else { source.running };
+            Step {
+                stage: None,
+                target: counts(desired, running, desired - running, 0.0, 0.0),
+                source: counts(left, left, 0, 0.0, 0.0),
+                drained,
+            }
         };
-        return vec![
-            step(0, source.running, false),
-            step(half, source.running.saturating_sub(half), false),
-            step(desired, 0, true),
-        ];
+        return vec![step(0, false), step(half, false), step(desired, true)];
     }
     let mut out = Vec::new();
     let mut push = |stage, running: u32, pending, test: f64, production: f64| {
@@ -584,6 +584,8 @@ pub(super) fn stop(timeline: &mut Vec<Transition>, at: f64, seconds: f64, cause:
     push(timeline, at + seconds, |snapshot| {
         snapshot.status = Status::Stopped;
         snapshot.stage = None;
+        // Tasks not started by then never are.
+        snapshot.target.pending = 0;
         snapshot.hooks.retain(|run| run.status == "FAILED");
         snapshot.breaker = snapshot.breaker.complete();
         snapshot.alarms = snapshot.alarms.complete();
