@@ -6,7 +6,7 @@
 //! What the model decides, from the AWS documentation (notes: `ecs-deployments.md`):
 //!
 //! - An [`Update`] starts a service deployment, IN_PROGRESS at once, that runs its strategy's
-//!   steps evenly over the update's duration ([`plan`]) and ends SUCCESSFUL, unless a [`Fault`]
+//!   steps evenly over the update's duration and ends SUCCESSFUL, unless a [`Fault`]
 //!   fails it: the circuit breaker trips after its threshold of failed tasks, an alarm goes off
 //!   in BAKE_TIME, or a lifecycle hook answers FAILED. A failure rolls back to the service's last
 //!   completed revision (ROLLBACK_IN_PROGRESS, ROLLBACK_SUCCESSFUL) when the detector's rollback
@@ -28,9 +28,12 @@ pub mod config;
 pub mod events;
 mod ids;
 mod plan;
+mod state;
 
 #[cfg(test)]
 mod sdk_tests;
+#[cfg(test)]
+mod service_tests;
 #[cfg(test)]
 mod tests;
 
@@ -41,8 +44,9 @@ use serde_json::{Value, json};
 
 pub use config::{Configuration, Fault, Strategy, Update};
 pub use events::build_state_change;
-pub use plan::{Stage, Status};
-use plan::{Cause, Counts, Plan, Transition};
+use plan::{Cause, Plan};
+use state::{Counts, Transition};
+pub use state::{Stage, Status};
 
 /// An ECS API error: the code (`__type`) the SDK model names and a message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,8 +99,8 @@ struct ServiceDeployment {
 
 impl ServiceDeployment {
     /// Its state at `now`.
-    fn at(&self, now: f64) -> Option<&plan::Snapshot> {
-        plan::at(&self.timeline, now)
+    fn at(&self, now: f64) -> Option<&state::Snapshot> {
+        state::at(&self.timeline, now)
     }
 
     fn status(&self, now: f64) -> Status {
@@ -149,7 +153,10 @@ impl Deployments {
     ) -> String {
         let (cluster, name) = split_service(service);
         let key = format!("{cluster}/{name}");
-        self.services.insert(key.clone(), Service { cluster, name, configuration, desired: desired_count, deployments: Vec::new() });
+        self.services.insert(
+            key.clone(),
+            Service { cluster, name, configuration, desired: desired_count, deployments: Vec::new() },
+        );
         let update = Update {
             task_definition: task_definition.to_owned(),
             desired_count: None,
@@ -195,21 +202,19 @@ impl Deployments {
         let before = service.desired;
         let desired = update.desired_count.unwrap_or(before);
         let rollback_to = self.completed_revision(service, now);
-        let mut sources: Vec<Source> = rollback_to
-            .iter()
-            .map(|revision| Source { revision: revision.clone(), counts: running(before) })
-            .collect();
+        let mut sources: Vec<Source> =
+            rollback_to.iter().map(|revision| Source { revision: revision.clone(), counts: running(before) }).collect();
         for &older in &service.deployments {
             let Some(deployment) = self.deployments.get_mut(older) else { continue };
             let Some(snapshot) = deployment.at(now).cloned() else { continue };
             let seconds = (update.duration_seconds / 10.0).min(1.0);
             match snapshot.status {
                 Status::Pending | Status::InProgress => {
-                    plan::cut(&mut deployment.timeline, now);
+                    state::cut(&mut deployment.timeline, now);
                     plan::stop(&mut deployment.timeline, now, seconds, &Cause::Superseded);
                 }
                 Status::RollbackRequested => {
-                    plan::cut(&mut deployment.timeline, now);
+                    state::cut(&mut deployment.timeline, now);
                     plan::stop(&mut deployment.timeline, now, 0.0, &Cause::Superseded);
                 }
                 _ => continue,
@@ -287,11 +292,12 @@ impl Deployments {
     /// closest error). `stopType` ABORT, in the SDK model but undocumented, is refused as
     /// invalid, as the docs' "valid values are ROLLBACK" says.
     pub fn stop_service_deployment(&mut self, arn: &str, stop_type: &str, now: f64) -> Result<Value, DeploymentError> {
-        let deployment = self
-            .by_arn
-            .get(arn)
-            .and_then(|&index| self.deployments.get_mut(index))
-            .ok_or_else(|| DeploymentError::new("ServiceDeploymentNotFoundException", format!("The service deployment {arn} does not exist.")))?;
+        let deployment = self.by_arn.get(arn).and_then(|&index| self.deployments.get_mut(index)).ok_or_else(|| {
+            DeploymentError::new(
+                "ServiceDeploymentNotFoundException",
+                format!("The service deployment {arn} does not exist."),
+            )
+        })?;
         if stop_type != "ROLLBACK" {
             return Err(DeploymentError::new(
                 "InvalidParameterException",
@@ -300,7 +306,7 @@ impl Deployments {
         }
         match deployment.status(now) {
             Status::Pending | Status::InProgress => {
-                plan::cut(&mut deployment.timeline, now);
+                state::cut(&mut deployment.timeline, now);
                 let back_to = deployment.rollback_to.as_ref().map(|revision| revision.ecs_id.as_str());
                 plan::roll_back(&mut deployment.timeline, now, deployment.duration / 2.0, &Cause::Requested, back_to);
             }
@@ -340,7 +346,8 @@ impl Deployments {
     /// (no `maxResults`/`nextToken`); a service the model does not know has none.
     pub fn list_service_deployments(&self, service: &str, statuses: &[String], now: f64) -> Value {
         let (cluster, name) = split_service(service);
-        let indexes = self.services.get(&format!("{cluster}/{name}")).map(|s| s.deployments.as_slice()).unwrap_or_default();
+        let indexes =
+            self.services.get(&format!("{cluster}/{name}")).map(|s| s.deployments.as_slice()).unwrap_or_default();
         let briefs: Vec<Value> = indexes
             .iter()
             .rev()
@@ -373,7 +380,12 @@ impl Deployments {
                 }
                 transition.emitted = true;
                 let at = transition.snapshot.at;
-                due.extend(transition.notices.iter().map(|notice| (at, events::deployment_state_change(&deployment.service_arn, notice, at))));
+                due.extend(
+                    transition
+                        .notices
+                        .iter()
+                        .map(|notice| (at, events::deployment_state_change(&deployment.service_arn, notice, at))),
+                );
             }
         }
         // Stable: deployments in creation order, each one's events in timeline order.
@@ -390,7 +402,11 @@ impl Deployments {
     pub fn current_service_deployment(&self, service: &str) -> Option<&str> {
         let (cluster, name) = split_service(service);
         let known = self.services.get(&format!("{cluster}/{name}"))?;
-        known.deployments.last().and_then(|&index| self.deployments.get(index)).map(|deployment| deployment.arn.as_str())
+        known
+            .deployments
+            .last()
+            .and_then(|&index| self.deployments.get(index))
+            .map(|deployment| deployment.arn.as_str())
     }
 }
 

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::config::{Strategy, threshold};
-use super::plan::{Counts, Monitor, Snapshot, Status};
+use super::state::{Counts, Monitor, Snapshot, Status};
 use super::{Revision, Service, ServiceDeployment};
 
 /// Seconds since the epoch as AWS writes them: a number, to the millisecond.
@@ -238,7 +238,13 @@ fn entries<'a>(latest: &'a ServiceDeployment, snapshot: &Snapshot) -> Vec<Entry<
             out.push(target("IN_PROGRESS", started(&latest.target)));
         }
         (Status::Stopped, _) => out.push(target("FAILED", reason)),
-        (Status::RollbackRequested | Status::RollbackInProgress | Status::RollbackSuccessful | Status::RollbackFailed, Some(back_to)) => {
+        (
+            Status::RollbackRequested
+            | Status::RollbackInProgress
+            | Status::RollbackSuccessful
+            | Status::RollbackFailed,
+            Some(back_to),
+        ) => {
             let done = snapshot.status == Status::RollbackSuccessful;
             let (rollout, text) = match snapshot.status {
                 Status::RollbackSuccessful => ("COMPLETED", completed(back_to)),
@@ -246,7 +252,15 @@ fn entries<'a>(latest: &'a ServiceDeployment, snapshot: &Snapshot) -> Vec<Entry<
                 _ => ("IN_PROGRESS", started(back_to)),
             };
             let created = back_to.created;
-            out.push(Entry { revision: back_to, primary: true, counts: snapshot.source, failed: 0, rollout, reason: text, created });
+            out.push(Entry {
+                revision: back_to,
+                primary: true,
+                counts: snapshot.source,
+                failed: 0,
+                rollout,
+                reason: text,
+                created,
+            });
             if !done {
                 out.push(Entry { primary: false, ..target("FAILED", reason) });
             }
@@ -257,7 +271,15 @@ fn entries<'a>(latest: &'a ServiceDeployment, snapshot: &Snapshot) -> Vec<Entry<
     for (revision, counts) in latest.sources(snapshot) {
         if counts.requested > 0 || counts.running > 0 {
             let reason = completed(revision);
-            out.push(Entry { revision, primary: false, counts, failed: 0, rollout: "COMPLETED", reason, created: revision.created });
+            out.push(Entry {
+                revision,
+                primary: false,
+                counts,
+                failed: 0,
+                rollout: "COMPLETED",
+                reason,
+                created: revision.created,
+            });
         }
     }
     out

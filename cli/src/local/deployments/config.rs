@@ -377,7 +377,8 @@ mod tests {
 
     #[test]
     fn a_fixture_configuration_round_trips() {
-        let text = include_str!("../../../../tests/fixtures/aws/ecs/describe-service-deployments-canary-in-progress.json");
+        let text =
+            include_str!("../../../../tests/fixtures/aws/ecs/describe-service-deployments-canary-in-progress.json");
         let fixture: Value = serde_json::from_str(text).unwrap();
         let given = &fixture["serviceDeployments"][0]["deploymentConfiguration"];
         let configuration = Configuration::from_json(given).unwrap();
@@ -426,7 +427,8 @@ mod tests {
         assert_eq!(hook.lifecycle_hooks[0].hook_target_arn.as_deref(), Some("h"));
 
         let mut stopping = Configuration::new(Strategy::Rolling);
-        stopping.deployment_circuit_breaker = Some(CircuitBreaker { enable: true, rollback: false, ..CircuitBreaker::default() });
+        stopping.deployment_circuit_breaker =
+            Some(CircuitBreaker { enable: true, rollback: false, ..CircuitBreaker::default() });
         let kept = stopping.with_detector_for(Fault::CircuitBreaker, "a", "h");
         assert_eq!(kept, stopping, "a configured breaker without rollback stays as it is");
         assert_eq!(off.with_detector_for(Fault::None, "a", "h"), off);

@@ -8,7 +8,7 @@ use aws_smithy_types::date_time::Format;
 use serde_json::{Map, Value, json};
 
 use super::ids::uuid;
-use super::plan::Notice;
+use super::state::Notice;
 
 /// An `ECS Deployment State Change` event for the service `service_arn`, sent at `at`.
 pub(super) fn deployment_state_change(service_arn: &str, notice: &Notice, at: f64) -> Value {
@@ -44,10 +44,10 @@ pub fn build_state_change(build: &Value, now: f64) -> Value {
     let status = build.get("buildStatus").and_then(Value::as_str).unwrap_or("IN_PROGRESS");
     let ended = status != "IN_PROGRESS";
     let id = text(build, "id");
-    let project = build.get("projectName").and_then(Value::as_str).map_or_else(
-        || id.split_once(':').map_or(id.as_str(), |(project, _)| project).to_owned(),
-        ToOwned::to_owned,
-    );
+    let project = build
+        .get("projectName")
+        .and_then(Value::as_str)
+        .map_or_else(|| id.split_once(':').map_or(id.as_str(), |(project, _)| project).to_owned(), ToOwned::to_owned);
     let started = build.get("startTime").and_then(Value::as_f64).unwrap_or(now);
     let finished = build.get("endTime").and_then(Value::as_f64).unwrap_or(now);
     let environment = build.get("environment").cloned().unwrap_or_default();
@@ -61,9 +61,16 @@ pub fn build_state_change(build: &Value, now: f64) -> Value {
     let source = build.get("source").cloned().unwrap_or_default();
     let logs = build.get("logs").cloned().unwrap_or_default();
     let stream = id.split_once(':').map_or(id.as_str(), |(_, stream)| stream).to_owned();
-    let group = logs.get("groupName").and_then(Value::as_str).map_or_else(|| format!("/aws/codebuild/{project}"), ToOwned::to_owned);
+    let group = logs
+        .get("groupName")
+        .and_then(Value::as_str)
+        .map_or_else(|| format!("/aws/codebuild/{project}"), ToOwned::to_owned);
     let deep_link = logs.get("deepLink").and_then(Value::as_str).map_or_else(
-        || format!("https://console.aws.amazon.com/cloudwatch/home?region={region}#logEvent:group={group};stream={stream}"),
+        || {
+            format!(
+                "https://console.aws.amazon.com/cloudwatch/home?region={region}#logEvent:group={group};stream={stream}"
+            )
+        },
         ToOwned::to_owned,
     );
 
@@ -71,7 +78,10 @@ pub fn build_state_change(build: &Value, now: f64) -> Value {
     let mut put = |key: &str, value: Value| {
         information.insert(key.to_owned(), value);
     };
-    put("artifact", json!({ "location": build.pointer("/artifacts/location").and_then(Value::as_str).unwrap_or_default() }));
+    put(
+        "artifact",
+        json!({ "location": build.pointer("/artifacts/location").and_then(Value::as_str).unwrap_or_default() }),
+    );
     put(
         "environment",
         json!({
@@ -176,7 +186,8 @@ pub(super) fn rfc3339(at: f64) -> String {
 fn codebuild_time(at: f64) -> String {
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let text = rfc3339(at);
-    let field = |range: std::ops::Range<usize>| text.get(range).and_then(|part| part.parse::<usize>().ok()).unwrap_or(0);
+    let field =
+        |range: std::ops::Range<usize>| text.get(range).and_then(|part| part.parse::<usize>().ok()).unwrap_or(0);
     let (year, month, day, hour) = (field(0..4), field(5..7), field(8..10), field(11..13));
     let minutes_seconds = text.get(13..19).unwrap_or(":00:00");
     let month = MONTHS.get(month.saturating_sub(1)).copied().unwrap_or("Jan");

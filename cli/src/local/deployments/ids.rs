@@ -95,6 +95,6 @@ mod tests {
         assert_ne!(id, uuid("b"));
         let parts: Vec<usize> = id.split('-').map(str::len).collect();
         assert_eq!(parts, [8, 4, 4, 4, 12], "{id}");
-        assert!(id.bytes().nth(14) == Some(b'4'), "{id}");
+        assert_eq!(id.as_bytes().get(14), Some(&b'4'), "{id}");
     }
 }

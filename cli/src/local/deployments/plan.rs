@@ -1,7 +1,5 @@
-//! One service deployment's life as a timeline: every state it will pass through, with the time it
-//! enters it and the events ECS sends then, laid out when the deployment starts and rewritten when
-//! it is stopped, superseded or rolled back. What a call sees at `now` is the last state entered
-//! at or before `now`.
+//! How a service deployment's timeline ([`super::state`]) is laid out when it starts, and
+//! rewritten when it is stopped, superseded or rolled back.
 //!
 //! The successful path spreads the strategy's steps evenly over the deployment's duration:
 //!
@@ -16,227 +14,10 @@
 //! revision running (the docs' condition).
 
 use super::config::{Configuration, Fault, Strategy, threshold};
-
-/// `ServiceDeployment.status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// Created, not started.
-    Pending,
-    /// Ongoing.
-    InProgress,
-    /// Completed successfully.
-    Successful,
-    /// Stopping (superseded, or failed with no rollback).
-    StopRequested,
-    /// Stopped.
-    Stopped,
-    /// A user asked for a rollback.
-    RollbackRequested,
-    /// Rolling back.
-    RollbackInProgress,
-    /// Rolled back.
-    RollbackSuccessful,
-    /// The rollback failed.
-    RollbackFailed,
-}
-
-impl Status {
-    /// The name AWS gives it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "PENDING",
-            Self::InProgress => "IN_PROGRESS",
-            Self::Successful => "SUCCESSFUL",
-            Self::StopRequested => "STOP_REQUESTED",
-            Self::Stopped => "STOPPED",
-            Self::RollbackRequested => "ROLLBACK_REQUESTED",
-            Self::RollbackInProgress => "ROLLBACK_IN_PROGRESS",
-            Self::RollbackSuccessful => "ROLLBACK_SUCCESSFUL",
-            Self::RollbackFailed => "ROLLBACK_FAILED",
-        }
-    }
-
-    /// SUCCESSFUL, STOPPED, ROLLBACK_SUCCESSFUL, ROLLBACK_FAILED: nothing follows.
-    pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Successful | Self::Stopped | Self::RollbackSuccessful | Self::RollbackFailed)
-    }
-}
-
-/// `ServiceDeployment.lifecycleStage`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    /// More than one revision was running: ECS reconciles them first.
-    ReconcileService,
-    /// Before green starts.
-    PreScaleUp,
-    /// Green scales up, no traffic.
-    ScaleUp,
-    /// Green is up.
-    PostScaleUp,
-    /// Test traffic moves to green.
-    TestTrafficShift,
-    /// Green has all test traffic.
-    PostTestTrafficShift,
-    /// Before a production shift (each step for CANARY and LINEAR).
-    PreProductionTrafficShift,
-    /// Production traffic moves (and, between steps, bakes).
-    ProductionTrafficShift,
-    /// Green has all production traffic.
-    PostProductionTrafficShift,
-    /// Blue and green both run, alarms watched.
-    BakeTime,
-    /// Blue scales in.
-    CleanUp,
-}
-
-impl Stage {
-    /// The name AWS gives it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ReconcileService => "RECONCILE_SERVICE",
-            Self::PreScaleUp => "PRE_SCALE_UP",
-            Self::ScaleUp => "SCALE_UP",
-            Self::PostScaleUp => "POST_SCALE_UP",
-            Self::TestTrafficShift => "TEST_TRAFFIC_SHIFT",
-            Self::PostTestTrafficShift => "POST_TEST_TRAFFIC_SHIFT",
-            Self::PreProductionTrafficShift => "PRE_PRODUCTION_TRAFFIC_SHIFT",
-            Self::ProductionTrafficShift => "PRODUCTION_TRAFFIC_SHIFT",
-            Self::PostProductionTrafficShift => "POST_PRODUCTION_TRAFFIC_SHIFT",
-            Self::BakeTime => "BAKE_TIME",
-            Self::CleanUp => "CLEAN_UP",
-        }
-    }
-}
-
-/// `ServiceDeploymentCircuitBreaker.status` and `ServiceDeploymentAlarms.status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Monitor {
-    /// Not watched.
-    Disabled,
-    /// Watched.
-    Monitoring,
-    /// Watched to the end.
-    MonitoringComplete,
-    /// Tripped.
-    Triggered,
-}
-
-impl Monitor {
-    /// The name AWS gives it.
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            Self::Disabled => "DISABLED",
-            Self::Monitoring => "MONITORING",
-            Self::MonitoringComplete => "MONITORING_COMPLETE",
-            Self::Triggered => "TRIGGERED",
-        }
-    }
-
-    fn complete(self) -> Self {
-        if self == Self::Monitoring { Self::MonitoringComplete } else { self }
-    }
-}
-
-/// A service revision's tasks and requested traffic weights.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(super) struct Counts {
-    /// `requestedTaskCount`.
-    pub(super) requested: u32,
-    /// `runningTaskCount`.
-    pub(super) running: u32,
-    /// `pendingTaskCount`.
-    pub(super) pending: u32,
-    /// `requestedTestTrafficWeight`.
-    pub(super) test: f64,
-    /// `requestedProductionTrafficWeight`.
-    pub(super) production: f64,
-}
-
-/// A lifecycle hook running (or ended) in this state.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct HookRun {
-    /// Which of the configuration's `lifecycleHooks`.
-    pub(super) hook: usize,
-    /// `hookId`.
-    pub(super) id: String,
-    /// `IN_PROGRESS`, `SUCCEEDED`, `FAILED`.
-    pub(super) status: &'static str,
-    /// When it started (its `expiresAt` counts from here).
-    pub(super) started: f64,
-}
-
-/// `rollback`.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct RollbackInfo {
-    /// `reason`.
-    pub(super) reason: String,
-    /// `startedAt`.
-    pub(super) started_at: f64,
-}
-
-/// An `ECS Deployment State Change` event's `detail`, less its time.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct Notice {
-    /// `eventName`: `SERVICE_DEPLOYMENT_IN_PROGRESS`, `_COMPLETED` or `_FAILED`.
-    pub(super) name: &'static str,
-    /// `deploymentId` (`ecs-svc/...`).
-    pub(super) deployment_id: String,
-    /// `reason`.
-    pub(super) reason: String,
-}
-
-impl Notice {
-    /// `eventType`: `ERROR` for a failure, else `INFO`.
-    pub(super) fn event_type(&self) -> &'static str {
-        if self.name == FAILED { "ERROR" } else { "INFO" }
-    }
-}
-
-const IN_PROGRESS: &str = "SERVICE_DEPLOYMENT_IN_PROGRESS";
-const COMPLETED: &str = "SERVICE_DEPLOYMENT_COMPLETED";
-const FAILED: &str = "SERVICE_DEPLOYMENT_FAILED";
-
-/// A service deployment as a call sees it from `at` on.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct Snapshot {
-    /// When it entered this state (`updatedAt`).
-    pub(super) at: f64,
-    /// `status`.
-    pub(super) status: Status,
-    /// `lifecycleStage` (none for ROLLING, none once rolling back).
-    pub(super) stage: Option<Stage>,
-    /// `statusReason`.
-    pub(super) reason: Option<String>,
-    /// The target revision's tasks and weights.
-    pub(super) target: Counts,
-    /// The first source revision's (the one production ran on).
-    pub(super) source: Counts,
-    /// Whether other source revisions are scaled in.
-    pub(super) drained: bool,
-    /// `deploymentCircuitBreaker.status`.
-    pub(super) breaker: Monitor,
-    /// `deploymentCircuitBreaker.failureCount`.
-    pub(super) failures: u32,
-    /// `alarms.status`.
-    pub(super) alarms: Monitor,
-    /// `alarms.triggeredAlarmNames`.
-    pub(super) triggered: Vec<String>,
-    /// `lifecycleHookDetails`.
-    pub(super) hooks: Vec<HookRun>,
-    /// `rollback`.
-    pub(super) rollback: Option<RollbackInfo>,
-}
-
-/// One state of the timeline and the events sent on entering it.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct Transition {
-    /// The state.
-    pub(super) snapshot: Snapshot,
-    /// The events.
-    pub(super) notices: Vec<Notice>,
-    /// Whether `drain_events` has given them out.
-    pub(super) emitted: bool,
-}
+use super::state::{
+    COMPLETED, Counts, FAILED, HookRun, IN_PROGRESS, Monitor, RollbackInfo, Snapshot, Stage, Status, Transition,
+    notify, push,
+};
 
 /// What a deployment's timeline is laid out from.
 #[derive(Debug, Clone)]
@@ -284,9 +65,15 @@ impl Cause {
         let what = if rolled_back { "rolled back" } else { "stopped" };
         match self {
             Self::Requested => "Service deployment rolled back because a rollback was requested.".to_owned(),
-            Self::CircuitBreaker => format!("Service deployment {what} because the circuit breaker threshold was exceeded."),
-            Self::Alarm(name) => format!("Service deployment {what} because the CloudWatch alarm {name} is in ALARM state."),
-            Self::Hook(stage) => format!("Service deployment {what} because the lifecycle hook at {stage} returned FAILED."),
+            Self::CircuitBreaker => {
+                format!("Service deployment {what} because the circuit breaker threshold was exceeded.")
+            }
+            Self::Alarm(name) => {
+                format!("Service deployment {what} because the CloudWatch alarm {name} is in ALARM state.")
+            }
+            Self::Hook(stage) => {
+                format!("Service deployment {what} because the lifecycle hook at {stage} returned FAILED.")
+            }
             Self::Superseded => "Service deployment stopped because a new service deployment started.".to_owned(),
         }
     }
@@ -305,7 +92,13 @@ struct Step {
 fn steps(plan: &Plan<'_>) -> Vec<Step> {
     let (desired, source) = (plan.desired, plan.source);
     let half = desired.div_ceil(2);
-    let counts = |requested, running, pending, test: f64, production: f64| Counts { requested, running, pending, test, production };
+    let counts = |requested, running, pending, test: f64, production: f64| Counts {
+        requested,
+        running,
+        pending,
+        test,
+        production,
+    };
     if plan.configuration.strategy == Strategy::Rolling {
         // The old tasks run until the new ones do (maximumPercent 200, the sample's setting).
         let step = |running: u32, drained: bool| {
@@ -441,7 +234,9 @@ fn failing_step(plan: &Plan<'_>, steps: &[Step]) -> Option<usize> {
         Fault::Alarm if rolling => Some(steps.len().saturating_sub(1)),
         Fault::Alarm => find(Stage::BakeTime),
         Fault::Hook if rolling => Some(1),
-        Fault::Hook => steps.iter().position(|step| step.stage.is_some_and(|stage| hooked(plan.configuration, stage).is_some())),
+        Fault::Hook => {
+            steps.iter().position(|step| step.stage.is_some_and(|stage| hooked(plan.configuration, stage).is_some()))
+        }
     }
 }
 
@@ -464,7 +259,11 @@ fn hook_runs(plan: &Plan<'_>, stage: Option<Stage>, index: usize, at: f64) -> Ve
         .take(if rolling_fault { 1 } else { hooks.len() })
         .map(|(hook_index, hook)| HookRun {
             hook: hook_index,
-            id: format!("ecs-{}-{}-{hook_index}-{index}", hook.target_type().to_ascii_lowercase().replace("aws_", ""), plan.deployment),
+            id: format!(
+                "ecs-{}-{}-{hook_index}-{index}",
+                hook.target_type().to_ascii_lowercase().replace("aws_", ""),
+                plan.deployment
+            ),
             status: "IN_PROGRESS",
             started: at,
         })
@@ -530,7 +329,13 @@ fn fail(timeline: &mut Vec<Transition>, plan: &Plan<'_>, from: f64, slot: f64) {
 /// (the rollback deployment reached steady state: a COMPLETED event) or, with no completed
 /// revision to go back to, ROLLBACK_FAILED (AWS documents a stall there; the model ends it so a
 /// local run ends, and sends no event: none is documented).
-pub(super) fn roll_back(timeline: &mut Vec<Transition>, at: f64, seconds: f64, cause: &Cause, rollback_to: Option<&str>) {
+pub(super) fn roll_back(
+    timeline: &mut Vec<Transition>,
+    at: f64,
+    seconds: f64,
+    cause: &Cause,
+    rollback_to: Option<&str>,
+) {
     let reason = cause.reason(true);
     let info = RollbackInfo { reason: reason.clone(), started_at: at };
     let mut starts = at;
@@ -552,7 +357,8 @@ pub(super) fn roll_back(timeline: &mut Vec<Transition>, at: f64, seconds: f64, c
     let Some(back_to) = rollback_to else {
         push(timeline, at + seconds, |snapshot| {
             snapshot.status = Status::RollbackFailed;
-            snapshot.reason = Some("Service deployment rollback failed: no completed service revision to roll back to.".to_owned());
+            snapshot.reason =
+                Some("Service deployment rollback failed: no completed service revision to roll back to.".to_owned());
             snapshot.target = Counts::default();
         });
         return;
@@ -590,31 +396,4 @@ pub(super) fn stop(timeline: &mut Vec<Transition>, at: f64, seconds: f64, cause:
         snapshot.breaker = snapshot.breaker.complete();
         snapshot.alarms = snapshot.alarms.complete();
     });
-}
-
-/// Forgets what the timeline planned after `at`.
-pub(super) fn cut(timeline: &mut Vec<Transition>, at: f64) {
-    let kept = timeline.iter().skip(1).take_while(|transition| transition.snapshot.at <= at).count();
-    timeline.truncate(kept + 1);
-}
-
-/// The state at `now` (the first one before the deployment started).
-pub(super) fn at(timeline: &[Transition], now: f64) -> Option<&Snapshot> {
-    let entered = timeline.iter().take_while(|transition| transition.snapshot.at <= now).count();
-    timeline.get(entered.saturating_sub(1)).map(|transition| &transition.snapshot)
-}
-
-/// Enters a new state at `at`: the last one, changed by `change`.
-fn push(timeline: &mut Vec<Transition>, at: f64, change: impl FnOnce(&mut Snapshot)) {
-    let Some(mut snapshot) = timeline.last().map(|last| last.snapshot.clone()) else { return };
-    snapshot.at = at;
-    change(&mut snapshot);
-    timeline.push(Transition { snapshot, notices: Vec::new(), emitted: false });
-}
-
-/// An event sent on entering the last state.
-fn notify(timeline: &mut [Transition], name: &'static str, deployment_id: &str, reason: String) {
-    if let Some(last) = timeline.last_mut() {
-        last.notices.push(Notice { name, deployment_id: deployment_id.to_owned(), reason });
-    }
 }

@@ -22,7 +22,13 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     let rolling = || Configuration::new(Strategy::Rolling);
-    let case = |fixture: &'static str, service, configuration, fault, after| Case { fixture, service, configuration, fault, after };
+    let case = |fixture: &'static str, service, configuration, fault, after| Case {
+        fixture,
+        service,
+        configuration,
+        fault,
+        after,
+    };
     let of = |name: &str| configuration_of(&format!("ecs/describe-service-deployments-{name}.json"));
     vec![
         case("rolling-in-progress", USER, rolling(), Fault::None, 50.0),
@@ -48,9 +54,19 @@ impl Case {
 /// `deployment` without what differs by construction: ids, ARNs of revisions, times, free text.
 fn comparable(deployment: &Value) -> Value {
     let mut value = deployment.clone();
-    for pointer in ["/serviceDeploymentArn", "/createdAt", "/startedAt", "/updatedAt", "/finishedAt", "/stoppedAt",
-        "/statusReason", "/rollback/reason", "/rollback/startedAt", "/rollback/serviceRevisionArn", "/targetServiceRevision/arn"]
-    {
+    for pointer in [
+        "/serviceDeploymentArn",
+        "/createdAt",
+        "/startedAt",
+        "/updatedAt",
+        "/finishedAt",
+        "/stoppedAt",
+        "/statusReason",
+        "/rollback/reason",
+        "/rollback/startedAt",
+        "/rollback/serviceRevisionArn",
+        "/targetServiceRevision/arn",
+    ] {
         if let Some(field) = value.pointer_mut(pointer) {
             *field = Value::Null;
         }
@@ -76,7 +92,11 @@ fn answers_match_the_fixtures_of_the_same_situations() {
         let (mine, theirs) = (&answer["serviceDeployments"][0], &expected["serviceDeployments"][0]);
         assert_eq!(comparable(mine), comparable(theirs), "{}: values", case.fixture);
         if mine.get("rollback").is_some() {
-            assert_eq!(mine["rollback"]["serviceRevisionArn"], mine["sourceServiceRevisions"][0]["arn"], "{}", case.fixture);
+            assert_eq!(
+                mine["rollback"]["serviceRevisionArn"], mine["sourceServiceRevisions"][0]["arn"],
+                "{}",
+                case.fixture
+            );
         }
     }
 }
@@ -109,11 +129,19 @@ fn events_have_the_fixtures_keys() {
     for (event, name) in events.iter().zip(names) {
         let expected = fixture(&format!("events/ecs-deployment-state-change-{name}.json"));
         assert_eq!(shape(event), shape(&expected), "{name}");
-        for pointer in ["/source", "/detail-type", "/account", "/region", "/resources", "/detail/eventType", "/detail/eventName"] {
+        for pointer in
+            ["/source", "/detail-type", "/account", "/region", "/resources", "/detail/eventType", "/detail/eventName"]
+        {
             assert_eq!(event.pointer(pointer), expected.pointer(pointer), "{name}: {pointer}");
         }
     }
-    assert_eq!(events[2]["detail"]["reason"], format!("ECS deployment circuit breaker: rolling back to deploymentId {}.", events[3]["detail"]["deploymentId"].as_str().unwrap()));
+    assert_eq!(
+        events[2]["detail"]["reason"],
+        format!(
+            "ECS deployment circuit breaker: rolling back to deploymentId {}.",
+            events[3]["detail"]["deploymentId"].as_str().unwrap()
+        )
+    );
 }
 
 #[test]
@@ -195,23 +223,57 @@ async fn describe_answers_parse_with_the_sdk() {
         assert!(same_time(deployment.updated_at(), &json["updatedAt"]), "{name}");
         assert!(same_time(deployment.finished_at(), &json["finishedAt"]), "{name}");
         let target = deployment.target_service_revision().unwrap();
-        assert_eq!(i64::from(target.running_task_count()), json["targetServiceRevision"]["runningTaskCount"].as_i64().unwrap(), "{name}");
-        assert_eq!(target.requested_production_traffic_weight(), json["targetServiceRevision"]["requestedProductionTrafficWeight"].as_f64(), "{name}");
+        assert_eq!(
+            i64::from(target.running_task_count()),
+            json["targetServiceRevision"]["runningTaskCount"].as_i64().unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            target.requested_production_traffic_weight(),
+            json["targetServiceRevision"]["requestedProductionTrafficWeight"].as_f64(),
+            "{name}"
+        );
         assert_eq!(deployment.source_service_revisions().len(), 1, "{name}");
         let strategy = deployment.deployment_configuration().and_then(|c| c.strategy()).map(|s| s.as_str());
         assert_eq!(strategy, json["deploymentConfiguration"]["strategy"].as_str(), "{name}");
-        assert_eq!(deployment.rollback().and_then(|r| r.service_revision_arn()), json["rollback"]["serviceRevisionArn"].as_str(), "{name}");
-        assert!(same_time(deployment.rollback().and_then(|r| r.started_at()), &json["rollback"]["startedAt"]), "{name}");
+        assert_eq!(
+            deployment.rollback().and_then(|r| r.service_revision_arn()),
+            json["rollback"]["serviceRevisionArn"].as_str(),
+            "{name}"
+        );
+        assert!(
+            same_time(deployment.rollback().and_then(|r| r.started_at()), &json["rollback"]["startedAt"]),
+            "{name}"
+        );
         let breaker = deployment.deployment_circuit_breaker();
-        assert_eq!(breaker.and_then(|b| b.status()).map(|s| s.as_str()), json["deploymentCircuitBreaker"]["status"].as_str(), "{name}");
-        assert_eq!(breaker.map(|b| i64::from(b.failure_count())), json["deploymentCircuitBreaker"]["failureCount"].as_i64(), "{name}");
-        assert_eq!(breaker.map(|b| i64::from(b.threshold())), json["deploymentCircuitBreaker"]["threshold"].as_i64(), "{name}");
+        assert_eq!(
+            breaker.and_then(|b| b.status()).map(|s| s.as_str()),
+            json["deploymentCircuitBreaker"]["status"].as_str(),
+            "{name}"
+        );
+        assert_eq!(
+            breaker.map(|b| i64::from(b.failure_count())),
+            json["deploymentCircuitBreaker"]["failureCount"].as_i64(),
+            "{name}"
+        );
+        assert_eq!(
+            breaker.map(|b| i64::from(b.threshold())),
+            json["deploymentCircuitBreaker"]["threshold"].as_i64(),
+            "{name}"
+        );
         let alarms = deployment.alarms().unwrap();
         assert_eq!(alarms.status().map(|s| s.as_str()), json["alarms"]["status"].as_str(), "{name}");
-        let triggered: Vec<&str> = json["alarms"]["triggeredAlarmNames"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        let triggered: Vec<&str> =
+            json["alarms"]["triggeredAlarmNames"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
         assert_eq!(alarms.triggered_alarm_names(), triggered, "{name}");
-        let hooks: Vec<&str> = deployment.lifecycle_hook_details().iter().filter_map(|h| h.status()).map(|s| s.as_str()).collect();
-        let expected: Vec<&str> = json["lifecycleHookDetails"].as_array().into_iter().flatten().filter_map(|h| h["status"].as_str()).collect();
+        let hooks: Vec<&str> =
+            deployment.lifecycle_hook_details().iter().filter_map(|h| h.status()).map(|s| s.as_str()).collect();
+        let expected: Vec<&str> = json["lifecycleHookDetails"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|h| h["status"].as_str())
+            .collect();
         assert_eq!(hooks, expected, "{name}");
     }
 }
@@ -220,14 +282,17 @@ async fn describe_answers_parse_with_the_sdk() {
 async fn the_sdk_does_not_know_pre_production_traffic_shift() {
     let mut model = model(PRODUCT, Configuration::new(Strategy::BlueGreen));
     let arn = model.update_service(PRODUCT, &update("td:7", 10.0, Fault::None), 0.0);
-    let answer = model.describe_service_deployments(&[arn.clone()], 5.5).unwrap();
+    let answer = model.describe_service_deployments(std::slice::from_ref(&arn), 5.5).unwrap();
     assert_eq!(describe(&model, &arn, 5.5)["lifecycleStage"], "PRE_PRODUCTION_TRAFFIC_SHIFT");
     let rule = mock!(aws_sdk_ecs::Client::describe_service_deployments).then_http_response(http(&answer));
     let client = mock_client!(aws_sdk_ecs, [&rule]);
     let parsed = client.describe_service_deployments().service_deployment_arns(arn).send().await.unwrap();
     let stage = parsed.service_deployments()[0].lifecycle_stage().unwrap();
     assert_eq!(stage.as_str(), "PRE_PRODUCTION_TRAFFIC_SHIFT", "kept as an unknown value");
-    assert!(!ServiceDeploymentLifecycleStage::values().contains(&"PRE_PRODUCTION_TRAFFIC_SHIFT"), "the SDK learnt it: update the notes");
+    assert!(
+        !ServiceDeploymentLifecycleStage::values().contains(&"PRE_PRODUCTION_TRAFFIC_SHIFT"),
+        "the SDK learnt it: update the notes"
+    );
 }
 
 #[tokio::test]
