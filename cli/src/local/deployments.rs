@@ -220,8 +220,7 @@ impl Deployments {
                 _ => continue,
             }
             if snapshot.target.running > 0 {
-                let counts = Counts { requested: snapshot.target.running, ..running(snapshot.target.running) };
-                sources.push(Source { revision: deployment.target.clone(), counts });
+                sources.push(Source { revision: deployment.target.clone(), counts: running(snapshot.target.running) });
             }
         }
 
@@ -380,12 +379,9 @@ impl Deployments {
                 }
                 transition.emitted = true;
                 let at = transition.snapshot.at;
-                due.extend(
-                    transition
-                        .notices
-                        .iter()
-                        .map(|notice| (at, events::deployment_state_change(&deployment.service_arn, notice, at))),
-                );
+                due.extend(transition.notices.iter().map(|notice| {
+                    (at, events::deployment_state_change(&deployment.service_arn, &deployment.arn, notice, at))
+                }));
             }
         }
         // Stable: deployments in creation order, each one's events in timeline order.

@@ -10,13 +10,14 @@ use serde_json::{Map, Value, json};
 use super::ids::uuid;
 use super::state::Notice;
 
-/// An `ECS Deployment State Change` event for the service `service_arn`, sent at `at`.
-pub(super) fn deployment_state_change(service_arn: &str, notice: &Notice, at: f64) -> Value {
+/// An `ECS Deployment State Change` event for the service `service_arn`, sent at `at` about its
+/// service deployment `deployment` (which the event does not name: it is in the id's seed).
+pub(super) fn deployment_state_change(service_arn: &str, deployment: &str, notice: &Notice, at: f64) -> Value {
     let (region, account) = region_and_account(service_arn);
     let time = rfc3339(at);
     json!({
         "version": "0",
-        "id": uuid(&format!("{service_arn} {} {} {at}", notice.name, notice.deployment_id)),
+        "id": uuid(&format!("{deployment} {} {} {at}", notice.name, notice.deployment_id)),
         "detail-type": "ECS Deployment State Change",
         "source": "aws.ecs",
         "account": account,
