@@ -17,9 +17,12 @@
 //! - [`stack`]: starts and stops moto and the front.
 //! - [`seed`]: creates what the manifests name, and the state machine.
 //! - [`run`]: one push, end to end, read back from the execution's [`history`].
+//! - [`deployments`]: ECS service deployments (every strategy, faults, rollbacks, events), as a
+//!   pure model the front is to answer from (not wired yet: [`emulator`] still answers).
 
 pub mod codecommit;
 pub mod command;
+pub mod deployments;
 pub mod emulator;
 pub mod front;
 pub mod functions;
