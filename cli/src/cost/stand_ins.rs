@@ -142,7 +142,12 @@ fn check_build(scenario: &Scenario, now_ms: u64, world: &mut World) -> Result<An
     answered(&build_output(status, wait_seconds, phase, image))
 }
 
-fn build_output(status: BuildStatus, wait_seconds: u32, phase: Option<String>, image: Option<String>) -> CheckBuildOutput {
+fn build_output(
+    status: BuildStatus,
+    wait_seconds: u32,
+    phase: Option<String>,
+    image: Option<String>,
+) -> CheckBuildOutput {
     CheckBuildOutput {
         status,
         build_id: BUILD_ID.into(),
@@ -183,10 +188,12 @@ fn check_rollout(scenario: &Scenario, now_ms: u64, world: &mut World) -> Result<
     let now = i64::try_from(seconds(now_ms)).unwrap_or(i64::MAX);
     let (status, wait_seconds, detail) =
         match judge_rollout(&watch, &deployment, Some(SERVICE_DEPLOYMENT), now, scenario.rollout_wait) {
-        RolloutVerdict::InProgress { wait_seconds, progress } => (RolloutStatus::InProgress, wait_seconds, progress),
-        RolloutVerdict::Completed { note } => (RolloutStatus::Completed, 0, note),
-        RolloutVerdict::Failed(failure) => return Ok(failed(failure)),
-    };
+            RolloutVerdict::InProgress { wait_seconds, progress } => {
+                (RolloutStatus::InProgress, wait_seconds, progress)
+            }
+            RolloutVerdict::Completed { note } => (RolloutStatus::Completed, 0, note),
+            RolloutVerdict::Failed(failure) => return Ok(failed(failure)),
+        };
     answered(&CheckRolloutOutput { status, watch, stage: None, wait_seconds, detail, service_url: URL.into() })
 }
 

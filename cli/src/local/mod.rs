@@ -24,6 +24,8 @@ pub mod codecommit;
 pub mod command;
 pub mod deployments;
 pub mod emulator;
+pub mod eventbridge;
+pub mod follow;
 pub mod front;
 pub mod functions;
 pub mod history;
@@ -33,7 +35,8 @@ pub mod seed;
 pub mod stack;
 
 pub use command::RunArgs;
-pub use run::{Progress, Pushed, RunReport, RunRequest, RunStatus, ServiceReport};
+pub use follow::{RunReport, RunStatus, ServiceReport};
+pub use run::{Progress, Pushed, RunRequest};
 pub use stack::{LocalStack, StackOptions};
 
 use deltaship_core::Failure;
