@@ -259,20 +259,20 @@ mod tests {
         let mut ask =
             |function: &str, now_ms: u64| answer("t", &task(function), &scenario, now_ms, &mut world).unwrap();
 
-        let start: StartBuildOutput = parsed(ask("${StartBuildFunctionArn}", 1_000));
+        let start: CheckBuildOutput = parsed(ask("${StartBuildFunctionArn}", 1_000));
         assert_eq!(start.wait_seconds, 60);
         let running: CheckBuildOutput = parsed(ask("${CheckBuildFunctionArn}", 121_000));
         assert_eq!((running.status, running.wait_seconds, running.image), (BuildStatus::InProgress, 120, None));
         let built: CheckBuildOutput = parsed(ask("${CheckBuildFunctionArn}", 301_000));
         assert_eq!((built.status, built.image.as_deref()), (BuildStatus::Succeeded, Some(IMAGE)));
-        let deployed: DeployOutput = parsed(ask("${DeployServiceFunctionArn}", 302_000));
+        let deployed: CheckRolloutOutput = parsed(ask("${DeployServiceFunctionArn}", 302_000));
         assert_eq!((deployed.watch.started_at, deployed.watch.deadline, deployed.wait_seconds), (302, 302 + 1800, 30));
         let rolling: CheckRolloutOutput = parsed(ask("${CheckRolloutFunctionArn}", 362_000));
         assert_eq!((rolling.status, rolling.wait_seconds), (RolloutStatus::InProgress, 60));
         let done: CheckRolloutOutput = parsed(ask("${CheckRolloutFunctionArn}", 602_000));
         assert_eq!(done.status, RolloutStatus::Completed);
         let rollback: RollbackOutput = parsed(ask("${RollbackServiceFunctionArn}", 603_000));
-        assert_eq!(rollback.action, RollbackAction::RolledBack);
+        assert_eq!(rollback.action, RollbackAction::RolledBackByEcs);
         assert_eq!((world.build_checks, world.rollout_checks, world.build_seen_at_ms), (2, 2, Some(301_000)));
 
         let input = execution_input(&scenario, 2).unwrap();

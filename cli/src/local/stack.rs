@@ -128,7 +128,7 @@ impl LocalStack {
         let log = std::fs::File::create(&moto_log)
             .map_err(|error| LocalError::Stack(format!("could not create {}: {error}", moto_log.display())))?;
         let log_err = log.try_clone().map_err(|error| LocalError::Stack(error.to_string()))?;
-        let mut command = Command::new(&moto_server);
+        let mut command = moto_command(&moto_server);
         command
             .args(["-H", "127.0.0.1", "-p", &moto.port().to_string()])
             // moto's Step Functions engine sends its service calls (the Lambda invokes) here.
@@ -162,7 +162,6 @@ impl LocalStack {
             .map(|(name, value)| (name.to_owned(), value))
             .collect(),
         );
-        create_waits_table(&config).await?;
         let functions = Functions::new(&config, &variables).map_err(|error| LocalError::Stack(error.to_string()))?;
         let (sender, invocations) = mpsc::unbounded_channel();
         let rules = eventbridge::rules(eventbridge::TEMPLATE, &template_parameters(&repository.name, &branch))
@@ -180,6 +179,12 @@ impl LocalStack {
         );
         let server = tokio::spawn(Arc::clone(&front).serve(listener));
         let pump = tokio::spawn(pump_events(Arc::clone(&front)));
+        // Through the front, which serves from now on.
+        if let Err(error) = create_waits_table(&config).await {
+            server.abort();
+            pump.abort();
+            return Err(error);
+        }
         Ok(Self {
             endpoint,
             moto,
@@ -222,6 +227,45 @@ impl LocalStack {
     /// moto's log file (kept while the stack runs).
     pub fn moto_log(&self) -> &Path {
         &self.moto_log
+    }
+}
+
+/// moto's server, started through its Python with one fix: moto 5.2.5 drops `SendTaskFailure`'s
+/// `cause` (its `StepFunctionResponse.send_task_failure` hands the backend the error alone, although
+/// the backend takes a cause), so a wait failed by its token would reach the state machine
+/// without the reason AWS would give it. A `moto_server` that is not a Python script runs as it is.
+const MOTO_LAUNCHER: &str = r#"
+import sys
+from moto.core.responses import EmptyResult
+from moto.stepfunctions import responses
+
+def send_task_failure(self):
+    self.stepfunction_backend.send_task_failure(
+        self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+    )
+    return EmptyResult()
+
+responses.StepFunctionResponse.send_task_failure = send_task_failure
+from moto.server import main
+main(sys.argv[1:])
+"#;
+
+/// The command that starts `moto_server` with [`MOTO_LAUNCHER`]'s fix, through the Python its
+/// first line names.
+fn moto_command(moto_server: &Path) -> Command {
+    let interpreter = std::fs::read_to_string(moto_server)
+        .ok()
+        .and_then(|script| {
+            script.lines().next().and_then(|line| line.strip_prefix("#!")).map(str::trim).map(ToOwned::to_owned)
+        })
+        .filter(|interpreter| interpreter.contains("python") && !interpreter.contains(' '));
+    match interpreter {
+        Some(python) => {
+            let mut command = Command::new(python);
+            command.args(["-c", MOTO_LAUNCHER]);
+            command
+        }
+        None => Command::new(moto_server),
     }
 }
 
