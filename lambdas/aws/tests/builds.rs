@@ -227,7 +227,9 @@ async fn the_idempotency_token_is_the_same_for_the_same_job_only() {
 async fn an_answer_without_the_build_its_id_or_its_arn_is_an_aws_error() {
     let no_build = mock!(aws_sdk_codebuild::Client::start_build).then_output(|| StartBuildOutput::builder().build());
     let no_id = mock!(aws_sdk_codebuild::Client::start_build).then_output(|| {
-        StartBuildOutput::builder().build_value(Build::builder().arn(ARN).build_status(StatusType::InProgress).build()).build()
+        StartBuildOutput::builder()
+            .build_value(Build::builder().arn(ARN).build_status(StatusType::InProgress).build())
+            .build()
     });
     let no_arn = start_rule(&Recorder::default(), queued(false, Some(NOW)));
     let cases = [

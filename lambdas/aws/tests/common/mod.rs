@@ -103,7 +103,17 @@ fn fixture_text(path: &str) -> String {
 
 /// An HTTP 200 answer with `body` as its JSON: the SDK parses it as it would AWS's own.
 pub(crate) fn json_response(body: &str) -> aws_sdk_ecs::config::http::HttpResponse {
-    let mut response = aws_sdk_ecs::config::http::HttpResponse::new(200.try_into().unwrap(), body.to_owned().into());
+    http_response(200, body.to_owned())
+}
+
+/// An error as a JSON protocol (ECS, DynamoDB, Step Functions, CodeBuild) answers it: HTTP
+/// `status`, the error's code in `__type`.
+pub(crate) fn json_error(status: u16, code: &str, message: &str) -> aws_sdk_ecs::config::http::HttpResponse {
+    http_response(status, serde_json::json!({ "__type": code, "message": message }).to_string())
+}
+
+fn http_response(status: u16, body: String) -> aws_sdk_ecs::config::http::HttpResponse {
+    let mut response = aws_sdk_ecs::config::http::HttpResponse::new(status.try_into().unwrap(), body.into());
     response.headers_mut().insert("content-type", "application/x-amz-json-1.1");
     response
 }
@@ -120,9 +130,10 @@ pub(crate) fn waits(dynamodb: &[&Rule], sfn: &[&Rule]) -> Waits {
             .with_max_attempts(attempts)
             .with_initial_backoff(Duration::from_millis(1))
     };
-    let dynamodb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, dynamodb, |config: aws_sdk_dynamodb::config::Builder| {
-        config.retry_config(once(1))
-    });
+    let dynamodb =
+        mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, dynamodb, |config: aws_sdk_dynamodb::config::Builder| {
+            config.retry_config(once(1))
+        });
     let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, sfn, |config: aws_sdk_sfn::config::Builder| {
         config.retry_config(once(1))
     });
@@ -154,8 +165,9 @@ pub(crate) fn put_item_failing(log: &CallLog, error: fn() -> PutItemError) -> Ru
 /// conditional-check error when `condition_fails`: a newer registration holds the record).
 pub(crate) fn delete_item(log: &CallLog, seen: &Recorder<DeleteItemInput>, condition_fails: bool) -> Rule {
     let (log, seen) = (log.clone(), seen.clone());
-    mock!(aws_sdk_dynamodb::Client::delete_item).match_requests(|req| req.table_name() == Some(TABLE)).then_compute_response(
-        move |req| {
+    mock!(aws_sdk_dynamodb::Client::delete_item)
+        .match_requests(|req| req.table_name() == Some(TABLE))
+        .then_compute_response(move |req| {
             log.record(&"DeleteItem");
             seen.record(req);
             if condition_fails {
@@ -169,8 +181,7 @@ pub(crate) fn delete_item(log: &CallLog, seen: &Recorder<DeleteItemInput>, condi
             } else {
                 MockResponse::Output(DeleteItemOutput::builder().build())
             }
-        },
-    )
+        })
 }
 
 /// DeleteItem failing with `error` (logged).
@@ -347,10 +358,7 @@ impl MockWaits {
         assert_eq!(key.get("resource"), Some(&AttributeValue::S(resource.to_owned())));
         assert_eq!(key.get("waiter"), Some(&AttributeValue::S(waiter.to_owned())));
         assert_eq!(request.condition_expression(), Some("#token = :token"));
-        assert_eq!(
-            request.expression_attribute_names().unwrap().get("#token").map(String::as_str),
-            Some("token")
-        );
+        assert_eq!(request.expression_attribute_names().unwrap().get("#token").map(String::as_str), Some("token"));
         assert_eq!(
             request.expression_attribute_values().unwrap().get(":token"),
             Some(&AttributeValue::S(token.to_owned()))
