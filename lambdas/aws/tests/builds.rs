@@ -633,7 +633,9 @@ async fn a_wait_on_a_finished_build_sends_its_answer_then_forgets_the_token() {
 #[tokio::test]
 async fn a_wait_on_a_failed_build_sends_the_failure_forgets_the_token_and_fails() {
     let overdue = || look_input(Some(NOW - 1));
-    let cases: [(fn(&CallLog) -> Rule, fn() -> Value, ErrorKind); 3] = [
+    /// How BatchGetBuilds answers (logged in the test's log), the input, the error.
+    type Case = (fn(&CallLog) -> Rule, fn() -> Value, ErrorKind);
+    let cases: [Case; 3] = [
         (|log| lookup_logged(log, failed()), wait_input, ErrorKind::BuildFailed),
         (|log| lookup_logged(log, running()), overdue, ErrorKind::DeadlineExceeded),
         (unknown_logged, wait_input, ErrorKind::BuildNotFound),
