@@ -422,6 +422,32 @@ async fn a_token_closed_already_is_closed_and_its_record_forgotten() {
 }
 
 #[tokio::test]
+async fn a_wait_whose_token_cannot_be_completed_is_skipped_and_kept() {
+    // The role may not complete tokens: a setup problem no retry of the event fixes. The wait ends
+    // by its fallback timeout; its record stays.
+    let waits = MockWaits::new(TokenAnswer::Denied, false);
+    let (look, arn) = describe_fixture(&waits.log, "rolling-successful");
+    let query = query(&waits.log, SERVICE_RESOURCE, vec![rollout_record("user-service", "rollout", &arn, "token-1")]);
+
+    let output = wake_with(&[], &[&look], &query, &waits)
+        .handle(aws_event("ecs-deployment-state-change-completed"))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        output.waits,
+        [WokenWait {
+            waiter: waiter("user-service", "rollout"),
+            result: "SKIPPED".into(),
+            detail: "AccessDenied: SendTaskSuccess a wait: AccessDeniedException: not authorized to perform: \
+                     states:SendTaskSuccess"
+                .into()
+        }]
+    );
+    assert_eq!(waits.log.all(), ["Query", "DescribeServiceDeployments", "SendTaskSuccess"], "not forgotten");
+}
+
+#[tokio::test]
 async fn a_transient_failure_fails_the_invocation_after_the_other_waits_are_woken() {
     let cases = [
         (

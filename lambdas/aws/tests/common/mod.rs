@@ -241,6 +241,12 @@ pub(crate) enum TokenAnswer {
     Gone,
     /// Throttled.
     Throttled,
+    /// `AccessDeniedException`: the role may not complete tokens.
+    Denied,
+}
+
+fn denied() -> ErrorMetadata {
+    meta("AccessDeniedException", "not authorized to perform: states:SendTaskSuccess")
 }
 
 fn closed_meta(code: &str) -> ErrorMetadata {
@@ -259,6 +265,7 @@ pub(crate) fn send_success(log: &CallLog, seen: &Recorder<SendTaskSuccessInput>,
             TokenAnswer::Invalid => "InvalidToken",
             TokenAnswer::Gone => "TaskDoesNotExist",
             TokenAnswer::Throttled => return MockResponse::Error(SendTaskSuccessError::generic(throttling())),
+            TokenAnswer::Denied => return MockResponse::Error(SendTaskSuccessError::generic(denied())),
         };
         let meta = closed_meta(code);
         MockResponse::Error(match answer {
@@ -287,6 +294,7 @@ pub(crate) fn send_failure(log: &CallLog, seen: &Recorder<SendTaskFailureInput>,
                 TaskDoesNotExist::builder().meta(closed_meta("TaskDoesNotExist")).build(),
             )),
             TokenAnswer::Throttled => MockResponse::Error(SendTaskFailureError::generic(throttling())),
+            TokenAnswer::Denied => MockResponse::Error(SendTaskFailureError::generic(denied())),
         }
     })
 }
