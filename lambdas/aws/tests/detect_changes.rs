@@ -315,9 +315,14 @@ fn products_input() -> Value {
             "container": "app",
             "image_repository": "shop/products",
             "timeout_minutes": 30,
+            // The manifest sets no build.timeout_minutes: the default hour.
+            "build_timeout_minutes": 60,
             "reasons": ["services/products/src/lib.rs"],
             "more_reasons": 0
         }],
+        // One service: one execution.
+        "part": 1,
+        "parts": 1,
         "removed": []
     })
 }
