@@ -67,7 +67,7 @@ fn field_matches(key: &str, matchers: &[Value], actual: Option<&Value>) -> Resul
             }
             Value::Array(_) => return Err(format!("pattern field {key}: a list inside a list of matchers")),
             exact => {
-                if values.iter().any(|value| *value == exact) {
+                if values.contains(&exact) {
                     return Ok(true);
                 }
             }

@@ -82,8 +82,9 @@ pub struct Front {
     /// The service of each build start-build started, for check-build's progress lines (its
     /// payload is the build id alone).
     build_services: Mutex<BTreeMap<String, String>>,
-    /// The template's EventBridge rules that target deltaship's functions.
-    rules: Vec<Rule>,
+    /// The template's EventBridge rules that target deltaship's functions, resolved for the push
+    /// that runs.
+    rules: Mutex<Vec<Rule>>,
     /// Whether events are dropped instead of delivered (`--drop-events`): the waits then end by
     /// their fallback timeouts.
     drop_events: AtomicBool,
@@ -109,16 +110,14 @@ impl Front {
             emulator: Mutex::new(emulator),
             invocations,
             build_services: Mutex::new(BTreeMap::new()),
-            rules: Vec::new(),
+            rules: Mutex::new(Vec::new()),
             drop_events: AtomicBool::new(false),
         }
     }
 
-    /// The same front, delivering events to the targets of `rules`.
-    #[must_use]
-    pub fn with_rules(mut self, rules: Vec<Rule>) -> Self {
-        self.rules = rules;
-        self
+    /// Delivers events to the targets of `rules` from now on.
+    pub fn set_rules(&self, rules: Vec<Rule>) {
+        *self.rules.lock().unwrap_or_else(PoisonError::into_inner) = rules;
     }
 
     /// Drops (`true`) or delivers (`false`) the events from now on.
@@ -132,8 +131,9 @@ impl Front {
     /// transient reason. With events dropped, nothing is delivered.
     pub async fn deliver_due_events(&self) {
         let events = self.with_emulator(|emulator| emulator.due_events(now()));
+        let rules = self.rules.lock().unwrap_or_else(PoisonError::into_inner).clone();
         for event in events {
-            for rule in &self.rules {
+            for rule in &rules {
                 let matched = serde_json::from_str::<Value>(&rule.pattern)
                     .map_err(|error| error.to_string())
                     .and_then(|pattern| crate::event_pattern::matches(&pattern, &event));

@@ -20,7 +20,6 @@ use tokio::task::JoinHandle;
 use super::LocalError;
 use super::codecommit::LocalRepository;
 use super::emulator::Emulator;
-use super::eventbridge;
 use super::front::{Front, Invocation};
 use super::functions::{Functions, Variables};
 use deltaship_core::WaitPolicy;
@@ -164,19 +163,14 @@ impl LocalStack {
         );
         let functions = Functions::new(&config, &variables).map_err(|error| LocalError::Stack(error.to_string()))?;
         let (sender, invocations) = mpsc::unbounded_channel();
-        let rules = eventbridge::rules(eventbridge::TEMPLATE, &template_parameters(&repository.name, &branch))
-            .map_err(|problem| LocalError::Stack(format!("the SAM template's event rules: {problem}")))?;
-        let front = Arc::new(
-            Front::new(
-                moto,
-                functions,
-                PREFIX.to_owned(),
-                repository.clone(),
-                Emulator::new(options.build_seconds, options.rollout_seconds),
-                sender,
-            )
-            .with_rules(rules),
-        );
+        let front = Arc::new(Front::new(
+            moto,
+            functions,
+            PREFIX.to_owned(),
+            repository.clone(),
+            Emulator::new(options.build_seconds, options.rollout_seconds),
+            sender,
+        ));
         let server = tokio::spawn(Arc::clone(&front).serve(listener));
         let pump = tokio::spawn(pump_events(Arc::clone(&front)));
         // Through the front, which serves from now on.
@@ -275,23 +269,6 @@ async fn pump_events(front: Arc<Front>) {
         tokio::time::sleep(EVENT_TICK).await;
         front.deliver_due_events().await;
     }
-}
-
-/// The template's parameters as the local stack sets them: its repository and branch, any
-/// cluster and project (the stack holds only what the manifests name), and its region and
-/// account.
-fn template_parameters(repository: &str, branch: &str) -> eventbridge::Parameters {
-    [
-        ("AWS::Partition", "aws"),
-        ("AWS::Region", REGION),
-        ("AWS::AccountId", ACCOUNT),
-        ("AWS::StackName", "deltaship-local"),
-        ("RepositoryName", repository),
-        ("Branches", branch),
-    ]
-    .into_iter()
-    .map(|(name, value)| (name.to_owned(), value.to_owned()))
-    .collect()
 }
 
 /// The waits table in moto's DynamoDB, as the template declares it (keys `resource` and
