@@ -360,3 +360,29 @@ async fn events_end_the_waits_long_before_the_deployed_fallbacks() {
     assert_eq!(report.history_events as u64, normal, "the normal path's history");
     stop_and_check_ports(stack).await;
 }
+
+/// A push of 300 services: its worst-case history would pass what one execution may write, so
+/// detect-changes splits it into parts (`deltaship_core::budget`), and every part deploys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_of_300_services_is_split_into_parts_and_every_one_deploys() {
+    let repo = TestRepo::new();
+    let manifests: Vec<(String, String)> = (0..300)
+        .map(|index| {
+            let name = format!("s{index:03}");
+            (format!("services/{name}/service.toml"), manifest(&name, "depends_on = [\"../common\"]"))
+        })
+        .collect();
+    let mut files: Vec<(&str, Option<&str>)> =
+        manifests.iter().map(|(path, text)| (path.as_str(), Some(text.as_str()))).collect();
+    files.push(("services/common/src/lib.rs", Some("pub fn shared() {}")));
+    let root = repo.commit("HEAD", &[], &files);
+    let head = repo.commit("HEAD", &[&root], &[("services/common/src/lib.rs", Some("pub fn shared() -> u8 { 1 }"))]);
+    let mut stack = LocalStack::start(&options(&repo, 0.3, 0.3)).await.expect("the local stack starts");
+    let report = run(&mut stack, &RunRequest { timeout: Duration::from_secs(900), ..push(&head) }).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.detect);
+    assert_eq!(report.services.len(), 300);
+    assert!(report.services.iter().all(|service| service.outcome.to_string() == "deployed"));
+    assert!(report.executions.len() > 1, "split into parts: {:?}", report.executions);
+    assert!(report.executions.iter().skip(1).all(|name| name.contains("-p")), "{:?}", report.executions);
+    stop_and_check_ports(stack).await;
+}
