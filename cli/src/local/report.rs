@@ -32,7 +32,6 @@ pub fn progress_line(progress: &Progress) -> String {
 fn summary(function: &str, output: &Value) -> String {
     let field = |value: &Value, name: &str| value.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
     let watch = output.get("watch").cloned().unwrap_or_default();
-    let stage = || field(output, "stage");
     match function {
         "start-build" => format!("started build {}", field(output, "build_id")),
         "check-build" if field(output, "status") == "SUCCEEDED" => {
