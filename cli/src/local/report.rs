@@ -44,14 +44,6 @@ fn summary(function: &str, output: &Value) -> String {
             field(&watch, "strategy"),
             resource_name(&field(&watch, "service_deployment"))
         ),
-        "check-rollout" if !stage().is_empty() => {
-            format!(
-                "{} in {}: {}",
-                field(output, "status").to_lowercase().replace('_', " "),
-                stage(),
-                field(output, "detail")
-            )
-        }
         "check-rollout" => {
             format!("{}: {}", field(output, "status").to_lowercase().replace('_', " "), field(output, "detail"))
         }
