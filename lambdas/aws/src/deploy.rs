@@ -5,8 +5,9 @@
 //! replaced: every other setting (roles, network mode, CPU and memory, volumes, the other
 //! containers, tags, ...) is kept, and the fields ECS sets itself (ARN, revision, status,
 //! registration times, required attributes, compatibilities) are left out. Its tags are the
-//! current one's, plus deltaship's stamp: `deltaship:commit`, `deltaship:pushed-at`,
-//! `deltaship:execution` and `deltaship:previous`.
+//! current one's that ECS accepts on a new revision, plus deltaship's stamp: `deltaship:commit`,
+//! `deltaship:pushed-at`, `deltaship:execution` and `deltaship:previous`
+//! ([`deltaship_core::tags`]).
 //!
 //! Before registering anything it reads the revision the service runs
 //! ([`deltaship_core::races::decide_deploy`]):
@@ -27,10 +28,9 @@ use aws_config::SdkConfig;
 use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder;
 use aws_sdk_ecs::types::{Tag, TaskDefinition, TaskDefinitionField};
 use deltaship_core::payloads::{CheckRolloutOutput, DeployInput, RolloutStatus};
-use deltaship_core::races::{
-    CurrentRevision, DeployDecision, DeployStamp, check_image, decide_deploy, is_deltaship_tag,
-};
+use deltaship_core::races::{CurrentRevision, DeployDecision, DeployStamp, check_image, decide_deploy};
 use deltaship_core::rollout::{Expect, check_controller};
+use deltaship_core::tags::revision_tags;
 use deltaship_core::{ErrorKind, Failure, RolloutWatch, Scope, WaitPolicy};
 
 use crate::settings::{self, SettingsError, Source};
@@ -151,10 +151,16 @@ impl Function for DeployService {
             DeployDecision::Deploy => {}
         }
 
-        let mut revision_tags: Vec<Tag> =
-            described.tags().iter().filter(|tag| !tag.key().is_some_and(is_deltaship_tag)).cloned().collect();
-        revision_tags
-            .extend(ours.tags(&previous).into_iter().map(|(key, value)| Tag::builder().key(key).value(value).build()));
+        let tags = revision_tags(tags(), &ours, &previous);
+        if !tags.dropped.is_empty() {
+            tracing::warn!(
+                service = input.name,
+                dropped = ?tags.dropped,
+                "the revision carries at most 50 tags: these of the current revision's are not copied"
+            );
+        }
+        let revision_tags: Vec<Tag> =
+            tags.tags.into_iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect();
         let request = revision(self.ecs.register_task_definition(), definition, &input.container, &input.image)?
             .set_tags(non_empty(&revision_tags));
         let registered = request.send().await.map_err(|err| {

@@ -259,9 +259,9 @@ fn tags_of_6() -> Vec<Tag> {
     [tags(), older].concat()
 }
 
-/// Revision 7's tags: the team's (copied), and this push's stamp (the older one dropped).
+/// Revision 7's tags: this push's stamp (the older one dropped), and the team's (copied).
 fn tags_of_7() -> Vec<Tag> {
-    [tags(), stamp(COMMIT, PUSHED_AT, EXECUTION, OLD)].concat()
+    [stamp(COMMIT, PUSHED_AT, EXECUTION, OLD), tags()].concat()
 }
 
 /// Revision 6 as DescribeTaskDefinition returns it: every setting a revision carries, and the
@@ -1877,4 +1877,42 @@ async fn a_bad_rollback_input_is_invalid_and_calls_nothing() {
     let scope = Scope { cluster: Some("prod".into()), ..Scope::default() };
     let failure = rollbacker(&[]).with_scope(scope).handle(json!({ "watch": watch })).await.unwrap_err();
     assert_eq!(failure.kind, ErrorKind::OutOfScope, "{failure}");
+}
+
+/// ECS refuses a revision with `aws:` tags or more than 50: the current revision's are copied
+/// within what it accepts, the stamp always.
+#[tokio::test]
+async fn the_copied_tags_stay_within_what_ecs_accepts() {
+    let describe_service = describe(on_old());
+    let mut current: Vec<Tag> = vec![tag("aws:cloudformation:stack-name", "shop"), tag("AWS:Reserved", "x")];
+    current.extend((0..60).map(|i| tag(&format!("team-{i:02}"), "shop")));
+    current.extend(stamp("3e5983d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6", PUSHED_AT - 86_400, "older-execution", "users:5"));
+    let many = current.clone();
+    let describe_definition = mock!(aws_sdk_ecs::Client::describe_task_definition)
+        .match_requests(|req| req.task_definition() == Some(OLD))
+        .then_output(move || {
+            DescribeTaskDefinitionOutput::builder().task_definition(revision_6()).set_tags(Some(many.clone())).build()
+        });
+    let register = mock!(aws_sdk_ecs::Client::register_task_definition)
+        .match_requests(|req| {
+            let tags = req.tags();
+            assert_eq!(tags.len(), 50, "{tags:?}");
+            assert!(tags.iter().all(|tag| !tag.key().unwrap_or_default().to_ascii_lowercase().starts_with("aws:")));
+            assert_eq!(tags[..4], stamp(COMMIT, PUSHED_AT, EXECUTION, OLD)[..], "the stamp first");
+            assert_eq!(tags[4].key(), Some("team-00"));
+            true
+        })
+        .then_output(|| {
+            RegisterTaskDefinitionOutput::builder()
+                .task_definition(TaskDefinition::builder().task_definition_arn(NEW).build())
+                .build()
+        });
+    let seen = Recorder::default();
+    let update_service = update(NEW, rolling(), &seen);
+    let output = deploy(&[&describe_service, &describe_definition, &register, &update_service])
+        .handle(deploy_input("app"))
+        .await
+        .unwrap();
+    assert_eq!(output, deploying("ROLLING"));
+    assert_eq!(register.num_calls(), 1);
 }

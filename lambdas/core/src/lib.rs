@@ -20,9 +20,11 @@
 //! | [`budget`] | how many history events a plan can write at worst, and so how it is split into executions |
 //! | [`deliveries`] | which deliveries of a push start an execution: duplicates, lost events, `[skip deploy]` |
 //! | [`races`] | newer push wins: an older push never deploys over a newer one |
+//! | [`tags`] | the tags of a revision deltaship registers, within what ECS accepts |
 //! | [`scope`] | what one deltaship stack may touch, whatever the manifests say |
 //! | [`failure`] | the stable error names ([`ErrorKind`]) every Lambda returns |
 //! | [`links`] | console links for builds, services and executions |
+//! | [`partition`] | which console and which domain a region uses (`aws`, `aws-cn`, `aws-us-gov`) |
 //! | [`source`] | files read at a commit, and the problems found in them ([`ManifestError`]) |
 //!
 //! `testing` (tests, benchmarks and fuzz targets only, behind the `testing` feature) holds the
@@ -64,6 +66,7 @@ pub mod links;
 pub mod manifest;
 mod matcher;
 pub mod naming;
+pub mod partition;
 pub mod paths;
 pub mod payloads;
 pub mod pipeline;
@@ -73,6 +76,7 @@ pub mod rollout;
 pub mod scope;
 pub mod settings;
 pub mod source;
+pub mod tags;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod wait;
