@@ -116,3 +116,123 @@ pub fn run(args: &CostArgs) -> Result<ExitCode, CliError> {
 fn definition() -> Value {
     serde_json::from_str(include_str!("../../../state-machine/pipeline.asl.json")).unwrap()
 }
+
+/// The core's history budget ([`deltaship_core::budget`]), pinned to the walk of the state
+/// machine: the constants detect-changes splits plans with are what the ASL makes.
+#[cfg(test)]
+mod budget {
+    use deltaship_core::budget::{
+        EXECUTION_EVENTS, FALLBACK_EVENTS, NORMAL_SERVICE_EVENTS, ROLLBACK_EVENTS, Waits, fallbacks, worst_case_service,
+    };
+
+    use super::*;
+
+    fn walk(scenario: &Scenario) -> Simulation {
+        simulate(&definition(), scenario, 1).unwrap()
+    }
+
+    const SLOW: WaitPolicy = WaitPolicy { min_seconds: 10, max_seconds: 60 };
+
+    /// With events flowing, a deploy whose waits end with their events is
+    /// [`NORMAL_SERVICE_EVENTS`]; each wait that times out first adds [`FALLBACK_EVENTS`]; the
+    /// execution around the iterations is [`EXECUTION_EVENTS`].
+    #[test]
+    fn a_deploy_is_the_normal_events_and_a_fallback_each() {
+        let quick = walk(&Scenario::new(50, 20));
+        assert_eq!((quick.service.timeouts, quick.service.counts.history_events), (0, NORMAL_SERVICE_EVENTS));
+        assert_eq!(quick.overhead.history_events, EXECUTION_EVENTS);
+        for scenario in [Scenario::new(300, 300), Scenario::new(1200, 600), Scenario::new(3000, 1500)] {
+            let walk = walk(&scenario).service;
+            assert!(walk.timeouts > 0, "{scenario:?}");
+            assert_eq!(walk.outcome.as_deref(), Some("deployed"));
+            assert_eq!(
+                walk.counts.history_events,
+                NORMAL_SERVICE_EVENTS + FALLBACK_EVENTS * walk.timeouts,
+                "{scenario:?}"
+            );
+        }
+    }
+
+    /// deltaship's rollback is [`ROLLBACK_EVENTS`] (Roll back, the choice, the wait for the
+    /// rollback) and its fallbacks, in place of the rollout's last wait and the choice after its
+    /// last look (6 + 2), which do not happen: the rollout's last look fails.
+    #[test]
+    fn a_rollback_is_the_rollback_events() {
+        let late = Scenario { timeout_minutes: 5, rollback_seconds: 60, ..Scenario::new(300, 600) };
+        let walk = walk(&late).service;
+        assert_eq!(walk.outcome.as_deref(), Some("rolled_back"));
+        let skipped = 6 + 2;
+        assert_eq!(
+            walk.counts.history_events,
+            NORMAL_SERVICE_EVENTS + FALLBACK_EVENTS * walk.timeouts + ROLLBACK_EVENTS - skipped,
+            "{:?}",
+            walk.path
+        );
+        let failed = simulate(&definition(), &late, 1).unwrap();
+        assert_eq!(failed.end, "Some services failed");
+        assert_eq!(failed.overhead.history_events, EXECUTION_EVENTS - 1, "a Fail state writes one event, not two");
+    }
+
+    /// With every event lost, the longest walk for given deadlines (a build that ends just
+    /// before its deadline, a rollout and a rollback that never end) makes every fallback the core
+    /// counts, and stays within [`worst_case_service`], 22 events short: the bound counts, for
+    /// each of the three waits, a last wait ended by its event (6), and a choice after the
+    /// rollout's and the rollback's last looks (2 each), which fail instead.
+    #[test]
+    fn the_worst_case_walk_is_within_the_cores_bound() {
+        let table = [
+            (60, 30, WaitPolicy::BUILD, WaitPolicy::ROLLOUT),
+            (5, 5, WaitPolicy::BUILD, WaitPolicy::ROLLOUT),
+            (120, 60, WaitPolicy::BUILD, WaitPolicy::ROLLOUT),
+            (60, 30, SLOW, SLOW),
+        ];
+        for (build_minutes, rollout_minutes, build_wait, rollout_wait) in table {
+            let scenario = Scenario {
+                events: Events::Lost,
+                build_timeout_minutes: build_minutes,
+                timeout_minutes: rollout_minutes,
+                build_wait,
+                rollout_wait,
+                rollback_seconds: 24 * 3600,
+                ..Scenario::new(u64::from(build_minutes) * 60 - 1, 24 * 3600)
+            };
+            let walk = walk(&scenario).service;
+            let label = format!("{build_minutes} + {rollout_minutes} min, {build_wait:?}, {rollout_wait:?}");
+            assert_eq!(walk.outcome.as_deref(), Some("rollback_failed"), "{label}");
+            let build = fallbacks(u64::from(build_minutes) * 60, build_wait);
+            let rollout = fallbacks(u64::from(rollout_minutes) * 60, rollout_wait);
+            assert_eq!(walk.timeouts, build + 2 * rollout, "{label}");
+            let bound =
+                worst_case_service(&stand_ins::job(&scenario, 0), Waits { build: build_wait, rollout: rollout_wait });
+            assert_eq!(walk.counts.history_events, bound - (3 * 6 + 2 * 2), "{label}");
+        }
+    }
+
+    /// Whatever happens, a service's walk stays within the normal events, a fallback for each
+    /// timeout, and the rollback if there was one: less when a wait ends by a look rather than by
+    /// its event (every event lost, or a timeout that comes the moment the event does).
+    #[test]
+    fn every_walk_is_within_the_normal_events_and_its_fallbacks() {
+        let lost = |scenario: Scenario| Scenario { events: Events::Lost, ..scenario };
+        let table = [
+            Scenario { build_wait: SLOW, rollout_wait: SLOW, ..Scenario::new(50, 20) },
+            lost(Scenario::new(50, 20)),
+            lost(Scenario::new(300, 300)),
+            lost(Scenario { build_timeout_minutes: 5, ..Scenario::new(600, 60) }),
+            lost(Scenario { timeout_minutes: 5, ..Scenario::new(60, 600) }),
+            Scenario { timeout_minutes: 5, rollback_seconds: 900, ..Scenario::new(60, 600) },
+        ];
+        for scenario in table {
+            let walk = walk(&scenario).service;
+            let rolled_back = walk.path.iter().any(|state| state == "Roll back");
+            let bound =
+                NORMAL_SERVICE_EVENTS + FALLBACK_EVENTS * walk.timeouts + ROLLBACK_EVENTS * u64::from(rolled_back);
+            assert!(
+                walk.counts.history_events <= bound,
+                "{scenario:?}: {} > {bound}: {:?}",
+                walk.counts.history_events,
+                walk.path
+            );
+        }
+    }
+}

@@ -289,7 +289,8 @@ mod tests {
 
     #[test]
     fn the_worst_case_is_the_cores() {
-        let scenario = Scenario { build_wait: WaitPolicy { min_seconds: 300, max_seconds: 300 }, ..Scenario::new(300, 300) };
+        let scenario =
+            Scenario { build_wait: WaitPolicy { min_seconds: 300, max_seconds: 300 }, ..Scenario::new(300, 300) };
         let worst = estimate(&scenario, 3).worst_case;
         // Build fallbacks every 5 minutes: 12 over the build's hour; rollout fallbacks backing off
         // (30..300 s): 10 over the rollout's half hour, and as many for the rollback.

@@ -26,13 +26,12 @@ use std::collections::BTreeMap;
 
 use deltaship_core::build::{BuildSnapshot, IMAGE_URI_VARIABLE, judge_build};
 use deltaship_core::payloads::{
-    BuildStatus, CheckBuildInput, CheckBuildOutput, CheckRolloutInput, CheckRolloutOutput, DeployInput,
-    RollbackAction, RollbackInput, RollbackOutput, RolledBackBy, RolloutStatus,
+    BuildStatus, CheckBuildInput, CheckBuildOutput, CheckRolloutInput, CheckRolloutOutput, DeployInput, RollbackAction,
+    RollbackInput, RollbackOutput, RolledBackBy, RolloutStatus,
 };
 use deltaship_core::rollout::{Expect, ServiceDeploymentSnapshot, decide_rollback, judge_rollout};
 use deltaship_core::{
-    BuildVerdict, ErrorKind, Failure, Origin, PipelineInput, RollbackDecision, RolloutVerdict, RolloutWatch,
-    ServiceJob,
+    BuildVerdict, ErrorKind, Failure, Origin, PipelineInput, RollbackDecision, RolloutVerdict, RolloutWatch, ServiceJob,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -209,10 +208,10 @@ pub(super) fn answer(
     let function = state.pointer("/Parameters/FunctionName").and_then(Value::as_str).unwrap_or("");
     let input = || Input { state: name, function, payload };
     match function {
-        "${StartBuildFunctionArn}" => start_build(input().parse()?, scenario, now_ms, world),
-        "${CheckBuildFunctionArn}" => check_build(input().parse()?, scenario, now_ms, world),
+        "${StartBuildFunctionArn}" => start_build(&input().parse()?, scenario, now_ms, world),
+        "${CheckBuildFunctionArn}" => check_build(&input().parse()?, scenario, now_ms, world),
         "${DeployServiceFunctionArn}" => deploy_service(input().parse()?, scenario, now_ms, world),
-        "${CheckRolloutFunctionArn}" => check_rollout(input().parse()?, scenario, now_ms, world),
+        "${CheckRolloutFunctionArn}" => check_rollout(&input().parse()?, scenario, now_ms, world),
         "${RollbackServiceFunctionArn}" => rollback_service(name, input().parse()?, scenario, now_ms, world),
         other => fail(format!("state {name:?}: the cost model has no stand-in for the function {other:?}")),
     }
@@ -264,7 +263,7 @@ impl Looked {
 
 /// start-build: the build starts now; it answers the build in progress, with deltaship's deadline
 /// for it and the first fallback timeout (the policy's shortest, never past the deadline).
-fn start_build(job: ServiceJob, scenario: &Scenario, now_ms: u64, world: &mut World) -> Result<Answer, AslError> {
+fn start_build(job: &ServiceJob, scenario: &Scenario, now_ms: u64, world: &mut World) -> Result<Answer, AslError> {
     world.build_started_ms = Some(now_ms);
     let now = seconds(now_ms);
     let deadline = now + i64::from(job.build_timeout_minutes) * 60;
@@ -284,27 +283,36 @@ fn start_build(job: ServiceJob, scenario: &Scenario, now_ms: u64, world: &mut Wo
 }
 
 /// check-build, in either mode.
-fn check_build(input: CheckBuildInput, scenario: &Scenario, now_ms: u64, world: &mut World) -> Result<Answer, AslError> {
+fn check_build(
+    input: &CheckBuildInput,
+    scenario: &Scenario,
+    now_ms: u64,
+    world: &mut World,
+) -> Result<Answer, AslError> {
     world.build_checks += 1;
-    let looked = look_at_build(&input, scenario, now_ms, world)?;
+    let looked = look_at_build(input, scenario, now_ms, world)?;
     match &input.task_token {
         None => Ok(looked.answer()),
         Some(token) => {
             if [&input.build_arn, &input.execution, &input.name].iter().any(|field| field.is_empty()) {
                 return fail("check-build in wait mode needs build_arn, execution and name");
             }
-            let record = Record::build(&input, token, seconds(now_ms), scenario.build_wait)?;
-            Ok(wait_mode(world, record, looked, now_ms))
+            let record = Record::build(input, token, seconds(now_ms), scenario.build_wait)?;
+            Ok(wait_mode(world, &record, looked, now_ms))
         }
     }
 }
 
 /// The build as CodeBuild would show it at `now_ms`, judged by [`judge_build`] against
 /// deltaship's deadline, as check-build looks.
-fn look_at_build(input: &CheckBuildInput, scenario: &Scenario, now_ms: u64, world: &mut World) -> Result<Looked, AslError> {
-    let started_ms = world
-        .build_started_ms
-        .ok_or_else(|| AslError("a build was looked at before start-build started it".into()))?;
+fn look_at_build(
+    input: &CheckBuildInput,
+    scenario: &Scenario,
+    now_ms: u64,
+    world: &mut World,
+) -> Result<Looked, AslError> {
+    let started_ms =
+        world.build_started_ms.ok_or_else(|| AslError("a build was looked at before start-build started it".into()))?;
     let ran_ms = now_ms.saturating_sub(started_ms);
     let snapshot = BuildSnapshot {
         id: input.build_id.clone(),
@@ -327,9 +335,12 @@ fn look_at_build(input: &CheckBuildInput, scenario: &Scenario, now_ms: u64, worl
         logs_url: None,
     };
     Ok(match judge_build(&snapshot, scenario.build_wait) {
-        BuildVerdict::InProgress { .. } if input.deadline.is_some_and(|deadline| now >= deadline) => Looked::of_failure(
-            &Failure::new(ErrorKind::DeadlineExceeded, format!("build {} did not finish by its deadline", input.build_id)),
-        ),
+        BuildVerdict::InProgress { .. } if input.deadline.is_some_and(|deadline| now >= deadline) => {
+            Looked::of_failure(&Failure::new(
+                ErrorKind::DeadlineExceeded,
+                format!("build {} did not finish by its deadline", input.build_id),
+            ))
+        }
         BuildVerdict::InProgress { wait_seconds, phase } => {
             let left = input.deadline.map_or(u64::MAX, |deadline| remaining(deadline, now));
             output.wait_seconds = wait_seconds.min(u32::try_from(left).unwrap_or(u32::MAX)).max(1);
@@ -358,10 +369,7 @@ fn deploy_service(input: DeployInput, scenario: &Scenario, now_ms: u64, world: &
     let completed = now_ms + scenario.rollout_seconds * 1000;
     world.send(scenario, Event::deployment(completed, &service_arn, Kind::RolloutCompleted));
     let watch = RolloutWatch {
-        service_deployment: format!(
-            "arn:aws:ecs:{ACCOUNT}:service-deployment/{}/{}/1",
-            input.cluster, input.service
-        ),
+        service_deployment: format!("arn:aws:ecs:{ACCOUNT}:service-deployment/{}/{}/1", input.cluster, input.service),
         name: input.name,
         execution: input.execution,
         cluster: input.cluster,
@@ -386,7 +394,12 @@ fn deploy_service(input: DeployInput, scenario: &Scenario, now_ms: u64, world: &
 }
 
 /// check-rollout, in either mode.
-fn check_rollout(input: CheckRolloutInput, scenario: &Scenario, now_ms: u64, world: &mut World) -> Result<Answer, AslError> {
+fn check_rollout(
+    input: &CheckRolloutInput,
+    scenario: &Scenario,
+    now_ms: u64,
+    world: &mut World,
+) -> Result<Answer, AslError> {
     world.rollout_checks += 1;
     let looked = look_at_rollout(&input.watch, scenario, now_ms, world)?;
     match &input.task_token {
@@ -397,7 +410,7 @@ fn check_rollout(input: CheckRolloutInput, scenario: &Scenario, now_ms: u64, wor
                 return fail("check-rollout in wait mode needs watch.service_arn, watch.execution and watch.name");
             }
             let record = Record::rollout(watch, token, seconds(now_ms), scenario.rollout_wait)?;
-            Ok(wait_mode(world, record, looked, now_ms))
+            Ok(wait_mode(world, &record, looked, now_ms))
         }
     }
 }
@@ -413,7 +426,9 @@ fn look_at_rollout(watch: &RolloutWatch, scenario: &Scenario, now_ms: u64, world
     let current = Some(watch.service_deployment.as_str());
     let (status, wait_seconds, detail) =
         match judge_rollout(watch, &snapshot, current, seconds(now_ms), scenario.rollout_wait) {
-            RolloutVerdict::InProgress { wait_seconds, progress } => (RolloutStatus::InProgress, wait_seconds, progress),
+            RolloutVerdict::InProgress { wait_seconds, progress } => {
+                (RolloutStatus::InProgress, wait_seconds, progress)
+            }
             RolloutVerdict::Completed { note } => (RolloutStatus::Completed, 0, note),
             RolloutVerdict::Failed(failure) => return Ok(Looked::of_failure(&failure)),
         };
@@ -447,7 +462,9 @@ fn rollback_service(
     };
     let decision = decide_rollback(&ours, Some(&input.watch.service_deployment));
     if decision != RollbackDecision::Stop {
-        return fail(format!("state {name:?}: the cost model rolls back deployments in progress only, not {decision:?}"));
+        return fail(format!(
+            "state {name:?}: the cost model rolls back deployments in progress only, not {decision:?}"
+        ));
     }
     world.deployment = Some(Deployment { stopped_ms: Some(now_ms), ..deployment });
     world.events.cancel(Kind::RolloutCompleted);
@@ -478,12 +495,12 @@ fn rollback_service(
 /// Wait mode after the look: the record is stored (before the look, in the real function; the
 /// order does not change what is billed), and a look that ends the wait settles it now. The
 /// invocation answers the look (a failure as its error).
-fn wait_mode(world: &mut World, record: Record, looked: Looked, now_ms: u64) -> Answer {
+fn wait_mode(world: &mut World, record: &Record, looked: Looked, now_ms: u64) -> Answer {
     world.table.put(record.clone());
     let ends = looked.ends_wait();
     let answer = looked.answer();
     if ends {
-        settle(world, &record, answer.clone(), now_ms);
+        settle(world, record, answer.clone(), now_ms);
     }
     answer
 }
@@ -588,7 +605,9 @@ mod tests {
         });
         let deployed: CheckRolloutOutput = parsed(ask("${DeployServiceFunctionArn}", deploy, 302_000));
         assert_eq!((deployed.watch.started_at, deployed.watch.deadline, deployed.wait_seconds), (302, 302 + 1800, 30));
-        let rollout = |token: Option<&str>| json!(CheckRolloutInput { watch: deployed.watch.clone(), task_token: token.map(Into::into) });
+        let rollout = |token: Option<&str>| {
+            json!(CheckRolloutInput { watch: deployed.watch.clone(), task_token: token.map(Into::into) })
+        };
         let rolling: CheckRolloutOutput = parsed(ask("${CheckRolloutFunctionArn}", rollout(None), 362_000));
         assert_eq!((rolling.status, rolling.wait_seconds), (RolloutStatus::InProgress, 60));
         let done: CheckRolloutOutput = parsed(ask("${CheckRolloutFunctionArn}", rollout(Some("token-3")), 602_000));
@@ -634,11 +653,17 @@ mod tests {
         };
         let (error, _) = ask("${CheckRolloutFunctionArn}", json!({ "watch": watch }), 301_000).unwrap_err();
         assert_eq!(error, "DeadlineExceeded");
-        let reason = json!(RollbackInput { watch: watch.clone(), reason: Some("late".into()) });
+        let reason = json!(RollbackInput { watch, reason: Some("late".into()) });
         let rollback: RollbackOutput = parsed(ask("${RollbackServiceFunctionArn}", reason, 302_000));
-        assert_eq!((rollback.action, rollback.rolled_back_by), (RollbackAction::RollbackRequested, Some(RolledBackBy::Deltaship)));
+        assert_eq!(
+            (rollback.action, rollback.rolled_back_by),
+            (RollbackAction::RollbackRequested, Some(RolledBackBy::Deltaship))
+        );
         let waiting = rollback.rollout.unwrap();
-        assert_eq!((waiting.watch.expect, waiting.watch.deadline, waiting.wait_seconds), (Expect::RolledBack, 302 + 300, 30));
+        assert_eq!(
+            (waiting.watch.expect, waiting.watch.deadline, waiting.wait_seconds),
+            (Expect::RolledBack, 302 + 300, 30)
+        );
         let mut back = |now_ms| ask("${CheckRolloutFunctionArn}", json!({ "watch": waiting.watch }), now_ms);
         assert_eq!(parsed::<CheckRolloutOutput>(back(421_000)).status, RolloutStatus::InProgress);
         assert_eq!(parsed::<CheckRolloutOutput>(back(422_000)).status, RolloutStatus::Completed);

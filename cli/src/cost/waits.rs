@@ -29,11 +29,11 @@
 
 use std::collections::BTreeMap;
 
+use deltaship_core::RolloutWatch;
 use deltaship_core::WaitPolicy;
 use deltaship_core::payloads::{CheckBuildInput, CheckRolloutInput};
 use deltaship_core::rollout::Expect;
 use deltaship_core::waits::{WaitKind, build_resource, expires_at, service_resource, waiter};
-use deltaship_core::RolloutWatch;
 
 use super::walk::AslError;
 
@@ -73,7 +73,7 @@ impl Record {
             waiter(&input.execution, &input.name, WaitKind::Build),
             WaitKind::Build,
             token,
-            json(&look)?,
+            &json(&look)?,
             expires_at(input.deadline.unwrap_or(now).max(now), policy.max_seconds),
             Watch::Build(look),
         ))
@@ -91,7 +91,7 @@ impl Record {
             waiter(&watch.execution, &watch.name, kind),
             kind,
             token,
-            json(&look)?,
+            &json(&look)?,
             expires_at(watch.deadline.max(now), policy.max_seconds),
             Watch::Rollout(look.watch),
         ))
@@ -102,7 +102,7 @@ impl Record {
         waiter: String,
         kind: WaitKind,
         token: &str,
-        stored_watch: String,
+        stored_watch: &str,
         expires_at: i64,
         watch: Watch,
     ) -> Self {
@@ -113,7 +113,7 @@ impl Record {
             + "token".len() as u64
             + TOKEN_BYTES
             + string("kind", kind.name())
-            + string("watch", &stored_watch)
+            + string("watch", stored_watch)
             + "expires_at".len() as u64
             + digits.div_ceil(2)
             + 1;
@@ -262,7 +262,11 @@ mod tests {
         table.put(again.clone());
         assert_eq!(table.write_units, 6, "registering again overwrites the same item");
         table.delete(&first);
-        assert_eq!((table.write_units, table.query(&first.resource, 0).len()), (9, 1), "an older token deletes nothing");
+        assert_eq!(
+            (table.write_units, table.query(&first.resource, 0).len()),
+            (9, 1),
+            "an older token deletes nothing"
+        );
         assert!((table.read_units - 0.5).abs() < f64::EPSILON);
         table.delete(&again);
         assert!(table.query(&first.resource, 0).is_empty());

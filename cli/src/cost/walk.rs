@@ -325,7 +325,8 @@ impl Walker<'_> {
         started_ms: u64,
         world: &mut World,
     ) -> Result<(Answer, u64), AslError> {
-        let callback = state.get("Resource").and_then(Value::as_str).is_some_and(|resource| resource.ends_with(CALLBACK));
+        let callback =
+            state.get("Resource").and_then(Value::as_str).is_some_and(|resource| resource.ends_with(CALLBACK));
         // TaskStateEntered, TaskScheduled, TaskStarted, [TaskSubmitted,] TaskSucceeded or
         // TaskFailed or TaskTimedOut, TaskStateExited.
         self.counts.history_events += if callback { 6 } else { 5 };
@@ -625,7 +626,8 @@ mod tests {
     #[test]
     fn definitions_it_cannot_walk_are_errors() {
         let processor = "/States/Deploy each service/ItemProcessor/States";
-        let walked = |definition: &Value, scenario: &Scenario| simulate(definition, scenario, 1).unwrap_err().to_string();
+        let walked =
+            |definition: &Value, scenario: &Scenario| simulate(definition, scenario, 1).unwrap_err().to_string();
         let edit = |pointer: &str, value: Value, scenario: &Scenario| {
             let mut definition = definition();
             *definition.pointer_mut(pointer).unwrap() = value;
@@ -663,7 +665,12 @@ mod tests {
             assert!(error.contains(message), "{pointer}: {error}");
         }
         let mut endless = definition();
-        endless.pointer_mut(&format!("{processor}/Wait for build")).unwrap().as_object_mut().unwrap().remove("TimeoutSecondsPath");
+        endless
+            .pointer_mut(&format!("{processor}/Wait for build"))
+            .unwrap()
+            .as_object_mut()
+            .unwrap()
+            .remove("TimeoutSecondsPath");
         let error = walked(&endless, &lost(normal));
         assert!(error.contains("nothing completes, with no TimeoutSeconds"), "{error}");
 
