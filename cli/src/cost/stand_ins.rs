@@ -291,16 +291,8 @@ fn check_build(
 ) -> Result<Answer, AslError> {
     world.build_checks += 1;
     let looked = look_at_build(input, scenario, now_ms, world)?;
-    match &input.task_token {
-        None => Ok(looked.answer()),
-        Some(token) => {
-            if [&input.build_arn, &input.execution, &input.name].iter().any(|field| field.is_empty()) {
-                return fail("check-build in wait mode needs build_arn, execution and name");
-            }
-            let record = Record::build(input, token, seconds(now_ms), scenario.build_wait)?;
-            Ok(wait_mode(world, &record, looked, now_ms))
-        }
-    }
+    let record = |token: &str| Record::build(input, token, seconds(now_ms), scenario.build_wait);
+    look_or_wait(world, input.task_token.as_deref(), record, looked, now_ms)
 }
 
 /// The build as CodeBuild would show it at `now_ms`, judged by [`judge_build`] against
@@ -402,17 +394,8 @@ fn check_rollout(
 ) -> Result<Answer, AslError> {
     world.rollout_checks += 1;
     let looked = look_at_rollout(&input.watch, scenario, now_ms, world)?;
-    match &input.task_token {
-        None => Ok(looked.answer()),
-        Some(token) => {
-            let watch = &input.watch;
-            if [&watch.service_arn, &watch.execution, &watch.name].iter().any(|field| field.is_empty()) {
-                return fail("check-rollout in wait mode needs watch.service_arn, watch.execution and watch.name");
-            }
-            let record = Record::rollout(watch, token, seconds(now_ms), scenario.rollout_wait)?;
-            Ok(wait_mode(world, &record, looked, now_ms))
-        }
-    }
+    let record = |token: &str| Record::rollout(&input.watch, token, seconds(now_ms), scenario.rollout_wait);
+    look_or_wait(world, input.task_token.as_deref(), record, looked, now_ms)
 }
 
 /// The watched service deployment as ECS would show it at `now_ms`, judged by [`judge_rollout`]
@@ -490,6 +473,21 @@ fn rollback_service(
         message,
         service_url: URL.into(),
     })
+}
+
+/// check-build's and check-rollout's answer: the look in look mode (no `token`); in wait mode the
+/// wait's record (made from the token) is stored, and the look settles the wait if it ends it.
+fn look_or_wait(
+    world: &mut World,
+    token: Option<&str>,
+    record: impl FnOnce(&str) -> Result<Record, AslError>,
+    looked: Looked,
+    now_ms: u64,
+) -> Result<Answer, AslError> {
+    match token {
+        None => Ok(looked.answer()),
+        Some(token) => Ok(wait_mode(world, &record(token)?, looked, now_ms)),
+    }
 }
 
 /// Wait mode after the look: the record is stored (before the look, in the real function; the

@@ -65,8 +65,13 @@ pub(super) struct Record {
 }
 
 impl Record {
-    /// The record check-build stores in wait mode at `now` (seconds), as it stores it.
+    /// The record check-build stores in wait mode at `now` (seconds), as it stores it; an error if
+    /// the input lacks what wait mode needs (check-build refuses it too).
     pub(super) fn build(input: &CheckBuildInput, token: &str, now: i64, policy: WaitPolicy) -> Result<Self, AslError> {
+        required(
+            "check-build",
+            [("build_arn", &input.build_arn), ("execution", &input.execution), ("name", &input.name)],
+        )?;
         let look = CheckBuildInput { task_token: None, ..input.clone() };
         Ok(Self::new(
             build_resource(&input.build_arn),
@@ -79,8 +84,15 @@ impl Record {
         ))
     }
 
-    /// The record check-rollout stores in wait mode at `now` (seconds), as it stores it.
+    /// The record check-rollout stores in wait mode at `now` (seconds), as it stores it; an error
+    /// if the watch lacks what wait mode needs (check-rollout refuses it too).
     pub(super) fn rollout(watch: &RolloutWatch, token: &str, now: i64, policy: WaitPolicy) -> Result<Self, AslError> {
+        let fields = [
+            ("watch.service_arn", &watch.service_arn),
+            ("watch.execution", &watch.execution),
+            ("watch.name", &watch.name),
+        ];
+        required("check-rollout", fields)?;
         let kind = match watch.expect {
             Expect::Deployed => WaitKind::Rollout,
             Expect::RolledBack => WaitKind::Rollback,
@@ -118,6 +130,14 @@ impl Record {
             + digits.div_ceil(2)
             + 1;
         Self { resource, waiter, token: token.to_owned(), watch, expires_at, bytes }
+    }
+}
+
+/// An error naming the first of `fields` that is empty: wait mode needs them all.
+fn required(function: &str, fields: [(&str, &String); 3]) -> Result<(), AslError> {
+    match fields.iter().find(|(_, value)| value.is_empty()) {
+        Some((name, _)) => Err(AslError(format!("{function} in wait mode needs {name}, and the state sends none"))),
+        None => Ok(()),
     }
 }
 

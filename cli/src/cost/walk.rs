@@ -107,37 +107,29 @@ pub struct Counts {
 }
 
 impl Counts {
-    pub(super) fn plus(self, other: Self) -> Self {
+    /// Each count of `self` with the same of `other`.
+    fn each(self, other: Self, whole: impl Fn(u64, u64) -> u64, units: impl Fn(f64, f64) -> f64) -> Self {
         Self {
-            transitions: self.transitions + other.transitions,
-            lambda_invocations: self.lambda_invocations + other.lambda_invocations,
-            wake_invocations: self.wake_invocations + other.wake_invocations,
-            history_events: self.history_events + other.history_events,
-            dynamodb_write_units: self.dynamodb_write_units + other.dynamodb_write_units,
-            dynamodb_read_units: self.dynamodb_read_units + other.dynamodb_read_units,
+            transitions: whole(self.transitions, other.transitions),
+            lambda_invocations: whole(self.lambda_invocations, other.lambda_invocations),
+            wake_invocations: whole(self.wake_invocations, other.wake_invocations),
+            history_events: whole(self.history_events, other.history_events),
+            dynamodb_write_units: whole(self.dynamodb_write_units, other.dynamodb_write_units),
+            dynamodb_read_units: units(self.dynamodb_read_units, other.dynamodb_read_units),
         }
+    }
+
+    pub(super) fn plus(self, other: Self) -> Self {
+        self.each(other, |a, b| a + b, |a, b| a + b)
     }
 
     fn minus(self, other: Self) -> Self {
-        Self {
-            transitions: self.transitions.saturating_sub(other.transitions),
-            lambda_invocations: self.lambda_invocations.saturating_sub(other.lambda_invocations),
-            wake_invocations: self.wake_invocations.saturating_sub(other.wake_invocations),
-            history_events: self.history_events.saturating_sub(other.history_events),
-            dynamodb_write_units: self.dynamodb_write_units.saturating_sub(other.dynamodb_write_units),
-            dynamodb_read_units: (self.dynamodb_read_units - other.dynamodb_read_units).max(0.0),
-        }
+        self.each(other, u64::saturating_sub, |a, b| (a - b).max(0.0))
     }
 
-    pub(super) fn times(self, n: u64) -> Self {
-        Self {
-            transitions: self.transitions * n,
-            lambda_invocations: self.lambda_invocations * n,
-            wake_invocations: self.wake_invocations * n,
-            history_events: self.history_events * n,
-            dynamodb_write_units: self.dynamodb_write_units * n,
-            dynamodb_read_units: self.dynamodb_read_units * n as f64,
-        }
+    /// `n` times each count.
+    fn times(self, n: u64) -> Self {
+        self.each(self, |a, _| a * n, |a, _| a * n as f64)
     }
 }
 
@@ -673,6 +665,12 @@ mod tests {
             .remove("TimeoutSecondsPath");
         let error = walked(&endless, &lost(normal));
         assert!(error.contains("nothing completes, with no TimeoutSeconds"), "{error}");
+
+        let mut nameless = definition();
+        let payload = nameless.pointer_mut(&format!("{processor}/Wait for build/Parameters/Payload")).unwrap();
+        payload.as_object_mut().unwrap().remove("name.$");
+        let error = walked(&nameless, &normal);
+        assert!(error.contains("check-build in wait mode needs name"), "{error}");
 
         let mut uncaught = definition();
         *uncaught.pointer_mut(&format!("{processor}/Look at rollout/Catch")).unwrap() = json!([]);
