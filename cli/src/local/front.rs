@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -28,7 +29,12 @@ use tokio::sync::mpsc;
 
 use super::codecommit::LocalRepository;
 use super::emulator::Emulator;
+use super::eventbridge::Rule;
 use super::functions::Functions;
+
+/// How many times an event is delivered to a target that keeps failing for a transient reason
+/// (EventBridge retries for up to a day; the local stack's runs are minutes).
+const DELIVERY_ATTEMPTS: u32 = 3;
 
 /// An AWS error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +82,11 @@ pub struct Front {
     /// The service of each build start-build started, for check-build's progress lines (its
     /// payload is the build id alone).
     build_services: Mutex<BTreeMap<String, String>>,
+    /// The template's EventBridge rules that target deltaship's functions.
+    rules: Vec<Rule>,
+    /// Whether events are dropped instead of delivered (`--drop-events`): the waits then end by
+    /// their fallback timeouts.
+    drop_events: AtomicBool,
 }
 
 impl Front {
@@ -98,6 +109,74 @@ impl Front {
             emulator: Mutex::new(emulator),
             invocations,
             build_services: Mutex::new(BTreeMap::new()),
+            rules: Vec::new(),
+            drop_events: AtomicBool::new(false),
+        }
+    }
+
+    /// The same front, delivering events to the targets of `rules`.
+    #[must_use]
+    pub fn with_rules(mut self, rules: Vec<Rule>) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// Drops (`true`) or delivers (`false`) the events from now on.
+    pub fn set_drop_events(&self, drop: bool) {
+        self.drop_events.store(drop, Ordering::Relaxed);
+    }
+
+    /// Delivers the events due now, as EventBridge would: each to the target of every rule whose
+    /// pattern matches it (moto's `TestEventPattern` decides), asynchronously (the event is the
+    /// target's payload; its answer goes nowhere) and retried while the target fails for a
+    /// transient reason. With events dropped, nothing is delivered.
+    pub async fn deliver_due_events(&self) {
+        let events = self.with_emulator(|emulator| emulator.due_events(now()));
+        for event in events {
+            for rule in &self.rules {
+                match self.test_event_pattern(&rule.pattern, &event).await {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(error) => {
+                        tracing::warn!(
+                            rule = rule.name,
+                            "TestEventPattern failed; the event is not delivered: {error:?}"
+                        );
+                        continue;
+                    }
+                }
+                if self.drop_events.load(Ordering::Relaxed) {
+                    continue;
+                }
+                for attempt in 1..=DELIVERY_ATTEMPTS {
+                    match self.invoke(&rule.target, event.clone()).await {
+                        Some(Err(failure)) if failure.kind.is_retryable() && attempt < DELIVERY_ATTEMPTS => {
+                            tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt))).await;
+                        }
+                        _ => break,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether `event` matches `pattern`, as moto's EventBridge says.
+    async fn test_event_pattern(&self, pattern: &str, event: &Value) -> Result<bool, ApiError> {
+        let body = json!({ "EventPattern": pattern, "Event": event.to_string() }).to_string();
+        let request = Request::post(format!("http://{}/", self.moto))
+            .header(header::CONTENT_TYPE, "application/x-amz-json-1.1")
+            .header("x-amz-target", "AWSEvents.TestEventPattern")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|error| ApiError::server("InternalFailure", error.to_string()))?;
+        let response = self.client.request(request).await.map_err(|error| {
+            ApiError::server("ServiceUnavailable", format!("moto at {} did not answer: {error}", self.moto))
+        })?;
+        let status = response.status();
+        let bytes = response.into_body().collect().await.map(|body| body.to_bytes()).unwrap_or_default();
+        let answer = json_request(&bytes)?;
+        match answer.get("Result").and_then(Value::as_bool) {
+            Some(result) if status.is_success() => Ok(result),
+            _ => Err(ApiError::server("TestEventPattern", format!("moto answered {status}: {answer}"))),
         }
     }
 
@@ -111,6 +190,7 @@ impl Front {
         let text = |value: &Value, field: &str| value.get(field).and_then(Value::as_str).map(ToOwned::to_owned);
         let build_services = || self.build_services.lock().unwrap_or_else(PoisonError::into_inner);
         let service = text(&payload, "name")
+            .or_else(|| payload.get("watch").and_then(|watch| text(watch, "name")))
             .or_else(|| text(&payload, "build_id").and_then(|build| build_services().get(&build).cloned()));
         let result = self.functions.invoke(function, payload).await?;
         if let (Some(service), Ok(output)) = (&service, &result)
@@ -173,6 +253,20 @@ impl Front {
             ("CodeBuild_20161006", "BatchGetBuilds") => {
                 self.rewritten(&parts, body, |emulator, _, response, now| emulator.got_builds(response, now)).await
             }
+            ("AmazonEC2ContainerServiceV20141113", "CreateService") => {
+                self.rewritten(&parts, body, |emulator, request, response, now| {
+                    emulator.created_service(request, response, now);
+                })
+                .await
+            }
+            (
+                "AmazonEC2ContainerServiceV20141113",
+                operation @ ("DescribeServiceDeployments" | "ListServiceDeployments" | "StopServiceDeployment"),
+            ) => json_request(&body).and_then(|request| {
+                self.with_emulator(|emulator| emulator.service_deployments(operation, &request, now()))
+                    .map(|answer| json_response(&answer))
+                    .map_err(|(code, message)| ApiError::client(code, message))
+            }),
             ("AmazonEC2ContainerServiceV20141113", "UpdateService") => {
                 self.rewritten(&parts, body, |emulator, request, response, now| {
                     emulator.updated_service(request, response, now);

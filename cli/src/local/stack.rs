@@ -20,8 +20,10 @@ use tokio::task::JoinHandle;
 use super::LocalError;
 use super::codecommit::LocalRepository;
 use super::emulator::Emulator;
+use super::eventbridge;
 use super::front::{Front, Invocation};
 use super::functions::{Functions, Variables};
+use deltaship_core::WaitPolicy;
 
 /// The region everything local lives in.
 pub const REGION: &str = "us-east-1";
@@ -45,7 +47,39 @@ pub struct StackOptions {
     pub build_seconds: f64,
     /// Seconds a rollout takes.
     pub rollout_seconds: f64,
+    /// The waits' fallback timeouts.
+    pub waits: Waits,
 }
+
+/// The fallback timeouts of the local stack's waits (how long a wait for an event lasts before
+/// the state machine looks itself).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Waits {
+    /// The first after a second, then as long as the build or rollout has run (up to the
+    /// template's longest): quick when events are dropped.
+    #[default]
+    Local,
+    /// The template's defaults, as deployed ([`WaitPolicy::BUILD`], [`WaitPolicy::ROLLOUT`]).
+    Deployed,
+}
+
+impl Waits {
+    /// The build and rollout wait policies.
+    pub fn policies(self) -> (WaitPolicy, WaitPolicy) {
+        match self {
+            Self::Local => (
+                WaitPolicy { min_seconds: 1, ..WaitPolicy::BUILD },
+                WaitPolicy { min_seconds: 1, ..WaitPolicy::ROLLOUT },
+            ),
+            Self::Deployed => (WaitPolicy::BUILD, WaitPolicy::ROLLOUT),
+        }
+    }
+}
+
+/// The waits table, in moto's DynamoDB.
+pub const WAITS_TABLE: &str = "deltaship-local-waits";
+/// How often the front delivers the events that are due.
+const EVENT_TICK: Duration = Duration::from_millis(50);
 
 /// A running local stack. [`LocalStack::stop`] stops it; dropping it kills moto too.
 pub struct LocalStack {
@@ -67,6 +101,8 @@ pub struct LocalStack {
     /// delivers the same event again, as EventBridge may.
     pub(super) delivered: std::collections::BTreeMap<String, serde_json::Value>,
     server: JoinHandle<()>,
+    /// Delivers the events that are due, as EventBridge would.
+    pump: JoinHandle<()>,
     moto_process: Child,
     moto_log: PathBuf,
     _scratch: tempfile::TempDir,
@@ -108,34 +144,42 @@ impl LocalStack {
 
         let config = sdk_config(endpoint).await;
         let state_machine_arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{PREFIX}pipeline");
+        let (build_wait, rollout_wait) = options.waits.policies();
         let variables = Variables(
             [
-                ("STATE_MACHINE_ARN", state_machine_arn.as_str()),
+                ("STATE_MACHINE_ARN", state_machine_arn.clone()),
                 // What the template's parameters would say: the functions touch this repository
                 // only (any cluster and project: the stack holds only what the manifests name).
-                ("REPOSITORY_NAME", repository.name.as_str()),
-                ("BRANCHES", branch.as_str()),
-                // Locally a look every second: moto and the emulator are quick.
-                ("BUILD_WAIT_MIN_SECONDS", "1"),
-                ("BUILD_WAIT_MAX_SECONDS", "1"),
-                ("ROLLOUT_WAIT_MIN_SECONDS", "1"),
-                ("ROLLOUT_WAIT_MAX_SECONDS", "1"),
+                ("REPOSITORY_NAME", repository.name.clone()),
+                ("BRANCHES", branch.clone()),
+                ("WAITS_TABLE", WAITS_TABLE.to_owned()),
+                ("BUILD_WAIT_MIN_SECONDS", build_wait.min_seconds.to_string()),
+                ("BUILD_WAIT_MAX_SECONDS", build_wait.max_seconds.to_string()),
+                ("ROLLOUT_WAIT_MIN_SECONDS", rollout_wait.min_seconds.to_string()),
+                ("ROLLOUT_WAIT_MAX_SECONDS", rollout_wait.max_seconds.to_string()),
             ]
             .into_iter()
-            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .map(|(name, value)| (name.to_owned(), value))
             .collect(),
         );
+        create_waits_table(&config).await?;
         let functions = Functions::new(&config, &variables).map_err(|error| LocalError::Stack(error.to_string()))?;
         let (sender, invocations) = mpsc::unbounded_channel();
-        let front = Arc::new(Front::new(
-            moto,
-            functions,
-            PREFIX.to_owned(),
-            repository.clone(),
-            Emulator::new(options.build_seconds, options.rollout_seconds),
-            sender,
-        ));
+        let rules = eventbridge::rules(eventbridge::TEMPLATE, &template_parameters(&repository.name, &branch))
+            .map_err(|problem| LocalError::Stack(format!("the SAM template's event rules: {problem}")))?;
+        let front = Arc::new(
+            Front::new(
+                moto,
+                functions,
+                PREFIX.to_owned(),
+                repository.clone(),
+                Emulator::new(options.build_seconds, options.rollout_seconds),
+                sender,
+            )
+            .with_rules(rules),
+        );
         let server = tokio::spawn(Arc::clone(&front).serve(listener));
+        let pump = tokio::spawn(pump_events(Arc::clone(&front)));
         Ok(Self {
             endpoint,
             moto,
@@ -147,6 +191,7 @@ impl LocalStack {
             invocations,
             delivered: std::collections::BTreeMap::new(),
             server,
+            pump,
             moto_process,
             moto_log,
             _scratch: scratch,
@@ -156,6 +201,7 @@ impl LocalStack {
     /// Stops the front and moto, and waits until moto has exited.
     pub async fn stop(mut self) -> Result<(), LocalError> {
         self.server.abort();
+        self.pump.abort();
         // Whether it was still running or not, it is gone after this.
         let _ = self.moto_process.start_kill();
         self.moto_process
@@ -177,6 +223,73 @@ impl LocalStack {
     pub fn moto_log(&self) -> &Path {
         &self.moto_log
     }
+}
+
+/// Delivers the events that are due, every [`EVENT_TICK`], until aborted.
+async fn pump_events(front: Arc<Front>) {
+    loop {
+        tokio::time::sleep(EVENT_TICK).await;
+        front.deliver_due_events().await;
+    }
+}
+
+/// The template's parameters as the local stack sets them: its repository and branch, any
+/// cluster and project (the stack holds only what the manifests name), and its region and
+/// account.
+fn template_parameters(repository: &str, branch: &str) -> eventbridge::Parameters {
+    [
+        ("AWS::Partition", "aws"),
+        ("AWS::Region", REGION),
+        ("AWS::AccountId", ACCOUNT),
+        ("AWS::StackName", "deltaship-local"),
+        ("RepositoryName", repository),
+        ("Branches", branch),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value.to_owned()))
+    .collect()
+}
+
+/// The waits table in moto's DynamoDB, as the template declares it (keys `resource` and
+/// `waiter`, TTL on `expires_at`).
+async fn create_waits_table(config: &SdkConfig) -> Result<(), LocalError> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+    };
+    let dynamodb = aws_sdk_dynamodb::Client::new(config);
+    let failed = |what: &str, error: String| LocalError::Stack(format!("the waits table: {what}: {error}"));
+    let attribute =
+        |name: &str| AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build();
+    let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+    let attributes = [attribute("resource"), attribute("waiter")].into_iter().collect::<Result<Vec<_>, _>>();
+    let keys =
+        [key("resource", KeyType::Hash), key("waiter", KeyType::Range)].into_iter().collect::<Result<Vec<_>, _>>();
+    let (attributes, keys) = (
+        attributes.map_err(|error| failed("attributes", error.to_string()))?,
+        keys.map_err(|error| failed("keys", error.to_string()))?,
+    );
+    dynamodb
+        .create_table()
+        .table_name(WAITS_TABLE)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(attributes))
+        .set_key_schema(Some(keys))
+        .send()
+        .await
+        .map_err(|error| failed("CreateTable", aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string()))?;
+    let ttl = TimeToLiveSpecification::builder()
+        .enabled(true)
+        .attribute_name("expires_at")
+        .build()
+        .map_err(|error| failed("TTL", error.to_string()))?;
+    dynamodb
+        .update_time_to_live()
+        .table_name(WAITS_TABLE)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+        .map_err(|error| failed("UpdateTimeToLive", aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string()))?;
+    Ok(())
 }
 
 /// The AWS configuration of the local stack: fixed region and dummy credentials, so that

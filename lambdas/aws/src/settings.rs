@@ -6,8 +6,8 @@
 //! | `DRY_RUN` | detect-changes | `false` | plan and return the plan; start nothing |
 //! | `MANIFEST_READ_CONCURRENCY` | detect-changes | `8` | manifests read from CodeCommit at once (1–64) |
 //! | `MAX_CONCURRENCY` | detect-changes | `10` | services the pipeline builds and rolls out at once (1–40, the inline Map's limit), carried in the execution input |
-//! | `BUILD_WAIT_MIN_SECONDS`, `BUILD_WAIT_MAX_SECONDS` | start-build, check-build, wake-waits | `60`, `300` | bounds of a build wait's fallback timeout (how long it waits for the build's event before looking itself) |
-//! | `ROLLOUT_WAIT_MIN_SECONDS`, `ROLLOUT_WAIT_MAX_SECONDS` | deploy-service, check-rollout, rollback-service, wake-waits | `30`, `300` | bounds of a rollout (or rollback) wait's fallback timeout |
+//! | `BUILD_WAIT_MIN_SECONDS`, `BUILD_WAIT_MAX_SECONDS` | detect-changes, reconcile-pushes, start-build, check-build, wake-waits | `60`, `300` | bounds of a build wait's fallback timeout (how long it waits for the build's event before looking itself) |
+//! | `ROLLOUT_WAIT_MIN_SECONDS`, `ROLLOUT_WAIT_MAX_SECONDS` | detect-changes, reconcile-pushes, deploy-service, check-rollout, rollback-service, wake-waits | `30`, `300` | bounds of a rollout (or rollback) wait's fallback timeout |
 //! | `WAITS_TABLE` | check-build, check-rollout, wake-waits | required | the DynamoDB table of the waits' task tokens |
 //! | `REPOSITORY_NAME` | detect-changes, reconcile-pushes | unset: any | the only repository deployed (reconcile-pushes: required) |
 //! | `CLUSTER_NAME` | detect-changes, reconcile-pushes, deploy-service, check-rollout, rollback-service | unset: any | the only ECS cluster touched |
@@ -20,6 +20,7 @@
 //! malformed stops the function at cold start with a message naming the variable, rather than
 //! running with a default the operator did not choose.
 
+use deltaship_core::budget::Waits;
 use deltaship_core::{Scope, WaitPolicy};
 
 /// A setting that is missing or malformed.
@@ -105,6 +106,9 @@ pub struct DetectSettings {
     pub manifest_concurrency: usize,
     /// Services the pipeline works on at once (the Map's concurrency).
     pub max_concurrency: u32,
+    /// The waits' fallback timeouts (as check-build and check-rollout read them), which a plan's
+    /// worst-case history is computed with ([`deltaship_core::budget`]).
+    pub waits: Waits,
 }
 
 impl DetectSettings {
@@ -129,7 +133,14 @@ impl DetectSettings {
         }
         let manifest_concurrency = number(source, "MANIFEST_READ_CONCURRENCY", 8, (1, 64))?;
         let max_concurrency = number(source, "MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY, (1, MAX_MAP_CONCURRENCY))?;
-        Ok(Self { state_machine_arn, dry_run, manifest_concurrency: manifest_concurrency as usize, max_concurrency })
+        let waits = Waits { build: build_wait(source)?, rollout: rollout_wait(source)? };
+        Ok(Self {
+            state_machine_arn,
+            dry_run,
+            manifest_concurrency: manifest_concurrency as usize,
+            max_concurrency,
+            waits,
+        })
     }
 }
 
@@ -208,6 +219,7 @@ mod tests {
     use super::*;
 
     const ARN: &str = "arn:aws:states:eu-west-1:123456789012:stateMachine:deltaship";
+    const DEFAULT_WAITS: Waits = Waits { build: WaitPolicy::BUILD, rollout: WaitPolicy::ROLLOUT };
 
     #[test]
     fn detect_settings_need_a_state_machine_unless_dry_run() {
@@ -218,7 +230,8 @@ mod tests {
                 state_machine_arn: Some(ARN.into()),
                 dry_run: false,
                 manifest_concurrency: 8,
-                max_concurrency: 10
+                max_concurrency: 10,
+                waits: DEFAULT_WAITS,
             }
         );
 
@@ -230,7 +243,13 @@ mod tests {
         .unwrap();
         assert_eq!(
             dry,
-            DetectSettings { state_machine_arn: None, dry_run: true, manifest_concurrency: 3, max_concurrency: 2 }
+            DetectSettings {
+                state_machine_arn: None,
+                dry_run: true,
+                manifest_concurrency: 3,
+                max_concurrency: 2,
+                waits: DEFAULT_WAITS
+            }
         );
         assert!(DetectSettings::from_source(&[("DRY_RUN", "true"), ("MAX_CONCURRENCY", "0")]).is_err());
         assert!(DetectSettings::from_source(&[("DRY_RUN", "true"), ("MAX_CONCURRENCY", "41")]).is_err());

@@ -76,6 +76,10 @@ pub struct DetectOutput {
     pub execution: Option<String>,
     /// The execution's ARN, when one was started or found.
     pub execution_arn: Option<String>,
+    /// Every execution of the push, when its plan was split into parts ([`crate::budget`]):
+    /// `execution` first. One name when it was not; none without a plan.
+    #[serde(default)]
+    pub executions: Vec<String>,
     /// The planned services.
     pub services: Vec<String>,
     /// Services whose manifest the push deleted.
@@ -92,6 +96,7 @@ impl DetectOutput {
             message,
             execution: None,
             execution_arn: None,
+            executions: Vec::new(),
             services: Vec::new(),
             removed: Vec::new(),
             input: None,
