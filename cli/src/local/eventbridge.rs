@@ -1,7 +1,7 @@
 //! EventBridge, as the local stack plays it: the rules of `sam/template.yaml` that target
-//! deltaship's functions, their event patterns checked by moto's own EventBridge
-//! (`TestEventPattern`), and delivery to the target function in process, as EventBridge invokes
-//! a Lambda target: asynchronously, retried on error, at least once.
+//! deltaship's functions, their event patterns (matched by [`crate::event_pattern`]), and
+//! delivery to the target function in process ([`super::front::Front::deliver_due_events`]), as
+//! EventBridge invokes a Lambda target: asynchronously, retried on error, at least once.
 //!
 //! The rules are read from the template this binary was built with, their parameters given the
 //! local stack's values ([`Parameters`]), so a pattern that would not match an event on AWS does
@@ -36,19 +36,23 @@ pub fn rules(template: &str, parameters: &Parameters) -> Result<Vec<Rule>, Strin
         serde_norway::from_str(template).map_err(|error| format!("the SAM template is not YAML: {error}"))?;
     let resources = document.get("Resources").and_then(serde_norway::Value::as_mapping).ok_or("no Resources")?;
     let mut values = parameters.clone();
+    let mut lists = Vec::new();
     if let Some(declared) = document.get("Parameters").and_then(serde_norway::Value::as_mapping) {
         for (name, declaration) in declared {
-            let (Some(name), Some(default)) = (name.as_str(), declaration.get("Default")) else { continue };
-            let default = match default {
-                serde_norway::Value::String(text) => text.clone(),
-                serde_norway::Value::Number(number) => number.to_string(),
+            let Some(name) = name.as_str() else { continue };
+            if declaration.get("Type").and_then(serde_norway::Value::as_str) == Some("CommaDelimitedList") {
+                lists.push(name.to_owned());
+            }
+            let default = match declaration.get("Default") {
+                Some(serde_norway::Value::String(text)) => text.clone(),
+                Some(serde_norway::Value::Number(number)) => number.to_string(),
                 _ => continue,
             };
             values.entry(name.to_owned()).or_insert(default);
         }
     }
     let conditions = document.get("Conditions").and_then(serde_norway::Value::as_mapping);
-    let evaluator = Evaluator { parameters: &values, conditions };
+    let evaluator = Evaluator { parameters: &values, lists: &lists, conditions };
     let functions: BTreeMap<String, String> = resources
         .iter()
         .filter_map(|(name, resource)| {
@@ -91,6 +95,8 @@ fn get_att_resource(value: &serde_norway::Value) -> Option<String> {
 /// `!Equals`, `!Not`, `!And`, `!Or` conditions) and `AWS::NoValue`.
 struct Evaluator<'a> {
     parameters: &'a Parameters,
+    /// The parameters of type `CommaDelimitedList` (a `!Ref` of one is a list).
+    lists: &'a [String],
     conditions: Option<&'a serde_norway::Mapping>,
 }
 
@@ -126,7 +132,15 @@ impl Evaluator<'_> {
             }
             Yaml::Tagged(tagged) => match tagged.tag.to_string().trim_start_matches('!') {
                 "Ref" if tagged.value.as_str() == Some("AWS::NoValue") => return Ok(None),
-                "Ref" => json!(self.parameter(tagged.value.as_str().ok_or("!Ref of a non-name")?)?),
+                "Ref" => {
+                    let name = tagged.value.as_str().ok_or("!Ref of a non-name")?;
+                    let value = self.parameter(name)?;
+                    if self.lists.iter().any(|list| list == name) {
+                        json!(value.split(',').map(str::trim).collect::<Vec<_>>())
+                    } else {
+                        json!(value)
+                    }
+                }
                 "Sub" => json!(self.substitute(tagged.value.as_str().ok_or("!Sub with variables is not supported")?)?),
                 "If" => {
                     let items = tagged.value.as_sequence().ok_or("!If takes a list")?;
@@ -241,7 +255,9 @@ Resources:
 
     #[test]
     fn the_real_template_has_rules() {
-        let found = rules(super::TEMPLATE, &parameters("shop"));
-        assert!(found.is_ok(), "{found:?}");
+        let found = rules(super::TEMPLATE, &parameters("shop")).unwrap_or_else(|problem| panic!("{problem}"));
+        eprintln!("{found:#?}");
+        let targets: Vec<&str> = found.iter().map(|rule| rule.target.as_str()).collect();
+        assert!(targets.contains(&"wake-waits") && targets.contains(&"detect-changes"), "{found:?}");
     }
 }

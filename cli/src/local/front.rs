@@ -82,8 +82,9 @@ pub struct Front {
     /// The service of each build start-build started, for check-build's progress lines (its
     /// payload is the build id alone).
     build_services: Mutex<BTreeMap<String, String>>,
-    /// The template's EventBridge rules that target deltaship's functions.
-    rules: Vec<Rule>,
+    /// The template's EventBridge rules that target deltaship's functions, resolved for the push
+    /// that runs.
+    rules: Mutex<Vec<Rule>>,
     /// Whether events are dropped instead of delivered (`--drop-events`): the waits then end by
     /// their fallback timeouts.
     drop_events: AtomicBool,
@@ -109,16 +110,14 @@ impl Front {
             emulator: Mutex::new(emulator),
             invocations,
             build_services: Mutex::new(BTreeMap::new()),
-            rules: Vec::new(),
+            rules: Mutex::new(Vec::new()),
             drop_events: AtomicBool::new(false),
         }
     }
 
-    /// The same front, delivering events to the targets of `rules`.
-    #[must_use]
-    pub fn with_rules(mut self, rules: Vec<Rule>) -> Self {
-        self.rules = rules;
-        self
+    /// Delivers events to the targets of `rules` from now on.
+    pub fn set_rules(&self, rules: Vec<Rule>) {
+        *self.rules.lock().unwrap_or_else(PoisonError::into_inner) = rules;
     }
 
     /// Drops (`true`) or delivers (`false`) the events from now on.
@@ -127,21 +126,22 @@ impl Front {
     }
 
     /// Delivers the events due now, as EventBridge would: each to the target of every rule whose
-    /// pattern matches it (moto's `TestEventPattern` decides), asynchronously (the event is the
+    /// pattern matches it ([`crate::event_pattern`]), asynchronously (the event is the
     /// target's payload; its answer goes nowhere) and retried while the target fails for a
     /// transient reason. With events dropped, nothing is delivered.
     pub async fn deliver_due_events(&self) {
         let events = self.with_emulator(|emulator| emulator.due_events(now()));
+        let rules = self.rules.lock().unwrap_or_else(PoisonError::into_inner).clone();
         for event in events {
-            for rule in &self.rules {
-                match self.test_event_pattern(&rule.pattern, &event).await {
+            for rule in &rules {
+                let matched = serde_json::from_str::<Value>(&rule.pattern)
+                    .map_err(|error| error.to_string())
+                    .and_then(|pattern| crate::event_pattern::matches(&pattern, &event));
+                match matched {
                     Ok(true) => {}
                     Ok(false) => continue,
-                    Err(error) => {
-                        tracing::warn!(
-                            rule = rule.name,
-                            "TestEventPattern failed; the event is not delivered: {error:?}"
-                        );
+                    Err(problem) => {
+                        tracing::warn!(rule = rule.name, "the rule's pattern cannot be matched: {problem}");
                         continue;
                     }
                 }
@@ -157,26 +157,6 @@ impl Front {
                     }
                 }
             }
-        }
-    }
-
-    /// Whether `event` matches `pattern`, as moto's EventBridge says.
-    async fn test_event_pattern(&self, pattern: &str, event: &Value) -> Result<bool, ApiError> {
-        let body = json!({ "EventPattern": pattern, "Event": event.to_string() }).to_string();
-        let request = Request::post(format!("http://{}/", self.moto))
-            .header(header::CONTENT_TYPE, "application/x-amz-json-1.1")
-            .header("x-amz-target", "AWSEvents.TestEventPattern")
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|error| ApiError::server("InternalFailure", error.to_string()))?;
-        let response = self.client.request(request).await.map_err(|error| {
-            ApiError::server("ServiceUnavailable", format!("moto at {} did not answer: {error}", self.moto))
-        })?;
-        let status = response.status();
-        let bytes = response.into_body().collect().await.map(|body| body.to_bytes()).unwrap_or_default();
-        let answer = json_request(&bytes)?;
-        match answer.get("Result").and_then(Value::as_bool) {
-            Some(result) if status.is_success() => Ok(result),
-            _ => Err(ApiError::server("TestEventPattern", format!("moto answered {status}: {answer}"))),
         }
     }
 

@@ -32,7 +32,6 @@ pub fn progress_line(progress: &Progress) -> String {
 fn summary(function: &str, output: &Value) -> String {
     let field = |value: &Value, name: &str| value.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
     let watch = output.get("watch").cloned().unwrap_or_default();
-    let stage = || field(output, "stage");
     match function {
         "start-build" => format!("started build {}", field(output, "build_id")),
         "check-build" if field(output, "status") == "SUCCEEDED" => {
@@ -45,14 +44,6 @@ fn summary(function: &str, output: &Value) -> String {
             field(&watch, "strategy"),
             resource_name(&field(&watch, "service_deployment"))
         ),
-        "check-rollout" if !stage().is_empty() => {
-            format!(
-                "{} in {}: {}",
-                field(output, "status").to_lowercase().replace('_', " "),
-                stage(),
-                field(output, "detail")
-            )
-        }
         "check-rollout" => {
             format!("{}: {}", field(output, "status").to_lowercase().replace('_', " "), field(output, "detail"))
         }

@@ -7,8 +7,11 @@ use deltaship_core::{Catalog, CommitId};
 use serde_json::{Value, json};
 
 use super::LocalError;
+use deltaship_core::manifest::resource_name;
+
 use super::deployments::{Fault, Strategy};
 use super::emulator::{Faults, service_key_of};
+use super::eventbridge;
 use super::follow::RunReport;
 use super::front::Invocation;
 use super::seed;
@@ -98,6 +101,10 @@ impl LocalStack {
         seed::seed(&self.config, &catalog, &self.repository.name, &self.state_machine_arn, definition).await?;
         self.front.with_emulator(|emulator| emulator.set_faults(faults));
         self.front.set_drop_events(request.drop_events);
+        let parameters = template_parameters(&self.repository.name, &branch, &catalog);
+        let rules = eventbridge::rules(eventbridge::TEMPLATE, &parameters)
+            .map_err(|problem| LocalError::Stack(format!("the SAM template's event rules: {problem}")))?;
+        self.front.set_rules(rules);
         while self.invocations.try_recv().is_ok() {}
 
         progress(&Progress::Push { branch: branch.clone(), base: base.clone(), head: head.clone() });
@@ -119,6 +126,33 @@ impl LocalStack {
 
         Ok(Pushed(detected))
     }
+}
+
+/// The template's parameters as a deployment for this push would set them: the repository and
+/// branch, the cluster of the manifests' services (the first one's, when they name several: the
+/// others' events then match no rule, as on AWS) and the longest start their build projects share,
+/// and the local stack's region and account.
+fn template_parameters(repository: &str, branch: &str, catalog: &Catalog) -> eventbridge::Parameters {
+    let services = catalog.services();
+    let cluster = services.first().map(|service| resource_name(&service.deploy.cluster)).unwrap_or_default();
+    let projects: Vec<&str> = services.iter().map(|service| resource_name(&service.build.project)).collect();
+    let prefix = projects.iter().fold(projects.first().copied().unwrap_or_default(), |common, project| {
+        let shared = common.bytes().zip(project.bytes()).take_while(|(a, b)| a == b).count();
+        common.get(..shared).unwrap_or_default()
+    });
+    [
+        ("AWS::Partition", "aws"),
+        ("AWS::Region", REGION),
+        ("AWS::AccountId", ACCOUNT),
+        ("AWS::StackName", "deltaship-local"),
+        ("RepositoryName", repository),
+        ("Branches", branch),
+        ("ClusterName", cluster),
+        ("BuildProjectPrefix", prefix),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value.to_owned()))
+    .collect()
 }
 
 /// The faults `request` asks for, by AWS resource, checked against the catalog.

@@ -20,7 +20,6 @@ use tokio::task::JoinHandle;
 use super::LocalError;
 use super::codecommit::LocalRepository;
 use super::emulator::Emulator;
-use super::eventbridge;
 use super::front::{Front, Invocation};
 use super::functions::{Functions, Variables};
 use deltaship_core::WaitPolicy;
@@ -128,7 +127,7 @@ impl LocalStack {
         let log = std::fs::File::create(&moto_log)
             .map_err(|error| LocalError::Stack(format!("could not create {}: {error}", moto_log.display())))?;
         let log_err = log.try_clone().map_err(|error| LocalError::Stack(error.to_string()))?;
-        let mut command = Command::new(&moto_server);
+        let mut command = moto_command(&moto_server);
         command
             .args(["-H", "127.0.0.1", "-p", &moto.port().to_string()])
             // moto's Step Functions engine sends its service calls (the Lambda invokes) here.
@@ -162,24 +161,24 @@ impl LocalStack {
             .map(|(name, value)| (name.to_owned(), value))
             .collect(),
         );
-        create_waits_table(&config).await?;
         let functions = Functions::new(&config, &variables).map_err(|error| LocalError::Stack(error.to_string()))?;
         let (sender, invocations) = mpsc::unbounded_channel();
-        let rules = eventbridge::rules(eventbridge::TEMPLATE, &template_parameters(&repository.name, &branch))
-            .map_err(|problem| LocalError::Stack(format!("the SAM template's event rules: {problem}")))?;
-        let front = Arc::new(
-            Front::new(
-                moto,
-                functions,
-                PREFIX.to_owned(),
-                repository.clone(),
-                Emulator::new(options.build_seconds, options.rollout_seconds),
-                sender,
-            )
-            .with_rules(rules),
-        );
+        let front = Arc::new(Front::new(
+            moto,
+            functions,
+            PREFIX.to_owned(),
+            repository.clone(),
+            Emulator::new(options.build_seconds, options.rollout_seconds),
+            sender,
+        ));
         let server = tokio::spawn(Arc::clone(&front).serve(listener));
         let pump = tokio::spawn(pump_events(Arc::clone(&front)));
+        // Through the front, which serves from now on.
+        if let Err(error) = create_waits_table(&config).await {
+            server.abort();
+            pump.abort();
+            return Err(error);
+        }
         Ok(Self {
             endpoint,
             moto,
@@ -225,29 +224,51 @@ impl LocalStack {
     }
 }
 
+/// moto's server, started through its Python with one fix: moto 5.2.5 drops `SendTaskFailure`'s
+/// `cause` (its `StepFunctionResponse.send_task_failure` hands the backend the error alone, although
+/// the backend takes a cause), so a wait failed by its token would reach the state machine
+/// without the reason AWS would give it. A `moto_server` that is not a Python script runs as it is.
+const MOTO_LAUNCHER: &str = r#"
+import sys
+from moto.core.responses import EmptyResult
+from moto.stepfunctions import responses
+
+def send_task_failure(self):
+    self.stepfunction_backend.send_task_failure(
+        self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+    )
+    return EmptyResult()
+
+responses.StepFunctionResponse.send_task_failure = send_task_failure
+from moto.server import main
+main(sys.argv[1:])
+"#;
+
+/// The command that starts `moto_server` with [`MOTO_LAUNCHER`]'s fix, through the Python its
+/// first line names.
+fn moto_command(moto_server: &Path) -> Command {
+    let interpreter = std::fs::read_to_string(moto_server)
+        .ok()
+        .and_then(|script| {
+            script.lines().next().and_then(|line| line.strip_prefix("#!")).map(str::trim).map(ToOwned::to_owned)
+        })
+        .filter(|interpreter| interpreter.contains("python") && !interpreter.contains(' '));
+    match interpreter {
+        Some(python) => {
+            let mut command = Command::new(python);
+            command.args(["-c", MOTO_LAUNCHER]);
+            command
+        }
+        None => Command::new(moto_server),
+    }
+}
+
 /// Delivers the events that are due, every [`EVENT_TICK`], until aborted.
 async fn pump_events(front: Arc<Front>) {
     loop {
         tokio::time::sleep(EVENT_TICK).await;
         front.deliver_due_events().await;
     }
-}
-
-/// The template's parameters as the local stack sets them: its repository and branch, any
-/// cluster and project (the stack holds only what the manifests name), and its region and
-/// account.
-fn template_parameters(repository: &str, branch: &str) -> eventbridge::Parameters {
-    [
-        ("AWS::Partition", "aws"),
-        ("AWS::Region", REGION),
-        ("AWS::AccountId", ACCOUNT),
-        ("AWS::StackName", "deltaship-local"),
-        ("RepositoryName", repository),
-        ("Branches", branch),
-    ]
-    .into_iter()
-    .map(|(name, value)| (name.to_owned(), value.to_owned()))
-    .collect()
 }
 
 /// The waits table in moto's DynamoDB, as the template declares it (keys `resource` and

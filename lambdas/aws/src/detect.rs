@@ -13,8 +13,13 @@
 //!    the same push finds its execution already there: that is success, not an error. A later
 //!    push of a commit that already has an execution on the branch (a reset, a force-push back)
 //!    starts the next attempt, `<name>-r2`, ... (see [`deltaship_core::deliveries::covers`]).
+//!    A plan whose worst-case history could pass what one execution may write (Step Functions
+//!    stops an execution at 25,000 events, [`deltaship_core::budget`]) is split into parts, each
+//!    its own execution: part 1 under the name above, the others `<name>-p2`, `<name>-p3`, ...,
+//!    each idempotent by its name; the answer lists them all (`executions`).
 //!
-//! With `DRY_RUN=true` it stops before step 5 and returns the execution input it would start.
+//! With `DRY_RUN=true` it stops before step 5 and returns the execution input it would start
+//! (its first part's).
 
 use aws_config::SdkConfig;
 use deltaship_core::deliveries::{Arrival, RecordedPush, SKIP_DEPLOY, covers, skips_deploy};

@@ -169,7 +169,7 @@ impl Function for RollbackService {
                 };
                 let back = RolloutWatch {
                     service_deployment,
-                    deployment_id: described.primary.clone().unwrap_or_default(),
+                    deployment_id: described.primary.unwrap_or_default(),
                     task_definition: watch.previous_task_definition.clone(),
                     expect: Expect::Deployed,
                     ..watch.clone()

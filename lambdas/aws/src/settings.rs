@@ -322,8 +322,26 @@ mod tests {
             build_wait(&[("BUILD_WAIT_MIN_SECONDS", "10"), ("BUILD_WAIT_MAX_SECONDS", "60")]).unwrap(),
             WaitPolicy { min_seconds: 10, max_seconds: 60 }
         );
-        let error = rollout_wait(&[("ROLLOUT_WAIT_MIN_SECONDS", "200")]).unwrap_err();
+        // A minimum above the default maximum (300 s) is refused, naming the maximum.
+        let error = rollout_wait(&[("ROLLOUT_WAIT_MIN_SECONDS", "400")]).unwrap_err();
         assert_eq!(error.variable, "ROLLOUT_WAIT_MAX_SECONDS");
+        assert_eq!(
+            rollout_wait(&[("ROLLOUT_WAIT_MIN_SECONDS", "200")]).unwrap(),
+            WaitPolicy { min_seconds: 200, max_seconds: 300 }
+        );
         assert!(build_wait(&[("BUILD_WAIT_MAX_SECONDS", "soon")]).is_err());
+    }
+
+    #[test]
+    fn the_waits_table_is_required_and_named_when_missing() {
+        assert_eq!(waits_table(&[("WAITS_TABLE", " deltaship-waits ")]).unwrap(), "deltaship-waits");
+        for source in [&[("X", "1")], &[("WAITS_TABLE", " ")]] {
+            let error = waits_table(source).unwrap_err();
+            assert_eq!(error.variable, "WAITS_TABLE");
+            assert_eq!(
+                error.to_string(),
+                "environment variable WAITS_TABLE: not set (the DynamoDB table of the waits, the template's WaitsTable)"
+            );
+        }
     }
 }

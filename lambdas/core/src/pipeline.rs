@@ -347,7 +347,7 @@ mod tests {
     #[test]
     fn a_plan_that_fits_is_one_part_under_its_own_name() {
         let input = wide_push(3);
-        let parts = input.clone().into_parts(Limits::new(WAITS), |part| format!("exec-p{part}")).unwrap();
+        let parts = input.into_parts(Limits::new(WAITS), |part| format!("exec-p{part}")).unwrap();
         assert_eq!(parts.len(), 1);
         let (only, json) = &parts[0];
         assert_eq!((only.part, only.parts, only.execution.as_str()), (1, 1, "exec-p1"));
@@ -360,7 +360,7 @@ mod tests {
         let input = wide_push(300);
         let per_service = worst_case_service(&input.services[0], WAITS);
         let parts = input.clone().into_parts(Limits::new(WAITS), |part| format!("exec-p{part}")).unwrap();
-        let fits = ((HISTORY_BUDGET - EXECUTION_EVENTS) / per_service) as usize;
+        let fits = usize::try_from((HISTORY_BUDGET - EXECUTION_EVENTS) / per_service).unwrap();
         let size = fits.min(MAX_SERVICES_PER_EXECUTION);
         assert_eq!(parts.len(), 300_usize.div_ceil(size), "{size} services a part");
         let mut seen = Vec::new();
