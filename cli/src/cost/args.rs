@@ -27,7 +27,8 @@ pub struct CostArgs {
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub rollback: u64,
     /// Whether the builds' and rollouts' EventBridge events reach wake-waits (`flowing`), or none
-    /// ever does and every wait ends by its fallback timeouts (`lost`).
+    /// ever does and every wait ends by its fallback timeouts (`lost`, what `deltaship local run
+    /// --drop-events` runs).
     #[arg(long, value_enum, default_value_t = Events::Flowing)]
     pub events: Events,
     /// Services the push deploys.
