@@ -30,9 +30,9 @@ fn a_deploy_whose_waits_end_with_their_events_meets_the_budgets() {
 }
 
 #[test]
-fn five_minute_builds_and_rollouts_time_out_their_first_waits() {
+fn first_waits_shorter_than_the_build_and_rollout_time_out_although_events_flow() {
     cost()
-        .args(["--build", "5m", "--rollout", "5m"])
+        .args(["--build", "5m", "--rollout", "5m", "--build-wait", "60..300", "--rollout-wait", "30..300"])
         .assert()
         .success()
         .stdout(predicate::str::contains(
@@ -50,9 +50,9 @@ fn with_events_lost_every_wait_ends_by_its_timeout() {
         .assert()
         .success()
         .stdout(predicate::str::contains("events lost"))
-        .stdout(predicate::str::contains("9 fallback timeouts"))
+        .stdout(predicate::str::contains("2 fallback timeouts"))
         .stdout(predicate::str::is_match(r"wake-waits invocations \(events\)\s+0\s+0\s+0\n").unwrap())
-        .stdout(predicate::str::is_match(r"history events\s+131\s+14\s+145\n").unwrap());
+        .stdout(predicate::str::is_match(r"history events\s+40\s+14\s+54\n").unwrap());
 }
 
 #[test]
@@ -61,21 +61,22 @@ fn json_has_the_counts_and_prices() {
         cost().args(["--services", "100", "--repository-services", "100", "--format", "json"]).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let estimate: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(estimate["simulation"]["service"]["counts"]["transitions"], 26);
-    assert_eq!(estimate["simulation"]["total"]["transitions"], 2605);
-    assert_eq!(estimate["simulation"]["total"]["history_events"], 11714);
+    // 5 + 5 minutes with the default waits: the normal path, 2 registrations and 2 deletions.
+    assert_eq!(estimate["simulation"]["service"]["counts"]["transitions"], 5);
+    assert_eq!(estimate["simulation"]["total"]["transitions"], 505);
+    assert_eq!(estimate["simulation"]["total"]["history_events"], 2614);
     assert_eq!(estimate["simulation"]["total"]["wake_invocations"], 300);
-    assert_eq!(estimate["simulation"]["service"]["counts"]["dynamodb_write_units"], 33);
+    assert_eq!(estimate["simulation"]["service"]["counts"]["dynamodb_write_units"], 4 * 3);
     assert_eq!(estimate["codepipeline"]["pipelines"], 100);
-    assert_eq!(estimate["scenario"]["build_wait"], serde_json::json!([60, 300]));
+    assert_eq!(estimate["scenario"]["build_wait"], serde_json::json!([600, 600]));
     assert_eq!(estimate["scenario"]["events"], "flowing");
     assert_eq!(estimate["prices"]["eventbridge_service_event"], 0.0);
 }
 
 #[test]
-fn a_longer_first_wait_meets_the_budgets() {
+fn the_default_waits_meet_the_budgets_with_five_minute_builds_and_rollouts() {
     cost()
-        .args(["--build-wait", "600..600", "--rollout-wait", "600..600"])
+        .args(["--build", "5m", "--rollout", "5m"])
         .assert()
         .success()
         .stdout(predicate::str::is_match(r"history events\s+26\s+14\s+40\n").unwrap())

@@ -141,7 +141,7 @@ mod budget {
         let quick = walk(&Scenario::new(50, 20));
         assert_eq!((quick.service.timeouts, quick.service.counts.history_events), (0, NORMAL_SERVICE_EVENTS));
         assert_eq!(quick.overhead.history_events, EXECUTION_EVENTS);
-        for scenario in [Scenario::new(300, 300), Scenario::new(1200, 600), Scenario::new(3000, 1500)] {
+        for scenario in [Scenario::backing_off(300, 300), Scenario::new(1300, 700), Scenario::new(3000, 1500)] {
             let walk = walk(&scenario).service;
             assert!(walk.timeouts > 0, "{scenario:?}");
             assert_eq!(walk.outcome.as_deref(), Some("deployed"));

@@ -292,9 +292,9 @@ mod tests {
         let scenario =
             Scenario { build_wait: WaitPolicy { min_seconds: 300, max_seconds: 300 }, ..Scenario::new(300, 300) };
         let worst = estimate(&scenario, 3).worst_case;
-        // Build fallbacks every 5 minutes: 12 over the build's hour; rollout fallbacks backing off
-        // (30..300 s): 10 over the rollout's half hour, and as many for the rollback.
-        let fallbacks = 12 + 2 * 10;
+        // Build fallbacks every 5 minutes: 12 over the build's hour; rollout fallbacks every 10
+        // minutes (the default): 3 over the rollout's half hour, and as many for the rollback.
+        let fallbacks = 12 + 2 * 3;
         assert_eq!(
             worst.per_service,
             budget::NORMAL_SERVICE_EVENTS + budget::FALLBACK_EVENTS * fallbacks + budget::ROLLBACK_EVENTS

@@ -565,7 +565,7 @@ mod tests {
     /// `rollback_seconds`; in wait mode the token is stored and completed when the look ends it.
     #[test]
     fn answers_are_the_functions_outputs_on_the_clock() {
-        let scenario = Scenario::new(300, 300);
+        let scenario = Scenario::backing_off(300, 300);
         let mut world = World::default();
         let mut ask = |function: &str, payload: Value, now_ms: u64| {
             answer("t", &task(function), &payload, &scenario, now_ms, &mut world).unwrap()
@@ -628,7 +628,7 @@ mod tests {
     /// rollback, whose events and completion follow, and the rollout's completion never comes.
     #[test]
     fn a_rollout_past_its_deadline_is_rolled_back() {
-        let scenario = Scenario { timeout_minutes: 5, rollback_seconds: 120, ..Scenario::new(300, 600) };
+        let scenario = Scenario { timeout_minutes: 5, rollback_seconds: 120, ..Scenario::backing_off(300, 600) };
         let mut world = World { deployment: Some(Deployment { started_ms: 0, stopped_ms: None }), ..World::default() };
         let watch = RolloutWatch {
             name: "service-0".into(),

@@ -293,7 +293,7 @@ mod tests {
         assert!((table.read_units - 1.0).abs() < f64::EPSILON, "an empty query still reads half a unit");
         let expired = Record::build(&build_input(), "token-3", 0, WaitPolicy::BUILD).unwrap();
         table.put(expired.clone());
-        assert!(table.query(&expired.resource, 3600 + 300 + 3600).is_empty(), "past its TTL");
+        assert!(table.query(&expired.resource, 3600 + 600 + 3600).is_empty(), "past its TTL");
     }
 
     #[test]

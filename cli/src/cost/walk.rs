@@ -87,6 +87,18 @@ impl Scenario {
             lambda_memory_mb: 128,
         }
     }
+
+    /// As [`Scenario::new`], with back-off policies (what a minimum below the maximum gives):
+    /// fallback timeouts of 60..300 s for builds and 30..300 s for rollouts, each as long as the
+    /// thing has run. The tests that exercise the back-off use it.
+    #[cfg(test)]
+    pub(crate) fn backing_off(build_seconds: u64, rollout_seconds: u64) -> Self {
+        Self {
+            build_wait: WaitPolicy { min_seconds: 60, max_seconds: 300 },
+            rollout_wait: WaitPolicy { min_seconds: 30, max_seconds: 300 },
+            ..Self::new(build_seconds, rollout_seconds)
+        }
+    }
 }
 
 /// Counts for one walk.
@@ -504,16 +516,17 @@ mod tests {
     use super::*;
     use crate::cost::definition;
 
+    /// The walks below exercise the back-off; [`walks_with_the_default_waits`] the defaults.
     fn scenario(build: u64, rollout: u64) -> Scenario {
-        Scenario::new(build, rollout)
+        Scenario::backing_off(build, rollout)
     }
 
     fn lost(scenario: Scenario) -> Scenario {
         Scenario { events: Events::Lost, ..scenario }
     }
 
-    /// Hand-counted walks of the pipeline, default policies (fallback timeouts: builds 60..300 s,
-    /// rollouts 30..300 s, each as long as the thing has run).
+    /// Hand-counted walks of the pipeline with the back-off policies (fallback timeouts: builds
+    /// 60..300 s, rollouts 30..300 s, each as long as the thing has run).
     ///
     /// 5 + 5 minutes, events flowing: the build's waits time out at 60, 120 and 240 s, the fourth
     /// (240 s long) ends with the build's event at 300 s; the rollout's at 30, 60, 120 and 240 s,
@@ -561,6 +574,38 @@ mod tests {
             ];
             assert_eq!(figures, expected, "{name}: {:?}", walk.path);
             assert_eq!(walk.outcome.as_deref(), Some(outcome), "{name}");
+        }
+    }
+
+    /// With the default policies (a flat 600 s), a build and a rollout that end within 10
+    /// minutes are seen by their events alone: no fallback, the normal path's 5 transitions and
+    /// 26 history events. A longer one is looked at once per 10 minutes; with events lost, each
+    /// wait ends at its first timeout.
+    #[test]
+    fn walks_with_the_default_waits() {
+        let defaults = |build, rollout| Scenario::new(build, rollout);
+        // (name, scenario, [transitions, Lambda tasks, wake-ups, events, timeouts, build looks,
+        // rollout looks, done at])
+        let table = [
+            ("5+5 min, events flowing", defaults(300, 300), [5, 4, 3, 26, 0, 1, 1, 600]),
+            ("5+5 min, events lost", lost(defaults(300, 300)), [9, 6, 0, 40, 2, 2, 2, 1200]),
+            ("25 min build, events flowing", defaults(1500, 300), [11, 8, 3, 52, 2, 5, 1, 1800]),
+        ];
+        for (name, scenario, expected) in table {
+            let walk = simulate(&definition(), &scenario, 1).unwrap().service;
+            let c = &walk.counts;
+            let figures = [
+                c.transitions,
+                c.lambda_invocations,
+                c.wake_invocations,
+                c.history_events,
+                walk.timeouts,
+                walk.build_checks,
+                walk.rollout_checks,
+                walk.finished_at,
+            ];
+            assert_eq!(figures, expected, "{name}: {:?}", walk.path);
+            assert_eq!(walk.outcome.as_deref(), Some("deployed"), "{name}");
         }
     }
 

@@ -45,7 +45,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub drop_events: bool,
     /// The waits' fallback timeouts: `local` (the first after 1 s) or `deployed` (the template's
-    /// defaults: builds 60..300 s, rollouts 30..300 s).
+    /// defaults: a flat 600 s for builds and rollouts).
     #[arg(long, value_enum, default_value_t = Waits::Local)]
     pub waits: Waits,
     /// The state machine definition to run instead of the built-in pipeline.asl.json.

@@ -58,7 +58,7 @@ pub enum Waits {
     /// template's longest): quick when events are dropped.
     #[default]
     Local,
-    /// The template's defaults, as deployed: builds 60..300 s, rollouts 30..300 s.
+    /// The template's defaults, as deployed: a flat 600 s for builds and rollouts.
     Deployed,
 }
 

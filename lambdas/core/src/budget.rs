@@ -117,10 +117,11 @@ mod tests {
     #[test]
     fn a_service_worst_case_grows_with_its_deadlines() {
         let default = worst_case_service(&job(60, 30), WAITS);
-        // Builds time out at 60, 120, 240, 480 s, then every 300 s to the hour: 15 fallbacks.
-        // Rollouts at 30, 60, 120, 240, 480 s, then every 300 s to the half hour: 10, each way.
-        assert_eq!((fallbacks(3600, WaitPolicy::BUILD), fallbacks(1800, WaitPolicy::ROLLOUT)), (15, 10));
-        assert_eq!(default, NORMAL_SERVICE_EVENTS + FALLBACK_EVENTS * (15 + 2 * 10) + ROLLBACK_EVENTS);
+        // Builds time out every 600 s to the hour: 6 fallbacks. Rollouts every 600 s to the half
+        // hour: 3, each way.
+        assert_eq!((fallbacks(3600, WaitPolicy::BUILD), fallbacks(1800, WaitPolicy::ROLLOUT)), (6, 3));
+        assert_eq!(default, NORMAL_SERVICE_EVENTS + FALLBACK_EVENTS * (6 + 2 * 3) + ROLLBACK_EVENTS);
+        assert_eq!(default, 195);
         assert!(worst_case_service(&job(60, 60), WAITS) > default);
         assert!(worst_case_service(&job(120, 30), WAITS) > default);
         // The longest deadlines a manifest may set still fit one execution on their own.
