@@ -4,27 +4,47 @@
 //! - every `${...}` placeholder in the ASL has a `DefinitionSubstitutions` entry, and vice versa;
 //! - every function in the template has a bin in the workspace, and every bin a function, and
 //!   they are the functions of `deltaship_aws::FUNCTIONS`;
+//! - every function builds from the variables the template gives it, reads each of them, and
+//!   gets every wait bound it reads from the template's wait parameters, whose defaults are the
+//!   core's wait policies (`WaitPolicy::BUILD`, `WaitPolicy::ROLLOUT`);
 //! - every error name in a `Retry` or `Catch` is one the functions can return (or a Step
-//!   Functions / Lambda service error), and `Retry` names only retryable ones;
+//!   Functions / Lambda service error), `Retry` names only retryable ones, and every task retries
+//!   the Lambda service's transient errors;
 //! - every path a state reads exists in the state's data at that point, following every branch
-//!   of the state machine with the handlers' real output shapes (paths read as
-//!   `deltaship::asl` reads them, as `deltaship cost` does);
-//! - the template's wait parameters default to the core's wait policies
-//!   (`WaitPolicy::BUILD`, `WaitPolicy::ROLLOUT`), and are what the functions' wait variables
-//!   say.
+//!   of the state machine with the handlers' real output shapes (`deltaship_core::payloads`;
+//!   paths read as `deltaship::asl` reads them, as `deltaship cost` does). Callback tasks
+//!   (`lambda:invoke.waitForTaskToken`) send the task token, time out after a positive number of
+//!   seconds from their input, and end with what their token is completed with (the function's
+//!   answer itself), an error of the function, or `States.Timeout`, which leads to a look;
+//! - every iteration ends with a `ServiceOutcome`, every outcome is reached, and each records
+//!   what ops need (who rolled back; the service deployment and its strategy once deployed);
+//! - the template's EventBridge rules deliver the events AWS sends (`tests/fixtures/aws/events/`)
+//!   that the waits need, and not another cluster's or project's; the `sam/events/` events are
+//!   their functions' inputs and pass their rules.
+//!
+//! The walk is `contract/walk.rs`; the template's intrinsics are resolved by `contract/template.rs`
+//! and event patterns matched by `contract/event_pattern.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+#[path = "contract/event_pattern.rs"]
+mod event_pattern;
+#[path = "contract/template.rs"]
+mod template;
+#[path = "contract/walk.rs"]
+mod walk;
+
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use deltaship::asl;
-use deltaship_core::payloads::{
-    BuildStatus, CheckBuildInput, CheckBuildOutput, CheckRolloutOutput, DeployInput, DeployOutput, Outcome,
-    RollbackAction, RollbackInput, RollbackOutput, RolloutStatus, ServiceOutcome, StartBuildOutput,
-};
-use deltaship_core::{ErrorKind, Origin, PipelineInput, RolloutWatch, ServiceJob, WaitPolicy};
+use deltaship_aws::settings::Source;
+use deltaship_core::{ErrorKind, Origin, PipelineInput, ServiceJob, WaitPolicy};
 use serde_json::{Value, json};
+
+use crate::event_pattern::matches;
+use crate::template::Stack;
+use crate::walk::{Walk, input_problem};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -96,30 +116,197 @@ fn lambda_bins() -> BTreeSet<String> {
     bins
 }
 
+/// The template's functions: (logical id, bin, resource).
+fn template_functions(template: &serde_norway::Value) -> Vec<(&str, &str, &serde_norway::Value)> {
+    resources_of_type(template, "AWS::Serverless::Function")
+        .into_iter()
+        .map(|(name, function)| {
+            assert_eq!(function["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{name}");
+            let binary = function["Metadata"]["BuildProperties"]["Binary"].as_str();
+            let binary = binary.unwrap_or_else(|| panic!("{name} names no Metadata.BuildProperties.Binary"));
+            (name, binary, function)
+        })
+        .collect()
+}
+
 #[test]
 fn the_template_the_bins_and_the_list_of_functions_agree() {
     let template = template();
-    let functions = resources_of_type(&template, "AWS::Serverless::Function");
-    let mut named = BTreeSet::new();
-    for (name, function) in &functions {
-        assert_eq!(function["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{name}");
-        let binary = function["Metadata"]["BuildProperties"]["Binary"].as_str();
-        let binary = binary.unwrap_or_else(|| panic!("{name} names no Metadata.BuildProperties.Binary"));
-        named.insert(binary.to_owned());
-    }
+    let named: BTreeSet<String> =
+        template_functions(&template).into_iter().map(|(_, binary, _)| binary.to_owned()).collect();
     let bins = lambda_bins();
     assert_eq!(named, bins, "functions in sam/template.yaml vs bins under lambdas/");
-    assert_eq!(bins.len(), 7);
+    assert_eq!(bins.len(), 8);
     // The list the local stack builds and seeds from (the bins run the same types).
     let listed: BTreeSet<String> = deltaship_aws::function::names().iter().map(|name| (*name).to_owned()).collect();
     assert_eq!(listed, bins, "deltaship_aws::FUNCTIONS vs bins under lambdas/");
 }
 
-/// Error names a `Retry` or `Catch` may name besides ours: Step Functions' own, and the Lambda
-/// service's errors of the `lambda:invoke` integration.
-fn is_service_error(name: &str) -> bool {
-    name.starts_with("States.") || name.starts_with("Lambda.")
+// ---- each function's variables ---------------------------------------------------------------
+
+/// Settings from a table, remembering which variables were read.
+struct Recorder {
+    variables: BTreeMap<String, String>,
+    read: RefCell<BTreeSet<String>>,
 }
+
+impl Source for Recorder {
+    fn get(&self, variable: &str) -> Option<String> {
+        self.read.borrow_mut().insert(variable.to_owned());
+        self.variables.get(variable).cloned()
+    }
+}
+
+/// A configuration that needs no environment: building a function makes no call.
+fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("eu-west-1"))
+        .build()
+}
+
+/// Each template function's bin, the variables the template gives it (resolved as in a stack
+/// deployed with the defaults), and the variables its settings read.
+fn variables_given_and_read() -> Vec<(String, BTreeMap<String, String>, BTreeSet<String>)> {
+    let template = template();
+    let stack = Stack::new(&template, "eu-west-1", &[]);
+    let mut found = Vec::new();
+    for (name, binary, function) in template_functions(&template) {
+        let given = stack.resolve(&function["Properties"]["Environment"]["Variables"]);
+        let given: BTreeMap<String, String> = given
+            .as_object()
+            .unwrap_or_else(|| panic!("{name} has no Environment.Variables"))
+            .iter()
+            .map(|(variable, value)| {
+                let value = value.as_str().unwrap_or_else(|| panic!("{name}'s {variable} is {value}, not a string"));
+                (variable.clone(), value.to_owned())
+            })
+            .collect();
+        let entry = deltaship_aws::function::named(binary).unwrap_or_else(|| panic!("no function {binary}"));
+        let recorder = Recorder { variables: given.clone(), read: RefCell::default() };
+        if let Err(error) = entry.build(&sdk_config(), &recorder) {
+            panic!("{name} ({binary}) does not build from the variables the template gives it: {error}");
+        }
+        found.push((binary.to_owned(), given, recorder.read.into_inner()));
+    }
+    found
+}
+
+#[test]
+fn every_function_builds_from_its_variables_and_reads_each_of_them() {
+    let found = variables_given_and_read();
+    assert_eq!(found.len(), deltaship_aws::FUNCTIONS.len());
+    for (function, given, read) in &found {
+        let unread: Vec<&String> = given.keys().filter(|variable| !read.contains(*variable)).collect();
+        assert!(unread.is_empty(), "the template gives {function} {unread:?}, which it never reads");
+    }
+    // The waits table is required where waits are kept (a missing one stops the build above).
+    let with_table: BTreeSet<&str> = found
+        .iter()
+        .filter(|(_, given, _)| given.contains_key("WAITS_TABLE"))
+        .map(|(function, _, _)| function.as_str())
+        .collect();
+    assert_eq!(with_table, BTreeSet::from(["check-build", "check-rollout", "wake-waits"]));
+}
+
+/// The wait bounds the template's functions get: every function that reads a wait variable gets
+/// it from the template as `!Ref` of its parameter, and the parameters' defaults, read as the
+/// Lambdas read their variables, are the core's policies.
+#[test]
+fn the_templates_wait_defaults_are_the_cores_wait_policies() {
+    let template = template();
+    let parameters = [
+        ("BUILD_WAIT_MIN_SECONDS", "BuildWaitMinSeconds"),
+        ("BUILD_WAIT_MAX_SECONDS", "BuildWaitMaxSeconds"),
+        ("ROLLOUT_WAIT_MIN_SECONDS", "RolloutWaitMinSeconds"),
+        ("ROLLOUT_WAIT_MAX_SECONDS", "RolloutWaitMaxSeconds"),
+    ];
+    let readers: BTreeMap<String, BTreeSet<String>> = variables_given_and_read()
+        .into_iter()
+        .map(|(function, _, read)| {
+            (
+                function,
+                read.into_iter().filter(|variable| parameters.iter().any(|(name, _)| name == variable)).collect(),
+            )
+        })
+        .collect();
+    for (name, binary, function) in template_functions(&template) {
+        let variables = &function["Properties"]["Environment"]["Variables"];
+        for (variable, parameter) in parameters {
+            let reads = readers[binary].contains(variable);
+            let Some(value) = variables.get(variable) else {
+                assert!(!reads, "{name} reads {variable}, which the template does not give it (a default would win)");
+                continue;
+            };
+            let named = match value {
+                serde_norway::Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
+                _ => None,
+            };
+            assert_eq!(named, Some(parameter), "{name}'s {variable} is not !Ref {parameter}");
+        }
+    }
+    let waiting = |prefix: &str| -> BTreeSet<&str> {
+        readers
+            .iter()
+            .filter(|(_, read)| read.iter().any(|variable| variable.starts_with(prefix)))
+            .map(|(function, _)| function.as_str())
+            .collect()
+    };
+    // detect-changes and the reconciler compute a plan's worst case with both policies.
+    let planners = ["detect-changes", "reconcile-pushes"];
+    let build: BTreeSet<&str> = ["check-build", "start-build", "wake-waits"].into_iter().chain(planners).collect();
+    let rollout: BTreeSet<&str> =
+        ["check-rollout", "deploy-service", "rollback-service", "wake-waits"].into_iter().chain(planners).collect();
+    assert_eq!(waiting("BUILD_WAIT_"), build);
+    assert_eq!(waiting("ROLLOUT_WAIT_"), rollout);
+    let default = |parameter: &str| -> u32 {
+        let default = &template["Parameters"][parameter]["Default"];
+        let seconds = default.as_u64().unwrap_or_else(|| panic!("parameter {parameter} defaults to {default:?}"));
+        u32::try_from(seconds).unwrap()
+    };
+    let policy = |min: usize| WaitPolicy::new(default(parameters[min].1), default(parameters[min + 1].1));
+    assert_eq!(policy(0), Ok(WaitPolicy::BUILD), "BuildWait*Seconds' defaults vs WaitPolicy::BUILD");
+    assert_eq!(policy(2), Ok(WaitPolicy::ROLLOUT), "RolloutWait*Seconds' defaults vs WaitPolicy::ROLLOUT");
+}
+
+// ---- error names ------------------------------------------------------------------------------
+
+/// Step Functions' own error names (the Amazon States Language's predefined errors).
+const STATES_ERRORS: [&str; 15] = [
+    "States.ALL",
+    "States.DataLimitExceeded",
+    "States.ExceedToleratedFailureThreshold",
+    "States.HeartbeatTimeout",
+    "States.Http.Socket",
+    "States.IntrinsicFailure",
+    "States.ItemReaderFailed",
+    "States.NoChoiceMatched",
+    "States.ParameterPathFailure",
+    "States.Permissions",
+    "States.ResultPathMatchFailure",
+    "States.ResultWriterFailed",
+    "States.Runtime",
+    "States.TaskFailed",
+    "States.Timeout",
+];
+
+/// The Lambda service's errors of the `lambda:invoke` integration, all transient and retried by
+/// every task: the service's 500s, throttling, and what Lambda reports for a function that crashed
+/// or timed out (`Lambda.Unknown`, and `Sandbox.Timedout` as the function's `errorType`; with
+/// `Lambda.ClientExecutionTimeoutException`, the three issue 15 added to every task's retries).
+const LAMBDA_ERRORS: [&str; 7] = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.Unknown",
+    "Sandbox.Timedout",
+];
+
+/// Errors a `Retry` must not name: retrying them would hide a failure or, for a callback task's
+/// timeout, skip the look that follows it.
+const NEVER_RETRIED: [&str; 4] = ["States.ALL", "States.TaskFailed", "States.Timeout", "States.HeartbeatTimeout"];
 
 fn visit_states(states: &Value, visit: &mut dyn FnMut(&str, &Value)) {
     for (name, state) in states.as_object().unwrap() {
@@ -130,16 +317,22 @@ fn visit_states(states: &Value, visit: &mut dyn FnMut(&str, &Value)) {
     }
 }
 
+fn error_names(rule: &Value) -> Vec<&str> {
+    rule["ErrorEquals"].as_array().unwrap().iter().map(|error| error.as_str().unwrap()).collect()
+}
+
 #[test]
 fn every_error_name_is_one_the_functions_return_and_retries_are_only_retryable() {
     let mut seen = 0;
     visit_states(&asl()["States"], &mut |name, state| {
         for (field, retry) in [("Retry", true), ("Catch", false)] {
             for rule in state.get(field).and_then(Value::as_array).into_iter().flatten() {
-                for error in rule["ErrorEquals"].as_array().unwrap() {
-                    let error = error.as_str().unwrap();
+                for error in error_names(rule) {
                     seen += 1;
-                    if is_service_error(error) {
+                    if retry {
+                        assert!(!NEVER_RETRIED.contains(&error), "state {name:?} retries {error}");
+                    }
+                    if STATES_ERRORS.contains(&error) || LAMBDA_ERRORS.contains(&error) {
                         continue;
                     }
                     let kind = ErrorKind::from_name(error)
@@ -155,7 +348,7 @@ fn every_error_name_is_one_the_functions_return_and_retries_are_only_retryable()
 }
 
 #[test]
-fn every_retryable_error_is_retried_by_every_task() {
+fn every_task_retries_the_transient_errors_and_catches_the_rest() {
     let retryable: Vec<&str> =
         ErrorKind::ALL.into_iter().filter(|kind| kind.is_retryable()).map(ErrorKind::name).collect();
     let mut tasks = 0;
@@ -168,267 +361,16 @@ fn every_retryable_error_is_retried_by_every_task() {
             .as_array()
             .unwrap_or_else(|| panic!("task {name:?} has no Retry"))
             .iter()
-            .flat_map(|rule| rule["ErrorEquals"].as_array().unwrap())
-            .map(|error| error.as_str().unwrap())
+            .flat_map(error_names)
             .collect();
-        for error in &retryable {
+        for error in retryable.iter().chain(&LAMBDA_ERRORS) {
             assert!(retried.contains(error), "task {name:?} does not retry {error}");
         }
         assert!(state["Catch"].is_array(), "task {name:?} has no Catch: one failure would stop every service");
     });
-    assert_eq!(tasks, 5);
-}
-
-/// The wait bounds the template's functions get: each wait variable names its parameter, and
-/// the parameters' defaults, read as the Lambdas read their variables, are the core's policies.
-#[test]
-fn the_templates_wait_defaults_are_the_cores_wait_policies() {
-    let template = template();
-    let pairs = [
-        (("BUILD_WAIT_MIN_SECONDS", "BuildWaitMinSeconds"), ("BUILD_WAIT_MAX_SECONDS", "BuildWaitMaxSeconds")),
-        (("ROLLOUT_WAIT_MIN_SECONDS", "RolloutWaitMinSeconds"), ("ROLLOUT_WAIT_MAX_SECONDS", "RolloutWaitMaxSeconds")),
-    ];
-    let mut given = BTreeMap::new();
-    for (function, resource) in resources_of_type(&template, "AWS::Serverless::Function") {
-        let Some(variables) = resource["Properties"]["Environment"]["Variables"].as_mapping() else { continue };
-        for ((min, min_parameter), (max, max_parameter)) in pairs {
-            for (variable, parameter) in [(min, min_parameter), (max, max_parameter)] {
-                let Some(value) = variables.get(variable) else { continue };
-                let named = match value {
-                    serde_norway::Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
-                    _ => None,
-                };
-                assert_eq!(named, Some(parameter), "{function}'s {variable} is not !Ref {parameter}");
-                *given.entry(variable).or_insert(0) += 1;
-            }
-            assert_eq!(variables.contains_key(min), variables.contains_key(max), "{function} has {min} or {max} alone");
-        }
-    }
-    // start-build and check-build wait on builds, deploy-service and check-rollout on rollouts.
-    assert_eq!(given.values().collect::<Vec<_>>(), [&2; 4], "functions given each wait variable: {given:?}");
-    let default = |parameter: &str| -> u32 {
-        let default = &template["Parameters"][parameter]["Default"];
-        let seconds = default.as_u64().unwrap_or_else(|| panic!("parameter {parameter} defaults to {default:?}"));
-        u32::try_from(seconds).unwrap()
-    };
-    let policy = |((_, min), (_, max)): ((&str, &str), (&str, &str))| WaitPolicy::new(default(min), default(max));
-    assert_eq!(policy(pairs[0]), Ok(WaitPolicy::BUILD), "BuildWait*Seconds' defaults vs WaitPolicy::BUILD");
-    assert_eq!(policy(pairs[1]), Ok(WaitPolicy::ROLLOUT), "RolloutWait*Seconds' defaults vs WaitPolicy::ROLLOUT");
-}
-
-// ---- the data each state sees ----------------------------------------------------------------
-
-/// Which function a task invokes, by its `FunctionName` placeholder, and what it answers.
-fn function_output(placeholder: &str) -> Value {
-    let watch = RolloutWatch {
-        name: "users".into(),
-        cluster: "shop".into(),
-        service: "users".into(),
-        deployment_id: "ecs-svc/2".into(),
-        task_definition: "arn:aws:ecs:eu-west-1:1:task-definition/users:7".into(),
-        previous_task_definition: "arn:aws:ecs:eu-west-1:1:task-definition/users:6".into(),
-        started_at: 1,
-        deadline: 901,
-    };
-    let output = match placeholder {
-        "${StartBuildFunctionArn}" => serde_json::to_value(StartBuildOutput {
-            build_id: "users-build:1".into(),
-            build_url: "https://console".into(),
-            wait_seconds: 30,
-        }),
-        "${CheckBuildFunctionArn}" => serde_json::to_value(CheckBuildOutput {
-            status: BuildStatus::Succeeded,
-            build_id: "users-build:1".into(),
-            wait_seconds: 0,
-            phase: None,
-            image: Some("registry/users:abc".into()),
-            build_url: "https://console".into(),
-            logs_url: None,
-        }),
-        "${DeployServiceFunctionArn}" => serde_json::to_value(DeployOutput {
-            watch,
-            image: "registry/users:abc".into(),
-            wait_seconds: 20,
-            service_url: "https://console".into(),
-        }),
-        "${CheckRolloutFunctionArn}" => serde_json::to_value(CheckRolloutOutput {
-            status: RolloutStatus::Completed,
-            deployment_id: "ecs-svc/2".into(),
-            task_definition: "arn:aws:ecs:eu-west-1:1:task-definition/users:7".into(),
-            wait_seconds: 0,
-            detail: "2 of 2 tasks running".into(),
-            service_url: "https://console".into(),
-        }),
-        "${RollbackServiceFunctionArn}" => serde_json::to_value(RollbackOutput {
-            action: RollbackAction::RolledBack,
-            task_definition: "arn:aws:ecs:eu-west-1:1:task-definition/users:6".into(),
-            deployment_id: Some("ecs-svc/3".into()),
-            message: "rolled back".into(),
-            service_url: "https://console".into(),
-        }),
-        other => panic!("a task invokes {other}, which is no function"),
-    };
-    output.unwrap()
-}
-
-/// The payload a task sends is the input its function takes (every required field, of its type).
-fn check_input(state: &str, placeholder: &str, payload: &Value) {
-    fn parse<T: serde::de::DeserializeOwned>(state: &str, payload: &Value) {
-        if let Err(error) = serde_json::from_value::<T>(payload.clone()) {
-            panic!("state {state:?} sends {payload}, which its function does not take: {error}");
-        }
-    }
-    match placeholder {
-        "${StartBuildFunctionArn}" => parse::<ServiceJob>(state, payload),
-        "${CheckBuildFunctionArn}" => parse::<CheckBuildInput>(state, payload),
-        "${DeployServiceFunctionArn}" => parse::<DeployInput>(state, payload),
-        "${CheckRolloutFunctionArn}" => parse::<RolloutWatch>(state, payload),
-        "${RollbackServiceFunctionArn}" => parse::<RollbackInput>(state, payload),
-        other => panic!("a task invokes {other}, which is no function"),
-    }
-}
-
-/// The value at `path` in the data state `state` sees; panics, naming the state, if the path is
-/// absent or beyond the paths deltaship knows.
-fn read(state: &str, data: &Value, path: &str) -> Value {
-    match asl::read(data, path) {
-        Ok(Some(value)) => value,
-        Ok(None) => panic!("state {state:?} reads {path}, which does not exist in {data}"),
-        Err(error) => panic!("state {state:?}: {error}"),
-    }
-}
-
-/// A payload template (`Parameters`) filled from `data`; panics, naming the state, on a path that
-/// does not exist.
-fn fill(state: &str, template: &Value, data: &Value) -> Value {
-    asl::evaluate(template, data).unwrap_or_else(|error| panic!("state {state:?}: {error}, in {data}"))
-}
-
-/// `result` put where `result_path` says; panics, naming the state, if it cannot be.
-fn put(state: &str, data: &mut Value, result_path: Option<&Value>, result: Value) {
-    asl::set_result(data, result_path, result).unwrap_or_else(|error| panic!("state {state:?}: {error}"));
-}
-
-/// Follows every transition from `name` with `data`, checking each path a state reads; collects
-/// the outputs of the states that end the machine.
-fn walk(
-    states: &Value,
-    name: &str,
-    data: Value,
-    visited: &mut BTreeSet<(String, String)>,
-    ends: &mut Vec<(String, Value)>,
-) {
-    let shape = shape_of(&data);
-    if !visited.insert((name.to_owned(), shape)) {
-        return;
-    }
-    let state = &states[name];
-    let kind = state["Type"].as_str().unwrap_or_else(|| panic!("no state {name:?}"));
-    let next_or_end =
-        |output: Value, ends: &mut Vec<(String, Value)>, visited: &mut BTreeSet<(String, String)>| match state
-            .get("Next")
-            .and_then(Value::as_str)
-        {
-            Some(next) => walk(states, next, output, visited, ends),
-            None => ends.push((name.to_owned(), output)),
-        };
-    match kind {
-        "Task" => {
-            let parameters = fill(name, &state["Parameters"], &data);
-            let payload = &parameters["Payload"];
-            assert!(payload.is_object(), "state {name:?} sends a payload that is not an object");
-            let function = parameters["FunctionName"].as_str().unwrap();
-            check_input(name, function, payload);
-            for (catch_index, catch) in state["Catch"].as_array().unwrap().iter().enumerate() {
-                let mut failed = data.clone();
-                let error = json!({"Error": format!("Catch{catch_index}"), "Cause": "{\"errorMessage\":\"...\"}"});
-                put(name, &mut failed, catch.get("ResultPath"), error);
-                walk(states, catch["Next"].as_str().unwrap(), failed, visited, ends);
-            }
-            let mut output = data;
-            let answer = json!({"Payload": function_output(function)});
-            asl::apply_result(state, &mut output, answer)
-                .unwrap_or_else(|error| panic!("state {name:?}: {error}, in {function}'s answer"));
-            next_or_end(output, ends, visited);
-        }
-        "Wait" => {
-            let path = state["SecondsPath"].as_str().unwrap();
-            let seconds = read(name, &data, path);
-            assert!(seconds.is_u64(), "state {name:?}: {path} is {seconds}, not a number of seconds");
-            next_or_end(data, ends, visited);
-        }
-        "Choice" => {
-            for choice in state["Choices"].as_array().unwrap() {
-                let path = choice["Variable"].as_str().unwrap();
-                let value = read(name, &data, path);
-                if let Some(expected) = choice.get("StringEquals") {
-                    assert!(value.is_string(), "state {name:?}: {path} is {value}, compared with {expected}");
-                }
-                walk(states, choice["Next"].as_str().unwrap(), data.clone(), visited, ends);
-            }
-            walk(states, state["Default"].as_str().unwrap(), data, visited, ends);
-        }
-        "Pass" => {
-            let mut output = data;
-            if let Some(parameters) = state.get("Parameters") {
-                let result = fill(name, parameters, &output);
-                put(name, &mut output, state.get("ResultPath"), result);
-            }
-            next_or_end(output, ends, visited);
-        }
-        "Map" => {
-            let items = read(name, &data, state["ItemsPath"].as_str().unwrap());
-            let item = items.as_array().unwrap()[0].clone();
-            if let Some(path) = state.get("MaxConcurrencyPath") {
-                let limit = read(name, &data, path.as_str().unwrap());
-                assert!(limit.is_u64(), "MaxConcurrencyPath is a number");
-            }
-            let processor = &state["ItemProcessor"];
-            let mut iteration_ends = Vec::new();
-            walk(
-                &processor["States"],
-                processor["StartAt"].as_str().unwrap(),
-                item,
-                &mut BTreeSet::new(),
-                &mut iteration_ends,
-            );
-            check_outcomes(&iteration_ends);
-            for (_, outcome) in iteration_ends {
-                let mut output = data.clone();
-                put(name, &mut output, state.get("ResultPath"), json!([outcome]));
-                next_or_end(output, ends, visited);
-            }
-        }
-        "Succeed" | "Fail" => ends.push((name.to_owned(), data)),
-        other => panic!("state {name:?} has type {other}, which this test does not follow"),
-    }
-}
-
-/// The keys of an object, recursively, to tell apart data shapes in a loop.
-fn shape_of(data: &Value) -> String {
-    match data {
-        Value::Object(fields) => {
-            let inner: Vec<String> = fields.iter().map(|(key, value)| format!("{key}:{}", shape_of(value))).collect();
-            format!("{{{}}}", inner.join(","))
-        }
-        _ => String::new(),
-    }
-}
-
-/// Every iteration ends with an outcome naming the service, whether it is ok, and what happened.
-fn check_outcomes(ends: &[(String, Value)]) {
-    let mut outcomes = BTreeMap::new();
-    for (state, outcome) in ends {
-        let record: ServiceOutcome = serde_json::from_value(outcome.clone())
-            .unwrap_or_else(|error| panic!("outcome state {state:?} writes no outcome record ({error}): {outcome}"));
-        assert_eq!(record.ok, record.outcome.is_ok(), "state {state:?}: ok and outcome disagree");
-        if !record.ok {
-            assert!(record.error.is_some() && record.cause.is_some(), "state {state:?} says no why");
-        }
-        outcomes.insert(record.outcome, state.clone());
-    }
-    let reached: BTreeSet<Outcome> = outcomes.keys().copied().collect();
-    assert_eq!(reached, Outcome::ALL.into_iter().collect(), "every outcome, and only these, ends an iteration");
+    // Start build, Wait for build, Look at build, Deploy, Wait for rollout, Look at rollout,
+    // Roll back, Wait for rollback, Look at rollback.
+    assert_eq!(tasks, 9);
 }
 
 fn execution_input() -> Value {
@@ -445,6 +387,7 @@ fn execution_input() -> Value {
         container: "app".into(),
         image_repository: "shop/users".into(),
         timeout_minutes: 15,
+        build_timeout_minutes: 60,
         reasons: vec!["services/users/src/main.rs".into()],
         more_reasons: 0,
     };
@@ -459,62 +402,295 @@ fn execution_input() -> Value {
         origin: Origin::Push,
         max_concurrency: 10,
         services: vec![job],
+        part: 1,
+        parts: 1,
         removed: vec![],
     })
     .unwrap()
 }
 
+/// The whole machine walked: the states that end it.
+fn walk_machine(asl: &Value) -> BTreeSet<String> {
+    Walk::run(asl, execution_input()).into_iter().map(|end| end.state).collect()
+}
+
 #[test]
 fn every_path_a_state_reads_exists_on_every_branch() {
-    let asl = asl();
-    let mut ends = Vec::new();
-    walk(&asl["States"], asl["StartAt"].as_str().unwrap(), execution_input(), &mut BTreeSet::new(), &mut ends);
-    let finals: BTreeSet<&str> = ends.iter().map(|(state, _)| state.as_str()).collect();
-    assert_eq!(finals, BTreeSet::from(["All services deployed", "Some services failed"]));
+    let finals = walk_machine(&asl());
+    assert_eq!(finals, BTreeSet::from(["All services deployed".to_owned(), "Some services failed".to_owned()]));
+}
+
+/// The walk over `asl` changed by `change` (a state of the iteration, by name) fails.
+fn assert_walk_fails(state: &str, change: impl FnOnce(&mut Value), why: &str) {
+    let mut asl = asl();
+    change(&mut asl["States"]["Deploy each service"]["ItemProcessor"]["States"][state]);
+    let result = std::panic::catch_unwind(|| walk_machine(&asl));
+    assert!(result.is_err(), "{why}");
 }
 
 #[test]
 fn the_walker_catches_a_path_no_handler_produces() {
-    let mut asl = asl();
-    let check_build = &mut asl["States"]["Deploy each service"]["ItemProcessor"]["States"]["Check build"];
-    check_build["ResultSelector"]["image.$"] = json!("$.Payload.image_uri");
-    let result = std::panic::catch_unwind(|| {
-        walk(&asl["States"], "Deploy each service", execution_input(), &mut BTreeSet::new(), &mut Vec::new());
-    });
-    assert!(result.is_err(), "a ResultSelector reading a field check-build does not return must fail the walk");
+    assert_walk_fails(
+        "Look at build",
+        |state| state["ResultSelector"]["image.$"] = json!("$.Payload.image_uri"),
+        "a ResultSelector reading a field check-build does not return must fail the walk",
+    );
+    assert_walk_fails(
+        "Wait for build",
+        |state| state["ResultSelector"]["status.$"] = json!("$.Payload.status"),
+        "a callback task's result is the completion itself, not wrapped in Payload",
+    );
 }
 
 #[test]
 fn the_walker_catches_a_payload_its_function_does_not_take() {
-    let mut asl = asl();
-    let deploy = &mut asl["States"]["Deploy each service"]["ItemProcessor"]["States"]["Deploy"];
-    deploy["Parameters"]["Payload"].as_object_mut().unwrap().remove("pushed_at.$");
-    let result = std::panic::catch_unwind(|| {
-        walk(&asl["States"], "Deploy each service", execution_input(), &mut BTreeSet::new(), &mut Vec::new());
-    });
-    assert!(result.is_err(), "a Deploy payload without pushed_at must fail the walk");
+    assert_walk_fails(
+        "Deploy",
+        |state| {
+            state["Parameters"]["Payload"].as_object_mut().unwrap().remove("pushed_at.$");
+        },
+        "a Deploy payload without pushed_at must fail the walk",
+    );
+    assert_walk_fails(
+        "Wait for rollout",
+        |state| {
+            state["Parameters"]["Payload"].as_object_mut().unwrap().remove("task_token.$");
+        },
+        "a callback task that does not send its token must fail the walk",
+    );
+    assert_walk_fails(
+        "Look at rollout",
+        |state| state["Parameters"]["Payload"]["task_token.$"] = json!("$$.Task.Token"),
+        "a plain invocation that sends a token (wait mode without a wait) must fail the walk",
+    );
+    assert_walk_fails(
+        "Wait for build",
+        |state| state["Parameters"]["Payload"]["execution.$"] = json!("$$.Execution.Name"),
+        "a context path other than the task token must fail the walk",
+    );
+}
+
+#[test]
+fn the_walker_catches_a_wait_without_a_fallback() {
+    assert_walk_fails(
+        "Wait for rollback",
+        |state| state["TimeoutSecondsPath"] = json!("$.rollback.rollout.stage"),
+        "a timeout read from something that is not a positive number must fail the walk",
+    );
+    assert_walk_fails(
+        "Wait for build",
+        |state| {
+            state.as_object_mut().unwrap().remove("TimeoutSecondsPath");
+        },
+        "a callback task without a timeout must fail the walk",
+    );
+    assert_walk_fails(
+        "Wait for rollout",
+        |state| {
+            state["Catch"].as_array_mut().unwrap().remove(0);
+        },
+        "a callback task whose timeout is not caught must fail the walk",
+    );
+    assert_walk_fails(
+        "Look at build",
+        |state| {
+            state["Catch"]
+                .as_array_mut()
+                .unwrap()
+                .insert(0, json!({ "ErrorEquals": ["States.Timeout"], "Next": "Build failed" }));
+        },
+        "catching a timeout on a task that never times out must fail the walk",
+    );
+}
+
+#[test]
+fn the_walker_catches_a_choice_no_answer_takes() {
+    assert_walk_fails(
+        "Rollout done?",
+        |state| state["Choices"][0]["StringEquals"] = json!("SUCCEEDED"),
+        "a choice on a status check-rollout never answers must fail the walk",
+    );
+}
+
+#[test]
+fn the_outcome_check_catches_a_record_that_says_too_little() {
+    assert_walk_fails(
+        "Rolled back",
+        |state| {
+            state["Parameters"].as_object_mut().unwrap().remove("rolled_back_by.$");
+        },
+        "a rolled_back outcome without rolled_back_by must fail the walk",
+    );
+    assert_walk_fails(
+        "Superseded",
+        |state| {
+            state["Parameters"].as_object_mut().unwrap().remove("strategy.$");
+        },
+        "an outcome after the deployment without its strategy must fail the walk",
+    );
+}
+
+// ---- inputs from outside the state machine ----------------------------------------------------
+
+/// Whether `payload` is what the function `name` takes, or why not.
+fn function_input_problem(name: &str, payload: Value) -> Option<String> {
+    let placeholder = match name {
+        "start-build" => "${StartBuildFunctionArn}",
+        "check-build" => "${CheckBuildFunctionArn}",
+        "deploy-service" => "${DeployServiceFunctionArn}",
+        "check-rollout" => "${CheckRolloutFunctionArn}",
+        "rollback-service" => "${RollbackServiceFunctionArn}",
+        "detect-changes" => {
+            return match deltaship_core::parse_event_value(payload) {
+                Ok(_) => None,
+                Err(error) => Some(error.to_string()),
+            };
+        }
+        "reconcile-pushes" => {
+            let parsed = serde_json::from_value::<deltaship_core::payloads::ReconcileInput>(payload);
+            return parsed.err().map(|error| error.to_string());
+        }
+        "wake-waits" => return deltaship_core::waits::parse_wake(payload).err().map(|failure| failure.to_string()),
+        other => return Some(format!("no function {other}")),
+    };
+    input_problem(placeholder, &payload)
+}
+
+fn json_file(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
 
 #[test]
 fn every_invoke_fixture_is_its_functions_input() {
-    let fixture = |name: &str| -> Value {
-        let path = root().join("tests/fixtures/invoke").join(format!("{name}.json"));
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    };
-    for (function, placeholder) in [
-        ("start-build", "${StartBuildFunctionArn}"),
-        ("check-build", "${CheckBuildFunctionArn}"),
-        ("deploy-service", "${DeployServiceFunctionArn}"),
-        ("check-rollout", "${CheckRolloutFunctionArn}"),
-        ("rollback-service", "${RollbackServiceFunctionArn}"),
-    ] {
-        check_input(function, placeholder, &fixture(function));
+    let fixtures = deltaship_tests::fixtures_dir().join("invoke");
+    for name in deltaship_aws::function::names() {
+        let fixture = json_file(&fixtures.join(format!("{name}.json")));
+        if let Some(problem) = function_input_problem(name, fixture) {
+            panic!("tests/fixtures/invoke/{name}.json is not {name}'s input: {problem}");
+        }
     }
-    assert!(matches!(
-        deltaship_core::parse_event_value(fixture("detect-changes")),
-        Ok(deltaship_core::Trigger::Push(_))
-    ));
-    assert!(serde_json::from_value::<deltaship_core::payloads::ReconcileInput>(fixture("reconcile-pushes")).is_ok());
+    let detect = json_file(&fixtures.join("detect-changes.json"));
+    assert!(matches!(deltaship_core::parse_event_value(detect), Ok(deltaship_core::Trigger::Push(_))));
+}
+
+// ---- the EventBridge rules ---------------------------------------------------------------------
+
+/// The event patterns of the template's rules, by logical id, in a stack deployed in `region`
+/// with `parameters`; and which function each rule targets.
+fn rules(region: &str, parameters: &[(&str, &str)]) -> BTreeMap<String, (Value, String)> {
+    let template = template();
+    let stack = Stack::new(&template, region, parameters);
+    let bins: BTreeMap<&str, &str> =
+        template_functions(&template).into_iter().map(|(name, binary, _)| (name, binary)).collect();
+    resources_of_type(&template, "AWS::Events::Rule")
+        .into_iter()
+        .map(|(name, rule)| {
+            let targets = rule["Properties"]["Targets"].as_sequence().unwrap();
+            assert_eq!(targets.len(), 1, "rule {name} has one target");
+            let target = stack.resolve(&targets[0]["Arn"]);
+            let function = target.as_str().and_then(|arn| arn.strip_suffix(".Arn")).unwrap_or_default();
+            let binary = bins.get(function).unwrap_or_else(|| panic!("rule {name} targets {target}, no function"));
+            for key in ["RetryPolicy", "DeadLetterConfig"] {
+                assert!(targets[0].get(key).is_some(), "rule {name}'s target has no {key}");
+            }
+            (name.to_owned(), (stack.resolve(&rule["Properties"]["EventPattern"]), (*binary).to_owned()))
+        })
+        .collect()
+}
+
+/// The AWS event fixtures (`tests/fixtures/aws/events/`), by file name without `.json`.
+fn aws_events() -> BTreeMap<String, Value> {
+    let folder = deltaship_tests::fixtures_dir().join("aws/events");
+    let mut events = BTreeMap::new();
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
+        events.insert(name, json_file(&path));
+    }
+    events
+}
+
+/// The rules (by target function) an event reaches.
+fn reached_by(rules: &BTreeMap<String, (Value, String)>, event: &Value) -> BTreeSet<String> {
+    rules.values().filter(|(pattern, _)| matches(pattern, event)).map(|(_, function)| function.clone()).collect()
+}
+
+#[test]
+fn the_rules_wake_the_waits_on_every_event_that_can_end_them() {
+    // The fixtures' region and the sample's cluster and projects: the parameters' defaults.
+    let rules = rules("us-east-1", &[]);
+    let events = aws_events();
+    assert_eq!(events.len(), 7, "{:?}", events.keys());
+    for (name, event) in &events {
+        let expected: BTreeSet<String> = if name == "codebuild-build-state-change-in-progress" {
+            BTreeSet::new() // not an end: it would only cost an invocation
+        } else {
+            BTreeSet::from(["wake-waits".to_owned()])
+        };
+        assert_eq!(reached_by(&rules, event), expected, "{name}");
+        assert!(deltaship_core::waits::parse_wake(event.clone()).is_ok(), "{name} is no wake-waits input");
+    }
+}
+
+#[test]
+fn the_rules_leave_other_clusters_projects_regions_and_accounts_alone() {
+    let events = aws_events();
+    let build = &events["codebuild-build-state-change-succeeded"];
+    let deployment = &events["ecs-deployment-state-change-completed"];
+    let defaults = rules("us-east-1", &[]);
+    assert_eq!(reached_by(&defaults, build).len(), 1);
+    assert_eq!(reached_by(&defaults, deployment).len(), 1);
+
+    // The same events, from another stack's project and cluster.
+    let other_stack = rules("us-east-1", &[("BuildProjectPrefix", "shop-"), ("ClusterName", "shop")]);
+    assert!(reached_by(&other_stack, build).is_empty(), "another project prefix");
+    assert!(reached_by(&other_stack, deployment).is_empty(), "another cluster");
+    assert!(reached_by(&rules("eu-west-1", &[]), deployment).is_empty(), "another region");
+
+    // Events of another project, cluster or account, with the defaults.
+    let mut other_project = build.clone();
+    other_project["detail"]["project-name"] = json!("billing-api");
+    let mut other_cluster = deployment.clone();
+    other_cluster["resources"] = json!(["arn:aws:ecs:us-east-1:123456789012:service/deltaship-sample-2/user-service"]);
+    let mut other_account = deployment.clone();
+    other_account["resources"] = json!(["arn:aws:ecs:us-east-1:210987654321:service/deltaship-sample/user-service"]);
+    for (what, event) in [("project", other_project), ("cluster", other_cluster), ("account", other_account)] {
+        assert!(reached_by(&defaults, &event).is_empty(), "an event of another {what}");
+    }
+}
+
+#[test]
+fn every_sam_event_is_its_functions_input_and_passes_its_rule() {
+    let folder = root().join("sam/events");
+    let events: BTreeMap<String, Value> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "json"))
+        .filter(|path| path.file_name().is_some_and(|name| name != "env.json"))
+        .map(|path| (path.file_name().unwrap().to_str().unwrap().to_owned(), json_file(&path)))
+        .collect();
+    // The sample's stack: eu-west-1, the parameters' defaults (repository deltaship, branch main).
+    let rules = rules("eu-west-1", &[]);
+    let expected = [
+        ("push.json", "detect-changes", true),
+        ("branch-deleted.json", "detect-changes", false),
+        ("build-succeeded.json", "wake-waits", true),
+    ];
+    assert_eq!(events.keys().collect::<Vec<_>>(), {
+        let mut names: Vec<&str> = expected.iter().map(|(name, _, _)| *name).collect();
+        names.sort_unstable();
+        names
+    });
+    for (name, function, delivered) in expected {
+        let event = &events[name];
+        if let Some(problem) = function_input_problem(function, event.clone()) {
+            panic!("sam/events/{name} is not {function}'s input: {problem}");
+        }
+        let reached = reached_by(&rules, event);
+        let wanted = if delivered { BTreeSet::from([function.to_owned()]) } else { BTreeSet::new() };
+        assert_eq!(reached, wanted, "sam/events/{name}: the rules that deliver it");
+    }
 }
 
 #[test]

@@ -11,7 +11,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use deltaship::local::deployments::{Fault, Strategy};
+use deltaship::local::stack::Waits;
 use deltaship::local::{LocalStack, RunReport, RunRequest, RunStatus, StackOptions};
+use deltaship_core::payloads::RolledBackBy;
 use deltaship_tests::{TestRepo, manifest};
 
 /// A shop: `users` and `products`, both built from `services/common`, and docs.
@@ -34,10 +37,18 @@ fn shop() -> (TestRepo, String) {
     (repo, root)
 }
 
+fn options(repo: &TestRepo, build_seconds: f64, rollout_seconds: f64) -> StackOptions {
+    StackOptions {
+        repo: repo.path().to_owned(),
+        moto_server: None,
+        build_seconds,
+        rollout_seconds,
+        waits: Waits::Local,
+    }
+}
+
 async fn start(repo: &TestRepo) -> LocalStack {
-    let options =
-        StackOptions { repo: repo.path().to_owned(), moto_server: None, build_seconds: 0.5, rollout_seconds: 0.5 };
-    match LocalStack::start(&options).await {
+    match LocalStack::start(&options(repo, 0.5, 0.5)).await {
         Ok(stack) => stack,
         Err(error) => panic!("the local stack did not start: {error}"),
     }
@@ -49,6 +60,8 @@ fn push(head: &str) -> RunRequest {
         head: head.to_owned(),
         fail_build: Vec::new(),
         fail_rollout: Vec::new(),
+        strategies: Vec::new(),
+        drop_events: false,
         definition: None,
         timeout: Duration::from_secs(120),
     }
@@ -182,7 +195,7 @@ async fn a_failed_build_and_a_failed_rollout_take_the_failure_branches() {
 
     // products' rollout fails: it is rolled back to the revision it ran before.
     let second = repo.commit("HEAD", &[&first], &[("services/common/src/lib.rs", Some("pub fn shared() -> u8 { 2 }"))]);
-    let request = RunRequest { fail_rollout: vec!["products".to_owned()], ..push(&second) };
+    let request = RunRequest { fail_rollout: vec![("products".to_owned(), Fault::CircuitBreaker)], ..push(&second) };
     let report = run(&mut stack, &request).await;
     assert_eq!(report.status, RunStatus::Failed, "{report:?}");
     assert_eq!(outcomes(&report), pairs(&[("products", "rolled_back"), ("users", "deployed")]));
@@ -215,9 +228,7 @@ async fn bad_input_is_named_and_starts_nothing() {
 async fn a_newer_push_supersedes_an_older_rollout_of_the_same_service() {
     let (repo, root) = shop();
     // Quick builds, slow rollouts: the newer push deploys while the older one still rolls out.
-    let options =
-        StackOptions { repo: repo.path().to_owned(), moto_server: None, build_seconds: 0.5, rollout_seconds: 8.0 };
-    let mut stack = LocalStack::start(&options).await.expect("the local stack starts");
+    let mut stack = LocalStack::start(&options(&repo, 0.5, 8.0)).await.expect("the local stack starts");
     let older = repo.commit("HEAD", &[&root], &[("services/users/src/main.rs", Some("fn main() { older() }"))]);
     let newer = repo.commit("HEAD", &[&older], &[("services/users/src/main.rs", Some("fn main() { newer() }"))]);
 
@@ -244,9 +255,7 @@ async fn a_newer_push_supersedes_an_older_rollout_of_the_same_service() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_older_push_that_finishes_building_last_does_not_deploy_over_a_newer_one() {
     let (repo, root) = shop();
-    let options =
-        StackOptions { repo: repo.path().to_owned(), moto_server: None, build_seconds: 8.0, rollout_seconds: 0.5 };
-    let mut stack = LocalStack::start(&options).await.expect("the local stack starts");
+    let mut stack = LocalStack::start(&options(&repo, 8.0, 0.5)).await.expect("the local stack starts");
     let older = repo.commit("HEAD", &[&root], &[("services/users/src/main.rs", Some("fn main() { older() }"))]);
     let newer = repo.commit("HEAD", &[&older], &[("services/users/src/main.rs", Some("fn main() { newer() }"))]);
 
@@ -272,5 +281,108 @@ async fn an_older_push_that_finishes_building_last_does_not_deploy_over_a_newer_
     );
     assert!(running(&stack, "users").await.ends_with("users:2"), "the newer revision serves");
     assert_eq!(revisions(&stack, "users").await, 2, "the older push registered nothing");
+    stop_and_check_ports(stack).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_strategy_deploys_and_every_fault_is_rolled_back_by_ecs_with_its_reason() {
+    let (repo, root) = shop();
+    let mut stack = start(&repo).await;
+    let mut parent = root;
+    let strategies = [
+        (Strategy::Rolling, "ROLLING"),
+        (Strategy::BlueGreen, "BLUE_GREEN"),
+        (Strategy::Linear, "LINEAR"),
+        (Strategy::Canary, "CANARY"),
+    ];
+    for (index, (strategy, name)) in strategies.into_iter().enumerate() {
+        let code = format!("fn main() {{ version({index}) }}");
+        let head = repo.commit("HEAD", &[&parent], &[("services/users/src/main.rs", Some(code.as_str()))]);
+        let request = RunRequest { strategies: vec![("users".to_owned(), strategy)], ..push(&head) };
+        let report = run(&mut stack, &request).await;
+        assert_eq!(report.status, RunStatus::Succeeded, "{name}: {report:?}");
+        let users = &report.services[0];
+        assert_eq!(users.strategy.as_deref(), Some(name), "{users:?}");
+        assert!(users.deployment.as_deref().is_some_and(|arn| arn.contains(":service-deployment/")), "{users:?}");
+        parent = head;
+    }
+    let faults = [
+        (Fault::CircuitBreaker, Strategy::Rolling, "circuit breaker tripped"),
+        (Fault::Alarm, Strategy::Canary, "CloudWatch alarms went off"),
+        (Fault::Hook, Strategy::BlueGreen, "lifecycle hook"),
+    ];
+    for (index, (fault, strategy, reason)) in faults.into_iter().enumerate() {
+        let code = format!("fn main() {{ broken({index}) }}");
+        let head = repo.commit("HEAD", &[&parent], &[("services/users/src/main.rs", Some(code.as_str()))]);
+        let request = RunRequest {
+            strategies: vec![("users".to_owned(), strategy)],
+            fail_rollout: vec![("users".to_owned(), fault)],
+            ..push(&head)
+        };
+        let report = run(&mut stack, &request).await;
+        assert_eq!(outcomes(&report), pairs(&[("users", "rolled_back")]), "{fault:?}: {report:?}");
+        let users = &report.services[0];
+        assert_eq!(users.rolled_back_by, Some(RolledBackBy::Ecs), "{users:?}");
+        let error = users.error.as_deref().unwrap_or_default();
+        assert!(error.starts_with("RolloutFailed") && error.contains(reason), "{fault:?}: {error}");
+        parent = head;
+    }
+    stop_and_check_ports(stack).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_events_dropped_the_fallback_still_finishes_the_push() {
+    let (repo, root) = shop();
+    let mut stack = LocalStack::start(&options(&repo, 1.5, 1.5)).await.expect("the local stack starts");
+    let head = repo.commit("HEAD", &[&root], &[("services/users/src/main.rs", Some("fn main() { quiet() }"))]);
+    let report = run(&mut stack, &RunRequest { drop_events: true, ..push(&head) }).await;
+    assert_eq!(outcomes(&report), pairs(&[("users", "deployed")]), "{report:?}");
+    for state in ["Look at build", "Look at rollout"] {
+        assert!(report.steps.iter().any(|step| step.state == state), "no event, so the fallback looked: {state}");
+    }
+    stop_and_check_ports(stack).await;
+}
+
+/// With the template's own waits (a fallback after a minute at the earliest), a push of builds and
+/// rollouts of a few seconds ends within seconds: the events woke its waits, and its history is
+/// the normal path's (`deltaship_core::budget`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_end_the_waits_long_before_the_deployed_fallbacks() {
+    let (repo, root) = shop();
+    let options = StackOptions { waits: Waits::Deployed, ..options(&repo, 3.0, 3.0) };
+    let mut stack = LocalStack::start(&options).await.expect("the local stack starts");
+    let head = repo.commit("HEAD", &[&root], &[("services/users/src/main.rs", Some("fn main() { woken() }"))]);
+    let report = run(&mut stack, &push(&head)).await;
+    assert_eq!(outcomes(&report), pairs(&[("users", "deployed")]), "{report:?}");
+    assert!(report.duration_seconds < 30.0, "no fallback (the first is after 30 s): {}", report.duration_seconds);
+    assert!(!report.steps.iter().any(|step| step.state.starts_with("Look at")), "{:?}", report.steps);
+    let normal = deltaship_core::budget::EXECUTION_EVENTS + deltaship_core::budget::NORMAL_SERVICE_EVENTS;
+    assert_eq!(report.history_events as u64, normal, "the normal path's history");
+    stop_and_check_ports(stack).await;
+}
+
+/// A push of 300 services: its worst-case history would pass what one execution may write, so
+/// detect-changes splits it into parts (`deltaship_core::budget`), and every part deploys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_of_300_services_is_split_into_parts_and_every_one_deploys() {
+    let repo = TestRepo::new();
+    let manifests: Vec<(String, String)> = (0..300)
+        .map(|index| {
+            let name = format!("s{index:03}");
+            (format!("services/{name}/service.toml"), manifest(&name, "depends_on = [\"../common\"]"))
+        })
+        .collect();
+    let mut files: Vec<(&str, Option<&str>)> =
+        manifests.iter().map(|(path, text)| (path.as_str(), Some(text.as_str()))).collect();
+    files.push(("services/common/src/lib.rs", Some("pub fn shared() {}")));
+    let root = repo.commit("HEAD", &[], &files);
+    let head = repo.commit("HEAD", &[&root], &[("services/common/src/lib.rs", Some("pub fn shared() -> u8 { 1 }"))]);
+    let mut stack = LocalStack::start(&options(&repo, 0.3, 0.3)).await.expect("the local stack starts");
+    let report = run(&mut stack, &RunRequest { timeout: Duration::from_secs(900), ..push(&head) }).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.detect);
+    assert_eq!(report.services.len(), 300);
+    assert!(report.services.iter().all(|service| service.outcome.to_string() == "deployed"));
+    assert!(report.executions.len() > 1, "split into parts: {:?}", report.executions);
+    assert!(report.executions.iter().skip(1).all(|name| name.contains("-p")), "{:?}", report.executions);
     stop_and_check_ports(stack).await;
 }

@@ -1,9 +1,10 @@
 //! The sample system in this repository (`services/`, `sam/infrastructure.yaml`): its real
 //! manifests, read from the working tree as the git reader would find them, planned by the core;
-//! and the names the manifests, Dockerfiles, buildspecs and the template must agree on.
+//! the names the manifests, Dockerfiles, buildspecs and the template must agree on; and how the
+//! template deploys each service (user-service ROLLING, product-service CANARY behind the ALB).
 
 // Test code: a panic here is a failed assertion, with the value in the message.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use deltaship_core::manifest::{MANIFEST_FILE, SERVICES_DIR};
 use deltaship_core::settings::SETTINGS_FILE;
 use deltaship_core::{Catalog, Change, SourceFile};
+use serde_norway::Value;
 
 /// The repository's root (this crate is `tests/` in it).
 fn root() -> PathBuf {
@@ -135,4 +137,220 @@ fn packages_dockerfiles_and_buildspecs_agree() {
     }
     let member = workspace.contains("\"services/*\"") || workspace.contains("\"services/common\"");
     assert!(member, "the shared crate is a workspace member");
+}
+
+/// `sam/infrastructure.yaml`, parsed (CloudFormation's short tags such as `!Ref` become tagged
+/// values).
+fn template() -> Value {
+    serde_norway::from_str(&read("sam/infrastructure.yaml")).unwrap_or_else(|error| panic!("the template: {error}"))
+}
+
+/// The resource a logical id names, checked to be of `kind`.
+fn resource<'a>(template: &'a Value, name: &str, kind: &str) -> &'a Value {
+    let resource = &template["Resources"][name];
+    assert_eq!(resource["Type"].as_str(), Some(kind), "resource {name}");
+    &resource["Properties"]
+}
+
+/// The logical id of a `!Ref X` (else `None`).
+fn reference(value: &Value) -> Option<&str> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
+        _ => None,
+    }
+}
+
+/// `X.Attribute` of a `!GetAtt X.Attribute` (else `None`).
+fn attribute(value: &Value) -> Option<&str> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "GetAtt" => tagged.value.as_str(),
+        _ => None,
+    }
+}
+
+/// The `AWS::ECS::Service` whose `ServiceName` is `name`: (logical id, properties).
+fn ecs_service<'a>(template: &'a Value, name: &str) -> (&'a str, &'a Value) {
+    let found: Vec<(&str, &Value)> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, resource)| {
+            resource["Type"].as_str() == Some("AWS::ECS::Service")
+                && resource["Properties"]["ServiceName"].as_str() == Some(name)
+        })
+        .map(|(id, resource)| (id.as_str().unwrap(), &resource["Properties"]))
+        .collect();
+    assert_eq!(found.len(), 1, "one ECS service named {name}");
+    found[0]
+}
+
+/// The target groups a listener rule forwards to, with their weights (a plain `TargetGroupArn`
+/// counts as weight 1); the rule must forward and do nothing else (ECS fails blue/green
+/// deployments on rules mixing forward with other actions).
+fn forwards_to(rule: &Value) -> Vec<(&str, u64)> {
+    let actions = rule["Actions"].as_sequence().unwrap();
+    assert!(actions.iter().all(|action| action["Type"].as_str() == Some("forward")), "only forward: {actions:?}");
+    let mut targets = Vec::new();
+    for action in actions {
+        if let Some(group) = reference(&action["TargetGroupArn"]) {
+            targets.push((group, 1));
+        }
+        for tuple in action["ForwardConfig"]["TargetGroups"].as_sequence().into_iter().flatten() {
+            targets.push((reference(&tuple["TargetGroupArn"]).unwrap(), tuple["Weight"].as_u64().unwrap()));
+        }
+    }
+    targets
+}
+
+/// A listener rule's condition values of `field` (`path-pattern`, `http-header`).
+fn condition<'a>(rule: &'a Value, field: &str) -> Option<&'a Value> {
+    rule["Conditions"].as_sequence().unwrap().iter().find(|condition| condition["Field"].as_str() == Some(field))
+}
+
+#[test]
+fn user_service_deploys_rolling_with_the_circuit_breaker_rolling_back() {
+    let template = template();
+    let (_, service) = ecs_service(&template, "user-service");
+    assert_eq!(service["DeploymentController"]["Type"].as_str(), Some("ECS"));
+    let deployment = &service["DeploymentConfiguration"];
+    let strategy = deployment["Strategy"].as_str().unwrap_or("ROLLING");
+    assert_eq!(strategy, "ROLLING", "ECS's default strategy is ROLLING");
+    assert_eq!(deployment["DeploymentCircuitBreaker"]["Enable"].as_bool(), Some(true));
+    assert_eq!(deployment["DeploymentCircuitBreaker"]["Rollback"].as_bool(), Some(true));
+    assert_eq!(
+        (deployment["MinimumHealthyPercent"].as_u64(), deployment["MaximumPercent"].as_u64()),
+        (Some(100), Some(200))
+    );
+    for blue_green_only in ["CanaryConfiguration", "LinearConfiguration", "BakeTimeInMinutes"] {
+        assert!(deployment.get(blue_green_only).is_none(), "user-service has no {blue_green_only}");
+    }
+    let balancers = service["LoadBalancers"].as_sequence().unwrap();
+    assert!(
+        balancers.iter().all(|balancer| balancer.get("AdvancedConfiguration").is_none()),
+        "no alternate target group"
+    );
+}
+
+#[test]
+fn product_service_deploys_canary_with_alarms_rolling_back() {
+    let template = template();
+    let (_, service) = ecs_service(&template, "product-service");
+    assert_eq!(service["DeploymentController"]["Type"].as_str(), Some("ECS"));
+    let deployment = &service["DeploymentConfiguration"];
+    assert_eq!(deployment["Strategy"].as_str(), Some("CANARY"));
+    // The circuit breaker is for ROLLING deployments only; alarms detect a failed canary.
+    assert!(deployment.get("DeploymentCircuitBreaker").is_none(), "no circuit breaker on a CANARY service");
+    let parameters = [
+        (&deployment["CanaryConfiguration"]["CanaryPercent"], "ProductServiceCanaryPercent", 10.0, (0.1, 100.0)),
+        (
+            &deployment["CanaryConfiguration"]["CanaryBakeTimeInMinutes"],
+            "ProductServiceCanaryBakeTimeInMinutes",
+            2.0,
+            (0.0, 1440.0),
+        ),
+        (&deployment["BakeTimeInMinutes"], "ProductServiceBakeTimeInMinutes", 5.0, (0.0, 1440.0)),
+    ];
+    for (value, name, default, (min, max)) in parameters {
+        assert_eq!(reference(value), Some(name), "{name} sets it");
+        let parameter = &template["Parameters"][name];
+        assert_eq!(parameter["Type"].as_str(), Some("Number"), "{name}");
+        assert_eq!(parameter["Default"].as_f64(), Some(default), "{name}'s default");
+        // The ranges AWS documents for these properties.
+        assert_eq!((parameter["MinValue"].as_f64(), parameter["MaxValue"].as_f64()), (Some(min), Some(max)), "{name}");
+    }
+
+    let alarms = &deployment["Alarms"];
+    assert_eq!((alarms["Enable"].as_bool(), alarms["Rollback"].as_bool()), (Some(true), Some(true)));
+    let watched: Vec<&str> = alarms["AlarmNames"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|name| {
+            let alarm = resource(&template, reference(name).unwrap(), "AWS::CloudWatch::Alarm");
+            assert_eq!(alarm["MetricName"].as_str(), Some("HTTPCode_Target_5XX_Count"));
+            assert_eq!(alarm["Namespace"].as_str(), Some("AWS/ApplicationELB"));
+            let dimensions = alarm["Dimensions"].as_sequence().unwrap();
+            let group = dimensions.iter().find(|dimension| dimension["Name"].as_str() == Some("TargetGroup")).unwrap();
+            attribute(&group["Value"]).unwrap().strip_suffix(".TargetGroupFullName").unwrap()
+        })
+        .collect();
+
+    let balancers = service["LoadBalancers"].as_sequence().unwrap();
+    assert_eq!(balancers.len(), 1);
+    let primary = reference(&balancers[0]["TargetGroupArn"]).unwrap();
+    let advanced = &balancers[0]["AdvancedConfiguration"];
+    let alternate = reference(&advanced["AlternateTargetGroupArn"]).unwrap();
+    assert_ne!(primary, alternate, "an alternate target group of its own");
+    // Either target group may hold the new revision: an alarm watches each.
+    assert_eq!(watched.len(), 2);
+    assert!(watched.contains(&primary) && watched.contains(&alternate), "alarms on {watched:?}");
+
+    // The two target groups are alike: same port, protocol, target type and health check.
+    let (primary_group, alternate_group) = (
+        resource(&template, primary, "AWS::ElasticLoadBalancingV2::TargetGroup"),
+        resource(&template, alternate, "AWS::ElasticLoadBalancingV2::TargetGroup"),
+    );
+    for key in [
+        "TargetType",
+        "Protocol",
+        "ProtocolVersion",
+        "Port",
+        "VpcId",
+        "HealthCheckProtocol",
+        "HealthCheckPath",
+        "HealthCheckIntervalSeconds",
+        "HealthCheckTimeoutSeconds",
+        "HealthyThresholdCount",
+        "UnhealthyThresholdCount",
+        "Matcher",
+        "TargetGroupAttributes",
+    ] {
+        assert!(primary_group.get(key).is_some(), "{primary} sets {key}");
+        assert_eq!(primary_group[key], alternate_group[key], "{primary} and {alternate} differ in {key}");
+    }
+
+    // Production: the existing /products* rule, all traffic to the serving group, the other at 0.
+    let production = resource(
+        &template,
+        reference(&advanced["ProductionListenerRule"]).unwrap(),
+        "AWS::ElasticLoadBalancingV2::ListenerRule",
+    );
+    let products = Value::Sequence(vec![Value::String("/products*".to_owned())]);
+    assert_eq!(condition(production, "path-pattern").unwrap()["PathPatternConfig"]["Values"], products);
+    assert!(condition(production, "http-header").is_none(), "production traffic is not told apart by a header");
+    assert_eq!(forwards_to(production), [(primary, 100), (alternate, 0)]);
+
+    // Test: on the same listener, /products* with a header, evaluated first, to the alternate group.
+    let test = resource(
+        &template,
+        reference(&advanced["TestListenerRule"]).unwrap(),
+        "AWS::ElasticLoadBalancingV2::ListenerRule",
+    );
+    assert_eq!(test["ListenerArn"], production["ListenerArn"]);
+    assert!(test["Priority"].as_u64().unwrap() < production["Priority"].as_u64().unwrap(), "the test rule goes first");
+    assert_eq!(condition(test, "path-pattern").unwrap()["PathPatternConfig"]["Values"], products);
+    let header = &condition(test, "http-header").expect("the test rule matches a header")["HttpHeaderConfig"];
+    assert_eq!(
+        (header["HttpHeaderName"].as_str(), &header["Values"]),
+        (Some("X-Environment"), &Value::Sequence(vec![Value::String("test".to_owned())]))
+    );
+    assert_eq!(forwards_to(test), [(alternate, 1)]);
+
+    // ECS's infrastructure role for load balancers, with AWS's managed policy.
+    let role_name = attribute(&advanced["RoleArn"]).unwrap().strip_suffix(".Arn").unwrap();
+    let role = resource(&template, role_name, "AWS::IAM::Role");
+    let trust = role["AssumeRolePolicyDocument"]["Statement"].as_sequence().unwrap();
+    assert_eq!(trust.len(), 1);
+    assert_eq!(trust[0]["Principal"]["Service"].as_str(), Some("ecs.amazonaws.com"));
+    assert_eq!(trust[0]["Action"].as_str(), Some("sts:AssumeRole"));
+    let policies: Vec<&str> = role["ManagedPolicyArns"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|arn| match arn {
+            Value::Tagged(tagged) if tagged.tag == "Sub" => tagged.value.as_str().unwrap(),
+            other => panic!("{role_name}'s managed policy is not a partition-aware !Sub: {other:?}"),
+        })
+        .collect();
+    assert_eq!(policies, ["arn:${AWS::Partition}:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"]);
 }

@@ -4,6 +4,7 @@
 //!   path, filling `Parameters`/`ResultSelector`, placing a result at `ResultPath`), shared by
 //!   `deltaship cost` and the contract tests.
 //! - [`cost`]: `deltaship cost`, what a push costs to orchestrate, walked from the state machine.
+//! - [`event_pattern`]: EventBridge event patterns, as the local stack matches its events.
 //! - [`git`]: a local git repository as a change source (revisions, tree diffs, manifests),
 //!   read with gix.
 //! - [`plan`]: `deltaship plan`, the same planner the detect-changes Lambda runs, on local
@@ -18,6 +19,7 @@
 
 pub mod asl;
 pub mod cost;
+pub mod event_pattern;
 pub mod git;
 pub mod local;
 pub mod output;

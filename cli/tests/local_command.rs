@@ -37,7 +37,13 @@ fn a_push_that_changes_no_service_is_status_none_and_exit_0() {
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let document: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(document, json!({ "execution": null, "status": "NONE", "services": [] }));
+    assert_eq!(
+        document,
+        json!({
+            "execution": null, "executions": [], "status": "NONE", "services": [],
+            "duration_seconds": 0.0, "history_events": 0,
+        })
+    );
 }
 
 #[test]
@@ -56,7 +62,13 @@ fn bad_input_is_exit_2_naming_the_input() {
         .arg(repo.path())
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("no service \"nobody\" to fail"));
+        .stderr(predicate::str::contains("no service \"nobody\" in the manifests"));
+    deltaship()
+        .args(["local", "run", "--strategy", "users=FAST", "--head", &head, "--repo"])
+        .arg(repo.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("ROLLING, BLUE_GREEN, LINEAR or CANARY"));
     deltaship()
         .args(["local", "run", "--rollout-seconds=-1", "--repo"])
         .arg(repo.path())

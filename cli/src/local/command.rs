@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use super::deployments::{Fault, Strategy};
+use super::stack::Waits;
 use super::{LocalError, LocalStack, Progress, RunRequest, RunStatus, StackOptions, report};
 use crate::output::{CliError, Format, write_report};
 use crate::{EXIT_FAILURE, EXIT_OK};
@@ -22,16 +24,30 @@ pub struct RunArgs {
     #[arg(long, value_name = "REV", default_value = "HEAD")]
     pub head: String,
     /// Output format: text (progress on stderr, the execution on stdout) or one JSON document
-    /// {"execution", "status", "services": [{"name", "outcome", "task_definition", "image"}]}.
+    /// {"execution", "executions", "status", "duration_seconds", "history_events", "services":
+    /// [{"name", "outcome", "task_definition", "image", "error", "strategy", "deployment",
+    /// "rolled_back_by", "build_seconds", "rollout_seconds"}]}.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Make SERVICE's build fail, as CodeBuild reports a failed buildspec command (repeatable).
     #[arg(long, value_name = "SERVICE")]
     pub fail_build: Vec<String>,
-    /// Make SERVICE's rollout fail, as the ECS deployment circuit breaker reports it
-    /// (repeatable); the rollback that follows succeeds.
-    #[arg(long, value_name = "SERVICE")]
-    pub fail_rollout: Vec<String>,
+    /// Make SERVICE's rollout fail, and how: the ECS deployment circuit breaker (the default),
+    /// a CloudWatch alarm during bake time, or a lifecycle hook (repeatable); ECS rolls it back.
+    #[arg(long, value_name = "SERVICE[=circuit-breaker|alarm|hook]", value_parser = parse_fault)]
+    pub fail_rollout: Vec<(String, Fault)>,
+    /// Deploy SERVICE with this ECS deployment strategy (repeatable; default ROLLING), progressing
+    /// as ECS documents it: traffic shifts, canary and linear steps, bake time.
+    #[arg(long, value_name = "SERVICE=ROLLING|BLUE_GREEN|LINEAR|CANARY", value_parser = parse_strategy)]
+    pub strategy: Vec<(String, Strategy)>,
+    /// Send no EventBridge events (builds' and deployments'): every wait then ends by its
+    /// fallback timeout, as when AWS loses an event.
+    #[arg(long)]
+    pub drop_events: bool,
+    /// The waits' fallback timeouts: `local` (the first after 1 s) or `deployed` (the template's
+    /// defaults: a flat 600 s for builds and rollouts).
+    #[arg(long, value_enum, default_value_t = Waits::Local)]
+    pub waits: Waits,
     /// The state machine definition to run instead of the built-in pipeline.asl.json.
     #[arg(long, value_name = "FILE")]
     pub state_machine: Option<PathBuf>,
@@ -60,6 +76,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         format,
         fail_build,
         fail_rollout,
+        strategy,
+        drop_events,
+        waits,
         state_machine,
         moto_server,
         build_seconds,
@@ -83,9 +102,17 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         .enable_all()
         .build()
         .map_err(|error| CliError::failure(format!("could not start the async runtime: {error}")))?;
-    let options = StackOptions { repo, moto_server, build_seconds, rollout_seconds };
-    let request =
-        RunRequest { base, head, fail_build, fail_rollout, definition, timeout: Duration::from_secs(timeout) };
+    let options = StackOptions { repo, moto_server, build_seconds, rollout_seconds, waits };
+    let request = RunRequest {
+        base,
+        head,
+        fail_build,
+        fail_rollout,
+        strategies: strategy,
+        drop_events,
+        definition,
+        timeout: Duration::from_secs(timeout),
+    };
     let text = format == Format::Text;
     let report = runtime.block_on(async {
         if text {
@@ -116,4 +143,58 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     })?;
     write_report(format, "the report", &report, |out| report::write_text(&report, out))?;
     Ok(ExitCode::from(if report.status == RunStatus::Failed { EXIT_FAILURE } else { EXIT_OK }))
+}
+
+/// `SERVICE[=circuit-breaker|alarm|hook]`.
+fn parse_fault(text: &str) -> Result<(String, Fault), String> {
+    let (service, fault) = text.split_once('=').unwrap_or((text, "circuit-breaker"));
+    let fault = match fault {
+        "circuit-breaker" => Fault::CircuitBreaker,
+        "alarm" => Fault::Alarm,
+        "hook" => Fault::Hook,
+        other => return Err(format!("{other:?} is not a way to fail a rollout: circuit-breaker, alarm or hook")),
+    };
+    named(service).map(|service| (service, fault))
+}
+
+/// `SERVICE=ROLLING|BLUE_GREEN|LINEAR|CANARY`.
+fn parse_strategy(text: &str) -> Result<(String, Strategy), String> {
+    let (service, strategy) =
+        text.split_once('=').ok_or_else(|| format!("{text:?}: give SERVICE=ROLLING|BLUE_GREEN|LINEAR|CANARY"))?;
+    let strategy = match strategy.to_ascii_uppercase().as_str() {
+        "ROLLING" => Strategy::Rolling,
+        "BLUE_GREEN" => Strategy::BlueGreen,
+        "LINEAR" => Strategy::Linear,
+        "CANARY" => Strategy::Canary,
+        _ => {
+            return Err(format!(
+                "{strategy:?} is not an ECS deployment strategy: ROLLING, BLUE_GREEN, LINEAR or CANARY"
+            ));
+        }
+    };
+    named(service).map(|service| (service, strategy))
+}
+
+fn named(service: &str) -> Result<String, String> {
+    if service.trim().is_empty() { Err("name a service".to_owned()) } else { Ok(service.to_owned()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_and_strategies_are_read_with_their_defaults() {
+        assert_eq!(parse_fault("users"), Ok(("users".into(), Fault::CircuitBreaker)));
+        assert_eq!(parse_fault("users=alarm"), Ok(("users".into(), Fault::Alarm)));
+        assert_eq!(parse_fault("users=hook"), Ok(("users".into(), Fault::Hook)));
+        assert!(parse_fault("users=fire").is_err_and(|error| error.contains("circuit-breaker, alarm or hook")));
+        assert!(parse_fault("=alarm").is_err());
+        assert_eq!(parse_strategy("users=canary"), Ok(("users".into(), Strategy::Canary)));
+        assert_eq!(parse_strategy("users=BLUE_GREEN"), Ok(("users".into(), Strategy::BlueGreen)));
+        assert!(parse_strategy("users").is_err_and(|error| error.contains("SERVICE=")));
+        assert!(
+            parse_strategy("users=FAST").is_err_and(|error| error.contains("ROLLING, BLUE_GREEN, LINEAR or CANARY"))
+        );
+    }
 }

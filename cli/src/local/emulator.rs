@@ -1,6 +1,6 @@
 //! What moto does not model and the front adds to its answers: CodeBuild builds that take time,
 //! carry their environment overrides, honour idempotency tokens and can be made to fail; and ECS
-//! deployments, which moto never creates or progresses.
+//! service deployments ([`Deployments`]), which moto does not have.
 //!
 //! The front proxies each call to moto first, so moto stays the source of truth for what exists
 //! (projects, clusters, services, task definitions) and its errors (an unknown project or
@@ -11,8 +11,11 @@
 //! |------|--------------|-----------------------|
 //! | `StartBuild` | a build, ignoring `environmentVariablesOverride` and `idempotencyToken` | the build with the overrides in its environment; the same build again for a token seen before |
 //! | `BatchGetBuilds` | every build `SUCCEEDED` at the first look | `IN_PROGRESS` for [`Emulator::build_seconds`], then `SUCCEEDED` exporting `IMAGE_URI` (as the sample buildspecs do), or `FAILED` in phase `BUILD` for a project in [`Faults::fail_build`] |
-//! | `UpdateService` | the service with its first deployment unchanged | a new `PRIMARY` deployment of the new task definition, `IN_PROGRESS`; the previous one `ACTIVE` |
-//! | `DescribeServices` | the same | after [`Emulator::rollout_seconds`], the `PRIMARY` deployment `COMPLETED` (older ones drained), or `FAILED` by the circuit breaker for a service in [`Faults::fail_rollout`] |
+//! | `CreateService`, `UpdateService`, `DescribeServices` | the service without its deployment configuration (moto drops it) and with deployments that never progress | the service as the [`Deployments`] model shows it: `currentServiceDeployment`, `deploymentConfiguration` (the strategy `--strategy` asks for), `deploymentController`, `deployments[]` |
+//! | `DescribeServiceDeployments`, `ListServiceDeployments`, `StopServiceDeployment` | nothing (moto has none of them) | answered by the [`Deployments`] model: each strategy progresses as ECS documents it, a fault (`--fail-rollout`) ends in ECS's rollback |
+//!
+//! It also keeps the events EventBridge would deliver: `CodeBuild Build State Change` when a build
+//! ends ([`Emulator::due_events`]) and the model's `ECS Deployment State Change`s.
 //!
 //! Every method takes the time as seconds since the epoch, so the module is pure and
 //! table-tested.
@@ -20,79 +23,41 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use deltaship_core::manifest::resource_name;
-use serde::{Deserialize, Serialize};
+
+use super::deployments::{self, Configuration, Deployments, Fault, Strategy, Update};
+use super::stack::{ACCOUNT, REGION};
 use serde_json::{Value, json};
 
-/// Failures to inject, by AWS resource name. Set per `deltaship local run`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Failures to inject and strategies to deploy with, by AWS resource name. Set per
+/// `deltaship local run`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Faults {
     /// CodeBuild projects whose builds fail (in phase `BUILD`) while set.
-    #[serde(default)]
     pub fail_build: BTreeSet<String>,
-    /// ECS services (`cluster/service`, by name) whose next rollout the circuit breaker fails.
-    /// Each is used once: the rollback that follows rolls out normally.
-    #[serde(default)]
-    pub fail_rollout: BTreeSet<String>,
+    /// ECS services (`cluster/service`, by name) whose next rollout fails, and how (the circuit
+    /// breaker, an alarm in bake time, a lifecycle hook). Each is used once: the rollback that
+    /// follows rolls out normally.
+    pub fail_rollout: BTreeMap<String, Fault>,
+    /// ECS services (`cluster/service`, by name) and the strategy their next rollouts use
+    /// (ROLLING when not named).
+    pub strategies: BTreeMap<String, Strategy>,
 }
 
 /// The message a failed build's `BUILD` phase carries.
 pub const BUILD_FAILURE: &str = "Error while executing command: cargo build --release --locked. Reason: exit status 101 \
                                  (injected by deltaship local --fail-build)";
-/// The reason ECS gives a deployment its circuit breaker failed.
-pub const ROLLOUT_FAILURE: &str = "ECS deployment circuit breaker: tasks failed to start. (injected by deltaship \
-                                   local --fail-rollout)";
 
 #[derive(Debug, Clone)]
 struct Build {
+    arn: String,
+    project: String,
     overrides: Vec<Value>,
     started: f64,
     /// Seconds it takes (the emulator's `build_seconds` when it started).
     takes: f64,
     fails: bool,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-struct Deployment {
-    id: String,
-    status: &'static str,
-    task_definition: String,
-    desired: i64,
-    rollout: &'static str,
-    reason: String,
-    created: f64,
-    updated: f64,
-    /// Seconds it takes (the emulator's `rollout_seconds` when it started).
-    takes: f64,
-    fails: bool,
-}
-
-impl Deployment {
-    /// Running, pending and failed tasks.
-    fn counts(&self) -> (i64, i64, i64) {
-        match self.rollout {
-            "COMPLETED" => (self.desired, 0, 0),
-            "FAILED" => (0, 0, self.desired.max(1)),
-            _ => (0, self.desired, 0),
-        }
-    }
-
-    fn to_json(&self) -> Value {
-        let (running, pending, failed) = self.counts();
-        json!({
-            "id": self.id,
-            "status": self.status,
-            "taskDefinition": self.task_definition,
-            "desiredCount": self.desired,
-            "runningCount": running,
-            "pendingCount": pending,
-            "failedTasks": failed,
-            "launchType": "FARGATE",
-            "rolloutState": self.rollout,
-            "rolloutStateReason": self.reason,
-            "createdAt": self.created,
-            "updatedAt": self.updated,
-        })
-    }
+    /// Whether its `CodeBuild Build State Change` has been sent.
+    announced: bool,
 }
 
 /// The front's memory of builds and deployments.
@@ -105,8 +70,7 @@ pub struct Emulator {
     faults: Faults,
     builds: BTreeMap<String, Build>,
     tokens: BTreeMap<String, Value>,
-    services: BTreeMap<String, Vec<Deployment>>,
-    deployments_created: u64,
+    deployments: Deployments,
 }
 
 impl Emulator {
@@ -118,8 +82,7 @@ impl Emulator {
             faults: Faults::default(),
             builds: BTreeMap::new(),
             tokens: BTreeMap::new(),
-            services: BTreeMap::new(),
-            deployments_created: 0,
+            deployments: Deployments::new(REGION, ACCOUNT),
         }
     }
 
@@ -148,7 +111,17 @@ impl Emulator {
         let overrides = overrides.unwrap_or_default();
         merge_variables(build, &overrides);
         let fails = self.faults.fail_build.contains(project);
-        self.builds.insert(id, Build { overrides, started: now, takes: self.build_seconds, fails });
+        let arn = build.get("arn").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let build = Build {
+            arn,
+            project: project.to_owned(),
+            overrides,
+            started: now,
+            takes: self.build_seconds,
+            fails,
+            announced: false,
+        };
+        self.builds.insert(id, build);
         if let Some(token) = request.get("idempotencyToken").and_then(Value::as_str) {
             self.tokens.insert(token.to_owned(), response.clone());
         }
@@ -203,93 +176,123 @@ impl Emulator {
         }
     }
 
-    /// Rewrites moto's `UpdateService` answer to `request`: a new task definition (or a forced
-    /// new deployment) starts a deployment.
+    /// Completes moto's `CreateService` answer to `request`: the service's first service
+    /// deployment, with the `deploymentConfiguration` moto dropped.
+    pub fn created_service(&mut self, request: &Value, response: &mut Value, now: f64) {
+        let Some(service) = response.get_mut("service") else { return };
+        let Some(key) = service_key(service) else { return };
+        let configuration = request
+            .get("deploymentConfiguration")
+            .and_then(|value| Configuration::from_json(value).ok())
+            .unwrap_or_else(|| Configuration::new(Strategy::Rolling));
+        let task_definition = service.get("taskDefinition").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let desired = service.get("desiredCount").and_then(Value::as_u64).unwrap_or(1);
+        self.deployments.create_service(
+            &key,
+            configuration,
+            &task_definition,
+            u32::try_from(desired).unwrap_or(1),
+            now,
+        );
+        self.deployments.complete_service(service, now);
+    }
+
+    /// Completes moto's `UpdateService` answer to `request`: a new task definition (or a forced
+    /// new deployment) starts a service deployment, with the strategy and the fault this run asks
+    /// for the service.
     pub fn updated_service(&mut self, request: &Value, response: &mut Value, now: f64) {
         let redeploys = request.get("taskDefinition").and_then(Value::as_str).is_some()
             || request.get("forceNewDeployment").and_then(Value::as_bool) == Some(true);
         let Some(service) = response.get_mut("service") else { return };
         let Some(key) = service_key(service) else { return };
-        let mut deployments = self.deployments_of(&key, service);
         if redeploys {
-            for deployment in &mut deployments {
-                deployment.status = "ACTIVE";
-            }
-            self.deployments_created += 1;
-            let id = format!("ecs-svc/{:019}", 4_000_000_000_000_000_000_u64 + self.deployments_created);
-            let fails = self.faults.fail_rollout.remove(&key);
-            deployments.insert(
-                0,
-                Deployment {
-                    reason: format!("ECS deployment {id} in progress."),
-                    id,
-                    status: "PRIMARY",
-                    task_definition: service
-                        .get("taskDefinition")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
-                    desired: service.get("desiredCount").and_then(Value::as_i64).unwrap_or(1),
-                    rollout: "IN_PROGRESS",
-                    created: now,
-                    updated: now,
-                    takes: self.rollout_seconds,
-                    fails,
-                },
-            );
+            let strategy = self.faults.strategies.get(&key).copied().unwrap_or(Strategy::Rolling);
+            let update = Update {
+                task_definition: service.get("taskDefinition").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                desired_count: request.get("desiredCount").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()),
+                configuration: Some(self.configuration_of(&key, strategy)),
+                duration_seconds: self.rollout_seconds,
+                fault: self.faults.fail_rollout.remove(&key).unwrap_or(Fault::None),
+            };
+            self.deployments.update_service(&key, &update, now);
         }
-        write_deployments(service, &deployments);
-        self.services.insert(key, deployments);
+        self.deployments.complete_service(service, now);
     }
 
-    /// Rewrites moto's `DescribeServices` answer: deployments progress with time.
+    /// The service's configuration with `strategy`: its own when it deploys that way already.
+    fn configuration_of(&self, key: &str, strategy: Strategy) -> Configuration {
+        let mut service = json!({ "clusterArn": key, "serviceName": key });
+        self.deployments.complete_service(&mut service, 0.0);
+        match service.get("deploymentConfiguration").map(Configuration::from_json) {
+            Some(Ok(current)) if current.strategy == strategy => current,
+            _ => Configuration::new(strategy),
+        }
+    }
+
+    /// Rewrites moto's `DescribeServices` answer: every service as the model shows it.
     pub fn described_services(&mut self, response: &mut Value, now: f64) {
         let Some(services) = response.get_mut("services").and_then(Value::as_array_mut) else { return };
         for service in services {
-            let Some(key) = service_key(service) else { continue };
-            let mut deployments = self.deployments_of(&key, service);
-            let settled =
-                |d: &&mut Deployment| d.status == "PRIMARY" && d.rollout == "IN_PROGRESS" && now - d.created >= d.takes;
-            if let Some(primary) = deployments.iter_mut().find(settled) {
-                primary.updated = now;
-                if primary.fails {
-                    primary.rollout = "FAILED";
-                    primary.reason = ROLLOUT_FAILURE.to_owned();
-                } else {
-                    primary.rollout = "COMPLETED";
-                    primary.reason = format!("ECS deployment {} completed.", primary.id);
-                }
-            }
-            if deployments.first().is_some_and(|primary| primary.rollout == "COMPLETED") {
-                deployments.truncate(1);
-            }
-            write_deployments(service, &deployments);
-            self.services.insert(key, deployments);
+            self.deployments.complete_service(service, now);
         }
     }
 
-    /// The deployments the front keeps for `key`, or, for a service it has not seen, moto's one
-    /// deployment, settled (a service created before the push runs its tasks).
-    fn deployments_of(&self, key: &str, service: &Value) -> Vec<Deployment> {
-        if let Some(known) = self.services.get(key) {
-            return known.clone();
+    /// The answer to a service-deployment call moto does not have (`operation` of ECS's API),
+    /// or its error (code, message).
+    pub fn service_deployments(
+        &mut self,
+        operation: &str,
+        request: &Value,
+        now: f64,
+    ) -> Result<Value, (&'static str, String)> {
+        let text = |key: &str| request.get(key).and_then(Value::as_str).unwrap_or_default();
+        let texts = |key: &str| -> Vec<String> {
+            request
+                .get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(ToOwned::to_owned)
+                .collect()
+        };
+        let result = match operation {
+            "DescribeServiceDeployments" => {
+                self.deployments.describe_service_deployments(&texts("serviceDeploymentArns"), now)
+            }
+            "ListServiceDeployments" => {
+                let service = service_key_of(text("cluster"), text("service"));
+                Ok(self.deployments.list_service_deployments(&service, &texts("status"), now))
+            }
+            "StopServiceDeployment" => {
+                self.deployments.stop_service_deployment(text("serviceDeploymentArn"), text("stopType"), now)
+            }
+            other => return Err(("UnknownOperationException", format!("the local stack does not answer ECS {other}"))),
+        };
+        result.map_err(|error| (error.code, error.message))
+    }
+
+    /// The events EventBridge would deliver since the last call, in order: `CodeBuild Build State
+    /// Change` for every build that ended, and the deployments' `ECS Deployment State Change`s.
+    pub fn due_events(&mut self, now: f64) -> Vec<Value> {
+        let mut events = Vec::new();
+        for (id, build) in &mut self.builds {
+            let end = build.started + build.takes;
+            if build.announced || now < end {
+                continue;
+            }
+            build.announced = true;
+            let status = if build.fails { "FAILED" } else { "SUCCEEDED" };
+            let answer = json!({
+                "id": id, "arn": build.arn, "projectName": build.project, "buildStatus": status,
+                "currentPhase": "COMPLETED", "startTime": build.started, "endTime": end,
+            });
+            events.push((end, deployments::build_state_change(&answer, end)));
         }
-        let task_definition = service.get("taskDefinition").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let first = service.get("deployments").and_then(Value::as_array).and_then(|all| all.first());
-        let id = first.and_then(|d| d.get("id")).and_then(Value::as_str).unwrap_or("ecs-svc/0").to_owned();
-        let created = first.and_then(|d| d.get("createdAt")).and_then(Value::as_f64).unwrap_or(0.0);
-        vec![Deployment {
-            reason: format!("ECS deployment {id} completed."),
-            id,
-            status: "PRIMARY",
-            task_definition,
-            desired: service.get("desiredCount").and_then(Value::as_i64).unwrap_or(1),
-            rollout: "COMPLETED",
-            created,
-            updated: created,
-            takes: 0.0,
-            fails: false,
-        }]
+        events.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut events: Vec<Value> = events.into_iter().map(|(_, event)| event).collect();
+        events.extend(self.deployments.drain_events(now));
+        events
     }
 }
 
@@ -303,15 +306,6 @@ fn service_key(service: &Value) -> Option<String> {
 /// `cluster/service` by name, from names or ARNs.
 pub fn service_key_of(cluster: &str, service: &str) -> String {
     format!("{}/{}", resource_name(cluster), resource_name(service))
-}
-
-fn write_deployments(service: &mut Value, deployments: &[Deployment]) {
-    let Some(fields) = service.as_object_mut() else { return };
-    let running = deployments.iter().map(|d| d.counts().0).sum::<i64>();
-    let pending = deployments.iter().map(|d| d.counts().1).sum::<i64>();
-    fields.insert("deployments".into(), Value::Array(deployments.iter().map(Deployment::to_json).collect()));
-    fields.insert("runningCount".into(), json!(running));
-    fields.insert("pendingCount".into(), json!(pending));
 }
 
 /// Puts `overrides` into `build.environment.environmentVariables`, replacing by name.
@@ -435,79 +429,73 @@ mod tests {
         assert_eq!(emulator.replay_start_build(&json!({ "idempotencyToken": "other" })), None);
     }
 
+    #[test]
+    fn an_ended_build_is_announced_once() {
+        let mut emulator = Emulator::new(2.0, 0.0);
+        start(&mut emulator, None, 100.0);
+        assert!(emulator.due_events(101.0).is_empty(), "still running");
+        let events = emulator.due_events(102.5);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0]["detail-type"], "CodeBuild Build State Change");
+        assert_eq!(events[0]["detail"]["build-status"], "SUCCEEDED");
+        assert_eq!(events[0]["detail"]["build-id"], BUILD_ARN);
+        assert!(emulator.due_events(110.0).is_empty(), "once");
+    }
+
     fn service(task_definition: &str) -> Value {
         json!({ "service": {
             "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/c",
             "serviceName": "s",
+            "serviceArn": "arn:aws:ecs:us-east-1:123456789012:service/c/s",
             "taskDefinition": task_definition,
             "desiredCount": 2,
             "deployments": [{ "id": "ecs-svc/1", "status": "PRIMARY", "createdAt": 5.0 }],
         } })
     }
 
-    fn describe(emulator: &mut Emulator, task_definition: &str, now: f64) -> Value {
-        let mut response = json!({ "services": [service(task_definition)["service"].clone()] });
-        emulator.described_services(&mut response, now);
-        response["services"][0].clone()
-    }
+    #[test]
+    fn updates_start_service_deployments_with_the_runs_strategy_and_fault() {
+        let mut emulator = Emulator::new(0.0, 4.0);
+        let mut created = service("td:1");
+        emulator.created_service(&json!({}), &mut created, 0.0);
+        let first = created["service"]["currentServiceDeployment"].as_str().unwrap_or_default().to_owned();
+        assert!(first.contains(":service-deployment/c/s/"), "{first}");
 
-    fn update(emulator: &mut Emulator, task_definition: &str, now: f64) -> Value {
-        let mut response = service(task_definition);
-        emulator.updated_service(
-            &json!({ "cluster": "c", "service": "s", "taskDefinition": task_definition }),
-            &mut response,
-            now,
+        let mut faults = Faults::default();
+        faults.strategies.insert(service_key_of("c", "s"), Strategy::Canary);
+        faults.fail_rollout.insert(service_key_of("c", "s"), Fault::Alarm);
+        emulator.set_faults(faults);
+        let mut updated = service("td:2");
+        emulator.updated_service(&json!({ "taskDefinition": "td:2" }), &mut updated, 10.0);
+        let ours = updated["service"]["currentServiceDeployment"].as_str().unwrap_or_default().to_owned();
+        assert_ne!(ours, first);
+        assert_eq!(updated["service"]["deploymentConfiguration"]["strategy"], "CANARY");
+        assert!(emulator.faults().fail_rollout.is_empty(), "the fault is used once");
+
+        let described = emulator
+            .service_deployments("DescribeServiceDeployments", &json!({ "serviceDeploymentArns": [ours] }), 20.0)
+            .unwrap_or_default();
+        let status = described["serviceDeployments"][0]["status"].as_str().unwrap_or_default().to_owned();
+        assert!(status.starts_with("ROLLBACK"), "an alarm in bake time rolls back: {described}");
+        let events = emulator.due_events(20.0);
+        assert!(events.iter().all(|event| event["source"] == "aws.ecs"), "{events:?}");
+        assert!(!events.is_empty());
+
+        let unknown = emulator.service_deployments(
+            "StopServiceDeployment",
+            &json!({ "serviceDeploymentArn": "nope", "stopType": "ROLLBACK" }),
+            21.0,
         );
-        response["service"].clone()
-    }
-
-    #[test]
-    fn an_update_starts_a_deployment_that_completes_after_settling() {
-        let mut emulator = Emulator::new(0.0, 3.0);
-        let before = describe(&mut emulator, "td:1", 10.0);
-        assert_eq!(before["deployments"][0]["rolloutState"], "COMPLETED", "a seeded service runs");
-        assert_eq!(before["runningCount"], 2);
-
-        let updated = update(&mut emulator, "td:2", 20.0);
-        let deployments = updated["deployments"].as_array().cloned().unwrap_or_default();
-        assert_eq!(deployments.len(), 2);
-        assert_eq!(deployments[0]["status"], "PRIMARY");
-        assert_eq!(deployments[0]["taskDefinition"], "td:2");
-        assert_eq!(deployments[0]["rolloutState"], "IN_PROGRESS");
-        assert_ne!(deployments[0]["id"], "ecs-svc/1");
-        assert_eq!(deployments[1]["status"], "ACTIVE");
-        assert_eq!(deployments[1]["taskDefinition"], "td:1");
-
-        assert_eq!(describe(&mut emulator, "td:2", 22.0)["deployments"][0]["rolloutState"], "IN_PROGRESS");
-        let done = describe(&mut emulator, "td:2", 23.0);
-        assert_eq!(done["deployments"].as_array().map(Vec::len), Some(1), "the old deployment drained");
-        assert_eq!(done["deployments"][0]["rolloutState"], "COMPLETED");
-        assert_eq!(done["deployments"][0]["id"], deployments[0]["id"]);
-    }
-
-    #[test]
-    fn a_faulted_rollout_fails_once_and_the_rollback_completes() {
-        let mut emulator = Emulator::new(0.0, 0.0);
-        emulator.set_faults(Faults { fail_rollout: BTreeSet::from([service_key_of("c", "s")]), ..Faults::default() });
-        update(&mut emulator, "td:2", 0.0);
-        let failed = describe(&mut emulator, "td:2", 1.0);
-        assert_eq!(failed["deployments"][0]["rolloutState"], "FAILED");
-        assert_eq!(failed["deployments"][0]["rolloutStateReason"], ROLLOUT_FAILURE);
-        assert_eq!(failed["deployments"][1]["status"], "ACTIVE", "nothing drains while the rollout failed");
-        assert!(emulator.faults().fail_rollout.is_empty(), "the fault is used up");
-
-        update(&mut emulator, "td:1", 2.0);
-        let rolled_back = describe(&mut emulator, "td:1", 3.0);
-        assert_eq!(rolled_back["deployments"][0]["rolloutState"], "COMPLETED");
-        assert_eq!(rolled_back["deployments"][0]["taskDefinition"], "td:1");
+        assert_eq!(unknown.err().map(|(code, _)| code), Some("ServiceDeploymentNotFoundException"));
     }
 
     #[test]
     fn an_update_without_a_new_revision_starts_nothing() {
         let mut emulator = Emulator::new(0.0, 0.0);
+        let mut created = service("td:1");
+        emulator.created_service(&json!({}), &mut created, 0.0);
         let mut response = service("td:1");
         emulator.updated_service(&json!({ "cluster": "c", "service": "s", "desiredCount": 2 }), &mut response, 1.0);
-        assert_eq!(response["service"]["deployments"].as_array().map(Vec::len), Some(1));
-        assert_eq!(response["service"]["deployments"][0]["id"], "ecs-svc/1");
+        assert_eq!(response["service"]["currentServiceDeployment"], created["service"]["currentServiceDeployment"]);
     }
 }

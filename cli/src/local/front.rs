@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -28,7 +29,12 @@ use tokio::sync::mpsc;
 
 use super::codecommit::LocalRepository;
 use super::emulator::Emulator;
+use super::eventbridge::Rule;
 use super::functions::Functions;
+
+/// How many times an event is delivered to a target that keeps failing for a transient reason
+/// (EventBridge retries for up to a day; the local stack's runs are minutes).
+const DELIVERY_ATTEMPTS: u32 = 3;
 
 /// An AWS error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +82,12 @@ pub struct Front {
     /// The service of each build start-build started, for check-build's progress lines (its
     /// payload is the build id alone).
     build_services: Mutex<BTreeMap<String, String>>,
+    /// The template's EventBridge rules that target deltaship's functions, resolved for the push
+    /// that runs.
+    rules: Mutex<Vec<Rule>>,
+    /// Whether events are dropped instead of delivered (`--drop-events`): the waits then end by
+    /// their fallback timeouts.
+    drop_events: AtomicBool,
 }
 
 impl Front {
@@ -98,6 +110,53 @@ impl Front {
             emulator: Mutex::new(emulator),
             invocations,
             build_services: Mutex::new(BTreeMap::new()),
+            rules: Mutex::new(Vec::new()),
+            drop_events: AtomicBool::new(false),
+        }
+    }
+
+    /// Delivers events to the targets of `rules` from now on.
+    pub fn set_rules(&self, rules: Vec<Rule>) {
+        *self.rules.lock().unwrap_or_else(PoisonError::into_inner) = rules;
+    }
+
+    /// Drops (`true`) or delivers (`false`) the events from now on.
+    pub fn set_drop_events(&self, drop: bool) {
+        self.drop_events.store(drop, Ordering::Relaxed);
+    }
+
+    /// Delivers the events due now, as EventBridge would: each to the target of every rule whose
+    /// pattern matches it ([`crate::event_pattern`]), asynchronously (the event is the
+    /// target's payload; its answer goes nowhere) and retried while the target fails for a
+    /// transient reason. With events dropped, nothing is delivered.
+    pub async fn deliver_due_events(&self) {
+        let events = self.with_emulator(|emulator| emulator.due_events(now()));
+        let rules = self.rules.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        for event in events {
+            for rule in &rules {
+                let matched = serde_json::from_str::<Value>(&rule.pattern)
+                    .map_err(|error| error.to_string())
+                    .and_then(|pattern| crate::event_pattern::matches(&pattern, &event));
+                match matched {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(problem) => {
+                        tracing::warn!(rule = rule.name, "the rule's pattern cannot be matched: {problem}");
+                        continue;
+                    }
+                }
+                if self.drop_events.load(Ordering::Relaxed) {
+                    continue;
+                }
+                for attempt in 1..=DELIVERY_ATTEMPTS {
+                    match self.invoke(&rule.target, event.clone()).await {
+                        Some(Err(failure)) if failure.kind.is_retryable() && attempt < DELIVERY_ATTEMPTS => {
+                            tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt))).await;
+                        }
+                        _ => break,
+                    }
+                }
+            }
         }
     }
 
@@ -111,6 +170,7 @@ impl Front {
         let text = |value: &Value, field: &str| value.get(field).and_then(Value::as_str).map(ToOwned::to_owned);
         let build_services = || self.build_services.lock().unwrap_or_else(PoisonError::into_inner);
         let service = text(&payload, "name")
+            .or_else(|| payload.get("watch").and_then(|watch| text(watch, "name")))
             .or_else(|| text(&payload, "build_id").and_then(|build| build_services().get(&build).cloned()));
         let result = self.functions.invoke(function, payload).await?;
         if let (Some(service), Ok(output)) = (&service, &result)
@@ -173,6 +233,20 @@ impl Front {
             ("CodeBuild_20161006", "BatchGetBuilds") => {
                 self.rewritten(&parts, body, |emulator, _, response, now| emulator.got_builds(response, now)).await
             }
+            ("AmazonEC2ContainerServiceV20141113", "CreateService") => {
+                self.rewritten(&parts, body, |emulator, request, response, now| {
+                    emulator.created_service(request, response, now);
+                })
+                .await
+            }
+            (
+                "AmazonEC2ContainerServiceV20141113",
+                operation @ ("DescribeServiceDeployments" | "ListServiceDeployments" | "StopServiceDeployment"),
+            ) => json_request(&body).and_then(|request| {
+                self.with_emulator(|emulator| emulator.service_deployments(operation, &request, now()))
+                    .map(|answer| json_response(&answer))
+                    .map_err(|(code, message)| ApiError::client(code, message))
+            }),
             ("AmazonEC2ContainerServiceV20141113", "UpdateService") => {
                 self.rewritten(&parts, body, |emulator, request, response, now| {
                     emulator.updated_service(request, response, now);

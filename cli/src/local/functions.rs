@@ -58,6 +58,7 @@ mod tests {
                 ("STATE_MACHINE_ARN", "arn:aws:states:eu-west-1:123456789012:stateMachine:deltaship-local-pipeline"),
                 ("REPOSITORY_NAME", "shop"),
                 ("BRANCHES", "main"),
+                ("WAITS_TABLE", "deltaship-local-waits"),
             ]),
         )
         .unwrap();

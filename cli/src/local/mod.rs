@@ -17,10 +17,17 @@
 //! - [`stack`]: starts and stops moto and the front.
 //! - [`seed`]: creates what the manifests name, and the state machine.
 //! - [`run`]: one push, end to end, read back from the execution's [`history`].
+//! - [`deployments`]: ECS service deployments (every strategy, faults, rollbacks, events), as a
+//!   pure model the [`emulator`] answers from.
+//! - [`eventbridge`]: the template's rules, which the front delivers the events by.
+//! - [`follow`]: waiting for a push's executions, and the report read from their histories.
 
 pub mod codecommit;
 pub mod command;
+pub mod deployments;
 pub mod emulator;
+pub mod eventbridge;
+pub mod follow;
 pub mod front;
 pub mod functions;
 pub mod history;
@@ -30,7 +37,8 @@ pub mod seed;
 pub mod stack;
 
 pub use command::RunArgs;
-pub use run::{Progress, Pushed, RunReport, RunRequest, RunStatus, ServiceReport};
+pub use follow::{RunReport, RunStatus, ServiceReport};
+pub use run::{Progress, Pushed, RunRequest};
 pub use stack::{LocalStack, StackOptions};
 
 use deltaship_core::Failure;

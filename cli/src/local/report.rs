@@ -6,7 +6,8 @@ use std::io::{self, Write};
 use deltaship_core::manifest::resource_name;
 use serde_json::Value;
 
-use super::run::{Progress, RunReport, RunStatus};
+use super::follow::{RunReport, RunStatus};
+use super::run::Progress;
 
 /// One line for a progress event.
 pub fn progress_line(progress: &Progress) -> String {
@@ -29,17 +30,37 @@ pub fn progress_line(progress: &Progress) -> String {
 
 /// What a function's output says, in a few words.
 fn summary(function: &str, output: &Value) -> String {
-    let field = |name: &str| output.get(name).and_then(Value::as_str).unwrap_or_default();
+    let field = |value: &Value, name: &str| value.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let watch = output.get("watch").cloned().unwrap_or_default();
     match function {
-        "start-build" => format!("started build {}", field("build_id")),
-        "check-build" if field("status") == "SUCCEEDED" => format!("build succeeded: {}", field("image")),
-        "check-build" => format!("build in progress ({})", field("phase")),
-        "deploy-service" => {
-            format!("rolling out {} (deployment {})", resource_name(field("task_definition")), field("deployment_id"))
+        "start-build" => format!("started build {}", field(output, "build_id")),
+        "check-build" if field(output, "status") == "SUCCEEDED" => {
+            format!("build succeeded: {}", field(output, "image"))
         }
-        "check-rollout" => format!("{}: {}", field("status").to_lowercase().replace('_', " "), field("detail")),
-        "rollback-service" => {
-            format!("{} {}", field("action").to_lowercase().replace('_', " "), resource_name(field("task_definition")))
+        "check-build" => format!("build in progress ({})", field(output, "phase")),
+        "deploy-service" => format!(
+            "rolling out {} ({} service deployment {})",
+            resource_name(&field(&watch, "task_definition")),
+            field(&watch, "strategy"),
+            resource_name(&field(&watch, "service_deployment"))
+        ),
+        "check-rollout" => {
+            format!("{}: {}", field(output, "status").to_lowercase().replace('_', " "), field(output, "detail"))
+        }
+        "rollback-service" => format!(
+            "{} {}",
+            field(output, "action").to_lowercase().replace('_', " "),
+            resource_name(&field(output, "task_definition"))
+        ),
+        "wake-waits" => {
+            let waits: Vec<String> = output
+                .get("waits")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|wait| format!("{} {}", field(wait, "waiter"), field(wait, "result").to_lowercase()))
+                .collect();
+            if waits.is_empty() { format!("{}: nobody waits", field(output, "resource")) } else { waits.join(", ") }
         }
         _ => output.to_string(),
     }
@@ -56,7 +77,14 @@ pub fn write_text(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
         RunStatus::Failed => "FAILED",
         RunStatus::None => "NONE",
     };
-    writeln!(out, "execution {execution}: {status} in {:.1}s", report.seconds)?;
+    writeln!(
+        out,
+        "execution {execution}: {status} in {:.1}s, {} history events",
+        report.duration_seconds, report.history_events
+    )?;
+    if report.executions.len() > 1 {
+        writeln!(out, "split into {} executions: {}", report.executions.len(), report.executions.join(", "))?;
+    }
     if !report.steps.is_empty() {
         writeln!(out, "\nstates entered and exited (seconds from the start):")?;
         for step in &report.steps {
@@ -72,6 +100,16 @@ pub fn write_text(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
         }
         if let Some(image) = &service.image {
             writeln!(out, "  {:<20}   image {image}", "")?;
+        }
+        if let (Some(strategy), Some(deployment)) = (&service.strategy, &service.deployment) {
+            writeln!(out, "  {:<20}   {strategy} service deployment {}", "", resource_name(deployment))?;
+        }
+        if let Some(by) = service.rolled_back_by {
+            let by = match by {
+                deltaship_core::payloads::RolledBackBy::Ecs => "ECS",
+                deltaship_core::payloads::RolledBackBy::Deltaship => "deltaship (the rollout's deadline)",
+            };
+            writeln!(out, "  {:<20}   rolled back by {by}", "")?;
         }
         if let Some(error) = &service.error {
             writeln!(out, "  {:<20}   {error}", "")?;
@@ -94,12 +132,15 @@ mod tests {
         let line = progress_line(&Progress::Invoked(Invocation {
             function: "deploy-service".into(),
             service: Some("user-service".into()),
-            result: Ok(
-                json!({ "task_definition": "arn:aws:ecs:r:1:task-definition/user-service:2", "deployment_id": "ecs-svc/9" }),
-            ),
+            result: Ok(json!({ "watch": {
+                "task_definition": "arn:aws:ecs:r:1:task-definition/user-service:2",
+                "strategy": "CANARY",
+                "service_deployment": "arn:aws:ecs:r:1:service-deployment/c/user-service/abc",
+            } })),
         }));
         assert!(
-            line.contains("user-service") && line.contains("rolling out user-service:2 (deployment ecs-svc/9)"),
+            line.contains("user-service")
+                && line.contains("rolling out user-service:2 (CANARY service deployment abc)"),
             "{line}"
         );
         let failed = progress_line(&Progress::Invoked(Invocation {
@@ -115,13 +156,21 @@ mod tests {
         let report = RunReport {
             execution: Some("main-abc".into()),
             status: RunStatus::Failed,
+            executions: vec!["main-abc".into()],
             services: vec![ServiceReport {
                 name: "user-service".into(),
                 outcome: deltaship_core::Outcome::RolledBack,
                 task_definition: Some("arn:aws:ecs:r:1:task-definition/user-service:1".into()),
                 image: Some("img:abc".into()),
                 error: Some("RolloutFailed: circuit breaker".into()),
+                strategy: Some("ROLLING".into()),
+                deployment: Some("arn:aws:ecs:r:1:service-deployment/c/user-service/abc".into()),
+                rolled_back_by: Some(deltaship_core::payloads::RolledBackBy::Ecs),
+                build_seconds: Some(1.0),
+                rollout_seconds: Some(2.0),
             }],
+            duration_seconds: 4.25,
+            history_events: 40,
             detect: None,
             steps: vec![Step {
                 service: "user-service".into(),
@@ -129,12 +178,12 @@ mod tests {
                 entered: 0.0,
                 exited: Some(0.2),
             }],
-            seconds: 4.25,
         };
         let mut out = Vec::new();
         assert!(write_text(&report, &mut out).is_ok());
         let text = String::from_utf8_lossy(&out);
-        assert!(text.starts_with("execution main-abc: FAILED in 4.2s"), "{text}");
+        assert!(text.starts_with("execution main-abc: FAILED in 4.2s, 40 history events"), "{text}");
+        assert!(text.contains("rolled back by ECS"), "{text}");
         assert!(text.contains("Start build"), "{text}");
         assert!(text.contains("rolled_back") && text.contains("task definition user-service:1"), "{text}");
         assert!(text.contains("RolloutFailed: circuit breaker"), "{text}");

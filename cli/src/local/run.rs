@@ -1,17 +1,19 @@
 //! `deltaship local run`: one push through the whole pipeline on the local stack.
 
-use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use deltaship_core::payloads::{DetectOutput, DetectStatus};
-use deltaship_core::{Catalog, CommitId, Outcome};
-use serde::Serialize;
+use deltaship_core::payloads::DetectOutput;
+use deltaship_core::{Catalog, CommitId};
 use serde_json::{Value, json};
 
 use super::LocalError;
+use deltaship_core::manifest::resource_name;
+
+use super::deployments::{Fault, Strategy};
 use super::emulator::{Faults, service_key_of};
+use super::eventbridge;
+use super::follow::RunReport;
 use super::front::Invocation;
-use super::history::{self, Event, Step};
 use super::seed;
 use super::stack::{ACCOUNT, LocalStack, REGION};
 use crate::git::GitRepo;
@@ -26,60 +28,16 @@ pub struct RunRequest {
     pub head: String,
     /// Services (by manifest name) whose builds fail.
     pub fail_build: Vec<String>,
-    /// Services whose rollout the ECS circuit breaker fails.
-    pub fail_rollout: Vec<String>,
+    /// Services whose next rollout fails, and how (the circuit breaker, an alarm, a hook).
+    pub fail_rollout: Vec<(String, Fault)>,
+    /// Services and the strategy their rollouts use (ROLLING when not named).
+    pub strategies: Vec<(String, Strategy)>,
+    /// Whether EventBridge's events are dropped, so that every wait ends by its fallback.
+    pub drop_events: bool,
     /// The state machine definition; `None` for the one built in ([`seed::PIPELINE_ASL`]).
     pub definition: Option<String>,
     /// How long the execution may take.
     pub timeout: Duration,
-}
-
-/// How the push ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum RunStatus {
-    /// Every planned service deployed.
-    Succeeded,
-    /// At least one did not.
-    Failed,
-    /// The push changed no service: no execution.
-    None,
-}
-
-/// One service's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ServiceReport {
-    /// The service.
-    pub name: String,
-    /// What became of it.
-    pub outcome: Outcome,
-    /// The task definition the service runs afterwards.
-    pub task_definition: Option<String>,
-    /// The image built.
-    pub image: Option<String>,
-    /// Why it did not deploy.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// What happened.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunReport {
-    /// The execution's name (`None` when nothing was to deploy).
-    pub execution: Option<String>,
-    /// How it ended.
-    pub status: RunStatus,
-    /// Every planned service's outcome.
-    pub services: Vec<ServiceReport>,
-    /// What detect-changes said.
-    #[serde(skip)]
-    pub detect: Option<DetectOutput>,
-    /// Each state every service's iteration went through.
-    #[serde(skip)]
-    pub steps: Vec<Step>,
-    /// The execution's duration in seconds.
-    #[serde(skip)]
-    pub seconds: f64,
 }
 
 /// A push detect-changes has answered: its execution (if any) is running.
@@ -142,6 +100,11 @@ impl LocalStack {
         let definition = request.definition.as_deref().unwrap_or(seed::PIPELINE_ASL);
         seed::seed(&self.config, &catalog, &self.repository.name, &self.state_machine_arn, definition).await?;
         self.front.with_emulator(|emulator| emulator.set_faults(faults));
+        self.front.set_drop_events(request.drop_events);
+        let parameters = template_parameters(&self.repository.name, &branch, &catalog);
+        let rules = eventbridge::rules(eventbridge::TEMPLATE, &parameters)
+            .map_err(|problem| LocalError::Stack(format!("the SAM template's event rules: {problem}")))?;
+        self.front.set_rules(rules);
         while self.invocations.try_recv().is_ok() {}
 
         progress(&Progress::Push { branch: branch.clone(), base: base.clone(), head: head.clone() });
@@ -163,93 +126,33 @@ impl LocalStack {
 
         Ok(Pushed(detected))
     }
-
-    /// The second half of [`LocalStack::run`]: waits (at most `timeout`) for the push's
-    /// execution to end, and reads its history.
-    pub async fn follow(
-        &mut self,
-        pushed: Pushed,
-        timeout: Duration,
-        progress: &mut dyn FnMut(&Progress),
-    ) -> Result<RunReport, LocalError> {
-        let Pushed(detected) = pushed;
-        let arn = match (&detected.status, &detected.execution_arn) {
-            (DetectStatus::Started | DetectStatus::AlreadyStarted, Some(arn)) => arn.clone(),
-            _ => {
-                return Ok(RunReport {
-                    execution: None,
-                    status: RunStatus::None,
-                    services: Vec::new(),
-                    detect: Some(detected),
-                    steps: Vec::new(),
-                    seconds: 0.0,
-                });
-            }
-        };
-        let sfn = aws_sdk_sfn::Client::new(&self.config);
-        let started = Instant::now();
-        let status = loop {
-            while let Ok(invocation) = self.invocations.try_recv() {
-                progress(&Progress::Invoked(invocation));
-            }
-            let described = sfn.describe_execution().execution_arn(&arn).send().await.map_err(|error| {
-                LocalError::Stack(format!(
-                    "DescribeExecution {arn}: {}",
-                    aws_sdk_sfn::error::DisplayErrorContext(error)
-                ))
-            })?;
-            match described.status().as_str() {
-                "RUNNING" | "PENDING_REDRIVE" => {}
-                "SUCCEEDED" => break RunStatus::Succeeded,
-                _ => break RunStatus::Failed,
-            }
-            if started.elapsed() > timeout {
-                let _ = sfn.stop_execution().execution_arn(&arn).cause("deltaship local run timed out").send().await;
-                return Err(LocalError::Timeout { execution: arn, seconds: timeout.as_secs() });
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        };
-        while let Ok(invocation) = self.invocations.try_recv() {
-            progress(&Progress::Invoked(invocation));
-        }
-
-        let events = history_events(&sfn, &arn).await?;
-        let services = detected.services.clone();
-        let steps = history::steps(&events, &services);
-        let outcomes = history::outcomes(&events).unwrap_or_default();
-        let seconds = match (events.first(), events.last()) {
-            (Some(first), Some(last)) => last.at - first.at,
-            _ => 0.0,
-        };
-        Ok(RunReport {
-            execution: detected.execution.clone(),
-            status,
-            services: outcomes
-                .into_iter()
-                .map(|outcome| ServiceReport {
-                    name: outcome.name,
-                    outcome: outcome.outcome,
-                    task_definition: outcome.task_definition,
-                    image: outcome.image,
-                    error: outcome.error.map(|error| match outcome.cause {
-                        Some(cause) => format!("{error}: {}", cause_message(&cause)),
-                        None => error,
-                    }),
-                })
-                .collect(),
-            detect: Some(detected),
-            steps,
-            seconds,
-        })
-    }
 }
 
-/// A Lambda error's cause is its `{"errorType", "errorMessage"}` as JSON: the message is enough.
-fn cause_message(cause: &str) -> String {
-    serde_json::from_str::<Value>(cause)
-        .ok()
-        .and_then(|value| value.get("errorMessage").and_then(Value::as_str).map(ToOwned::to_owned))
-        .unwrap_or_else(|| cause.to_owned())
+/// The template's parameters as a deployment for this push would set them: the repository and
+/// branch, the cluster of the manifests' services (the first one's, when they name several: the
+/// others' events then match no rule, as on AWS) and the longest start their build projects share,
+/// and the local stack's region and account.
+fn template_parameters(repository: &str, branch: &str, catalog: &Catalog) -> eventbridge::Parameters {
+    let services = catalog.services();
+    let cluster = services.first().map(|service| resource_name(&service.deploy.cluster)).unwrap_or_default();
+    let projects: Vec<&str> = services.iter().map(|service| resource_name(&service.build.project)).collect();
+    let prefix = projects.iter().fold(projects.first().copied().unwrap_or_default(), |common, project| {
+        let shared = common.bytes().zip(project.bytes()).take_while(|(a, b)| a == b).count();
+        common.get(..shared).unwrap_or_default()
+    });
+    [
+        ("AWS::Partition", "aws"),
+        ("AWS::Region", REGION),
+        ("AWS::AccountId", ACCOUNT),
+        ("AWS::StackName", "deltaship-local"),
+        ("RepositoryName", repository),
+        ("Branches", branch),
+        ("ClusterName", cluster),
+        ("BuildProjectPrefix", prefix),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value.to_owned()))
+    .collect()
 }
 
 /// The faults `request` asks for, by AWS resource, checked against the catalog.
@@ -257,16 +160,20 @@ fn faults(catalog: &Catalog, request: &RunRequest) -> Result<Faults, LocalError>
     let find = |name: &String| {
         catalog.service(name).ok_or_else(|| {
             let known: Vec<&str> = catalog.services().iter().map(|service| service.name.as_str()).collect();
-            LocalError::BadInput(format!("no service {name:?} to fail (the services are {known:?})"))
+            LocalError::BadInput(format!("no service {name:?} in the manifests (the services are {known:?})"))
         })
     };
-    let mut faults = Faults { fail_build: BTreeSet::new(), fail_rollout: BTreeSet::new() };
+    let mut faults = Faults::default();
     for name in &request.fail_build {
         faults.fail_build.insert(deltaship_core::manifest::resource_name(&find(name)?.build.project).to_owned());
     }
-    for name in &request.fail_rollout {
+    for (name, fault) in &request.fail_rollout {
         let service = find(name)?;
-        faults.fail_rollout.insert(service_key_of(&service.deploy.cluster, &service.deploy.service));
+        faults.fail_rollout.insert(service_key_of(&service.deploy.cluster, &service.deploy.service), *fault);
+    }
+    for (name, strategy) in &request.strategies {
+        let service = find(name)?;
+        faults.strategies.insert(service_key_of(&service.deploy.cluster, &service.deploy.service), *strategy);
     }
     Ok(faults)
 }
@@ -306,31 +213,6 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-async fn history_events(sfn: &aws_sdk_sfn::Client, arn: &str) -> Result<Vec<Event>, LocalError> {
-    let mut pages = sfn.get_execution_history().execution_arn(arn).into_paginator().send();
-    let mut events = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|error| {
-            LocalError::Stack(format!("GetExecutionHistory {arn}: {}", aws_sdk_sfn::error::DisplayErrorContext(error)))
-        })?;
-        events.extend(page.events().iter().map(|event| {
-            let entered = event.state_entered_event_details();
-            let exited = event.state_exited_event_details();
-            Event {
-                id: event.id(),
-                previous: event.previous_event_id(),
-                kind: event.r#type().as_str().to_owned(),
-                at: event.timestamp().as_secs_f64(),
-                state: entered.map(|d| d.name().to_owned()).or_else(|| exited.map(|d| d.name().to_owned())),
-                output: exited.and_then(|d| d.output()).map(ToOwned::to_owned),
-                iteration: event.map_iteration_started_event_details().and_then(|d| usize::try_from(d.index()).ok()),
-            }
-        }));
-    }
-    events.sort_by_key(|event| event.id);
-    Ok(events)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,11 +237,5 @@ mod tests {
         assert!(
             matches!(deltaship_core::parse_event_value(first), Ok(deltaship_core::Trigger::Push(push)) if push.base.is_none())
         );
-    }
-
-    #[test]
-    fn lambda_causes_read_as_their_message() {
-        assert_eq!(cause_message(r#"{"errorType":"BuildFailed","errorMessage":"build x failed"}"#), "build x failed");
-        assert_eq!(cause_message("plain"), "plain");
     }
 }

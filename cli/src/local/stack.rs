@@ -22,6 +22,7 @@ use super::codecommit::LocalRepository;
 use super::emulator::Emulator;
 use super::front::{Front, Invocation};
 use super::functions::{Functions, Variables};
+use deltaship_core::WaitPolicy;
 
 /// The region everything local lives in.
 pub const REGION: &str = "us-east-1";
@@ -45,7 +46,39 @@ pub struct StackOptions {
     pub build_seconds: f64,
     /// Seconds a rollout takes.
     pub rollout_seconds: f64,
+    /// The waits' fallback timeouts.
+    pub waits: Waits,
 }
+
+/// The fallback timeouts of the local stack's waits (how long a wait for an event lasts before
+/// the state machine looks itself).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Waits {
+    /// The first after a second, then as long as the build or rollout has run (up to the
+    /// template's longest): quick when events are dropped.
+    #[default]
+    Local,
+    /// The template's defaults, as deployed: a flat 600 s for builds and rollouts.
+    Deployed,
+}
+
+impl Waits {
+    /// The build and rollout wait policies.
+    pub fn policies(self) -> (WaitPolicy, WaitPolicy) {
+        match self {
+            Self::Local => (
+                WaitPolicy { min_seconds: 1, ..WaitPolicy::BUILD },
+                WaitPolicy { min_seconds: 1, ..WaitPolicy::ROLLOUT },
+            ),
+            Self::Deployed => (WaitPolicy::BUILD, WaitPolicy::ROLLOUT),
+        }
+    }
+}
+
+/// The waits table, in moto's DynamoDB.
+pub const WAITS_TABLE: &str = "deltaship-local-waits";
+/// How often the front delivers the events that are due.
+const EVENT_TICK: Duration = Duration::from_millis(50);
 
 /// A running local stack. [`LocalStack::stop`] stops it; dropping it kills moto too.
 pub struct LocalStack {
@@ -67,6 +100,8 @@ pub struct LocalStack {
     /// delivers the same event again, as EventBridge may.
     pub(super) delivered: std::collections::BTreeMap<String, serde_json::Value>,
     server: JoinHandle<()>,
+    /// Delivers the events that are due, as EventBridge would.
+    pump: JoinHandle<()>,
     moto_process: Child,
     moto_log: PathBuf,
     _scratch: tempfile::TempDir,
@@ -92,7 +127,7 @@ impl LocalStack {
         let log = std::fs::File::create(&moto_log)
             .map_err(|error| LocalError::Stack(format!("could not create {}: {error}", moto_log.display())))?;
         let log_err = log.try_clone().map_err(|error| LocalError::Stack(error.to_string()))?;
-        let mut command = Command::new(&moto_server);
+        let mut command = moto_command(&moto_server);
         command
             .args(["-H", "127.0.0.1", "-p", &moto.port().to_string()])
             // moto's Step Functions engine sends its service calls (the Lambda invokes) here.
@@ -108,21 +143,22 @@ impl LocalStack {
 
         let config = sdk_config(endpoint).await;
         let state_machine_arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{PREFIX}pipeline");
+        let (build_wait, rollout_wait) = options.waits.policies();
         let variables = Variables(
             [
-                ("STATE_MACHINE_ARN", state_machine_arn.as_str()),
+                ("STATE_MACHINE_ARN", state_machine_arn.clone()),
                 // What the template's parameters would say: the functions touch this repository
                 // only (any cluster and project: the stack holds only what the manifests name).
-                ("REPOSITORY_NAME", repository.name.as_str()),
-                ("BRANCHES", branch.as_str()),
-                // Locally a look every second: moto and the emulator are quick.
-                ("BUILD_WAIT_MIN_SECONDS", "1"),
-                ("BUILD_WAIT_MAX_SECONDS", "1"),
-                ("ROLLOUT_WAIT_MIN_SECONDS", "1"),
-                ("ROLLOUT_WAIT_MAX_SECONDS", "1"),
+                ("REPOSITORY_NAME", repository.name.clone()),
+                ("BRANCHES", branch.clone()),
+                ("WAITS_TABLE", WAITS_TABLE.to_owned()),
+                ("BUILD_WAIT_MIN_SECONDS", build_wait.min_seconds.to_string()),
+                ("BUILD_WAIT_MAX_SECONDS", build_wait.max_seconds.to_string()),
+                ("ROLLOUT_WAIT_MIN_SECONDS", rollout_wait.min_seconds.to_string()),
+                ("ROLLOUT_WAIT_MAX_SECONDS", rollout_wait.max_seconds.to_string()),
             ]
             .into_iter()
-            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .map(|(name, value)| (name.to_owned(), value))
             .collect(),
         );
         let functions = Functions::new(&config, &variables).map_err(|error| LocalError::Stack(error.to_string()))?;
@@ -136,6 +172,13 @@ impl LocalStack {
             sender,
         ));
         let server = tokio::spawn(Arc::clone(&front).serve(listener));
+        let pump = tokio::spawn(pump_events(Arc::clone(&front)));
+        // Through the front, which serves from now on.
+        if let Err(error) = create_waits_table(&config).await {
+            server.abort();
+            pump.abort();
+            return Err(error);
+        }
         Ok(Self {
             endpoint,
             moto,
@@ -147,6 +190,7 @@ impl LocalStack {
             invocations,
             delivered: std::collections::BTreeMap::new(),
             server,
+            pump,
             moto_process,
             moto_log,
             _scratch: scratch,
@@ -156,6 +200,7 @@ impl LocalStack {
     /// Stops the front and moto, and waits until moto has exited.
     pub async fn stop(mut self) -> Result<(), LocalError> {
         self.server.abort();
+        self.pump.abort();
         // Whether it was still running or not, it is gone after this.
         let _ = self.moto_process.start_kill();
         self.moto_process
@@ -177,6 +222,95 @@ impl LocalStack {
     pub fn moto_log(&self) -> &Path {
         &self.moto_log
     }
+}
+
+/// moto's server, started through its Python with one fix: moto 5.2.5 drops `SendTaskFailure`'s
+/// `cause` (its `StepFunctionResponse.send_task_failure` hands the backend the error alone, although
+/// the backend takes a cause), so a wait failed by its token would reach the state machine
+/// without the reason AWS would give it. A `moto_server` that is not a Python script runs as it is.
+const MOTO_LAUNCHER: &str = r#"
+import sys
+from moto.core.responses import EmptyResult
+from moto.stepfunctions import responses
+
+def send_task_failure(self):
+    self.stepfunction_backend.send_task_failure(
+        self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+    )
+    return EmptyResult()
+
+responses.StepFunctionResponse.send_task_failure = send_task_failure
+from moto.server import main
+main(sys.argv[1:])
+"#;
+
+/// The command that starts `moto_server` with [`MOTO_LAUNCHER`]'s fix, through the Python its
+/// first line names.
+fn moto_command(moto_server: &Path) -> Command {
+    let interpreter = std::fs::read_to_string(moto_server)
+        .ok()
+        .and_then(|script| {
+            script.lines().next().and_then(|line| line.strip_prefix("#!")).map(str::trim).map(ToOwned::to_owned)
+        })
+        .filter(|interpreter| interpreter.contains("python") && !interpreter.contains(' '));
+    match interpreter {
+        Some(python) => {
+            let mut command = Command::new(python);
+            command.args(["-c", MOTO_LAUNCHER]);
+            command
+        }
+        None => Command::new(moto_server),
+    }
+}
+
+/// Delivers the events that are due, every [`EVENT_TICK`], until aborted.
+async fn pump_events(front: Arc<Front>) {
+    loop {
+        tokio::time::sleep(EVENT_TICK).await;
+        front.deliver_due_events().await;
+    }
+}
+
+/// The waits table in moto's DynamoDB, as the template declares it (keys `resource` and
+/// `waiter`, TTL on `expires_at`).
+async fn create_waits_table(config: &SdkConfig) -> Result<(), LocalError> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+    };
+    let dynamodb = aws_sdk_dynamodb::Client::new(config);
+    let failed = |what: &str, error: String| LocalError::Stack(format!("the waits table: {what}: {error}"));
+    let attribute =
+        |name: &str| AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build();
+    let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+    let attributes = [attribute("resource"), attribute("waiter")].into_iter().collect::<Result<Vec<_>, _>>();
+    let keys =
+        [key("resource", KeyType::Hash), key("waiter", KeyType::Range)].into_iter().collect::<Result<Vec<_>, _>>();
+    let (attributes, keys) = (
+        attributes.map_err(|error| failed("attributes", error.to_string()))?,
+        keys.map_err(|error| failed("keys", error.to_string()))?,
+    );
+    dynamodb
+        .create_table()
+        .table_name(WAITS_TABLE)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(attributes))
+        .set_key_schema(Some(keys))
+        .send()
+        .await
+        .map_err(|error| failed("CreateTable", aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string()))?;
+    let ttl = TimeToLiveSpecification::builder()
+        .enabled(true)
+        .attribute_name("expires_at")
+        .build()
+        .map_err(|error| failed("TTL", error.to_string()))?;
+    dynamodb
+        .update_time_to_live()
+        .table_name(WAITS_TABLE)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+        .map_err(|error| failed("UpdateTimeToLive", aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string()))?;
+    Ok(())
 }
 
 /// The AWS configuration of the local stack: fixed region and dummy credentials, so that
@@ -225,7 +359,8 @@ pub fn find_moto_server(explicit: Option<&Path>) -> Result<PathBuf, LocalError> 
 /// `main`), which the reconciler watches.
 fn repository(path: &Path) -> Result<(LocalRepository, String), LocalError> {
     let git = crate::git::GitRepo::open(path)?;
-    let root = git.root().to_owned();
+    // `--repo .` names its folder: the repository is named after it, as CodeCommit's would be.
+    let root = std::fs::canonicalize(git.root()).unwrap_or_else(|_| git.root().to_owned());
     let name = root.file_name().and_then(|name| name.to_str()).unwrap_or("local").to_owned();
     let branch = git.branch_of("HEAD").unwrap_or_else(|| "main".to_owned());
     Ok((LocalRepository { name, path: root }, branch))

@@ -12,19 +12,25 @@
 //! ([`deltaship_core::races::decide_deploy`]):
 //!
 //! - the service already runs the image (a retried call, or the same commit deployed by another
-//!   execution): nothing is registered or updated; the answer watches the PRIMARY deployment;
+//!   execution): nothing is registered or updated; the answer watches the service's current
+//!   service deployment;
 //! - the revision was registered for a newer push: `Superseded`, the service is not touched;
-//! - otherwise: a new revision, `UpdateService`.
+//! - otherwise: a new revision, `UpdateService`, and the answer watches the service deployment
+//!   that `UpdateService` created (`service.currentServiceDeployment`): the record
+//!   check-rollout judges, under whatever strategy the service deploys with.
 //!
-//! The image must be tagged with the pushed commit, and the cluster must be the function's
-//! [`Scope`]'s (`OutOfScope` before any call otherwise).
+//! A service whose deployment controller is not ECS (`CODE_DEPLOY`, `EXTERNAL`) is refused with
+//! `UnsupportedDeploymentController` before anything is registered. The image must be tagged with
+//! the pushed commit, and the cluster must be the function's [`Scope`]'s (`OutOfScope` before any
+//! call otherwise).
 use aws_config::SdkConfig;
 use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder;
 use aws_sdk_ecs::types::{Tag, TaskDefinition, TaskDefinitionField};
-use deltaship_core::payloads::{DeployInput, DeployOutput};
+use deltaship_core::payloads::{CheckRolloutOutput, DeployInput, RolloutStatus};
 use deltaship_core::races::{
     CurrentRevision, DeployDecision, DeployStamp, check_image, decide_deploy, is_deltaship_tag,
 };
+use deltaship_core::rollout::{Expect, check_controller};
 use deltaship_core::{ErrorKind, Failure, RolloutWatch, Scope, WaitPolicy};
 
 use crate::settings::{self, SettingsError, Source};
@@ -59,7 +65,7 @@ impl Function for DeployService {
     const NAME: &'static str = FUNCTION;
     /// The wait before the first look at the rollout, and what it may touch.
     type Settings = (WaitPolicy, Scope);
-    type Output = DeployOutput;
+    type Output = CheckRolloutOutput;
 
     fn read_settings(source: &dyn Source) -> Result<Self::Settings, SettingsError> {
         Ok((settings::rollout_wait(source)?, settings::scope(source)))
@@ -70,7 +76,7 @@ impl Function for DeployService {
     }
 
     /// Deploys one service.
-    async fn handle(&self, payload: serde_json::Value) -> Result<DeployOutput, Failure> {
+    async fn handle(&self, payload: serde_json::Value) -> Result<CheckRolloutOutput, Failure> {
         let input: DeployInput = input::parse(FUNCTION, payload)?;
         for (field, value) in [
             ("cluster", &input.cluster),
@@ -85,7 +91,8 @@ impl Function for DeployService {
         self.scope.check_service(&input.cluster, &input.service)?;
         let target = format!("{}/{}", input.cluster, input.service);
         let current = ecs::describe(&self.ecs, &input.cluster, &input.service).await?;
-        let previous = current.task_definition.clone();
+        check_controller(&current.snapshot, &target)?;
+        let previous = current.snapshot.task_definition.clone();
 
         let described = self
             .ecs
@@ -133,21 +140,13 @@ impl Function for DeployService {
                 return Err(failure);
             }
             DeployDecision::Reuse { previous: before } => {
-                let Some((deployment_id, created)) = current.primary else {
-                    return Err(Failure::new(
-                        ErrorKind::AwsError,
-                        format!("DescribeServices {target}: runs {previous} but has no PRIMARY deployment"),
-                    ));
-                };
-                let started_at = created.unwrap_or_else(self.clock);
                 tracing::info!(
                     service = input.name,
-                    deployment_id,
                     task_definition = previous,
                     image = input.image,
-                    "already runs the image: watching its deployment, registering nothing"
+                    "already runs the image: watching its current service deployment, registering nothing"
                 );
-                return Ok(self.output(input, deployment_id, previous, before, started_at));
+                return self.output(input, &current, previous, before, (self.clock)());
             }
             DeployDecision::Deploy => {}
         }
@@ -179,58 +178,69 @@ impl Function for DeployService {
             .send()
             .await
             .map_err(|err| aws_error::failure("UpdateService", &target, &err, &ecs::NOT_FOUND))?;
-        let deployment_id = updated
-            .service()
-            .into_iter()
-            .flat_map(|service| service.deployments())
-            .find(|deployment| {
-                deployment.status() == Some("PRIMARY") && deployment.task_definition() == Some(task_definition.as_str())
-            })
-            .and_then(|deployment| deployment.id())
-            .ok_or_else(|| {
-                Failure::new(
-                    ErrorKind::AwsError,
-                    format!("UpdateService {target}: no PRIMARY deployment of {task_definition} in the answer"),
-                )
-            })?
-            .to_owned();
+        let Some(updated) = updated.service() else {
+            return Err(Failure::new(
+                ErrorKind::AwsError,
+                format!("UpdateService {target}: the answer names no service"),
+            ));
+        };
+        let updated = ecs::DescribedService::of(updated);
         tracing::info!(
             service = input.name,
-            deployment_id,
+            service_deployment = updated.snapshot.current_service_deployment,
+            strategy = updated.strategy(),
             task_definition,
             previous,
             image = input.image,
             "deploying"
         );
-
-        Ok(self.output(input, deployment_id, task_definition, previous, started_at))
+        self.output(input, &updated, task_definition, previous, started_at)
     }
 }
 
 impl DeployService {
+    /// The rollout to wait for: the service's current service deployment, as `service` (the
+    /// `UpdateService` answer, or the service that already runs the image) names it.
     fn output(
         &self,
         input: DeployInput,
-        deployment_id: String,
+        service: &ecs::DescribedService,
         task_definition: String,
         previous: String,
         started_at: i64,
-    ) -> DeployOutput {
-        DeployOutput {
+    ) -> Result<CheckRolloutOutput, Failure> {
+        let target = format!("{}/{}", input.cluster, input.service);
+        let service_deployment = service.snapshot.current_service_deployment.clone().ok_or_else(|| {
+            Failure::new(
+                ErrorKind::AwsError,
+                format!(
+                    "{target}: ECS names no currentServiceDeployment for the service, so its rollout cannot be judged"
+                ),
+            )
+        })?;
+        let deadline = started_at + i64::from(input.timeout_minutes) * 60;
+        Ok(CheckRolloutOutput {
+            status: RolloutStatus::InProgress,
+            stage: None,
+            detail: format!("deploying {task_definition} ({})", service.strategy()),
+            wait_seconds: self.wait.next_before(0, u64::try_from(deadline - started_at).unwrap_or(0)),
             service_url: ecs::service_url(&self.ecs, &input.cluster, &input.service),
             watch: RolloutWatch {
                 name: input.name,
+                execution: input.execution,
                 cluster: input.cluster,
                 service: input.service,
-                deployment_id,
+                service_arn: service.snapshot.arn.clone(),
+                service_deployment,
+                deployment_id: service.primary.clone().unwrap_or_default(),
                 task_definition,
                 previous_task_definition: previous,
+                strategy: service.strategy(),
+                expect: Expect::Deployed,
                 started_at,
-                deadline: started_at + i64::from(input.timeout_minutes) * 60,
+                deadline,
             },
-            image: input.image,
-            wait_seconds: self.wait.min_seconds,
-        }
+        })
     }
 }
 

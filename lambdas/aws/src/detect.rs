@@ -13,14 +13,20 @@
 //!    the same push finds its execution already there: that is success, not an error. A later
 //!    push of a commit that already has an execution on the branch (a reset, a force-push back)
 //!    starts the next attempt, `<name>-r2`, ... (see [`deltaship_core::deliveries::covers`]).
+//!    A plan whose worst-case history could pass what one execution may write (Step Functions
+//!    stops an execution at 25,000 events, [`deltaship_core::budget`]) is split into parts, each
+//!    its own execution: part 1 under the name above, the others `<name>-p2`, `<name>-p3`, ...,
+//!    each idempotent by its name; the answer lists them all (`executions`).
 //!
-//! With `DRY_RUN=true` it stops before step 5 and returns the execution input it would start.
+//! With `DRY_RUN=true` it stops before step 5 and returns the execution input it would start
+//! (its first part's).
 
 use aws_config::SdkConfig;
 use deltaship_core::deliveries::{Arrival, RecordedPush, SKIP_DEPLOY, covers, skips_deploy};
 use deltaship_core::naming::MAX_ATTEMPTS;
+use deltaship_core::naming::execution_name_part;
 use deltaship_core::payloads::{DetectOutput, DetectStatus};
-use deltaship_core::pipeline::TARGET_INPUT_BYTES;
+use deltaship_core::pipeline::Limits;
 use deltaship_core::{
     Catalog, CatalogError, ErrorKind, Failure, Origin, PipelineInput, Push, Scope, Trigger, execution_name_attempt,
     links,
@@ -176,26 +182,44 @@ impl DetectChanges {
             return Ok(output);
         }
 
-        let (input, json) = input.fit(TARGET_INPUT_BYTES)?;
+        let parts_named = |input: &PipelineInput, attempt: u32| {
+            let (repository, branch) = (repository.to_owned(), push.branch.clone());
+            let head = head.clone();
+            input.clone().into_parts(Limits::new(self.settings.waits), move |part| {
+                execution_name_part(&repository, &branch, &head, attempt, part)
+            })
+        };
+        let mut parts = parts_named(&input, 1)?;
+        let names = |parts: &[(PipelineInput, String)]| -> Vec<String> {
+            parts.iter().map(|(part, _)| part.execution.clone()).collect()
+        };
         let mut output = DetectOutput {
             status: DetectStatus::DryRun,
             message: summary(&name, "would start"),
             execution: Some(name.clone()),
             execution_arn: None,
+            executions: names(&parts),
             services: services.clone(),
             removed,
             input: None,
         };
+        if parts.len() > 1 {
+            output
+                .message
+                .push_str(&format!(" (split into {} executions: its worst case would not fit one)", parts.len()));
+        }
         let Some(state_machine) = self.settings.state_machine_arn.as_deref().filter(|_| !self.settings.dry_run) else {
-            output.input = Some(input);
+            output.input = parts.into_iter().next().map(|(first, _)| first);
             return Ok(output);
         };
 
         let mut attempt = 1;
-        let (mut input, mut json) = (input, json);
         loop {
+            let Some((_, json)) = parts.first() else {
+                return Err(Failure::new(ErrorKind::AwsError, "the plan has no part to start"));
+            };
             let started =
-                self.sfn.start_execution().state_machine_arn(state_machine).name(&name).input(&json).send().await;
+                self.sfn.start_execution().state_machine_arn(state_machine).name(&name).input(json).send().await;
             match started {
                 Ok(started) => {
                     output.status = DetectStatus::Started;
@@ -222,21 +246,35 @@ impl DetectChanges {
                         // A later push of a commit that already has an execution: the next attempt.
                         attempt += 1;
                         name = execution_name_attempt(repository, &push.branch, head, attempt);
-                        (input, json) = input.renamed(&name).fit(TARGET_INPUT_BYTES)?;
+                        parts = parts_named(&input, attempt)?;
                         continue;
                     }
                 }
-                Err(err) => {
-                    return Err(aws_error::failure(
-                        "StartExecution",
-                        &name,
-                        &err,
-                        &[
-                            ("StateMachineDoesNotExist", ErrorKind::AwsError),
-                            ("InvalidExecutionInput", ErrorKind::PlanTooLarge),
-                        ],
-                    ));
+                Err(err) => return Err(start_failure(&name, &err)),
+            }
+            // The later parts: each is idempotent by name, so a duplicate delivery starts none again.
+            for (part, json) in parts.iter().skip(1) {
+                let started = self
+                    .sfn
+                    .start_execution()
+                    .state_machine_arn(state_machine)
+                    .name(&part.execution)
+                    .input(json)
+                    .send()
+                    .await;
+                match started {
+                    Ok(_) => {}
+                    Err(err) if aws_error::code(&err) == Some("ExecutionAlreadyExists") => {}
+                    Err(err) => return Err(start_failure(&part.execution, &err)),
                 }
+            }
+            output.executions = names(&parts);
+            if parts.len() > 1 {
+                output.message.push_str(&format!(
+                    " (split into {} executions: {})",
+                    parts.len(),
+                    output.executions.join(", ")
+                ));
             }
             output.execution = Some(name);
             return Ok(output);
@@ -273,6 +311,21 @@ impl DetectChanges {
         }
         Ok((arn, covered))
     }
+}
+
+fn start_failure<E>(
+    name: &str,
+    err: &aws_sdk_sfn::error::SdkError<E, aws_sdk_sfn::config::http::HttpResponse>,
+) -> Failure
+where
+    E: aws_sdk_sfn::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    aws_error::failure(
+        "StartExecution",
+        name,
+        err,
+        &[("StateMachineDoesNotExist", ErrorKind::AwsError), ("InvalidExecutionInput", ErrorKind::PlanTooLarge)],
+    )
 }
 
 fn invalid_manifest(push: &Push, error: &CatalogError) -> Failure {

@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::settings::{SettingsError, Source};
-use crate::{check_build, check_rollout, deploy, detect, reconcile, rollback, start_build};
+use crate::{check_build, check_rollout, deploy, detect, reconcile, rollback, start_build, wake};
 
 /// One Lambda function of deltaship.
 pub trait Function: fmt::Debug + Send + Sync + Sized + 'static {
@@ -106,7 +106,7 @@ fn build_any<F: Function>(config: &SdkConfig, source: &dyn Source) -> Result<Box
 }
 
 /// Every function, in pipeline order: the one list of them.
-pub const FUNCTIONS: [Entry; 7] = [
+pub const FUNCTIONS: [Entry; 8] = [
     Entry::of::<detect::DetectChanges>(),
     Entry::of::<start_build::StartBuild>(),
     Entry::of::<check_build::CheckBuild>(),
@@ -114,6 +114,7 @@ pub const FUNCTIONS: [Entry; 7] = [
     Entry::of::<check_rollout::CheckRollout>(),
     Entry::of::<rollback::RollbackService>(),
     Entry::of::<reconcile::Reconcile>(),
+    Entry::of::<wake::WakeWaits>(),
 ];
 
 /// The names of [`FUNCTIONS`], in their order.
@@ -133,10 +134,11 @@ mod tests {
     use super::*;
 
     /// Settings every function accepts, as the SAM template would set them.
-    const VARIABLES: [(&str, &str); 3] = [
+    const VARIABLES: [(&str, &str); 4] = [
         ("STATE_MACHINE_ARN", "arn:aws:states:eu-west-1:123456789012:stateMachine:deltaship"),
         ("REPOSITORY_NAME", "shop"),
         ("BRANCHES", "main"),
+        ("WAITS_TABLE", "deltaship-waits"),
     ];
 
     /// A configuration that needs no environment: no call is made with it in these tests.
@@ -152,6 +154,19 @@ mod tests {
         let names = names();
         assert_eq!(names.iter().collect::<BTreeSet<_>>().len(), FUNCTIONS.len(), "{names:?}");
         assert_eq!(names[0], "detect-changes");
+        assert_eq!(
+            names,
+            [
+                "detect-changes",
+                "start-build",
+                "check-build",
+                "deploy-service",
+                "check-rollout",
+                "rollback-service",
+                "reconcile-pushes",
+                "wake-waits"
+            ]
+        );
         assert_eq!(named("deploy-service").map(|entry| entry.name), Some("deploy-service"));
         assert!(named("deploy").is_none());
         assert_eq!(format!("{:?}", FUNCTIONS[0]), r#"Entry { name: "detect-changes", .. }"#);
@@ -183,5 +198,32 @@ mod tests {
         assert_eq!(error.variable, "BUILD_WAIT_MAX_SECONDS");
         let error = named("reconcile-pushes").unwrap().build(&config(), &[("DRY_RUN", "true")]).unwrap_err();
         assert_eq!(error.variable, "REPOSITORY_NAME");
+    }
+
+    #[test]
+    fn the_functions_that_wait_need_the_waits_table() {
+        let without: Vec<(&str, &str)> =
+            VARIABLES.iter().copied().filter(|(variable, _)| *variable != "WAITS_TABLE").collect();
+        let without = Table(without);
+        for entry in &FUNCTIONS {
+            let built = entry.build(&config(), &without);
+            match entry.name {
+                "check-build" | "check-rollout" | "wake-waits" => {
+                    let error = built.err().unwrap_or_else(|| panic!("{} built without WAITS_TABLE", entry.name));
+                    assert_eq!(error.variable, "WAITS_TABLE", "{}", entry.name);
+                    assert!(error.to_string().starts_with("environment variable WAITS_TABLE: not set"), "{error}");
+                }
+                _ => assert!(built.is_ok(), "{} does not wait: it needs no table", entry.name),
+            }
+        }
+    }
+
+    /// Variables in a list.
+    struct Table<'a>(Vec<(&'a str, &'a str)>);
+
+    impl Source for Table<'_> {
+        fn get(&self, variable: &str) -> Option<String> {
+            self.0.iter().find(|(name, _)| *name == variable).map(|(_, value)| (*value).to_owned())
+        }
     }
 }

@@ -18,12 +18,13 @@
 //! | function | module | input | output |
 //! |----------|--------|-------|--------|
 //! | detect-changes | [`detect`] | EventBridge CodeCommit event | [`DetectOutput`](deltaship_core::payloads::DetectOutput) |
-//! | start-build | [`start_build`] | [`deltaship_core::ServiceJob`] | [`StartBuildOutput`](deltaship_core::payloads::StartBuildOutput) |
+//! | start-build | [`start_build`] | [`deltaship_core::ServiceJob`] | [`CheckBuildOutput`](deltaship_core::payloads::CheckBuildOutput), in progress |
 //! | check-build | [`check_build`] | [`CheckBuildInput`](deltaship_core::payloads::CheckBuildInput) | [`CheckBuildOutput`](deltaship_core::payloads::CheckBuildOutput) |
-//! | deploy-service | [`deploy`] | [`DeployInput`](deltaship_core::payloads::DeployInput) | [`DeployOutput`](deltaship_core::payloads::DeployOutput) |
-//! | check-rollout | [`check_rollout`] | [`deltaship_core::RolloutWatch`] | [`CheckRolloutOutput`](deltaship_core::payloads::CheckRolloutOutput) |
+//! | deploy-service | [`deploy`] | [`DeployInput`](deltaship_core::payloads::DeployInput) | [`CheckRolloutOutput`](deltaship_core::payloads::CheckRolloutOutput), in progress |
+//! | check-rollout | [`check_rollout`] | [`CheckRolloutInput`](deltaship_core::payloads::CheckRolloutInput) | [`CheckRolloutOutput`](deltaship_core::payloads::CheckRolloutOutput) |
 //! | rollback-service | [`rollback`] | [`RollbackInput`](deltaship_core::payloads::RollbackInput) | [`RollbackOutput`](deltaship_core::payloads::RollbackOutput) |
 //! | reconcile-pushes | [`reconcile`] | any JSON object (the schedule sends `{}`) | [`ReconcileOutput`](deltaship_core::payloads::ReconcileOutput) |
+//! | wake-waits | [`wake`] | `CodeBuild Build State Change`, `ECS Deployment State Change` | [`WakeOutput`](deltaship_core::payloads::WakeOutput) |
 //!
 //! The inputs and outputs are [`deltaship_core::payloads`]. Every output is a flat JSON object
 //! whose fields are always present (`null` when they do not apply), so the state machine can
@@ -46,6 +47,8 @@ pub mod rollback;
 pub mod runtime;
 pub mod settings;
 pub mod start_build;
+pub mod waits;
+pub mod wake;
 
 mod aws_error;
 mod codebuild;

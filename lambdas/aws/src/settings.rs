@@ -6,18 +6,21 @@
 //! | `DRY_RUN` | detect-changes | `false` | plan and return the plan; start nothing |
 //! | `MANIFEST_READ_CONCURRENCY` | detect-changes | `8` | manifests read from CodeCommit at once (1–64) |
 //! | `MAX_CONCURRENCY` | detect-changes | `10` | services the pipeline builds and rolls out at once (1–40, the inline Map's limit), carried in the execution input |
-//! | `BUILD_WAIT_MIN_SECONDS`, `BUILD_WAIT_MAX_SECONDS` | start-build, check-build | `60`, `120` | bounds of the wait between looks at a build |
-//! | `ROLLOUT_WAIT_MIN_SECONDS`, `ROLLOUT_WAIT_MAX_SECONDS` | deploy-service, check-rollout | `30`, `120` | bounds of the wait between looks at a rollout |
+//! | `BUILD_WAIT_MIN_SECONDS`, `BUILD_WAIT_MAX_SECONDS` | detect-changes, reconcile-pushes, start-build, check-build, wake-waits | `600`, `600` | bounds of a build wait's fallback timeout (how long it waits for the build's event before looking itself) |
+//! | `ROLLOUT_WAIT_MIN_SECONDS`, `ROLLOUT_WAIT_MAX_SECONDS` | detect-changes, reconcile-pushes, deploy-service, check-rollout, rollback-service, wake-waits | `600`, `600` | bounds of a rollout (or rollback) wait's fallback timeout |
+//! | `WAITS_TABLE` | check-build, check-rollout, wake-waits | required | the DynamoDB table of the waits' task tokens |
 //! | `REPOSITORY_NAME` | detect-changes, reconcile-pushes | unset: any | the only repository deployed (reconcile-pushes: required) |
 //! | `CLUSTER_NAME` | detect-changes, reconcile-pushes, deploy-service, check-rollout, rollback-service | unset: any | the only ECS cluster touched |
 //! | `BUILD_PROJECT_PREFIX` | detect-changes, reconcile-pushes, start-build | unset: any | the start of every CodeBuild project name |
 //! | `BRANCHES` | reconcile-pushes | required | the branches to reconcile, comma-separated |
+//! | `RECONCILE_MAX_PAGES` | reconcile-pushes | `5` | the most pages of `ListExecutions` (up to 1,000 executions each) read per run (1–100) |
 //!
 //! Each function reads the ones it uses ([`crate::Function::read_settings`]), from a [`Source`]:
 //! the environment in its bin, a table in the local stack and in tests. A variable that is set but
 //! malformed stops the function at cold start with a message naming the variable, rather than
 //! running with a default the operator did not choose.
 
+use deltaship_core::budget::Waits;
 use deltaship_core::{Scope, WaitPolicy};
 
 /// A setting that is missing or malformed.
@@ -103,6 +106,9 @@ pub struct DetectSettings {
     pub manifest_concurrency: usize,
     /// Services the pipeline works on at once (the Map's concurrency).
     pub max_concurrency: u32,
+    /// The waits' fallback timeouts (as check-build and check-rollout read them), which a plan's
+    /// worst-case history is computed with ([`deltaship_core::budget`]).
+    pub waits: Waits,
 }
 
 impl DetectSettings {
@@ -127,7 +133,14 @@ impl DetectSettings {
         }
         let manifest_concurrency = number(source, "MANIFEST_READ_CONCURRENCY", 8, (1, 64))?;
         let max_concurrency = number(source, "MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY, (1, MAX_MAP_CONCURRENCY))?;
-        Ok(Self { state_machine_arn, dry_run, manifest_concurrency: manifest_concurrency as usize, max_concurrency })
+        let waits = Waits { build: build_wait(source)?, rollout: rollout_wait(source)? };
+        Ok(Self {
+            state_machine_arn,
+            dry_run,
+            manifest_concurrency: manifest_concurrency as usize,
+            max_concurrency,
+            waits,
+        })
     }
 }
 
@@ -182,6 +195,15 @@ impl ReconcileSettings {
     }
 }
 
+/// The waits table (`WAITS_TABLE`, required): where check-build and check-rollout keep the task
+/// tokens of their waits, and wake-waits finds them.
+pub fn waits_table(source: &dyn Source) -> Result<String, SettingsError> {
+    text(source, "WAITS_TABLE").ok_or(SettingsError {
+        variable: "WAITS_TABLE",
+        problem: "not set (the DynamoDB table of the waits, the template's WaitsTable)".to_owned(),
+    })
+}
+
 /// The wait policy for builds (start-build, check-build).
 pub fn build_wait(source: &dyn Source) -> Result<WaitPolicy, SettingsError> {
     wait(source, "BUILD_WAIT_MIN_SECONDS", "BUILD_WAIT_MAX_SECONDS", WaitPolicy::BUILD)
@@ -197,6 +219,7 @@ mod tests {
     use super::*;
 
     const ARN: &str = "arn:aws:states:eu-west-1:123456789012:stateMachine:deltaship";
+    const DEFAULT_WAITS: Waits = Waits { build: WaitPolicy::BUILD, rollout: WaitPolicy::ROLLOUT };
 
     #[test]
     fn detect_settings_need_a_state_machine_unless_dry_run() {
@@ -207,7 +230,8 @@ mod tests {
                 state_machine_arn: Some(ARN.into()),
                 dry_run: false,
                 manifest_concurrency: 8,
-                max_concurrency: 10
+                max_concurrency: 10,
+                waits: DEFAULT_WAITS,
             }
         );
 
@@ -219,7 +243,13 @@ mod tests {
         .unwrap();
         assert_eq!(
             dry,
-            DetectSettings { state_machine_arn: None, dry_run: true, manifest_concurrency: 3, max_concurrency: 2 }
+            DetectSettings {
+                state_machine_arn: None,
+                dry_run: true,
+                manifest_concurrency: 3,
+                max_concurrency: 2,
+                waits: DEFAULT_WAITS
+            }
         );
         assert!(DetectSettings::from_source(&[("DRY_RUN", "true"), ("MAX_CONCURRENCY", "0")]).is_err());
         assert!(DetectSettings::from_source(&[("DRY_RUN", "true"), ("MAX_CONCURRENCY", "41")]).is_err());
@@ -292,8 +322,26 @@ mod tests {
             build_wait(&[("BUILD_WAIT_MIN_SECONDS", "10"), ("BUILD_WAIT_MAX_SECONDS", "60")]).unwrap(),
             WaitPolicy { min_seconds: 10, max_seconds: 60 }
         );
-        let error = rollout_wait(&[("ROLLOUT_WAIT_MIN_SECONDS", "200")]).unwrap_err();
+        // A minimum above the default maximum (600 s) is refused, naming the maximum.
+        let error = rollout_wait(&[("ROLLOUT_WAIT_MIN_SECONDS", "700")]).unwrap_err();
         assert_eq!(error.variable, "ROLLOUT_WAIT_MAX_SECONDS");
+        assert_eq!(
+            rollout_wait(&[("ROLLOUT_WAIT_MIN_SECONDS", "200")]).unwrap(),
+            WaitPolicy { min_seconds: 200, max_seconds: 600 }
+        );
         assert!(build_wait(&[("BUILD_WAIT_MAX_SECONDS", "soon")]).is_err());
+    }
+
+    #[test]
+    fn the_waits_table_is_required_and_named_when_missing() {
+        assert_eq!(waits_table(&[("WAITS_TABLE", " deltaship-waits ")]).unwrap(), "deltaship-waits");
+        for source in [&[("X", "1")], &[("WAITS_TABLE", " ")]] {
+            let error = waits_table(source).unwrap_err();
+            assert_eq!(error.variable, "WAITS_TABLE");
+            assert_eq!(
+                error.to_string(),
+                "environment variable WAITS_TABLE: not set (the DynamoDB table of the waits, the template's WaitsTable)"
+            );
+        }
     }
 }

@@ -5,16 +5,20 @@
 //! (`DELTASHIP_SERVICE`, `DELTASHIP_COMMIT`, `IMAGE_REPOSITORY`, `IMAGE_TAG` = the commit), and an
 //! idempotency token derived from the service and the commit, so that a retried call within
 //! CodeBuild's five-minute window returns the same build instead of starting a second one.
+//!
+//! It answers the build as a look would, in progress (see [`crate::check_build`]): its id and ARN,
+//! deltaship's deadline for it (the manifest's `build.timeout_minutes` after its start) and the
+//! first fallback timeout of the wait for its event.
 
 use aws_config::SdkConfig;
 use aws_sdk_codebuild::types::{EnvironmentVariable, EnvironmentVariableType};
 use deltaship_core::build::{COMMIT_VARIABLE, IMAGE_REPOSITORY_VARIABLE, IMAGE_TAG_VARIABLE, SERVICE_VARIABLE};
 use deltaship_core::naming::build_token;
-use deltaship_core::payloads::StartBuildOutput;
+use deltaship_core::payloads::{BuildStatus, CheckBuildOutput};
 use deltaship_core::{CommitId, ErrorKind, Failure, Scope, ServiceJob, WaitPolicy};
 
 use crate::settings::{self, SettingsError, Source};
-use crate::{Function, aws_error, codebuild, input};
+use crate::{Clock, Function, aws_error, codebuild, input};
 
 const FUNCTION: &str = "start-build";
 
@@ -24,12 +28,13 @@ pub struct StartBuild {
     codebuild: aws_sdk_codebuild::Client,
     wait: WaitPolicy,
     scope: Scope,
+    clock: Clock,
 }
 
 impl StartBuild {
-    /// The function with the given client (tests pass a mock).
-    pub fn from_client(codebuild: aws_sdk_codebuild::Client, wait: WaitPolicy) -> Self {
-        Self { codebuild, wait, scope: Scope::default() }
+    /// The function with the given client and clock (tests pass a mock and a fixed time).
+    pub fn from_client(codebuild: aws_sdk_codebuild::Client, wait: WaitPolicy, clock: Clock) -> Self {
+        Self { codebuild, wait, scope: Scope::default(), clock }
     }
 
     /// The same function, refusing what `scope` does not allow (the template's `BuildProjectPrefix`).
@@ -44,18 +49,18 @@ impl Function for StartBuild {
     const NAME: &'static str = FUNCTION;
     /// The wait before the first look at the build, and what it may touch.
     type Settings = (WaitPolicy, Scope);
-    type Output = StartBuildOutput;
+    type Output = CheckBuildOutput;
 
     fn read_settings(source: &dyn Source) -> Result<Self::Settings, SettingsError> {
         Ok((settings::build_wait(source)?, settings::scope(source)))
     }
 
     fn build(config: &SdkConfig, (wait, scope): &Self::Settings) -> Self {
-        Self::from_client(aws_sdk_codebuild::Client::new(config), *wait).with_scope(scope.clone())
+        Self::from_client(aws_sdk_codebuild::Client::new(config), *wait, crate::system_clock).with_scope(scope.clone())
     }
 
     /// Starts the build of one [`ServiceJob`].
-    async fn handle(&self, payload: serde_json::Value) -> Result<StartBuildOutput, Failure> {
+    async fn handle(&self, payload: serde_json::Value) -> Result<CheckBuildOutput, Failure> {
         let job: ServiceJob = input::parse(FUNCTION, payload)?;
         input::require(FUNCTION, "project", &job.project)?;
         input::require(FUNCTION, "image_repository", &job.image_repository)?;
@@ -107,11 +112,25 @@ impl Function for StartBuild {
                 Failure::new(ErrorKind::AwsError, format!("StartBuild {}: the build has no id", job.project))
             })?
             .to_owned();
+        let build_arn = build
+            .arn()
+            .ok_or_else(|| {
+                Failure::new(ErrorKind::AwsError, format!("StartBuild {}: the build has no ARN", job.project))
+            })?
+            .to_owned();
         tracing::info!(service = job.name, build_id, commit = commit.as_str(), "started build");
-        Ok(StartBuildOutput {
+        let started_at = build.start_time().map_or_else(self.clock, |at| at.secs());
+        let deadline = started_at + i64::from(job.build_timeout_minutes) * 60;
+        Ok(CheckBuildOutput {
+            status: BuildStatus::InProgress,
             build_url: codebuild::build_url(&self.codebuild, build, &build_id),
             build_id,
-            wait_seconds: self.wait.min_seconds,
+            build_arn,
+            deadline: Some(deadline),
+            wait_seconds: self.wait.next_before(0, u64::try_from(deadline - (self.clock)()).unwrap_or(0)),
+            phase: build.current_phase().map(ToOwned::to_owned),
+            image: None,
+            logs_url: None,
         })
     }
 }

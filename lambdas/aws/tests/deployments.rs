@@ -1,6 +1,8 @@
-//! deploy-service, check-rollout and rollback-service over a mocked ECS: the revision deployed
-//! (checked field by field against the one it replaces), each way a rollout ends, and when a
-//! rollback touches the service.
+//! deploy-service, check-rollout and rollback-service over a mocked ECS (and, for check-rollout's
+//! wait mode, a mocked waits table and Step Functions): the revision deployed (checked field by
+//! field against the one it replaces) and the service deployment it watches; every verdict on a
+//! service deployment, read from the real `DescribeServiceDeployments` answers of
+//! `tests/fixtures/aws/ecs/`; and when and how a rollback touches the service.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
@@ -10,29 +12,39 @@ use std::time::Duration;
 
 use aws_sdk_ecs::config::retry::RetryConfig;
 use aws_sdk_ecs::config::{Builder, Region};
+use aws_sdk_ecs::operation::describe_service_deployments::DescribeServiceDeploymentsError;
 use aws_sdk_ecs::operation::describe_services::{DescribeServicesError, DescribeServicesOutput};
 use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
 use aws_sdk_ecs::operation::register_task_definition::{RegisterTaskDefinitionInput, RegisterTaskDefinitionOutput};
+use aws_sdk_ecs::operation::stop_service_deployment::StopServiceDeploymentInput;
 use aws_sdk_ecs::operation::update_service::{UpdateServiceInput, UpdateServiceOutput};
 use aws_sdk_ecs::primitives::DateTime;
 use aws_sdk_ecs::types::error::ClusterNotFoundException;
 use aws_sdk_ecs::types::{
     ApplicationProtocol, Attribute, Compatibility, ContainerCondition, ContainerDefinition, ContainerDependency,
-    CpuArchitecture, Deployment, DeploymentRolloutState, EphemeralStorage, Failure as EcsFailure,
-    FirelensConfiguration, FirelensConfigurationType, KeyValuePair, LogConfiguration, LogDriver, MountPoint,
-    NetworkMode, OsFamily, PidMode, PortMapping, RuntimePlatform, Service, Tag, TaskDefinition, TaskDefinitionField,
+    CpuArchitecture, Deployment, DeploymentConfiguration, DeploymentController, DeploymentControllerType,
+    DeploymentRolloutState, DeploymentStrategy, EphemeralStorage, Failure as EcsFailure, FirelensConfiguration,
+    FirelensConfigurationType, KeyValuePair, LogConfiguration, LogDriver, MountPoint, NetworkMode, OsFamily, PidMode,
+    PortMapping, RuntimePlatform, Service, StopServiceDeploymentStopType, Tag, TaskDefinition, TaskDefinitionField,
     TaskDefinitionPlacementConstraint, TaskDefinitionPlacementConstraintType, TaskDefinitionStatus, TransportProtocol,
     Volume,
 };
-use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use common::{NOW, Recorder, clock, meta, throttling};
+use aws_smithy_mocks::{MockResponse, Rule, RuleMode, mock, mock_client};
+use common::{CallLog, MockWaits, NOW, Recorder, TokenAnswer, aws_fixture, clock, json_response, meta, throttling};
 use deltaship_aws::Function;
 use deltaship_aws::check_rollout::CheckRollout;
 use deltaship_aws::deploy::DeployService;
 use deltaship_aws::rollback::RollbackService;
-use deltaship_core::payloads::{CheckRolloutOutput, DeployOutput, RollbackAction, RollbackOutput, RolloutStatus};
-use deltaship_core::{ErrorKind, RolloutWatch, Scope, WaitPolicy, links};
+use deltaship_core::payloads::{
+    CheckRolloutOutput, RollbackAction, RollbackOutput, RolledBackBy, RolloutStatus, RolloutWatch,
+};
+use deltaship_core::rollout::Expect;
+use deltaship_core::{ErrorKind, Scope, WaitPolicy, links};
 use serde_json::{Value, json};
+
+/// A back-off policy (a minimum below the maximum), so the answers' `wait_seconds` show how
+/// long the thing has run; the defaults are flat (`WaitPolicy::ROLLOUT`).
+const ROLLOUT_WAIT: WaitPolicy = WaitPolicy { min_seconds: 30, max_seconds: 300 };
 
 /// The revision the service runs before the deployment.
 const OLD: &str = "arn:aws:ecs:eu-west-1:123456789012:task-definition/users:6";
@@ -48,27 +60,34 @@ const COMMIT: &str = "7f0103fa1b2c3d4e5f60718293a4b5c6d7e8f901";
 /// When it was pushed.
 const PUSHED_AT: i64 = NOW - 600;
 const EXECUTION: &str = "shop-monorepo-main-7f0103fa1b2c-0123456789";
-const ROLLBACK_REASON: &str = "ECS deployment circuit breaker: tasks failed to start.";
+const SERVICE_ARN: &str = "arn:aws:ecs:eu-west-1:123456789012:service/shop/users";
+/// The service deployment that put the service on `OLD`.
+const SD_OLD: &str = "arn:aws:ecs:eu-west-1:123456789012:service-deployment/shop/users/oOldDeploymentX6Ab3Cd";
+/// The service deployment deploy-service's UpdateService creates.
+const SD_NEW: &str = "arn:aws:ecs:eu-west-1:123456789012:service-deployment/shop/users/nNewDeploymentQ7Rs9Tu";
+/// A service deployment someone else started.
+const SD_OTHER: &str = "arn:aws:ecs:eu-west-1:123456789012:service-deployment/shop/users/xOtherDeploymentK2Lm4";
 
-/// A client in eu-west-1 that tries each call at most `attempts` times, backing off a millisecond.
-fn ecs_with(rules: &[&Rule], attempts: u32) -> aws_sdk_ecs::Client {
+/// A client in `region` that tries each call at most `attempts` times, backing off a millisecond.
+fn ecs_in(rules: &[&Rule], region: &'static str, attempts: u32) -> aws_sdk_ecs::Client {
     let configure = move |config: Builder| {
-        config.region(Region::new("eu-west-1")).retry_config(
+        config.region(Region::new(region)).retry_config(
             RetryConfig::standard().with_max_attempts(attempts).with_initial_backoff(Duration::from_millis(1)),
         )
     };
     mock_client!(aws_sdk_ecs, RuleMode::MatchAny, rules, configure)
 }
 
+/// A client in eu-west-1 (the shop's) that tries each call once.
 fn ecs(rules: &[&Rule]) -> aws_sdk_ecs::Client {
-    ecs_with(rules, 1)
+    ecs_in(rules, "eu-west-1", 1)
 }
 
 fn service_url() -> String {
     links::service("eu-west-1", "shop", "users")
 }
 
-// ---- ECS fixtures -------------------------------------------------------------------------------
+// ---- ECS answers, built -------------------------------------------------------------------------
 
 fn deployment(id: &str, status: &str, task_definition: &str, rollout: DeploymentRolloutState) -> Deployment {
     Deployment::builder()
@@ -93,16 +112,18 @@ fn settled(id: &str, status: &str, task_definition: &str) -> Deployment {
     deployment
 }
 
-/// The ACTIVE service `shop/users` running `task_definition` with `deployments`.
-fn service(task_definition: &str, deployments: Vec<Deployment>) -> Service {
+/// The ACTIVE service `shop/users` running `task_definition` with `deployments`, whose current
+/// service deployment is `current`. No deployment controller or strategy named: ECS's ROLLING.
+fn service(task_definition: &str, current: &str, deployments: Vec<Deployment>) -> Service {
     Service::builder()
-        .service_arn("arn:aws:ecs:eu-west-1:123456789012:service/shop/users")
+        .service_arn(SERVICE_ARN)
         .service_name("users")
         .cluster_arn("arn:aws:ecs:eu-west-1:123456789012:cluster/shop")
         .status("ACTIVE")
         .desired_count(2)
         .running_count(2)
         .task_definition(task_definition)
+        .current_service_deployment(current)
         .set_deployments(Some(deployments))
         .build()
 }
@@ -116,7 +137,19 @@ fn describe(service: Service) -> Rule {
 
 /// The service on `OLD`, settled.
 fn on_old() -> Service {
-    service(OLD, vec![settled("ecs-svc/111", "PRIMARY", OLD)])
+    service(OLD, SD_OLD, vec![settled("ecs-svc/111", "PRIMARY", OLD)])
+}
+
+/// The service rolling out `NEW` (service deployment `SD_NEW`, deployment `ecs-svc/222`).
+fn rolling() -> Service {
+    service(
+        NEW,
+        SD_NEW,
+        vec![
+            deployment("ecs-svc/222", "PRIMARY", NEW, DeploymentRolloutState::InProgress),
+            settled("ecs-svc/111", "ACTIVE", OLD),
+        ],
+    )
 }
 
 fn app(image: &str) -> ContainerDefinition {
@@ -369,59 +402,73 @@ fn deploy_input(container: &str) -> Value {
 }
 
 fn deploy(rules: &[&Rule]) -> DeployService {
-    DeployService::from_client(ecs(rules), WaitPolicy::ROLLOUT, clock)
+    DeployService::from_client(ecs(rules), ROLLOUT_WAIT, clock)
+}
+
+/// What deploy-service answers once `UpdateService` put revision 7 in service deployment
+/// `SD_NEW` under `strategy`.
+fn deploying(strategy: &str) -> CheckRolloutOutput {
+    CheckRolloutOutput {
+        status: RolloutStatus::InProgress,
+        watch: RolloutWatch {
+            name: "users".into(),
+            execution: EXECUTION.into(),
+            cluster: "shop".into(),
+            service: "users".into(),
+            service_arn: SERVICE_ARN.into(),
+            service_deployment: SD_NEW.into(),
+            deployment_id: "ecs-svc/222".into(),
+            task_definition: NEW.into(),
+            previous_task_definition: OLD.into(),
+            strategy: strategy.into(),
+            expect: Expect::Deployed,
+            started_at: NOW,
+            deadline: NOW + 12 * 60,
+        },
+        stage: None,
+        wait_seconds: ROLLOUT_WAIT.min_seconds,
+        detail: format!("deploying {NEW} ({strategy})"),
+        service_url: service_url(),
+    }
 }
 
 #[tokio::test]
-async fn deploy_registers_the_same_revision_with_the_new_image_and_rolls_it_out() {
+async fn deploy_registers_the_same_revision_with_the_new_image_and_watches_its_service_deployment() {
     let describe_service = describe(on_old());
     let describe_definition = describe_revision_6();
     let register = register_revision_7();
     let seen = Recorder::default();
-    let rolling = service(
-        NEW,
-        vec![
-            deployment("ecs-svc/222", "PRIMARY", NEW, DeploymentRolloutState::InProgress),
-            settled("ecs-svc/111", "ACTIVE", OLD),
-        ],
-    );
-    let update_service = update(NEW, rolling, &seen);
+    let update_service = update(NEW, rolling(), &seen);
 
     let output = deploy(&[&describe_service, &describe_definition, &register, &update_service])
         .handle(deploy_input("app"))
         .await
         .unwrap();
 
-    let expected = DeployOutput {
-        watch: RolloutWatch {
-            name: "users".into(),
-            cluster: "shop".into(),
-            service: "users".into(),
-            deployment_id: "ecs-svc/222".into(),
-            task_definition: NEW.into(),
-            previous_task_definition: OLD.into(),
-            started_at: NOW,
-            deadline: NOW + 12 * 60,
-        },
-        image: IMAGE.into(),
-        wait_seconds: WaitPolicy::ROLLOUT.min_seconds,
-        service_url: service_url(),
-    };
-    assert_eq!(output, expected);
-    // The state machine reads flat fields.
+    assert_eq!(output, deploying("ROLLING"));
+    // The state machine reads every field, null or not, and passes `watch` on as it is.
     assert_eq!(
         serde_json::to_value(&output).unwrap(),
         json!({
-            "name": "users",
-            "cluster": "shop",
-            "service": "users",
-            "deployment_id": "ecs-svc/222",
-            "task_definition": NEW,
-            "previous_task_definition": OLD,
-            "started_at": NOW,
-            "deadline": NOW + 720,
-            "image": IMAGE,
+            "status": "IN_PROGRESS",
+            "watch": {
+                "name": "users",
+                "execution": EXECUTION,
+                "cluster": "shop",
+                "service": "users",
+                "service_arn": SERVICE_ARN,
+                "service_deployment": SD_NEW,
+                "deployment_id": "ecs-svc/222",
+                "task_definition": NEW,
+                "previous_task_definition": OLD,
+                "strategy": "ROLLING",
+                "expect": "deployed",
+                "started_at": NOW,
+                "deadline": NOW + 720
+            },
+            "stage": null,
             "wait_seconds": 30,
+            "detail": format!("deploying {NEW} (ROLLING)"),
             "service_url": service_url()
         })
     );
@@ -439,11 +486,160 @@ async fn deploy_registers_the_same_revision_with_the_new_image_and_rolls_it_out(
 }
 
 #[tokio::test]
+async fn the_watch_names_the_services_strategy_rolling_when_ecs_names_none() {
+    let strategies = [
+        (None, "ROLLING"),
+        (Some(DeploymentStrategy::Rolling), "ROLLING"),
+        (Some(DeploymentStrategy::BlueGreen), "BLUE_GREEN"),
+        (Some(DeploymentStrategy::Linear), "LINEAR"),
+        (Some(DeploymentStrategy::Canary), "CANARY"),
+    ];
+    for (strategy, name) in strategies {
+        let configuration =
+            strategy.clone().map(|strategy| DeploymentConfiguration::builder().strategy(strategy).build());
+        let ecs_controller = DeploymentController::builder().r#type(DeploymentControllerType::Ecs).build().unwrap();
+        let mut before = on_old();
+        before.deployment_configuration.clone_from(&configuration);
+        before.deployment_controller = Some(ecs_controller.clone());
+        let mut answer = rolling();
+        answer.deployment_configuration = configuration;
+        answer.deployment_controller = Some(ecs_controller);
+        let (describe_service, describe_definition, register) =
+            (describe(before), describe_revision_6(), register_revision_7());
+        let update_service = update(NEW, answer, &Recorder::default());
+
+        let output = deploy(&[&describe_service, &describe_definition, &register, &update_service])
+            .handle(deploy_input("app"))
+            .await
+            .unwrap();
+
+        assert_eq!(output, deploying(name), "{strategy:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_service_deployed_by_codedeploy_or_an_external_controller_is_refused_before_any_change() {
+    for (controller, name) in
+        [(DeploymentControllerType::CodeDeploy, "CODE_DEPLOY"), (DeploymentControllerType::External, "EXTERNAL")]
+    {
+        let mut service = on_old();
+        service.deployment_controller = Some(DeploymentController::builder().r#type(controller).build().unwrap());
+        let describe_service = describe(service);
+        let describe_definition = describe_revision_6();
+        let register = register_revision_7();
+        let update_service = update(NEW, rolling(), &Recorder::default());
+
+        let failure = deploy(&[&describe_service, &describe_definition, &register, &update_service])
+            .handle(deploy_input("app"))
+            .await
+            .unwrap_err();
+
+        assert_eq!(failure.kind, ErrorKind::UnsupportedDeploymentController, "{failure}");
+        assert_eq!(
+            failure.message,
+            format!(
+                "service shop/users uses the {name} deployment controller; deltaship deploys services whose \
+                 deploymentController is ECS (any strategy: ROLLING, BLUE_GREEN, LINEAR, CANARY). Nothing was changed."
+            )
+        );
+        assert_eq!(describe_service.num_calls(), 1);
+        assert_eq!(
+            (describe_definition.num_calls(), register.num_calls(), update_service.num_calls()),
+            (0, 0, 0),
+            "{name}: nothing read further, registered or updated"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_update_service_answer_without_its_service_deployment_is_an_aws_error() {
+    let mut unnamed = rolling();
+    unnamed.current_service_deployment = None;
+    let no_service = mock!(aws_sdk_ecs::Client::update_service).then_output(|| UpdateServiceOutput::builder().build());
+    let no_deployment = update(NEW, unnamed, &Recorder::default());
+    let cases = [
+        (
+            &no_deployment,
+            "shop/users: ECS names no currentServiceDeployment for the service, so its rollout cannot be judged",
+        ),
+        (&no_service, "UpdateService shop/users: the answer names no service"),
+    ];
+    for (update_service, message) in cases {
+        let (describe_service, describe_definition, register) =
+            (describe(on_old()), describe_revision_6(), register_revision_7());
+        let failure = deploy(&[&describe_service, &describe_definition, &register, update_service])
+            .handle(deploy_input("app"))
+            .await
+            .unwrap_err();
+        assert_eq!(failure.kind, ErrorKind::AwsError, "{failure}");
+        assert_eq!(failure.message, message);
+        assert_eq!(update_service.num_calls(), 1);
+    }
+}
+
+#[tokio::test]
+async fn deploy_watches_what_the_real_update_service_answer_names() {
+    // The UpdateService answer of tests/fixtures/aws/ecs/, as ECS sends it over the wire.
+    let updated = aws_fixture("ecs/update-service-with-current-service-deployment.json");
+    let seven = updated["service"]["taskDefinition"].as_str().unwrap().to_owned();
+    let six = seven.replace(":7", ":6");
+    let log = CallLog::default();
+    let describe_service = describe_sample(&log, USERS, &six, SD_OLD);
+    let describe_definition = {
+        let six = six.clone();
+        mock!(aws_sdk_ecs::Client::describe_task_definition)
+            .match_requests(move |req| req.task_definition() == Some(six.as_str()))
+            .then_output(|| DescribeTaskDefinitionOutput::builder().task_definition(revision_6()).build())
+    };
+    let register = {
+        let seven = seven.clone();
+        mock!(aws_sdk_ecs::Client::register_task_definition)
+            .match_requests(|req| req.container_definitions()[0].image() == Some(IMAGE))
+            .then_output(move || {
+                let mut registered = revision_6();
+                registered.task_definition_arn = Some(seven.clone());
+                RegisterTaskDefinitionOutput::builder().task_definition(registered).build()
+            })
+    };
+    let body = updated.to_string();
+    let update_service = {
+        let seven = seven.clone();
+        mock!(aws_sdk_ecs::Client::update_service)
+            .match_requests(move |req| req.task_definition() == Some(seven.as_str()))
+            .then_http_response(move || json_response(&body))
+    };
+    let mut input = deploy_input("app");
+    input["cluster"] = json!(CLUSTER);
+    input["service"] = json!(USERS);
+    input["name"] = json!(USERS);
+
+    let output = DeployService::from_client(
+        ecs_in(&[&describe_service, &describe_definition, &register, &update_service], "us-east-1", 1),
+        ROLLOUT_WAIT,
+        clock,
+    )
+    .handle(input)
+    .await
+    .unwrap();
+
+    let watch = &output.watch;
+    assert_eq!(watch.service_arn, "arn:aws:ecs:us-east-1:123456789012:service/deltaship-sample/user-service");
+    assert_eq!(watch.service_deployment, updated["service"]["currentServiceDeployment"].as_str().unwrap());
+    assert_eq!(watch.deployment_id, "ecs-svc/7464310793147648152", "the PRIMARY deployment, as events name it");
+    assert_eq!((watch.strategy.as_str(), watch.expect), ("ROLLING", Expect::Deployed));
+    assert_eq!(
+        (watch.task_definition.as_str(), watch.previous_task_definition.as_str()),
+        (seven.as_str(), six.as_str())
+    );
+    assert_eq!(output.service_url, links::service("us-east-1", CLUSTER, USERS));
+}
+
+#[tokio::test]
 async fn deploy_to_a_container_the_task_definition_lacks_registers_nothing() {
     let describe_service = describe(on_old());
     let describe_definition = describe_revision_6();
     let register = register_revision_7();
-    let update_service = update(NEW, on_old(), &Recorder::default());
+    let update_service = update(NEW, rolling(), &Recorder::default());
 
     let failure = deploy(&[&describe_service, &describe_definition, &register, &update_service])
         .handle(deploy_input("web"))
@@ -477,12 +673,7 @@ async fn deploy_to_a_missing_cluster_or_service_is_service_not_found() {
         .match_requests(|req| req.cluster() == Some("shop") && req.services() == ["users"])
         .then_output(|| {
             DescribeServicesOutput::builder()
-                .failures(
-                    EcsFailure::builder()
-                        .arn("arn:aws:ecs:eu-west-1:123456789012:service/shop/users")
-                        .reason("MISSING")
-                        .build(),
-                )
+                .failures(EcsFailure::builder().arn(SERVICE_ARN).reason("MISSING").build())
                 .build()
         });
     let mut inactive = on_old();
@@ -509,9 +700,12 @@ async fn deploy_to_a_missing_cluster_or_service_is_service_not_found() {
 async fn a_bad_deploy_input_is_invalid_and_calls_nothing() {
     let mut no_image = deploy_input("app");
     no_image.as_object_mut().unwrap().remove("image");
+    let mut no_execution = deploy_input("app");
+    no_execution["execution"] = json!("");
     for (payload, message) in [
         (no_image, "deploy-service input: missing field `image`"),
         (deploy_input(""), "deploy-service input, field `container`: must not be empty"),
+        (no_execution, "deploy-service input, field `execution`: must not be empty"),
         (json!({"name": "users"}), "deploy-service input: missing field `cluster`"),
         (
             {
@@ -543,31 +737,30 @@ fn describe_definition(arn: &'static str, image: &'static str, tags: Vec<Tag>) -
 }
 
 #[tokio::test]
-async fn a_retried_deploy_watches_the_deployment_it_made_and_registers_nothing() {
-    // The first call registered revision 7 and updated the service; its answer was lost, and the
-    // state machine calls again.
-    let rolling = service(
-        NEW,
-        vec![
-            deployment("ecs-svc/222", "PRIMARY", NEW, DeploymentRolloutState::InProgress),
-            settled("ecs-svc/111", "ACTIVE", OLD),
-        ],
-    );
-    let describe_service = describe(rolling);
+async fn a_retried_deploy_after_its_update_service_does_not_deploy_twice() {
+    // The first call registers revision 7 and updates the service; its answer is lost (a Lambda
+    // timeout, say), and the state machine calls again: the service then runs revision 7.
+    let describe_service = mock!(aws_sdk_ecs::Client::describe_services)
+        .match_requests(|req| req.cluster() == Some("shop") && req.services() == ["users"])
+        .sequence()
+        .output(|| DescribeServicesOutput::builder().services(on_old()).build())
+        .output(|| DescribeServicesOutput::builder().services(rolling()).build())
+        .repeatedly()
+        .build();
+    let describe_6 = describe_revision_6();
     let describe_7 = describe_definition(NEW, IMAGE, tags_of_7());
     let register = register_revision_7();
-    let update_service = update(NEW, on_old(), &Recorder::default());
+    let update_service = update(NEW, rolling(), &Recorder::default());
+    let handler = deploy(&[&describe_service, &describe_6, &describe_7, &register, &update_service]);
 
-    let output = deploy(&[&describe_service, &describe_7, &register, &update_service])
-        .handle(deploy_input("app"))
-        .await
-        .unwrap();
+    let first = handler.handle(deploy_input("app")).await.unwrap();
+    let retried = handler.handle(deploy_input("app")).await.unwrap();
 
-    assert_eq!(output.watch.deployment_id, "ecs-svc/222");
-    assert_eq!(output.watch.task_definition, NEW);
-    assert_eq!(output.watch.previous_task_definition, OLD, "from the revision's deltaship:previous tag");
-    assert_eq!((output.watch.started_at, output.watch.deadline), (NOW - 60, NOW - 60 + 12 * 60));
-    assert_eq!((register.num_calls(), update_service.num_calls()), (0, 0), "deployed once");
+    assert_eq!(first, deploying("ROLLING"));
+    assert_eq!(retried, first, "the retry watches the service deployment the first call created");
+    assert_eq!(retried.watch.previous_task_definition, OLD, "from revision 7's deltaship:previous tag");
+    assert_eq!((register.num_calls(), update_service.num_calls()), (1, 1), "deployed once");
+    assert_eq!((describe_service.num_calls(), describe_6.num_calls(), describe_7.num_calls()), (2, 1, 1));
 }
 
 #[tokio::test]
@@ -575,12 +768,12 @@ async fn an_older_push_does_not_deploy_over_a_newer_one() {
     // A newer push (pushed after ours) already deployed revision 8.
     const NEWER_IMAGE: &str =
         "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/users:9999999999999999999999999999999999999999";
-    let newer = service(OTHER, vec![settled("ecs-svc/333", "PRIMARY", OTHER)]);
+    let newer = service(OTHER, SD_OTHER, vec![settled("ecs-svc/333", "PRIMARY", OTHER)]);
     let describe_service = describe(newer);
     let stamp_8 = stamp("9999999999999999999999999999999999999999", PUSHED_AT + 5, "newer-execution", NEW);
     let describe_8 = describe_definition(OTHER, NEWER_IMAGE, [tags(), stamp_8].concat());
     let register = register_revision_7();
-    let update_service = update(NEW, on_old(), &Recorder::default());
+    let update_service = update(NEW, rolling(), &Recorder::default());
 
     let failure = deploy(&[&describe_service, &describe_8, &register, &update_service])
         .handle(deploy_input("app"))
@@ -601,289 +794,1101 @@ async fn a_cluster_outside_the_scope_is_refused_before_any_call() {
     assert!(failure.message.contains("ClusterName"), "{failure}");
 }
 
-// ---- check-rollout ------------------------------------------------------------------------------
+// ---- service deployments as ECS answers them (tests/fixtures/aws/ecs/) --------------------------
 
-/// What deploy-service returned for deployment `ecs-svc/222`, started `elapsed` seconds before
-/// the clock, with a ten-minute deadline.
-fn watch(elapsed: i64) -> Value {
-    let started_at = NOW - elapsed;
-    json!({
-        "name": "users",
-        "cluster": "shop",
-        "service": "users",
-        "deployment_id": "ecs-svc/222",
-        "task_definition": NEW,
-        "previous_task_definition": OLD,
-        "started_at": started_at,
-        "deadline": started_at + 600,
-        // check-rollout gets deploy-service's whole output.
-        "image": IMAGE,
-        "wait_seconds": 30,
-        "service_url": service_url()
-    })
+/// The sample system's cluster and services, as the fixtures name them.
+const CLUSTER: &str = "deltaship-sample";
+const USERS: &str = "user-service";
+const PRODUCTS: &str = "product-service";
+/// A service deployment of user-service the fixtures do not name (the redeploy's).
+const SD_BACK: &str =
+    "arn:aws:ecs:us-east-1:123456789012:service-deployment/deltaship-sample/user-service/bBackDeploymentW3Xy5Z";
+/// The callback task's token.
+const TOKEN: &str = "AQB8AAAAKgAAAAMAAAAAAAAAAe2Q+rollout-token";
+
+/// A DescribeServiceDeployments answer of the fixtures, and the deployment deltaship watches in it.
+#[derive(Debug, Clone)]
+struct Answer {
+    /// The answer, as ECS sends it.
+    body: String,
+    /// The watched deployment's ARN.
+    arn: String,
+    /// Its service.
+    service: String,
+    service_arn: String,
+    strategy: String,
 }
 
-fn check(rules: &[&Rule]) -> CheckRollout {
-    CheckRollout::from_client(ecs(rules), WaitPolicy::ROLLOUT, clock)
-}
-
-fn rollout_output(status: RolloutStatus, wait_seconds: u32, detail: &str) -> CheckRolloutOutput {
-    CheckRolloutOutput {
-        status,
-        deployment_id: "ecs-svc/222".into(),
-        task_definition: NEW.into(),
-        wait_seconds,
-        detail: detail.into(),
-        service_url: service_url(),
+/// `describe-service-deployments-<name>.json`, watching its deployment at `index`, edited by
+/// `edit` (a stage or a status the fixtures do not show).
+fn answer_at(name: &str, index: usize, edit: impl FnOnce(&mut Value)) -> Answer {
+    let mut json = aws_fixture(&format!("ecs/describe-service-deployments-{name}.json"));
+    edit(&mut json["serviceDeployments"][index]);
+    let ours = &json["serviceDeployments"][index];
+    let text = |field: &str| ours[field].as_str().unwrap().to_owned();
+    let service_arn = text("serviceArn");
+    Answer {
+        arn: text("serviceDeploymentArn"),
+        service: service_arn.rsplit('/').next().unwrap().to_owned(),
+        strategy: ours["deploymentConfiguration"]["strategy"].as_str().unwrap().to_owned(),
+        service_arn,
+        body: json.to_string(),
     }
 }
 
-fn in_progress() -> Service {
-    service(
-        NEW,
-        vec![
-            deployment("ecs-svc/222", "PRIMARY", NEW, DeploymentRolloutState::InProgress),
-            settled("ecs-svc/111", "ACTIVE", OLD),
-        ],
-    )
+fn answer(name: &str) -> Answer {
+    answer_at(name, 0, |_| {})
+}
+
+/// The watch deploy-service would have answered for `answer`'s deployment, started `elapsed`
+/// seconds before the clock with a ten-minute deadline.
+fn watch_of(answer: &Answer, elapsed: i64, expect: Expect) -> RolloutWatch {
+    let revision = |number: u32| {
+        format!("arn:aws:ecs:us-east-1:123456789012:task-definition/deltaship-sample-{}:{number}", answer.service)
+    };
+    RolloutWatch {
+        name: answer.service.clone(),
+        execution: EXECUTION.into(),
+        cluster: CLUSTER.into(),
+        service: answer.service.clone(),
+        service_arn: answer.service_arn.clone(),
+        service_deployment: answer.arn.clone(),
+        deployment_id: "ecs-svc/7464310793147648152".into(),
+        task_definition: revision(7),
+        previous_task_definition: revision(6),
+        strategy: answer.strategy.clone(),
+        expect,
+        started_at: NOW - elapsed,
+        deadline: NOW - elapsed + 600,
+    }
+}
+
+/// DescribeServiceDeployments of `answer`'s deployment alone, answering the fixture (logged).
+fn describe_deployments(log: &CallLog, answer: &Answer) -> Rule {
+    let (log, arn, body) = (log.clone(), answer.arn.clone(), answer.body.clone());
+    mock!(aws_sdk_ecs::Client::describe_service_deployments)
+        .match_requests(move |req| req.service_deployment_arns() == [arn.as_str()])
+        .then_compute_response(move |_| {
+            log.record(&"DescribeServiceDeployments");
+            MockResponse::Http(json_response(&body))
+        })
+}
+
+/// The service of the UpdateService fixture as `service` of the sample, running `task_definition`,
+/// its current service deployment `current`.
+fn sample_service(service: &str, task_definition: &str, current: &str) -> Value {
+    let text = aws_fixture("ecs/update-service-with-current-service-deployment.json")["service"].to_string();
+    let mut json: Value = serde_json::from_str(&text.replace(USERS, service)).unwrap();
+    json["taskDefinition"] = json!(task_definition);
+    json["currentServiceDeployment"] = json!(current);
+    json
+}
+
+/// DescribeServices of `service` in the sample cluster, answering it on `task_definition`, its
+/// current service deployment `current` (logged).
+fn describe_sample(log: &CallLog, service: &'static str, task_definition: &str, current: &str) -> Rule {
+    let log = log.clone();
+    let body = json!({ "services": [sample_service(service, task_definition, current)], "failures": [] }).to_string();
+    mock!(aws_sdk_ecs::Client::describe_services)
+        .match_requests(move |req| req.cluster() == Some(CLUSTER) && req.services() == [service])
+        .then_compute_response(move |_| {
+            log.record(&"DescribeServices");
+            MockResponse::Http(json_response(&body))
+        })
+}
+
+/// The task definition the sample's `service` runs (`:7`, as in the UpdateService fixture).
+fn sample_revision(service: &str) -> String {
+    format!("arn:aws:ecs:us-east-1:123456789012:task-definition/deltaship-sample-{service}:7")
+}
+
+fn sample_url(service: &str) -> String {
+    links::service("us-east-1", CLUSTER, service)
+}
+
+// ---- check-rollout: look mode -------------------------------------------------------------------
+
+fn checker(rules: &[&Rule], waits: deltaship_aws::waits::Waits) -> CheckRollout {
+    CheckRollout::from_clients(ecs_in(rules, "us-east-1", 1), waits, ROLLOUT_WAIT, clock)
+}
+
+/// A check-rollout whose waits table is unused: a look-mode call that touched it would fail the
+/// test.
+fn look(rules: &[&Rule]) -> CheckRollout {
+    checker(rules, common::waits(&[], &[]))
+}
+
+/// What a look wants.
+enum Want {
+    /// In progress: the stage, the detail, the next fallback timeout.
+    Waits(Option<&'static str>, &'static str, u32),
+    /// Done, with this detail.
+    Completes(String),
+    /// This error.
+    Fails(ErrorKind, String),
 }
 
 #[tokio::test]
-async fn a_completed_primary_deployment_is_completed() {
-    let rule = describe(service(NEW, vec![settled("ecs-svc/222", "PRIMARY", NEW)]));
+async fn every_service_deployment_status_gets_its_verdict() {
+    use Want::{Completes, Fails, Waits};
+    let short = |name: &str| answer(name).arn.rsplit('/').next().unwrap().to_owned();
+    let stage = |stage: &'static str| move |deployment: &mut Value| deployment["lifecycleStage"] = json!(stage);
+    let status = |status: &'static str| move |deployment: &mut Value| deployment["status"] = json!(status);
+    let (rolling, stopped) = (short("rolling-in-progress"), short("stopped"));
+    let newer = answer_at("stopped", 1, |_| {}).arn;
+    let breaker = "the deployment circuit breaker tripped (3 failed tasks, threshold 3)";
+    let stopped_reason = "Service deployment stopped because a new service deployment started.";
+    let deployed = Expect::Deployed;
+    let rolled_back = Expect::RolledBack;
+    // (fixture, its edit, the service's current deployment when ours stopped, seconds since the
+    // start, what is waited for, the verdict)
+    let cases: Vec<(Answer, Option<String>, i64, Expect, Want)> = vec![
+        (
+            answer("rolling-in-progress"),
+            None,
+            5,
+            deployed,
+            Waits(None, "IN_PROGRESS: 1 of 2 tasks running, 1 pending", 30),
+        ),
+        (
+            answer("rolling-in-progress"),
+            None,
+            60,
+            deployed,
+            Waits(None, "IN_PROGRESS: 1 of 2 tasks running, 1 pending", 60),
+        ),
+        // Ten seconds before the deadline: the next look is at the deadline.
+        (
+            answer("rolling-in-progress"),
+            None,
+            590,
+            deployed,
+            Waits(None, "IN_PROGRESS: 1 of 2 tasks running, 1 pending", 10),
+        ),
+        // Every task runs, but BLUE_GREEN, CANARY and LINEAR deployments still shift traffic or
+        // bake (and can still be rolled back by an alarm).
+        (
+            answer("blue-green-bake-time"),
+            None,
+            400,
+            deployed,
+            Waits(Some("BAKE_TIME"), "IN_PROGRESS in BAKE_TIME: 2 of 2 tasks running, 0 pending", 200),
+        ),
+        (
+            answer("canary-in-progress"),
+            None,
+            120,
+            deployed,
+            Waits(
+                Some("PRODUCTION_TRAFFIC_SHIFT"),
+                "IN_PROGRESS in PRODUCTION_TRAFFIC_SHIFT: 2 of 2 tasks running, 0 pending",
+                120,
+            ),
+        ),
+        (
+            answer_at("canary-in-progress", 0, stage("BAKE_TIME")),
+            None,
+            120,
+            deployed,
+            Waits(Some("BAKE_TIME"), "IN_PROGRESS in BAKE_TIME: 2 of 2 tasks running, 0 pending", 120),
+        ),
+        (
+            answer("linear-in-progress"),
+            None,
+            120,
+            deployed,
+            Waits(
+                Some("PRODUCTION_TRAFFIC_SHIFT"),
+                "IN_PROGRESS in PRODUCTION_TRAFFIC_SHIFT: 2 of 2 tasks running, 0 pending",
+                120,
+            ),
+        ),
+        (
+            answer_at("linear-in-progress", 0, stage("BAKE_TIME")),
+            None,
+            120,
+            deployed,
+            Waits(Some("BAKE_TIME"), "IN_PROGRESS in BAKE_TIME: 2 of 2 tasks running, 0 pending", 120),
+        ),
+        // A stage the SDK's enum does not know (the docs list it, the model lacks it).
+        (
+            answer_at("linear-in-progress", 0, stage("PRE_PRODUCTION_TRAFFIC_SHIFT")),
+            None,
+            120,
+            deployed,
+            Waits(
+                Some("PRE_PRODUCTION_TRAFFIC_SHIFT"),
+                "IN_PROGRESS in PRE_PRODUCTION_TRAFFIC_SHIFT: 2 of 2 tasks running, 0 pending",
+                120,
+            ),
+        ),
+        (
+            answer("blue-green-paused-hook"),
+            None,
+            120,
+            deployed,
+            Waits(
+                Some("POST_PRODUCTION_TRAFFIC_SHIFT"),
+                "IN_PROGRESS in POST_PRODUCTION_TRAFFIC_SHIFT: 2 of 2 tasks running, 0 pending",
+                120,
+            ),
+        ),
+        // ECS is rolling back: wait for the end, whatever the deadline.
+        (
+            answer("lifecycle-hook-rollback"),
+            None,
+            6000,
+            deployed,
+            Waits(None, "ROLLBACK_IN_PROGRESS: 2 of 2 tasks running, 0 pending", 1),
+        ),
+        (
+            answer("rolling-successful"),
+            None,
+            120,
+            deployed,
+            Completes(format!(
+                "service deployment {rolling} of deltaship-sample/user-service succeeded (SUCCESSFUL: 2 of 2 tasks running, 0 pending)"
+            )),
+        ),
+        // Succeeded after the deadline: still deployed.
+        (
+            answer("rolling-successful"),
+            None,
+            6000,
+            deployed,
+            Completes(format!(
+                "service deployment {rolling} of deltaship-sample/user-service succeeded (SUCCESSFUL: 2 of 2 tasks running, 0 pending)"
+            )),
+        ),
+        (
+            answer("rolling-in-progress"),
+            None,
+            600,
+            deployed,
+            Fails(
+                ErrorKind::DeadlineExceeded,
+                format!(
+                    "service deployment {rolling} of deltaship-sample/user-service did not complete within 10 minutes: IN_PROGRESS: 1 of 2 tasks running, 1 pending"
+                ),
+            ),
+        ),
+        (
+            answer("blue-green-bake-time"),
+            None,
+            700,
+            deployed,
+            Fails(
+                ErrorKind::DeadlineExceeded,
+                format!(
+                    "service deployment {} of deltaship-sample/product-service did not complete within 10 minutes: IN_PROGRESS in BAKE_TIME: 2 of 2 tasks running, 0 pending",
+                    short("blue-green-bake-time")
+                ),
+            ),
+        ),
+        (
+            answer("rolling-circuit-breaker-rollback"),
+            None,
+            120,
+            deployed,
+            Fails(
+                ErrorKind::RolloutFailed,
+                format!(
+                    "service deployment {} of deltaship-sample/user-service was rolled back by ECS: {breaker}",
+                    short("rolling-circuit-breaker-rollback")
+                ),
+            ),
+        ),
+        (
+            answer("alarms-rollback"),
+            None,
+            700,
+            deployed,
+            Fails(
+                ErrorKind::RolloutFailed,
+                format!(
+                    "service deployment {} of deltaship-sample/product-service was rolled back by ECS: CloudWatch alarms went off: deltaship-sample-product-service-5xx",
+                    short("alarms-rollback")
+                ),
+            ),
+        ),
+        (
+            answer_at("lifecycle-hook-rollback", 0, status("ROLLBACK_SUCCESSFUL")),
+            None,
+            120,
+            deployed,
+            Fails(
+                ErrorKind::RolloutFailed,
+                format!(
+                    "service deployment {} of deltaship-sample/product-service was rolled back by ECS: the lifecycle hook arn:aws:lambda:us-east-1:123456789012:function:deltaship-sample-smoke-test failed",
+                    short("lifecycle-hook-rollback")
+                ),
+            ),
+        ),
+        (
+            answer("rollback-failed"),
+            None,
+            120,
+            deployed,
+            Fails(
+                ErrorKind::RollbackFailed,
+                format!(
+                    "the rollback of service deployment {} of deltaship-sample/user-service failed: Service deployment rollback failed: the tasks of the rollback revision failed to start.; the service needs a person",
+                    short("rollback-failed")
+                ),
+            ),
+        ),
+        // Stopped: replaced by a newer deployment, or failed with no rollback configured.
+        (
+            answer("stopped"),
+            Some(newer.clone()),
+            120,
+            deployed,
+            Fails(
+                ErrorKind::DeploymentReplaced,
+                format!(
+                    "service deployment {stopped} of deltaship-sample/user-service was stopped: service deployment l-hiQCnQ89bh6vBpZZE9d replaced it: {stopped_reason}"
+                ),
+            ),
+        ),
+        (
+            answer_at("stopped", 0, status("STOP_REQUESTED")),
+            Some(newer.clone()),
+            120,
+            deployed,
+            Fails(
+                ErrorKind::DeploymentReplaced,
+                format!(
+                    "service deployment {stopped} of deltaship-sample/user-service was stopped: service deployment l-hiQCnQ89bh6vBpZZE9d replaced it: {stopped_reason}"
+                ),
+            ),
+        ),
+        (
+            answer("stopped"),
+            Some(answer("stopped").arn),
+            120,
+            deployed,
+            Fails(
+                ErrorKind::RolloutFailed,
+                format!(
+                    "service deployment {stopped} of deltaship-sample/user-service was stopped before it completed: {stopped_reason}"
+                ),
+            ),
+        ),
+        // Waiting for deltaship's own rollback.
+        (
+            answer("rolling-in-progress"),
+            None,
+            60,
+            rolled_back,
+            Waits(None, "IN_PROGRESS: 1 of 2 tasks running, 1 pending", 60),
+        ),
+        (
+            answer("lifecycle-hook-rollback"),
+            None,
+            60,
+            rolled_back,
+            Waits(None, "ROLLBACK_IN_PROGRESS: 2 of 2 tasks running, 0 pending", 60),
+        ),
+        (
+            answer("rolling-circuit-breaker-rollback"),
+            None,
+            60,
+            rolled_back,
+            Completes(format!(
+                "service deployment {} of deltaship-sample/user-service was rolled back: {breaker}",
+                short("rolling-circuit-breaker-rollback")
+            )),
+        ),
+        (
+            answer("rollback-failed"),
+            None,
+            60,
+            rolled_back,
+            Fails(
+                ErrorKind::RollbackFailed,
+                format!(
+                    "the rollback of service deployment {} of deltaship-sample/user-service failed: Service deployment rollback failed: the tasks of the rollback revision failed to start.; the service needs a person",
+                    short("rollback-failed")
+                ),
+            ),
+        ),
+        (
+            answer("rolling-successful"),
+            None,
+            60,
+            rolled_back,
+            Fails(
+                ErrorKind::RollbackFailed,
+                format!(
+                    "service deployment {rolling} of deltaship-sample/user-service ended SUCCESSFUL instead of rolling back"
+                ),
+            ),
+        ),
+        // Our rollback stopped by a newer deployment: superseded, not a failed rollback.
+        (
+            answer("stopped"),
+            Some(newer),
+            60,
+            rolled_back,
+            Fails(
+                ErrorKind::DeploymentReplaced,
+                format!(
+                    "the rollback of service deployment {stopped} of deltaship-sample/user-service was stopped: service deployment l-hiQCnQ89bh6vBpZZE9d replaced it"
+                ),
+            ),
+        ),
+        // Stopped, and still the service's current deployment: the rollback did not happen.
+        (
+            answer("stopped"),
+            Some(answer("stopped").arn),
+            60,
+            rolled_back,
+            Fails(
+                ErrorKind::RollbackFailed,
+                format!(
+                    "service deployment {stopped} of deltaship-sample/user-service ended STOPPED instead of rolling back: {stopped_reason}"
+                ),
+            ),
+        ),
+        (
+            answer("lifecycle-hook-rollback"),
+            None,
+            600,
+            rolled_back,
+            Fails(
+                ErrorKind::RollbackFailed,
+                format!(
+                    "the rollback of service deployment {} of deltaship-sample/product-service did not end within 10 minutes: ROLLBACK_IN_PROGRESS: 2 of 2 tasks running, 0 pending",
+                    short("lifecycle-hook-rollback")
+                ),
+            ),
+        ),
+    ];
+    for (answer, current, elapsed, expect, want) in cases {
+        let case = format!("{} {} at +{elapsed} s, {expect:?}", answer.service, answer.arn);
+        let log = CallLog::default();
+        let describe_deployment = describe_deployments(&log, &answer);
+        let service: &'static str = if answer.service == USERS { USERS } else { PRODUCTS };
+        // DescribeServices only when ours stopped; another call would find no rule and fail.
+        let describe_service =
+            current.as_deref().map(|current| describe_sample(&log, service, &sample_revision(service), current));
+        let mut rules = vec![&describe_deployment];
+        rules.extend(describe_service.as_ref());
+        let watch = watch_of(&answer, elapsed, expect);
 
-    let output = check(&[&rule]).handle(watch(120)).await.unwrap();
+        let looked = look(&rules).handle(json!({ "watch": watch })).await;
 
-    assert_eq!(output, rollout_output(RolloutStatus::Completed, 0, "2 of 2 tasks running, 0 pending, 0 failed"));
+        let expected_calls: &[&str] = if current.is_some() {
+            &["DescribeServiceDeployments", "DescribeServices"]
+        } else {
+            &["DescribeServiceDeployments"]
+        };
+        assert_eq!(log.all(), expected_calls, "{case}");
+        let output = |status, stage: Option<&str>, wait_seconds, detail: &str| CheckRolloutOutput {
+            status,
+            watch: watch.clone(),
+            stage: stage.map(Into::into),
+            wait_seconds,
+            detail: detail.into(),
+            service_url: sample_url(service),
+        };
+        match (want, looked) {
+            (Waits(stage, detail, wait), Ok(looked)) => {
+                assert_eq!(looked, output(RolloutStatus::InProgress, stage, wait, detail), "{case}");
+            }
+            (Completes(detail), Ok(looked)) => {
+                let stage = looked.stage.clone();
+                assert_eq!(looked, output(RolloutStatus::Completed, stage.as_deref(), 0, &detail), "{case}");
+            }
+            (Fails(kind, message), Err(failure)) => {
+                assert_eq!((failure.kind, failure.message.as_str()), (kind, message.as_str()), "{case}");
+            }
+            (_, other) => panic!("{case}: got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_service_deployment_is_service_not_found() {
+    let ours = answer("rolling-in-progress");
+    let missing = Answer {
+        body: json!({ "serviceDeployments": [], "failures": [{ "arn": ours.arn, "reason": "MISSING" }] }).to_string(),
+        ..ours.clone()
+    };
+    let log = CallLog::default();
+    let rule = describe_deployments(&log, &missing);
+    let failure = look(&[&rule]).handle(json!({ "watch": watch_of(&ours, 60, Expect::Deployed) })).await.unwrap_err();
+    assert_eq!(failure.kind, ErrorKind::ServiceNotFound);
+    assert_eq!(
+        failure.message,
+        format!("DescribeServiceDeployments deltaship-sample/user-service: service deployment {}: MISSING", ours.arn)
+    );
+
+    let not_found = mock!(aws_sdk_ecs::Client::describe_service_deployments).then_http_response(|| {
+        common::json_error(400, "ServiceDeploymentNotFoundException", "The service deployment does not exist.")
+    });
+    let failure =
+        look(&[&not_found]).handle(json!({ "watch": watch_of(&ours, 60, Expect::Deployed) })).await.unwrap_err();
+    assert_eq!(failure.kind, ErrorKind::ServiceNotFound);
+    assert_eq!(
+        failure.message,
+        "DescribeServiceDeployments deltaship-sample/user-service: ServiceDeploymentNotFoundException: The service \
+         deployment does not exist."
+    );
+}
+
+#[tokio::test]
+async fn a_throttled_look_is_retried_by_the_sdk_then_throttled() {
+    let ours = answer("rolling-in-progress");
+    let watch = json!({ "watch": watch_of(&ours, 60, Expect::Deployed) });
+    let throttled_twice = || {
+        let body = ours.body.clone();
+        mock!(aws_sdk_ecs::Client::describe_service_deployments)
+            .sequence()
+            .error(|| DescribeServiceDeploymentsError::generic(throttling()))
+            .times(2)
+            .http_response(move || json_response(&body))
+            .build()
+    };
+
+    let rule = throttled_twice();
+    let handler =
+        CheckRollout::from_clients(ecs_in(&[&rule], "us-east-1", 3), common::waits(&[], &[]), ROLLOUT_WAIT, clock);
+    let output = handler.handle(watch.clone()).await.unwrap();
+    assert_eq!((output.status, output.wait_seconds), (RolloutStatus::InProgress, 60));
+    assert_eq!(rule.num_calls(), 3);
+
+    // Without retries left, it is Throttled, which the state machine retries.
+    let rule = throttled_twice();
+    let failure = look(&[&rule]).handle(watch).await.unwrap_err();
+    assert_eq!(failure.kind, ErrorKind::Throttled);
+    assert_eq!(
+        failure.message,
+        "DescribeServiceDeployments deltaship-sample/user-service: ThrottlingException: Rate exceeded"
+    );
     assert_eq!(rule.num_calls(), 1);
 }
 
 #[tokio::test]
-async fn a_rollout_in_progress_waits_but_not_past_the_deadline() {
-    let rule = describe(in_progress());
-    let cases = [(5, 30), (60, 60), (300, 120), (590, 10)];
-    for (elapsed, wait) in cases {
-        let output = check(&[&rule]).handle(watch(elapsed)).await.unwrap();
-        assert_eq!(
-            output,
-            rollout_output(RolloutStatus::InProgress, wait, "1 of 2 tasks running, 1 pending, 0 failed"),
-            "after {elapsed} s"
-        );
-    }
-    assert_eq!(rule.num_calls(), cases.len());
-}
-
-#[tokio::test]
-async fn a_rollout_in_progress_at_the_deadline_is_deadline_exceeded() {
-    for elapsed in [600, 3_600] {
-        let rule = describe(in_progress());
-        let failure = check(&[&rule]).handle(watch(elapsed)).await.unwrap_err();
-        assert_eq!(failure.kind, ErrorKind::DeadlineExceeded);
-        assert_eq!(
-            failure.message,
-            "deployment ecs-svc/222 of shop/users did not complete within 10 minutes: 1 of 2 tasks running, 1 \
-             pending, 0 failed"
-        );
-    }
-}
-
-#[tokio::test]
-async fn a_circuit_breaker_rollback_is_a_failure_though_the_service_is_stable() {
-    // ECS rolled back: a new PRIMARY on the previous revision, COMPLETED, and the service stable
-    // on it. Ours failed, went INACTIVE, or is gone.
-    let rolled_back = || settled("ecs-svc/333", "PRIMARY", OLD);
-    let mut failed = deployment("ecs-svc/222", "ACTIVE", NEW, DeploymentRolloutState::Failed);
-    failed.rollout_state_reason = Some(ROLLBACK_REASON.into());
-    failed.failed_tasks = 4;
-    failed.running_count = 0;
-    let inactive = deployment("ecs-svc/222", "INACTIVE", NEW, DeploymentRolloutState::InProgress);
-    let was_rolled_back = format!(
-        "deployment ecs-svc/222 of shop/users was rolled back: the service runs the previous revision {OLD} again \
-         (deployment ecs-svc/333): ECS deployment ecs-svc/333 completed."
-    );
-    let cases = [
-        (
-            vec![rolled_back(), failed],
-            format!("deployment ecs-svc/222 of shop/users failed (4 failed tasks): {ROLLBACK_REASON}"),
-        ),
-        (vec![rolled_back(), inactive], was_rolled_back.clone()),
-        (vec![rolled_back()], was_rolled_back),
-    ];
-    for (deployments, message) in cases {
-        let rule = describe(service(OLD, deployments));
-        let failure = check(&[&rule]).handle(watch(200)).await.unwrap_err();
-        assert_eq!(failure.kind, ErrorKind::RolloutFailed, "{failure}");
-        assert_eq!(failure.message, message);
-    }
-}
-
-#[tokio::test]
-async fn a_deployment_replaced_by_another_revision_is_deployment_replaced() {
-    for ours in [Some(deployment("ecs-svc/222", "ACTIVE", NEW, DeploymentRolloutState::InProgress)), None] {
-        let mut deployments = vec![deployment("ecs-svc/444", "PRIMARY", OTHER, DeploymentRolloutState::InProgress)];
-        deployments.extend(ours);
-        let rule = describe(service(OTHER, deployments));
-        let failure = check(&[&rule]).handle(watch(60)).await.unwrap_err();
-        assert_eq!(failure.kind, ErrorKind::DeploymentReplaced);
-        assert_eq!(
-            failure.message,
-            format!(
-                "deployment ecs-svc/222 of shop/users was replaced by deployment ecs-svc/444 of {OTHER} before it completed"
-            )
-        );
-    }
-}
-
-#[tokio::test]
-async fn a_throttled_look_is_retried_by_the_sdk() {
-    let rule = mock!(aws_sdk_ecs::Client::describe_services)
-        .match_requests(|req| req.cluster() == Some("shop") && req.services() == ["users"])
-        .sequence()
-        .error(|| DescribeServicesError::generic(throttling()))
-        .times(2)
-        .output(|| DescribeServicesOutput::builder().services(in_progress()).build())
-        .build();
-    let handler = CheckRollout::from_client(ecs_with(&[&rule], 3), WaitPolicy::ROLLOUT, clock);
-
-    let output = handler.handle(watch(60)).await.unwrap();
-
-    assert_eq!(output, rollout_output(RolloutStatus::InProgress, 60, "1 of 2 tasks running, 1 pending, 0 failed"));
-    assert_eq!(rule.num_calls(), 3);
-
-    // Without retries left, it is Throttled, which the state machine retries.
-    let rule = mock!(aws_sdk_ecs::Client::describe_services)
-        .sequence()
-        .error(|| DescribeServicesError::generic(throttling()))
-        .times(2)
-        .build();
-    let failure = CheckRollout::from_client(ecs_with(&[&rule], 2), WaitPolicy::ROLLOUT, clock)
-        .handle(watch(60))
-        .await
-        .unwrap_err();
-    assert_eq!(failure.kind, ErrorKind::Throttled);
-    assert_eq!(failure.message, "DescribeServices shop/users: ThrottlingException: Rate exceeded");
-    assert_eq!(rule.num_calls(), 2);
-}
-
-#[tokio::test]
 async fn a_bad_watch_is_invalid_and_calls_nothing() {
-    let mut no_deployment = watch(60);
-    no_deployment["deployment_id"] = json!("");
-    let mut text_deadline = watch(60);
-    text_deadline["deadline"] = json!("soon");
+    let watch = serde_json::to_value(watch_of(&answer("rolling-in-progress"), 60, Expect::Deployed)).unwrap();
+    let with = |field: &str, value: Value| {
+        let mut watch = watch.clone();
+        watch[field] = value;
+        json!({ "watch": watch })
+    };
     for (payload, message) in [
-        (no_deployment, "check-rollout input, field `deployment_id`: must not be empty"),
-        (text_deadline, "check-rollout input"),
-        (json!({}), "check-rollout input: missing field `name`"),
+        (json!({}), "check-rollout input: missing field `watch`"),
+        (
+            with("service_deployment", json!("")),
+            "check-rollout input, field `watch.service_deployment`: must not be empty",
+        ),
+        (with("cluster", json!(" ")), "check-rollout input, field `watch.cluster`: must not be empty"),
+        (with("deadline", json!("soon")), "check-rollout input, field `watch.deadline`: invalid type"),
+        (with("expect", json!("luck")), "check-rollout input, field `watch.expect`: unknown variant `luck`"),
+        (json!("ecs-svc/1"), "check-rollout input: expected a JSON object, got a string"),
     ] {
-        let failure = check(&[]).handle(payload).await.unwrap_err();
+        let failure = look(&[]).handle(payload).await.unwrap_err();
         assert_eq!(failure.kind, ErrorKind::InvalidInput, "{failure}");
         assert!(failure.message.starts_with(message), "{failure}");
+    }
+    let scope = Scope { cluster: Some("prod".into()), ..Scope::default() };
+    let failure = look(&[]).with_scope(scope).handle(json!({ "watch": watch })).await.unwrap_err();
+    assert_eq!(failure.kind, ErrorKind::OutOfScope, "{failure}");
+}
+
+// ---- check-rollout: wait mode -------------------------------------------------------------------
+
+fn waiting(rules: &[&Rule], waits: &MockWaits) -> CheckRollout {
+    checker(rules, waits.waits())
+}
+
+fn wait_input(watch: &RolloutWatch) -> Value {
+    json!({ "watch": watch, "task_token": TOKEN })
+}
+
+const USERS_RESOURCE: &str = "service#arn:aws:ecs:us-east-1:123456789012:service/deltaship-sample/user-service";
+
+#[tokio::test]
+async fn a_rollout_wait_stores_its_token_under_the_service_before_it_looks() {
+    for (expect, kind) in [(Expect::Deployed, "rollout"), (Expect::RolledBack, "rollback")] {
+        let waits = MockWaits::new(TokenAnswer::Ok, false);
+        let ours = answer("rolling-in-progress");
+        let rule = describe_deployments(&waits.log, &ours);
+        let watch = watch_of(&ours, 60, expect);
+
+        let output = waiting(&[&rule], &waits).handle(wait_input(&watch)).await.unwrap();
+
+        assert_eq!((output.status, output.wait_seconds), (RolloutStatus::InProgress, 60), "{kind}");
+        assert_eq!(waits.log.all(), ["PutItem", "DescribeServiceDeployments"], "{kind}: stored first");
+        let item = waits.put_item();
+        assert_eq!(item["resource"], USERS_RESOURCE, "what the service's ECS events name in resources");
+        assert_eq!(item["waiter"], format!("{EXECUTION}#user-service#{kind}"));
+        assert_eq!((item["token"].as_str(), item["kind"].as_str()), (TOKEN, kind));
+        assert_eq!(item["expires_at"], format!("N:{}", watch.deadline + 300 + 3600));
+        let stored: Value = serde_json::from_str(&item["watch"]).unwrap();
+        assert_eq!(stored, json!({ "watch": watch, "task_token": null }), "the look-mode input, without the token");
+        assert_eq!((waits.success.num_calls(), waits.failure.num_calls(), waits.delete.num_calls()), (0, 0, 0));
+    }
+}
+
+#[tokio::test]
+async fn a_rollout_wait_completes_at_once_when_the_look_ends_it() {
+    // Deployed, and a rollback waited for that ended.
+    for (name, expect, kind) in [
+        ("rolling-successful", Expect::Deployed, "rollout"),
+        ("rolling-circuit-breaker-rollback", Expect::RolledBack, "rollback"),
+    ] {
+        let waits = MockWaits::new(TokenAnswer::Ok, false);
+        let ours = answer(name);
+        let rule = describe_deployments(&waits.log, &ours);
+
+        let output = waiting(&[&rule], &waits).handle(wait_input(&watch_of(&ours, 60, expect))).await.unwrap();
+
+        assert_eq!(output.status, RolloutStatus::Completed, "{name}");
+        assert_eq!(waits.log.all(), ["PutItem", "DescribeServiceDeployments", "SendTaskSuccess", "DeleteItem"]);
+        let sent = waits.successes.only();
+        assert_eq!(sent.task_token(), Some(TOKEN));
+        let sent: Value = serde_json::from_str(sent.output().unwrap()).unwrap();
+        assert_eq!(sent, serde_json::to_value(&output).unwrap());
+        waits.assert_deleted(USERS_RESOURCE, &format!("{EXECUTION}#user-service#{kind}"), TOKEN);
+    }
+}
+
+#[tokio::test]
+async fn a_failed_rollout_fails_its_wait_and_the_invocation() {
+    let newer = answer_at("stopped", 1, |_| {}).arn;
+    let cases = [
+        ("rolling-circuit-breaker-rollback", 60, false, ErrorKind::RolloutFailed),
+        ("rollback-failed", 60, false, ErrorKind::RollbackFailed),
+        ("rolling-in-progress", 600, false, ErrorKind::DeadlineExceeded),
+        ("stopped", 60, true, ErrorKind::DeploymentReplaced),
+    ];
+    for (name, elapsed, stopped, kind) in cases {
+        let waits = MockWaits::new(TokenAnswer::Ok, false);
+        let ours = answer(name);
+        let describe_deployment = describe_deployments(&waits.log, &ours);
+        let describe_service = describe_sample(&waits.log, USERS, &sample_revision(USERS), &newer);
+        let watch = watch_of(&ours, elapsed, Expect::Deployed);
+
+        let failure =
+            waiting(&[&describe_deployment, &describe_service], &waits).handle(wait_input(&watch)).await.unwrap_err();
+
+        assert_eq!(failure.kind, kind, "{name}: {failure}");
+        let mut calls = vec!["PutItem", "DescribeServiceDeployments"];
+        if stopped {
+            calls.push("DescribeServices");
+        }
+        calls.extend(["SendTaskFailure", "DeleteItem"]);
+        assert_eq!(waits.log.all(), calls, "{name}");
+        let sent = waits.failures.only();
+        assert_eq!((sent.task_token(), sent.error()), (Some(TOKEN), Some(kind.name())), "{name}");
+        let cause: Value = serde_json::from_str(sent.cause().unwrap()).unwrap();
+        assert_eq!(cause, json!({ "errorType": kind.name(), "errorMessage": failure.message }));
+        waits.assert_deleted(USERS_RESOURCE, &format!("{EXECUTION}#user-service#rollout"), TOKEN);
+    }
+}
+
+#[tokio::test]
+async fn a_transient_failure_of_the_rollout_look_completes_nothing() {
+    let waits = MockWaits::new(TokenAnswer::Ok, false);
+    let log = waits.log.clone();
+    let rule = mock!(aws_sdk_ecs::Client::describe_service_deployments).then_compute_response(move |_| {
+        log.record(&"DescribeServiceDeployments");
+        MockResponse::Error(DescribeServiceDeploymentsError::generic(throttling()))
+    });
+    let watch = watch_of(&answer("rolling-in-progress"), 60, Expect::Deployed);
+
+    let failure = waiting(&[&rule], &waits).handle(wait_input(&watch)).await.unwrap_err();
+
+    assert_eq!(failure.kind, ErrorKind::Throttled);
+    assert_eq!(waits.log.all(), ["PutItem", "DescribeServiceDeployments"]);
+}
+
+#[tokio::test]
+async fn a_rollout_wait_without_what_names_it_is_invalid_input_before_any_call() {
+    let watch = serde_json::to_value(watch_of(&answer("rolling-in-progress"), 60, Expect::Deployed)).unwrap();
+    for field in ["service_arn", "execution", "name"] {
+        let mut unnamed = watch.clone();
+        unnamed[field] = json!("");
+        let waits = MockWaits::new(TokenAnswer::Ok, false);
+        // No ECS rules: a look would fail the test.
+        let failure = waiting(&[], &waits).handle(json!({ "watch": unnamed, "task_token": TOKEN })).await.unwrap_err();
+        assert_eq!(failure.kind, ErrorKind::InvalidInput, "{failure}");
+        assert_eq!(failure.message, format!("check-rollout input, field `watch.{field}`: must not be empty"));
+        assert!(waits.log.all().is_empty(), "{field}: {:?}", waits.log.all());
     }
 }
 
 // ---- rollback-service ---------------------------------------------------------------------------
 
-const REASON: &str = "DeadlineExceeded: deployment ecs-svc/222 of shop/users did not complete within 10 minutes";
+/// Why the state machine rolls back: the failed check's cause.
+const REASON: &str = r#"{"errorType":"DeadlineExceeded","errorMessage":"did not complete within 10 minutes"}"#;
 
-fn rollback_input() -> Value {
-    let mut input = watch(700);
-    input["reason"] = json!(REASON);
-    input
+fn rollbacker(rules: &[&Rule]) -> RollbackService {
+    RollbackService::from_client(ecs_in(rules, "us-east-1", 1), ROLLOUT_WAIT, clock)
 }
 
-fn rollback(rules: &[&Rule]) -> RollbackService {
-    RollbackService::from_client(ecs(rules))
+fn rollback_input(watch: &RolloutWatch) -> Value {
+    json!({ "watch": watch, "reason": REASON })
+}
+
+/// StopServiceDeployment of `arn` (logged, recorded), answering `answer`.
+fn stop(
+    log: &CallLog,
+    seen: &Recorder<StopServiceDeploymentInput>,
+    answer: impl Fn() -> aws_sdk_ecs::config::http::HttpResponse + Send + Sync + 'static,
+) -> Rule {
+    let (log, seen) = (log.clone(), seen.clone());
+    mock!(aws_sdk_ecs::Client::stop_service_deployment).then_compute_response(move |req| {
+        log.record(&"StopServiceDeployment");
+        seen.record(req);
+        MockResponse::Http(answer())
+    })
+}
+
+/// The rollback to wait for: `watch` from now on, for as long as the rollout had, expecting
+/// `expect`.
+fn awaiting(watch: RolloutWatch, expect: Expect, detail: &str) -> CheckRolloutOutput {
+    CheckRolloutOutput {
+        status: RolloutStatus::InProgress,
+        watch: RolloutWatch { expect, started_at: NOW, deadline: NOW + 600, ..watch },
+        stage: None,
+        wait_seconds: 30,
+        detail: detail.into(),
+        service_url: sample_url(USERS),
+    }
 }
 
 #[tokio::test]
-async fn a_service_still_on_our_revision_is_rolled_back_to_the_previous_one() {
-    let describe_service = describe(in_progress());
+async fn our_running_deployment_is_stopped_with_a_rollback() {
+    // The in-progress deployment of the stop fixture, still the service's current one.
+    let ours = answer_at("stopped", 1, |_| {});
+    let stop_fixture = aws_fixture("ecs/stop-service-deployment.json");
+    assert_eq!(stop_fixture["request"]["serviceDeploymentArn"], json!(ours.arn));
+    let log = CallLog::default();
     let seen = Recorder::default();
-    let rolling_back = service(
-        OLD,
-        vec![
-            deployment("ecs-svc/333", "PRIMARY", OLD, DeploymentRolloutState::InProgress),
-            deployment("ecs-svc/222", "ACTIVE", NEW, DeploymentRolloutState::InProgress),
-        ],
+    let describe_service = describe_sample(&log, USERS, &sample_revision(USERS), &ours.arn);
+    let describe_deployment = describe_deployments(&log, &ours);
+    let response = stop_fixture["response"].to_string();
+    let stop_rule = stop(&log, &seen, move || json_response(&response));
+    let watch = watch_of(&ours, 700, Expect::Deployed);
+
+    let output = rollbacker(&[&describe_service, &describe_deployment, &stop_rule])
+        .handle(rollback_input(&watch))
+        .await
+        .unwrap();
+
+    let message = format!(
+        "deltaship stopped service deployment {} of deltaship-sample/user-service to roll it back after: {REASON}",
+        ours.arn
     );
-    let update_service = update(OLD, rolling_back, &seen);
-
-    let output = rollback(&[&describe_service, &update_service]).handle(rollback_input()).await.unwrap();
-
     assert_eq!(
         output,
         RollbackOutput {
-            action: RollbackAction::RolledBack,
-            task_definition: OLD.into(),
-            deployment_id: Some("ecs-svc/333".into()),
-            message: format!("shop/users rolled back from {NEW} to {OLD} after: {REASON}"),
-            service_url: service_url(),
+            action: RollbackAction::RollbackRequested,
+            rolled_back_by: Some(RolledBackBy::Deltaship),
+            task_definition: watch.previous_task_definition.clone(),
+            rollout: Some(awaiting(watch.clone(), Expect::RolledBack, &message)),
+            message,
+            service_url: sample_url(USERS),
         }
     );
+    let json = serde_json::to_value(&output).unwrap();
+    assert_eq!(
+        (json["action"].as_str(), json["rolled_back_by"].as_str()),
+        (Some("ROLLBACK_REQUESTED"), Some("deltaship"))
+    );
+    assert_eq!(json["rollout"]["watch"]["expect"], "rolled_back");
+    assert_eq!(log.all(), ["DescribeServices", "DescribeServiceDeployments", "StopServiceDeployment"]);
     let request = seen.only();
-    assert_eq!(request.task_definition(), Some(OLD));
-    assert_eq!((request.cluster(), request.service()), (Some("shop"), Some("users")));
-    assert_eq!((describe_service.num_calls(), update_service.num_calls()), (1, 1));
+    assert_eq!(request.service_deployment_arn(), stop_fixture["request"]["serviceDeploymentArn"].as_str());
+    assert_eq!(request.stop_type(), Some(&StopServiceDeploymentStopType::Rollback));
+    assert_eq!(
+        request.stop_type().map(StopServiceDeploymentStopType::as_str),
+        stop_fixture["request"]["stopType"].as_str()
+    );
 }
 
 #[tokio::test]
-async fn a_service_already_on_the_previous_revision_is_not_touched() {
-    let describe_service = describe(service(OLD, vec![settled("ecs-svc/333", "PRIMARY", OLD)]));
-    let update_service = update(OLD, on_old(), &Recorder::default());
+async fn a_refused_stop_is_a_stable_error() {
+    let cases = [
+        (400, "ServiceDeploymentNotFoundException", ErrorKind::ServiceNotFound),
+        (400, "ConflictException", ErrorKind::AwsError),
+        (400, "InvalidParameterException", ErrorKind::AwsError),
+        (400, "AccessDeniedException", ErrorKind::AccessDenied),
+        (400, "ThrottlingException", ErrorKind::Throttled),
+        (500, "ServerException", ErrorKind::AwsUnavailable),
+    ];
+    for (status, code, kind) in cases {
+        let ours = answer("rolling-in-progress");
+        let log = CallLog::default();
+        let describe_service = describe_sample(&log, USERS, &sample_revision(USERS), &ours.arn);
+        let describe_deployment = describe_deployments(&log, &ours);
+        let stop_rule = stop(&log, &Recorder::default(), move || common::json_error(status, code, "no"));
 
-    let output = rollback(&[&describe_service, &update_service]).handle(rollback_input()).await.unwrap();
+        let failure = rollbacker(&[&describe_service, &describe_deployment, &stop_rule])
+            .handle(rollback_input(&watch_of(&ours, 700, Expect::Deployed)))
+            .await
+            .unwrap_err();
 
+        assert_eq!(failure.kind, kind, "{code}: {failure}");
+        assert_eq!(failure.message, format!("StopServiceDeployment deltaship-sample/user-service: {code}: no"));
+        assert_eq!(stop_rule.num_calls(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_deployment_ecs_rolls_back_is_awaited_or_left_to_ecs() {
+    // ECS is rolling back (a lifecycle hook failed): wait for its end, stop nothing.
+    let ours = answer("lifecycle-hook-rollback");
+    let log = CallLog::default();
+    let describe_service = describe_sample(&log, PRODUCTS, &sample_revision(PRODUCTS), &ours.arn);
+    let describe_deployment = describe_deployments(&log, &ours);
+    let watch = watch_of(&ours, 700, Expect::Deployed);
+
+    let output = rollbacker(&[&describe_service, &describe_deployment]).handle(rollback_input(&watch)).await.unwrap();
+
+    let message = "ECS is rolling deltaship-sample/product-service back: the lifecycle hook \
+                   arn:aws:lambda:us-east-1:123456789012:function:deltaship-sample-smoke-test failed";
+    let mut rollout = awaiting(watch.clone(), Expect::RolledBack, message);
+    rollout.service_url = sample_url(PRODUCTS);
     assert_eq!(
         output,
         RollbackOutput {
-            action: RollbackAction::AlreadyRolledBack,
-            task_definition: OLD.into(),
-            deployment_id: None,
-            message: format!("shop/users already runs the previous revision {OLD} after: {REASON}"),
-            service_url: service_url(),
+            action: RollbackAction::EcsRollingBack,
+            rolled_back_by: Some(RolledBackBy::Ecs),
+            task_definition: watch.previous_task_definition.clone(),
+            rollout: Some(rollout),
+            message: message.into(),
+            service_url: sample_url(PRODUCTS),
         }
     );
-    assert_eq!(update_service.num_calls(), 0);
+    assert_eq!(log.all(), ["DescribeServices", "DescribeServiceDeployments"]);
+
+    // ECS rolled back already (circuit breaker, alarm): nothing to do, nothing to wait for.
+    for (name, service, why) in [
+        (
+            "rolling-circuit-breaker-rollback",
+            USERS,
+            "the deployment circuit breaker tripped (3 failed tasks, threshold 3)",
+        ),
+        ("alarms-rollback", PRODUCTS, "CloudWatch alarms went off: deltaship-sample-product-service-5xx"),
+    ] {
+        let ours = answer(name);
+        let log = CallLog::default();
+        let describe_service = describe_sample(&log, service, &sample_revision(service), SD_BACK);
+        let describe_deployment = describe_deployments(&log, &ours);
+        let watch = watch_of(&ours, 200, Expect::Deployed);
+
+        let output =
+            rollbacker(&[&describe_service, &describe_deployment]).handle(rollback_input(&watch)).await.unwrap();
+
+        assert_eq!(
+            output,
+            RollbackOutput {
+                action: RollbackAction::RolledBackByEcs,
+                rolled_back_by: Some(RolledBackBy::Ecs),
+                task_definition: watch.previous_task_definition.clone(),
+                rollout: None,
+                message: format!("ECS rolled deltaship-sample/{service} back: {why}"),
+                service_url: sample_url(service),
+            },
+            "{name}"
+        );
+        assert_eq!(log.all(), ["DescribeServices", "DescribeServiceDeployments"]);
+    }
+}
+
+#[tokio::test]
+async fn a_failed_ecs_rollback_is_rollback_failed() {
+    let ours = answer("rollback-failed");
+    let log = CallLog::default();
+    let describe_service = describe_sample(&log, USERS, &sample_revision(USERS), &ours.arn);
+    let describe_deployment = describe_deployments(&log, &ours);
+
+    let failure = rollbacker(&[&describe_service, &describe_deployment])
+        .handle(rollback_input(&watch_of(&ours, 200, Expect::Deployed)))
+        .await
+        .unwrap_err();
+
+    assert_eq!(failure.kind, ErrorKind::RollbackFailed);
+    assert_eq!(
+        failure.message,
+        format!(
+            "ECS's rollback of service deployment {} of deltaship-sample/user-service failed: Service deployment \
+             rollback failed: the tasks of the rollback revision failed to start.; the service needs a person",
+            ours.arn
+        )
+    );
+    assert_eq!(log.all(), ["DescribeServices", "DescribeServiceDeployments"]);
 }
 
 #[tokio::test]
 async fn a_service_deployed_since_is_left_alone() {
-    let describe_service =
-        describe(service(OTHER, vec![deployment("ecs-svc/444", "PRIMARY", OTHER, DeploymentRolloutState::InProgress)]));
-    let update_service = update(OLD, on_old(), &Recorder::default());
+    let newer = answer_at("stopped", 1, |_| {}).arn;
+    // Ours stopped by the newer one; ours still running while a newer one is current.
+    for ours in [answer("stopped"), answer("rolling-in-progress")] {
+        let log = CallLog::default();
+        let describe_service = describe_sample(&log, USERS, &sample_revision(USERS), &newer);
+        let describe_deployment = describe_deployments(&log, &ours);
 
-    let output = rollback(&[&describe_service, &update_service]).handle(rollback_input()).await.unwrap();
+        let output = rollbacker(&[&describe_service, &describe_deployment])
+            .handle(rollback_input(&watch_of(&ours, 700, Expect::Deployed)))
+            .await
+            .unwrap();
 
-    assert_eq!(
-        output,
-        RollbackOutput {
-            action: RollbackAction::LeftAlone,
-            task_definition: OTHER.into(),
-            deployment_id: None,
-            message: format!(
-                "shop/users runs {OTHER}, deployed since {NEW}; not rolled back so as not to undo it after: {REASON}"
-            ),
-            service_url: service_url(),
-        }
-    );
-    assert_eq!(update_service.num_calls(), 0);
+        assert_eq!(
+            output,
+            RollbackOutput {
+                action: RollbackAction::LeftAlone,
+                rolled_back_by: None,
+                task_definition: sample_revision(USERS),
+                rollout: None,
+                message: format!(
+                    "deltaship-sample/user-service is being deployed by service deployment {newer} since ours; not \
+                     rolled back so as not to undo it after: {REASON}"
+                ),
+                service_url: sample_url(USERS),
+            }
+        );
+        // No StopServiceDeployment, no UpdateService: no rule for them, and none was called.
+        assert_eq!(log.all(), ["DescribeServices", "DescribeServiceDeployments"]);
+    }
+}
+
+/// UpdateService of the sample's user-service back to `previous` (logged, recorded), answering
+/// the UpdateService fixture on it, its current service deployment `current` (none: `None`).
+fn update_back(log: &CallLog, seen: &Recorder<UpdateServiceInput>, previous: &str, current: Option<&str>) -> Rule {
+    let (log, seen, previous_arn) = (log.clone(), seen.clone(), previous.to_owned());
+    let mut service = sample_service(USERS, previous, current.unwrap_or_default());
+    if current.is_none() {
+        service.as_object_mut().unwrap().remove("currentServiceDeployment");
+    }
+    let body = json!({ "service": service }).to_string();
+    mock!(aws_sdk_ecs::Client::update_service)
+        .match_requests(move |req| {
+            req.cluster() == Some(CLUSTER)
+                && req.service() == Some(USERS)
+                && req.task_definition() == Some(previous_arn.as_str())
+        })
+        .then_compute_response(move |req| {
+            log.record(&"UpdateService");
+            seen.record(req);
+            MockResponse::Http(json_response(&body))
+        })
 }
 
 #[tokio::test]
-async fn a_rollback_without_the_previous_revision_is_invalid_input() {
-    let mut missing = rollback_input();
+async fn a_deployment_that_ended_but_is_current_is_redeployed_to_the_previous_revision() {
+    // Succeeded after its deadline; stopped with no rollback configured.
+    for (name, status) in [("rolling-successful", "SUCCESSFUL"), ("stopped", "STOPPED")] {
+        let ours = answer(name);
+        let log = CallLog::default();
+        let seen = Recorder::default();
+        let watch = watch_of(&ours, 700, Expect::Deployed);
+        let describe_service = describe_sample(&log, USERS, &sample_revision(USERS), &ours.arn);
+        let describe_deployment = describe_deployments(&log, &ours);
+        let update_service = update_back(&log, &seen, &watch.previous_task_definition, Some(SD_BACK));
+
+        let output = rollbacker(&[&describe_service, &describe_deployment, &update_service])
+            .handle(rollback_input(&watch))
+            .await
+            .unwrap();
+
+        let message = format!(
+            "deltaship deployed deltaship-sample/user-service back to {} (service deployment {} had ended {status}) \
+             after: {REASON}",
+            watch.previous_task_definition, ours.arn
+        );
+        let back = RolloutWatch {
+            service_deployment: SD_BACK.into(),
+            deployment_id: "ecs-svc/7464310793147648152".into(),
+            task_definition: watch.previous_task_definition.clone(),
+            ..watch.clone()
+        };
+        assert_eq!(
+            output,
+            RollbackOutput {
+                action: RollbackAction::RollbackRequested,
+                rolled_back_by: Some(RolledBackBy::Deltaship),
+                task_definition: watch.previous_task_definition.clone(),
+                rollout: Some(awaiting(back, Expect::Deployed, &message)),
+                message,
+                service_url: sample_url(USERS),
+            },
+            "{name}"
+        );
+        assert_eq!(log.all(), ["DescribeServices", "DescribeServiceDeployments", "UpdateService"]);
+        let request = seen.only();
+        assert_eq!(request.task_definition(), Some(watch.previous_task_definition.as_str()));
+        assert_eq!(
+            (request.force_new_deployment(), request.desired_count()),
+            (None, None),
+            "only the revision changes"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_redeploy_ecs_does_not_name_or_refuses_is_a_rollback_failure() {
+    let ours = answer("rolling-successful");
+    let watch = watch_of(&ours, 700, Expect::Deployed);
+
+    let log = CallLog::default();
+    let describe_service = describe_sample(&log, USERS, &sample_revision(USERS), &ours.arn);
+    let describe_deployment = describe_deployments(&log, &ours);
+    let unnamed = update_back(&log, &Recorder::default(), &watch.previous_task_definition, None);
+    let failure = rollbacker(&[&describe_service, &describe_deployment, &unnamed])
+        .handle(rollback_input(&watch))
+        .await
+        .unwrap_err();
+    assert_eq!(failure.kind, ErrorKind::RollbackFailed);
+    assert_eq!(
+        failure.message,
+        format!(
+            "UpdateService deltaship-sample/user-service back to {}: ECS names no service deployment",
+            watch.previous_task_definition
+        )
+    );
+
+    let refused = mock!(aws_sdk_ecs::Client::update_service)
+        .then_http_response(|| common::json_error(400, "ClientException", "TaskDefinition is inactive"));
+    let failure = rollbacker(&[&describe_service, &describe_deployment, &refused])
+        .handle(rollback_input(&watch))
+        .await
+        .unwrap_err();
+    assert_eq!(failure.kind, ErrorKind::TaskDefinitionNotFound);
+    assert_eq!(
+        failure.message,
+        "UpdateService deltaship-sample/user-service: ClientException: TaskDefinition is inactive"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_rollback_input_is_invalid_and_calls_nothing() {
+    let watch = serde_json::to_value(watch_of(&answer("rolling-in-progress"), 700, Expect::Deployed)).unwrap();
+    let mut missing = watch.clone();
     missing.as_object_mut().unwrap().remove("previous_task_definition");
-    let mut empty = rollback_input();
+    let mut empty = watch.clone();
     empty["previous_task_definition"] = json!(" ");
     for (payload, message) in [
-        (missing, "missing field `previous_task_definition`"),
-        (empty, "rollback-service input, field `previous_task_definition`: must not be empty"),
+        (
+            json!({ "watch": missing }),
+            "rollback-service input, field `watch`: missing field `previous_task_definition`",
+        ),
+        (
+            json!({ "watch": empty }),
+            "rollback-service input, field `watch.previous_task_definition`: must not be empty",
+        ),
+        (json!({ "reason": REASON }), "rollback-service input: missing field `watch`"),
     ] {
-        // No rules: DescribeServices or UpdateService would fail the test.
-        let failure = rollback(&[]).handle(payload).await.unwrap_err();
+        // No rules: any call would fail the test.
+        let failure = rollbacker(&[]).handle(payload).await.unwrap_err();
         assert_eq!(failure.kind, ErrorKind::InvalidInput, "{failure}");
-        assert!(failure.message.starts_with("rollback-service input"), "{failure}");
-        assert!(failure.message.contains(message), "{failure}");
+        assert_eq!(failure.message, message);
     }
+    let scope = Scope { cluster: Some("prod".into()), ..Scope::default() };
+    let failure = rollbacker(&[]).with_scope(scope).handle(json!({ "watch": watch })).await.unwrap_err();
+    assert_eq!(failure.kind, ErrorKind::OutOfScope, "{failure}");
 }

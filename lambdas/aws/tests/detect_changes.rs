@@ -30,8 +30,11 @@ use deltaship_aws::Function;
 use deltaship_aws::detect::DetectChanges;
 use deltaship_aws::reconcile::Reconcile;
 use deltaship_aws::settings::{DetectSettings, ReconcileSettings};
+use deltaship_core::budget::Waits;
 use deltaship_core::payloads::{BranchStatus, DetectOutput, DetectStatus};
-use deltaship_core::{CommitId, ErrorKind, PipelineInput, Scope, execution_name, execution_name_attempt, links};
+use deltaship_core::{
+    CommitId, ErrorKind, PipelineInput, Scope, WaitPolicy, execution_name, execution_name_attempt, links,
+};
 use serde_json::{Value, json};
 
 const REPOSITORY: &str = "shop-monorepo";
@@ -83,6 +86,7 @@ fn settings() -> DetectSettings {
         dry_run: false,
         manifest_concurrency: 4,
         max_concurrency: 3,
+        waits: Waits { build: WaitPolicy::BUILD, rollout: WaitPolicy::ROLLOUT },
     }
 }
 
@@ -315,9 +319,14 @@ fn products_input() -> Value {
             "container": "app",
             "image_repository": "shop/products",
             "timeout_minutes": 30,
+            // The manifest sets no build.timeout_minutes: the default hour.
+            "build_timeout_minutes": 60,
             "reasons": ["services/products/src/lib.rs"],
             "more_reasons": 0
         }],
+        // One service: one execution.
+        "part": 1,
+        "parts": 1,
         "removed": []
     })
 }
@@ -352,6 +361,7 @@ async fn a_change_on_the_third_page_of_the_diff_starts_the_pipeline_for_that_ser
             message: format!("started {name} of shop-monorepo@main (7f0103fa1b2c): products"),
             execution: Some(name.clone()),
             execution_arn: Some(execution_arn(&name)),
+            executions: vec![name.clone()],
             services: vec!["products".into()],
             removed: vec![],
             input: None,
@@ -572,6 +582,7 @@ async fn a_push_that_touches_no_service_starts_nothing() {
                 .into(),
             execution: None,
             execution_arn: None,
+            executions: vec![],
             services: vec![],
             removed: vec![],
             input: None,
@@ -587,7 +598,7 @@ async fn a_dry_run_returns_the_input_it_would_start() {
     let diff = pages(three_pages());
     let start = start_rule(&name_of("main"), &Recorder::default());
     let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
-    let dry = DetectSettings { state_machine_arn: None, dry_run: true, manifest_concurrency: 4, max_concurrency: 3 };
+    let dry = DetectSettings { state_machine_arn: None, dry_run: true, ..settings() };
     let handler = DetectChanges::from_clients(codecommit(&rules), sfn(&[&start]), dry);
 
     let output = handler.handle(push()).await.unwrap();
@@ -599,6 +610,7 @@ async fn a_dry_run_returns_the_input_it_would_start() {
         DetectOutput {
             status: DetectStatus::DryRun,
             message: format!("would start {name} of shop-monorepo@main (7f0103fa1b2c): products"),
+            executions: vec![name.clone()],
             execution: Some(name),
             execution_arn: None,
             services: vec!["products".into()],
@@ -800,6 +812,7 @@ async fn a_branch_the_settings_do_not_deploy_is_ignored() {
                 .into(),
             execution: None,
             execution_arn: None,
+            executions: vec![],
             services: vec![],
             removed: vec![],
             input: None,

@@ -18,9 +18,11 @@
 //! | `PlanTooLarge` | no | the plan does not fit in a Step Functions execution input |
 //! | `ExecutionConflict` | no | an execution of the same name but other input already exists |
 //! | `BuildFailed` | no | the build failed, faulted, was stopped or timed out |
-//! | `RolloutFailed` | no | the deployment failed or the circuit breaker rolled it back |
+//! | `RolloutFailed` | no | the deployment failed, or ECS rolled it back (circuit breaker, alarm, lifecycle hook) |
 //! | `DeploymentReplaced` | no | another deployment replaced ours before it completed |
 //! | `DeadlineExceeded` | no | the rollout did not complete before the service's deadline |
+//! | `RollbackFailed` | no | the rollback (ECS's or deltaship's) failed: the service needs a person |
+//! | `UnsupportedDeploymentController` | no | the service's deployment controller is not ECS (CODE_DEPLOY, EXTERNAL) |
 //! | `Superseded` | no | a newer push already deployed the service; this older one steps aside |
 //! | `OutOfScope` | no | a manifest names a repository, cluster, service or project this stack may not touch |
 //! | `AccessDenied` | no | the function's role may not make the call (fix the IAM policy) |
@@ -63,12 +65,16 @@ pub enum ErrorKind {
     ExecutionConflict,
     /// The build failed, faulted, was stopped or timed out.
     BuildFailed,
-    /// The deployment failed, or the circuit breaker rolled it back.
+    /// The deployment failed, or ECS rolled it back (circuit breaker, alarm, lifecycle hook).
     RolloutFailed,
     /// Another deployment replaced ours before it completed.
     DeploymentReplaced,
     /// The rollout did not complete before the service's deadline.
     DeadlineExceeded,
+    /// The rollback (ECS's or deltaship's) failed.
+    RollbackFailed,
+    /// The service's deployment controller is not ECS.
+    UnsupportedDeploymentController,
     /// A newer push already deployed the service; this older one steps aside.
     Superseded,
     /// A manifest names a repository, cluster, service or project this stack may not touch.
@@ -85,7 +91,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in the order of the table above.
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 23] = [
         Self::InvalidInput,
         Self::InvalidManifest,
         Self::RepositoryNotFound,
@@ -101,6 +107,8 @@ impl ErrorKind {
         Self::RolloutFailed,
         Self::DeploymentReplaced,
         Self::DeadlineExceeded,
+        Self::RollbackFailed,
+        Self::UnsupportedDeploymentController,
         Self::Superseded,
         Self::OutOfScope,
         Self::AccessDenied,
@@ -127,6 +135,8 @@ impl ErrorKind {
             Self::RolloutFailed => "RolloutFailed",
             Self::DeploymentReplaced => "DeploymentReplaced",
             Self::DeadlineExceeded => "DeadlineExceeded",
+            Self::RollbackFailed => "RollbackFailed",
+            Self::UnsupportedDeploymentController => "UnsupportedDeploymentController",
             Self::Superseded => "Superseded",
             Self::OutOfScope => "OutOfScope",
             Self::AccessDenied => "AccessDenied",

@@ -15,7 +15,9 @@
 //! | [`payloads`] | every Lambda's input and output, and each service's [`Outcome`] |
 //! | [`build`] | whether a CodeBuild build runs, succeeded (with its image) or failed |
 //! | [`wait`] | how long to wait before looking at a build or a rollout again ([`WaitPolicy`]) |
-//! | [`rollout`] | whether the deployment deltaship created succeeded, and whether a rollback is safe |
+//! | [`rollout`] | whether the service deployment deltaship created succeeded (every strategy), and how to roll it back |
+//! | [`waits`] | where a wait's task token is kept, which event wakes it, what completes it |
+//! | [`budget`] | how many history events a plan can write at worst, and so how it is split into executions |
 //! | [`deliveries`] | which deliveries of a push start an execution: duplicates, lost events, `[skip deploy]` |
 //! | [`races`] | newer push wins: an older push never deploys over a newer one |
 //! | [`scope`] | what one deltaship stack may touch, whatever the manifests say |
@@ -52,6 +54,7 @@
 //! assert_eq!(plan.services[0].reasons, ["services/common/src/lib.rs"]);
 //! ```
 
+pub mod budget;
 pub mod build;
 pub mod commit;
 pub mod deliveries;
@@ -73,6 +76,7 @@ pub mod source;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod wait;
+pub mod waits;
 
 pub use build::BuildVerdict;
 pub use commit::{CommitId, InvalidCommitId};
@@ -83,7 +87,7 @@ pub use naming::{execution_name, execution_name_attempt};
 pub use payloads::{Outcome, RolloutWatch, ServiceJob};
 pub use pipeline::{Origin, PipelineInput};
 pub use planner::{Catalog, CatalogError, Change, Plan, PlannedService};
-pub use rollout::{RollbackDecision, RolloutVerdict};
+pub use rollout::{Expect, RollbackDecision, RolloutVerdict};
 pub use scope::Scope;
 pub use settings::{FirstPush, Settings};
 pub use source::{ManifestError, SourceFile};

@@ -10,6 +10,7 @@
 //!
 //! [build]
 //! project = "user-service"           # CodeBuild project
+//! timeout_minutes = 60               # how long deltaship waits for a build (default 60)
 //!
 //! [deploy]
 //! cluster = "shop"                   # ECS cluster (name or ARN)
@@ -36,6 +37,12 @@ pub const SERVICES_DIR: &str = "services";
 pub const MANIFEST_FILE: &str = "service.toml";
 /// The rollout deadline when a manifest does not set `deploy.timeout_minutes`.
 pub const DEFAULT_TIMEOUT_MINUTES: u32 = 30;
+/// How long deltaship waits for a build when a manifest does not set `build.timeout_minutes`:
+/// CodeBuild's default project timeout.
+pub const DEFAULT_BUILD_TIMEOUT_MINUTES: u32 = 60;
+/// The shortest and the longest build deadline a manifest may set: CodeBuild's own limits for a
+/// project's timeout (5 minutes to 36 hours).
+pub const BUILD_TIMEOUT_RANGE: (u32, u32) = (5, 36 * 60);
 /// The longest rollout deadline a manifest may set (one day).
 pub const MAX_TIMEOUT_MINUTES: u32 = 24 * 60;
 
@@ -65,6 +72,10 @@ pub struct Service {
 pub struct Build {
     /// The CodeBuild project.
     pub project: String,
+    /// How long deltaship waits for a build before it counts as failed (it should be at least
+    /// the project's own timeout); it also bounds the execution's worst-case history
+    /// ([`crate::budget`]).
+    pub timeout_minutes: u32,
 }
 
 /// Where a service runs on ECS, and how long its rollout may take.
@@ -117,6 +128,11 @@ pub fn parse_service(file: &SourceFile) -> Result<Service, Vec<ManifestError>> {
             format!("must be between 1 and {MAX_TIMEOUT_MINUTES} minutes, got {}", raw.deploy.timeout_minutes);
         errors.push(ManifestError::new(path, "deploy.timeout_minutes".to_owned(), problem));
     }
+    let (shortest, longest) = BUILD_TIMEOUT_RANGE;
+    if !(shortest..=longest).contains(&raw.build.timeout_minutes) {
+        let problem = format!("must be between {shortest} and {longest} minutes, got {}", raw.build.timeout_minutes);
+        errors.push(ManifestError::new(path, "build.timeout_minutes".to_owned(), problem));
+    }
 
     let watch = match &raw.watch {
         Some(watch) if watch.is_empty() => {
@@ -137,7 +153,7 @@ pub fn parse_service(file: &SourceFile) -> Result<Service, Vec<ManifestError>> {
         name,
         folder,
         manifest: path.to_owned(),
-        build: Build { project: raw.build.project },
+        build: Build { project: raw.build.project, timeout_minutes: raw.build.timeout_minutes },
         deploy: Deploy {
             cluster: raw.deploy.cluster,
             service: raw.deploy.service,
@@ -178,6 +194,10 @@ const fn default_timeout() -> u32 {
     DEFAULT_TIMEOUT_MINUTES
 }
 
+const fn default_build_timeout() -> u32 {
+    DEFAULT_BUILD_TIMEOUT_MINUTES
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawManifest {
@@ -195,6 +215,8 @@ struct RawManifest {
 #[serde(deny_unknown_fields)]
 struct RawBuild {
     project: String,
+    #[serde(default = "default_build_timeout")]
+    timeout_minutes: u32,
 }
 
 #[derive(Deserialize)]
@@ -308,6 +330,7 @@ image_repository = "shop/user-service"
         assert_eq!(service.depends_on, ["services/common"]);
         assert_eq!(service.build.project, "user-service");
         assert_eq!(service.deploy.timeout_minutes, DEFAULT_TIMEOUT_MINUTES);
+        assert_eq!(service.build.timeout_minutes, DEFAULT_BUILD_TIMEOUT_MINUTES);
         assert_eq!(service.manifest, "services/user-service/service.toml");
     }
 
@@ -379,6 +402,18 @@ image_repository = "shop/user-service"
                 replace("project = \"user-service\"", "project = \"-x\""),
                 Some("build.project"),
                 "CodeBuild project",
+            ),
+            (
+                "build deadline too short",
+                replace("project = \"user-service\"", "project = \"user-service\"\ntimeout_minutes = 4"),
+                Some("build.timeout_minutes"),
+                "between 5 and 2160 minutes, got 4",
+            ),
+            (
+                "build deadline too long",
+                replace("project = \"user-service\"", "project = \"user-service\"\ntimeout_minutes = 2161"),
+                Some("build.timeout_minutes"),
+                "between 5 and 2160 minutes",
             ),
             (
                 "bad repository",

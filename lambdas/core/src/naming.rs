@@ -40,8 +40,18 @@ pub fn execution_name(repository: &str, branch: &str, commit: &CommitId) -> Stri
 /// The execution name of the `attempt`-th push of `commit` to `branch` (1 is the first, named
 /// as [`execution_name`]; later ones end in `-r<attempt>`).
 pub fn execution_name_attempt(repository: &str, branch: &str, commit: &CommitId, attempt: u32) -> String {
+    execution_name_part(repository, branch, commit, attempt, 1)
+}
+
+/// The name of part `part` of a push's execution, when its plan is split into several
+/// executions ([`crate::budget`]): part 1 is named as the whole would be, later parts end in
+/// `-p<part>`.
+pub fn execution_name_part(repository: &str, branch: &str, commit: &CommitId, attempt: u32, part: u32) -> String {
     let digest = hex_digest(&[repository, branch, commit.as_str()], DIGEST_LEN);
-    let tail = tail(commit.short(), &digest, attempt);
+    let mut tail = tail(commit.short(), &digest, attempt);
+    if part > 1 {
+        tail.push_str(&format!("-p{part}"));
+    }
 
     // Room left for "<repository>-<branch>" once the tail and its separator are placed.
     let room = MAX_EXECUTION_NAME_LEN - tail.len() - 1;
@@ -59,17 +69,18 @@ fn tail(short: &str, digest: &str, attempt: u32) -> String {
 /// tail is a short commit id and a digest. Branches that read the same once shortened or
 /// sanitised (`feature/x`, `feature-x`) share names here; the execution's input tells them apart.
 pub fn is_branch_execution(name: &str, repository: &str, branch: &str) -> bool {
-    let (rest, attempt) = match name.rsplit_once("-r") {
-        Some((rest, digits))
-            if !digits.is_empty() && digits.len() <= 3 && digits.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            match digits.parse::<u32>() {
-                Ok(attempt) if attempt >= 2 => (rest, attempt),
-                _ => return false,
-            }
-        }
-        _ => (name, 1),
+    // `<rest>-<marker><number>`, the number at least 2 and at most three digits.
+    let numbered = |text: &'_ str, marker: &str| -> Option<(usize, u32)> {
+        let (rest, digits) = text.rsplit_once(marker)?;
+        let ok = !digits.is_empty() && digits.len() <= 3 && digits.bytes().all(|b| b.is_ascii_digit());
+        let number = digits.parse::<u32>().ok().filter(|number| ok && *number >= 2)?;
+        Some((rest.len(), number))
     };
+    // A later part of a split plan ends in `-p<part>`, a later attempt in `-r<attempt>` before it.
+    let (name_end, part) = numbered(name, "-p").unwrap_or((name.len(), 1));
+    let without_part = name.get(..name_end).unwrap_or_default();
+    let (rest_end, attempt) = numbered(without_part, "-r").unwrap_or((without_part.len(), 1));
+    let rest = without_part.get(..rest_end).unwrap_or_default();
     let tail_len = 12 + 1 + DIGEST_LEN;
     let Some(split) = rest.len().checked_sub(tail_len) else { return false };
     let (Some(prefix), Some(tail)) = (rest.get(..split), rest.get(split..)) else { return false };
@@ -80,7 +91,7 @@ pub fn is_branch_execution(name: &str, repository: &str, branch: &str) -> bool {
         && tail.get(13..).is_some_and(hex);
     // Any commit gives the same start: only the tail depends on it.
     let Ok(zero) = CommitId::parse(&"0".repeat(40)) else { return false };
-    let expected = execution_name_attempt(repository, branch, &zero, attempt);
+    let expected = execution_name_part(repository, branch, &zero, attempt, part);
     let expected_prefix = expected.get(..expected.len().saturating_sub(tail_len + (name.len() - rest.len())));
     tail_ok && expected_prefix == Some(prefix)
 }
@@ -254,13 +265,23 @@ mod tests {
     }
 
     #[test]
+    fn parts_of_a_split_plan_end_in_p_and_stay_valid() {
+        let whole = execution_name_attempt("shop", "main", &commit('a'), 2);
+        assert_eq!(execution_name_part("shop", "main", &commit('a'), 2, 1), whole);
+        assert_eq!(execution_name_part("shop", "main", &commit('a'), 2, 3), format!("{whole}-p3"));
+        let long = execution_name_part(&"r".repeat(100), &"b".repeat(100), &commit('a'), MAX_ATTEMPTS, 120);
+        assert_valid(&long);
+        assert!(long.ends_with(&format!("-r{MAX_ATTEMPTS}-p120")), "{long}");
+    }
+
+    #[test]
     fn branch_executions_are_recognised_by_name() {
         let long = "b".repeat(100);
         for (repository, branch) in
             [("shop", "main"), ("shop", "feature/x"), ("shop", "feature-r2"), ("shop", long.as_str()), ("日本", "main")]
         {
-            for attempt in [1, 2, 13] {
-                let name = execution_name_attempt(repository, branch, &commit('c'), attempt);
+            for (attempt, part) in [(1, 1), (2, 1), (13, 1), (1, 2), (3, 17), (2, 120)] {
+                let name = execution_name_part(repository, branch, &commit('c'), attempt, part);
                 assert!(is_branch_execution(&name, repository, branch), "{name}");
                 assert!(!is_branch_execution(&name, repository, "release"), "{name} is not release's");
                 assert!(!is_branch_execution(&name, "other", branch), "{name} is not other's");
@@ -274,6 +295,9 @@ mod tests {
             "shop-main-CCCCCCCCCCCC-02e914e789",
             "shop-main-cccccccccccc-02e914e789-r1",
             "shop-main-cccccccccccc-02e914e789-r",
+            "shop-main-cccccccccccc-02e914e789-p1",
+            "shop-main-cccccccccccc-02e914e789-p",
+            "shop-main-cccccccccccc-02e914e789-p2-r2",
             "manual-run",
         ] {
             assert!(!is_branch_execution(not_ours, "shop", "main"), "{not_ours}");

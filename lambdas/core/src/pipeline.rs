@@ -3,13 +3,16 @@
 //!
 //! Step Functions caps every state's payload at 256 KiB, so the execution input carries ids and
 //! names, never API responses, and [`PipelineInput::fit`] trims the reasons (the changed paths
-//! that planned each service) until it fits, or says the plan is too large.
+//! that planned each service) until it fits, or says the plan is too large. Step Functions also
+//! stops an execution at 25,000 history events, so [`PipelineInput::into_parts`] splits a plan
+//! whose worst case could pass them into several executions ([`crate::budget`]).
 //!
 //! Every per-service shape is flat (no nested objects), so the state machine can pick fields
 //! with plain `$.field` paths on AWS and on the local engine alike.
 
 use serde::{Deserialize, Serialize};
 
+use crate::budget::{EXECUTION_EVENTS, HISTORY_BUDGET, Waits, worst_case_service};
 use crate::failure::{ErrorKind, Failure};
 use crate::payloads::ServiceJob;
 use crate::planner::Plan;
@@ -49,9 +52,49 @@ pub struct PipelineInput {
     pub max_concurrency: u32,
     /// The services to build and roll out, sorted by name.
     pub services: Vec<ServiceJob>,
+    /// Which part of the push's plan this execution holds (1 when the plan was not split).
+    #[serde(default = "one")]
+    pub part: u32,
+    /// How many parts (executions) the push's plan was split into ([`PipelineInput::into_parts`]).
+    #[serde(default = "one")]
+    pub parts: u32,
     /// Services whose manifest the push deleted (not deployed; for the record).
     pub removed: Vec<String>,
 }
+
+const fn one() -> u32 {
+    1
+}
+
+/// What one execution may hold: see [`PipelineInput::into_parts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest execution input, in bytes.
+    pub input_bytes: usize,
+    /// The most services (their outcomes travel together through the last states).
+    pub services: usize,
+    /// The most history events the execution may write at worst.
+    pub history_events: u64,
+    /// The Lambdas' wait policies, which the worst case is computed with.
+    pub waits: Waits,
+}
+
+impl Limits {
+    /// [`TARGET_INPUT_BYTES`], [`MAX_SERVICES_PER_EXECUTION`] services and
+    /// [`crate::budget::HISTORY_BUDGET`] events, with `waits`.
+    pub fn new(waits: Waits) -> Self {
+        Self {
+            input_bytes: TARGET_INPUT_BYTES,
+            services: MAX_SERVICES_PER_EXECUTION,
+            history_events: HISTORY_BUDGET,
+            waits,
+        }
+    }
+}
+
+/// The most services one execution deploys: their outcomes (about 1 KiB each, links included)
+/// travel together through the execution's last states, whose payload is capped at 256 KiB.
+pub const MAX_SERVICES_PER_EXECUTION: usize = 100;
 
 /// Who started an execution.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +130,7 @@ impl PipelineInput {
                     container: service.deploy.container.clone(),
                     image_repository: service.deploy.image_repository.clone(),
                     timeout_minutes: service.deploy.timeout_minutes,
+                    build_timeout_minutes: service.build.timeout_minutes,
                     reasons: planned.reasons.iter().take(kept).map(|reason| (*reason).to_owned()).collect(),
                     more_reasons: planned.reasons.len() - kept,
                 }
@@ -103,8 +147,61 @@ impl PipelineInput {
             origin: Origin::Push,
             max_concurrency,
             services,
+            part: 1,
+            parts: 1,
             removed: plan.removed.iter().map(|name| (*name).to_owned()).collect(),
         }
+    }
+
+    /// The input split into as few executions as `limits` allow, in service order, each as
+    /// JSON: a part holds services while its worst-case history ([`crate::budget`]) and its
+    /// service count stay within the limits, and is then fitted to the input size ([`Self::fit`]).
+    /// Part `k` of `n` is named `name(k)` (part 1 keeps the whole's name) and records `part: k`
+    /// and `parts: n`. A part whose services do not fit its input even without reasons is a
+    /// [`ErrorKind::PlanTooLarge`] failure, as is a single service whose worst case alone passes
+    /// the history budget.
+    pub fn into_parts(self, limits: Limits, name: impl Fn(u32) -> String) -> Result<Vec<(Self, String)>, Failure> {
+        let mut groups: Vec<Vec<ServiceJob>> = Vec::new();
+        let mut events = EXECUTION_EVENTS;
+        let mut current: Vec<ServiceJob> = Vec::new();
+        for job in self.services.iter().cloned() {
+            let worst = worst_case_service(&job, limits.waits);
+            if EXECUTION_EVENTS + worst > limits.history_events {
+                return Err(Failure::new(
+                    ErrorKind::PlanTooLarge,
+                    format!(
+                        "service {} could write {worst} history events at worst (its build and rollout deadlines \
+                         with every event lost), more than one execution may ({}); shorten build.timeout_minutes or \
+                         deploy.timeout_minutes in its manifest",
+                        job.name, limits.history_events
+                    ),
+                ));
+            }
+            if !current.is_empty() && (events + worst > limits.history_events || current.len() >= limits.services) {
+                groups.push(std::mem::take(&mut current));
+                events = EXECUTION_EVENTS;
+            }
+            events += worst;
+            current.push(job);
+        }
+        groups.push(current);
+        let parts = u32::try_from(groups.len()).unwrap_or(u32::MAX);
+        let removed = self.removed.clone();
+        groups
+            .into_iter()
+            .zip(1..)
+            .map(|(services, part)| {
+                let input = Self {
+                    services,
+                    part,
+                    parts,
+                    // Every part records the whole push; the removed services once.
+                    removed: if part == 1 { removed.clone() } else { Vec::new() },
+                    ..self.clone()
+                };
+                input.renamed(&name(part)).fit(limits.input_bytes)
+            })
+            .collect()
     }
 
     /// The same input under another execution name (a later attempt, see
@@ -235,5 +332,62 @@ mod tests {
         let failure = input.fit(1000).unwrap_err();
         assert_eq!(failure.kind, ErrorKind::PlanTooLarge);
         assert!(failure.message.contains("50 services"), "{failure}");
+    }
+
+    const WAITS: Waits = Waits { build: crate::WaitPolicy::BUILD, rollout: crate::WaitPolicy::ROLLOUT };
+
+    fn wide_push(services: usize) -> PipelineInput {
+        let names: Vec<String> = (0..services).map(|i| format!("service-{i:03}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let catalog = catalog(&names);
+        let changes = [Change::Modified("services/common/lib.rs".into())];
+        PipelineInput::new(&push(), "exec".into(), &catalog.plan(&changes), 10)
+    }
+
+    #[test]
+    fn a_plan_that_fits_is_one_part_under_its_own_name() {
+        let input = wide_push(3);
+        let parts = input.into_parts(Limits::new(WAITS), |part| format!("exec-p{part}")).unwrap();
+        assert_eq!(parts.len(), 1);
+        let (only, json) = &parts[0];
+        assert_eq!((only.part, only.parts, only.execution.as_str()), (1, 1, "exec-p1"));
+        assert_eq!(only.services.len(), 3);
+        assert_eq!(serde_json::from_str::<PipelineInput>(json).unwrap(), *only);
+    }
+
+    #[test]
+    fn a_plan_is_split_by_worst_case_history_and_by_service_count() {
+        let input = wide_push(300);
+        let per_service = worst_case_service(&input.services[0], WAITS);
+        let parts = input.clone().into_parts(Limits::new(WAITS), |part| format!("exec-p{part}")).unwrap();
+        let fits = usize::try_from((HISTORY_BUDGET - EXECUTION_EVENTS) / per_service).unwrap();
+        let size = fits.min(MAX_SERVICES_PER_EXECUTION);
+        assert_eq!(parts.len(), 300_usize.div_ceil(size), "{size} services a part");
+        let mut seen = Vec::new();
+        for (index, (part, _)) in parts.iter().enumerate() {
+            let k = u32::try_from(index + 1).unwrap();
+            assert_eq!((part.part, part.parts), (k, u32::try_from(parts.len()).unwrap()));
+            assert_eq!(part.execution, format!("exec-p{k}"));
+            assert!(part.services.iter().all(|job| job.execution == part.execution));
+            assert!(crate::budget::worst_case_execution(&part.services, WAITS) <= HISTORY_BUDGET);
+            assert!(part.services.len() <= MAX_SERVICES_PER_EXECUTION);
+            seen.extend(part.services.iter().map(|job| job.name.clone()));
+        }
+        let all: Vec<String> = input.services.iter().map(|job| job.name.clone()).collect();
+        assert_eq!(seen, all, "every service once, in order");
+
+        let tight = Limits { services: 7, ..Limits::new(WAITS) };
+        assert_eq!(wide_push(15).into_parts(tight, |part| format!("x{part}")).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_service_too_slow_for_any_execution_is_refused() {
+        let mut input = wide_push(1);
+        input.services[0].build_timeout_minutes = 36 * 60;
+        input.services[0].timeout_minutes = 24 * 60;
+        let tiny = Limits { history_events: 1_000, ..Limits::new(WAITS) };
+        let failure = input.into_parts(tiny, |_| "x".into()).unwrap_err();
+        assert_eq!(failure.kind, ErrorKind::PlanTooLarge);
+        assert!(failure.message.contains("service-000"), "{failure}");
     }
 }

@@ -592,7 +592,7 @@ depends_on = ["../common", "../../proto/users.proto"]"#,
                 name: name.to_owned(),
                 folder: format!("services/{name}"),
                 manifest: format!("services/{name}/service.toml"),
-                build: Build { project: name.to_owned() },
+                build: Build { project: name.to_owned(), timeout_minutes: 60 },
                 deploy: Deploy {
                     cluster: "shop".into(),
                     service: name.to_owned(),

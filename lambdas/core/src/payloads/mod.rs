@@ -4,12 +4,13 @@
 //! | function | input | output |
 //! |----------|-------|--------|
 //! | detect-changes | the EventBridge CodeCommit event ([`crate::event`]) | [`DetectOutput`] |
-//! | start-build | [`ServiceJob`] | [`StartBuildOutput`] |
+//! | start-build | [`ServiceJob`] | [`CheckBuildOutput`] (in progress) |
 //! | check-build | [`CheckBuildInput`] | [`CheckBuildOutput`] |
-//! | deploy-service | [`DeployInput`] | [`DeployOutput`] |
-//! | check-rollout | [`RolloutWatch`] | [`CheckRolloutOutput`] |
+//! | deploy-service | [`DeployInput`] | [`CheckRolloutOutput`] (in progress) |
+//! | check-rollout | [`CheckRolloutInput`] | [`CheckRolloutOutput`] |
 //! | rollback-service | [`RollbackInput`] | [`RollbackOutput`] |
 //! | reconcile-pushes | [`ReconcileInput`] (the schedule sends `{}`) | [`ReconcileOutput`] |
+//! | wake-waits | `CodeBuild Build State Change`, `ECS Deployment State Change` ([`crate::waits`]) | [`WakeOutput`] |
 //!
 //! The execution's own input is [`crate::PipelineInput`]; each service's iteration ends with a
 //! [`ServiceOutcome`].
@@ -23,11 +24,13 @@ mod build;
 mod outcome;
 mod push;
 mod rollout;
+mod wake;
 
-pub use build::{BuildStatus, CheckBuildInput, CheckBuildOutput, StartBuildOutput};
+pub use build::{BuildStatus, CheckBuildInput, CheckBuildOutput};
 pub use outcome::{Outcome, ServiceOutcome};
 pub use push::{BranchReport, BranchStatus, DetectOutput, DetectStatus, ReconcileInput, ReconcileOutput, ServiceJob};
 pub use rollout::{
-    CheckRolloutOutput, DeployInput, DeployOutput, RollbackAction, RollbackInput, RollbackOutput, RolloutStatus,
-    RolloutWatch,
+    CheckRolloutInput, CheckRolloutOutput, DeployInput, RollbackAction, RollbackInput, RollbackOutput, RolledBackBy,
+    RolloutStatus, RolloutWatch,
 };
+pub use wake::{WakeOutput, WokenWait};

@@ -84,6 +84,16 @@ pub struct ServiceOutcome {
     /// The service's deployments in the console.
     #[serde(default)]
     pub service_url: Option<String>,
+    /// The service deployment deltaship created (its ARN), once it deployed.
+    #[serde(default)]
+    pub deployment: Option<String>,
+    /// The service's deployment strategy (`ROLLING`, `BLUE_GREEN`, `LINEAR`, `CANARY`), once it
+    /// deployed.
+    #[serde(default)]
+    pub strategy: Option<String>,
+    /// Who rolled the deployment back, for [`Outcome::RolledBack`].
+    #[serde(default)]
+    pub rolled_back_by: Option<super::RolledBackBy>,
 }
 
 #[cfg(test)]

@@ -5,6 +5,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::pipeline::PipelineInput;
 
+const fn default_build_timeout() -> u32 {
+    crate::manifest::DEFAULT_BUILD_TIMEOUT_MINUTES
+}
+
 /// One service's work: the item the state machine's Map runs over, and the input of
 /// start-build and deploy-service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +38,10 @@ pub struct ServiceJob {
     pub image_repository: String,
     /// The rollout deadline, in minutes after the deployment starts.
     pub timeout_minutes: u32,
+    /// The build deadline, in minutes after the build starts (the manifest's
+    /// `build.timeout_minutes`).
+    #[serde(default = "default_build_timeout")]
+    pub build_timeout_minutes: u32,
     /// Changed paths that planned the service (at most [`crate::pipeline::MAX_REASONS`]).
     pub reasons: Vec<String>,
     /// How many more changed paths planned it than `reasons` lists.
@@ -68,6 +76,10 @@ pub struct DetectOutput {
     pub execution: Option<String>,
     /// The execution's ARN, when one was started or found.
     pub execution_arn: Option<String>,
+    /// Every execution of the push, when its plan was split into parts ([`crate::budget`]):
+    /// `execution` first. One name when it was not; none without a plan.
+    #[serde(default)]
+    pub executions: Vec<String>,
     /// The planned services.
     pub services: Vec<String>,
     /// Services whose manifest the push deleted.
@@ -84,6 +96,7 @@ impl DetectOutput {
             message,
             execution: None,
             execution_arn: None,
+            executions: Vec::new(),
             services: Vec::new(),
             removed: Vec::new(),
             input: None,

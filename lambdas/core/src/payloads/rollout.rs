@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::rollout::Expect;
+
 /// deploy-service's input: the service (as in its [`super::ServiceJob`]), the push, and
 /// the image its build pushed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,62 +29,77 @@ pub struct DeployInput {
     pub execution: String,
 }
 
-/// The deployment deltaship is watching: what deploy-service returned, and check-rollout takes.
+/// The service deployment deltaship is watching: what deploy-service (or rollback-service)
+/// returned, and what check-rollout judges.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RolloutWatch {
     /// The service's name (for messages).
     pub name: String,
+    /// The execution deploying it (names its wait in the waits table).
+    #[serde(default)]
+    pub execution: String,
     /// The ECS cluster.
     pub cluster: String,
     /// The ECS service.
     pub service: String,
-    /// The deployment `UpdateService` created.
+    /// The service's ARN: what `ECS Deployment State Change` events name in `resources`.
+    pub service_arn: String,
+    /// The service deployment `UpdateService` created (`service.currentServiceDeployment`): the
+    /// record deltaship judges.
+    pub service_deployment: String,
+    /// The deployment's older id (`ecs-svc/...`), as events and `DescribeServices` name it.
     pub deployment_id: String,
     /// The task definition revision deltaship registered and deployed.
     pub task_definition: String,
     /// The revision the service ran before.
     pub previous_task_definition: String,
+    /// The service's deployment strategy: `ROLLING`, `BLUE_GREEN`, `LINEAR` or `CANARY`.
+    pub strategy: String,
+    /// What the wait is for: the deployment to succeed, or deltaship's rollback to end.
+    #[serde(default)]
+    pub expect: Expect,
     /// When the deployment started, in seconds since the Unix epoch.
     pub started_at: i64,
-    /// When the rollout must have completed, in seconds since the Unix epoch.
+    /// When it must have ended, in seconds since the Unix epoch.
     pub deadline: i64,
 }
 
-/// deploy-service's answer: the deployment to watch (check-rollout's input) and a link.
+/// check-rollout's input: the deployment, and in wait mode the task token to complete.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeployOutput {
-    /// What check-rollout watches.
-    #[serde(flatten)]
+pub struct CheckRolloutInput {
+    /// The service deployment to judge.
     pub watch: RolloutWatch,
-    /// The image deployed.
-    pub image: String,
-    /// Seconds to wait before the first look at the rollout.
-    pub wait_seconds: u32,
-    /// The service's deployments in the console.
-    pub service_url: String,
+    /// The callback task's token (`$$.Task.Token`): wait mode. Absent: look once (after a
+    /// fallback timeout).
+    #[serde(default)]
+    pub task_token: Option<String>,
 }
 
 /// Where a rollout is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RolloutStatus {
-    /// Rolling out: wait `wait_seconds`, then look again.
+    /// Rolling out (or rolling back): wait `wait_seconds` for an event, then look again.
     InProgress,
-    /// Our deployment completed and serves the service.
+    /// What the wait was for happened: our deployment succeeded, or our rollback ended.
     Completed,
 }
 
-/// check-rollout's answer (failures are `RolloutFailed`, `DeploymentReplaced`,
-/// `DeadlineExceeded` or `ServiceNotFound` errors).
+/// Where a watched service deployment is: deploy-service's answer (a deployment just started is
+/// one in progress), check-rollout's answer, and what a rollout wait completes with. The state
+/// machine keeps the latest at `$.rollout` and waits on `watch` for at most `wait_seconds`.
+/// check-rollout's failures are `RolloutFailed`, `DeploymentReplaced`, `DeadlineExceeded`,
+/// `RollbackFailed` or `ServiceNotFound` errors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckRolloutOutput {
     /// Rolling out or done.
     pub status: RolloutStatus,
-    /// The deployment.
-    pub deployment_id: String,
-    /// The revision it rolls out.
-    pub task_definition: String,
-    /// Seconds to wait before the next look (0 when done).
+    /// What is watched (echoed, so the next wait finds it where the last one left it).
+    pub watch: RolloutWatch,
+    /// Its lifecycle stage when last seen (`BAKE_TIME`, ...), if ECS reports one.
+    pub stage: Option<String>,
+    /// Seconds the next wait for an event may take before the state machine looks itself (the
+    /// fallback timeout; 0 when done).
     pub wait_seconds: u32,
     /// Task counts, or how completion was judged.
     pub detail: String,
@@ -94,7 +111,6 @@ pub struct CheckRolloutOutput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RollbackInput {
     /// The deployment that failed.
-    #[serde(flatten)]
     pub watch: RolloutWatch,
     /// Why (the check's error), for the record.
     #[serde(default)]
@@ -105,12 +121,25 @@ pub struct RollbackInput {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RollbackAction {
-    /// It updated the service to the previous revision.
-    RolledBack,
-    /// The service already ran the previous revision.
-    AlreadyRolledBack,
-    /// The service runs a revision deployed since; it was not touched.
+    /// deltaship rolled back (`StopServiceDeployment` ROLLBACK, or `UpdateService` to the
+    /// previous revision): wait on `watch` for the rollback's end.
+    RollbackRequested,
+    /// ECS is rolling back already (circuit breaker, alarm, lifecycle hook): wait on `watch`.
+    EcsRollingBack,
+    /// ECS rolled the deployment back: nothing left to do.
+    RolledBackByEcs,
+    /// Another deployment replaced ours; it was not touched.
     LeftAlone,
+}
+
+/// Who rolled a deployment back, as the `rolled_back` outcome records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RolledBackBy {
+    /// ECS: its circuit breaker, a CloudWatch alarm or a lifecycle hook.
+    Ecs,
+    /// deltaship: the rollout passed its deadline.
+    Deltaship,
 }
 
 /// rollback-service's answer.
@@ -118,10 +147,14 @@ pub enum RollbackAction {
 pub struct RollbackOutput {
     /// What it did.
     pub action: RollbackAction,
+    /// Who rolls (or rolled) the deployment back; `None` when it was left alone.
+    pub rolled_back_by: Option<RolledBackBy>,
     /// The revision the service runs (or is rolling back to).
     pub task_definition: String,
-    /// The rollback's deployment, when it made one.
-    pub deployment_id: Option<String>,
+    /// The rollback to wait for (for `ROLLBACK_REQUESTED` and `ECS_ROLLING_BACK`), as a rollout
+    /// in progress whose `watch` expects the rollback's end; `None` otherwise. The state machine
+    /// keeps the latest look at `$.rollback.rollout`.
+    pub rollout: Option<CheckRolloutOutput>,
     /// The same in a sentence.
     pub message: String,
     /// The service's deployments in the console.

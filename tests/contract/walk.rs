@@ -1,0 +1,469 @@
+//! What each state of the state machine sees: a walk over every path of its `States`, with every
+//! answer the functions can give (their real output types, `deltaship_core::payloads`), checking
+//! every path a state reads (as `deltaship::asl` reads them), every payload a task sends, and how
+//! each iteration ends. Callback tasks (`lambda:invoke.waitForTaskToken`) send their task token,
+//! time out after a positive number of seconds read from their input, end with what their token
+//! is completed with (the answer itself, not wrapped in `Payload`), an error, or `States.Timeout`,
+//! which must lead to a look (a plain invocation of the same function).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use deltaship::asl;
+use deltaship_core::payloads::{
+    BuildStatus, CheckBuildInput, CheckBuildOutput, CheckRolloutInput, CheckRolloutOutput, DeployInput, Outcome,
+    RollbackAction, RollbackInput, RollbackOutput, RolledBackBy, RolloutStatus, ServiceOutcome,
+};
+use deltaship_core::rollout::Expect;
+use deltaship_core::{ErrorKind, RolloutWatch, ServiceJob};
+use serde_json::{Value, json};
+
+use crate::error_names;
+
+/// The `lambda:invoke` integration: the task's result is `{"Payload": <the function's answer>}`.
+const INVOKE: &str = "arn:aws:states:::lambda:invoke";
+
+/// The callback integration: the task's result is what its token is completed with.
+const WAIT: &str = "arn:aws:states:::lambda:invoke.waitForTaskToken";
+
+/// The only context object path the pipeline reads, and what stands for it.
+const TASK_TOKEN: (&str, &str) = ("$$.Task.Token", "AQCEAAAAKgAAAA-token-of-the-task");
+
+/// A rollout in progress or done, of the watched deployment `watch`.
+fn rollout(watch: RolloutWatch, done: bool) -> CheckRolloutOutput {
+    CheckRolloutOutput {
+        status: if done { RolloutStatus::Completed } else { RolloutStatus::InProgress },
+        watch,
+        stage: (!done).then(|| "BAKE_TIME".to_owned()),
+        wait_seconds: if done { 0 } else { 60 },
+        detail: "2 of 2 tasks running".into(),
+        service_url: "https://console/users".into(),
+    }
+}
+
+/// A build in progress or done, as check-build answers `input`.
+fn build(input: &CheckBuildInput, done: bool) -> CheckBuildOutput {
+    CheckBuildOutput {
+        status: if done { BuildStatus::Succeeded } else { BuildStatus::InProgress },
+        build_id: input.build_id.clone(),
+        build_arn: input.build_arn.clone(),
+        deadline: input.deadline,
+        wait_seconds: if done { 0 } else { 120 },
+        phase: (!done).then(|| "BUILD".to_owned()),
+        image: done.then(|| "registry/users:cccc".to_owned()),
+        build_url: "https://console/build".into(),
+        logs_url: None,
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap()
+}
+
+fn parsed<T: serde::de::DeserializeOwned>(state: &str, payload: &Value) -> T {
+    serde_json::from_value(payload.clone())
+        .unwrap_or_else(|error| panic!("state {state:?} sends {payload}, which its function does not take: {error}"))
+}
+
+/// Every answer the function behind `placeholder` may give `payload` (its real output types,
+/// echoing what it echoes): all of them for a plain invocation, and for a callback task the
+/// answers that complete the wait (a look that finds the build or the deployment over).
+fn answers(state: &str, placeholder: &str, payload: &Value, callback: bool) -> Vec<Value> {
+    let answers: Vec<Value> = match placeholder {
+        "${StartBuildFunctionArn}" => {
+            let job: ServiceJob = parsed(state, payload);
+            let started = CheckBuildInput {
+                build_id: format!("{}:5b3c", job.project),
+                build_arn: format!("arn:aws:codebuild:eu-west-1:123456789012:build/{}:5b3c", job.project),
+                deadline: Some(job.pushed_at + i64::from(job.build_timeout_minutes) * 60),
+                name: job.name,
+                execution: job.execution,
+                task_token: None,
+            };
+            vec![to_json(&build(&started, false))]
+        }
+        "${CheckBuildFunctionArn}" => {
+            let input: CheckBuildInput = parsed(state, payload);
+            let mut looks = vec![to_json(&build(&input, true))];
+            if !callback {
+                looks.push(to_json(&build(&input, false)));
+            }
+            looks
+        }
+        "${DeployServiceFunctionArn}" => {
+            let input: DeployInput = parsed(state, payload);
+            let watch = RolloutWatch {
+                name: input.name.clone(),
+                execution: input.execution.clone(),
+                cluster: input.cluster.clone(),
+                service: input.service.clone(),
+                service_arn: format!("arn:aws:ecs:eu-west-1:123456789012:service/{}/{}", input.cluster, input.service),
+                service_deployment: format!(
+                    "arn:aws:ecs:eu-west-1:123456789012:service-deployment/{}/{}/r9i43YFjvgF_xlg7m2eJ1r",
+                    input.cluster, input.service
+                ),
+                deployment_id: "ecs-svc/7464310793147648152".into(),
+                task_definition: "arn:aws:ecs:eu-west-1:123456789012:task-definition/users:7".into(),
+                previous_task_definition: "arn:aws:ecs:eu-west-1:123456789012:task-definition/users:6".into(),
+                strategy: "CANARY".into(),
+                expect: Expect::Deployed,
+                started_at: input.pushed_at + 600,
+                deadline: input.pushed_at + 600 + i64::from(input.timeout_minutes) * 60,
+            };
+            vec![to_json(&rollout(watch, false))]
+        }
+        "${CheckRolloutFunctionArn}" => {
+            let input: CheckRolloutInput = parsed(state, payload);
+            let mut looks = vec![to_json(&rollout(input.watch.clone(), true))];
+            if !callback {
+                looks.push(to_json(&rollout(input.watch, false)));
+            }
+            looks
+        }
+        "${RollbackServiceFunctionArn}" => {
+            let input: RollbackInput = parsed(state, payload);
+            let rollback_watch = RolloutWatch { expect: Expect::RolledBack, ..input.watch.clone() };
+            let actions = [
+                RollbackAction::RollbackRequested,
+                RollbackAction::EcsRollingBack,
+                RollbackAction::RolledBackByEcs,
+                RollbackAction::LeftAlone,
+            ];
+            actions
+                .into_iter()
+                .map(|action| {
+                    let (rolled_back_by, waits) = match action {
+                        RollbackAction::RollbackRequested => (Some(RolledBackBy::Deltaship), true),
+                        RollbackAction::EcsRollingBack => (Some(RolledBackBy::Ecs), true),
+                        RollbackAction::RolledBackByEcs => (Some(RolledBackBy::Ecs), false),
+                        RollbackAction::LeftAlone => (None, false),
+                    };
+                    to_json(&RollbackOutput {
+                        action,
+                        rolled_back_by,
+                        task_definition: input.watch.previous_task_definition.clone(),
+                        rollout: waits.then(|| rollout(rollback_watch.clone(), false)),
+                        message: format!("{action:?}"),
+                        service_url: "https://console/users".into(),
+                    })
+                })
+                .collect()
+        }
+        other => panic!("state {state:?} invokes {other}, which is no function of the state machine"),
+    };
+    assert!(!answers.is_empty());
+    answers
+}
+
+/// Whether `payload` is the input of the function behind `placeholder`, or why not.
+pub(crate) fn input_problem(placeholder: &str, payload: &Value) -> Option<String> {
+    fn parse<T: serde::de::DeserializeOwned>(payload: &Value) -> Option<String> {
+        serde_json::from_value::<T>(payload.clone()).err().map(|error| error.to_string())
+    }
+    match placeholder {
+        "${StartBuildFunctionArn}" => parse::<ServiceJob>(payload),
+        "${CheckBuildFunctionArn}" => parse::<CheckBuildInput>(payload),
+        "${DeployServiceFunctionArn}" => parse::<DeployInput>(payload),
+        "${CheckRolloutFunctionArn}" => parse::<CheckRolloutInput>(payload),
+        "${RollbackServiceFunctionArn}" => parse::<RollbackInput>(payload),
+        other => Some(format!("{other} is no function of the state machine")),
+    }
+}
+
+/// The payload a task sends is the input its function takes, and carries the task token exactly
+/// when the task waits for it (wait mode stores the wait under what the events name).
+fn check_input(state: &str, placeholder: &str, payload: &Value, callback: bool) {
+    if let Some(problem) = input_problem(placeholder, payload) {
+        panic!("state {state:?} sends {payload}, which its function does not take: {problem}");
+    }
+    let token = payload.get("task_token").and_then(Value::as_str);
+    assert_eq!(
+        token.is_some(),
+        callback,
+        "state {state:?}: a task token is sent exactly by a callback task: {payload}"
+    );
+    if callback {
+        assert_eq!(token, Some(TASK_TOKEN.1), "state {state:?} sends another token than its own");
+        if placeholder == "${CheckBuildFunctionArn}" {
+            let input: CheckBuildInput = parsed(state, payload);
+            for (field, value) in
+                [("build_arn", &input.build_arn), ("name", &input.name), ("execution", &input.execution)]
+            {
+                assert!(!value.is_empty(), "state {state:?}: a build wait needs {field}");
+            }
+        }
+    }
+}
+
+/// A `Parameters` template with the task token's context path (`$$.Task.Token`, the only one the
+/// pipeline may read) put in as its value; panics on any other context path.
+fn with_task_token(state: &str, template: &Value) -> Value {
+    let Some(fields) = template.as_object() else { return template.clone() };
+    let mut out = serde_json::Map::new();
+    for (key, value) in fields {
+        match (key.strip_suffix(".$"), value.as_str()) {
+            (Some(name), Some(path)) if path.starts_with("$$") => {
+                assert_eq!(path, TASK_TOKEN.0, "state {state:?} reads the context path {path}");
+                out.insert(name.to_owned(), json!(TASK_TOKEN.1));
+            }
+            _ => {
+                out.insert(key.clone(), with_task_token(state, value));
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+/// The value at `path` in the data state `state` sees; panics, naming the state, if the path is
+/// absent or beyond the paths deltaship knows.
+fn read(state: &str, data: &Value, path: &str) -> Value {
+    match asl::read(data, path) {
+        Ok(Some(value)) => value,
+        Ok(None) => panic!("state {state:?} reads {path}, which does not exist in {data}"),
+        Err(error) => panic!("state {state:?}: {error}"),
+    }
+}
+
+/// A payload template (`Parameters`) filled from `data`; panics, naming the state, on a path that
+/// does not exist.
+fn fill(state: &str, template: &Value, data: &Value) -> Value {
+    asl::evaluate(template, data).unwrap_or_else(|error| panic!("state {state:?}: {error}, in {data}"))
+}
+
+/// `result` put where `result_path` says; panics, naming the state, if it cannot be.
+fn put(state: &str, data: &mut Value, result_path: Option<&Value>, result: Value) {
+    asl::set_result(data, result_path, result).unwrap_or_else(|error| panic!("state {state:?}: {error}"));
+}
+
+/// The error each `Catch` rule of a task catches first: a name it lists that no earlier rule
+/// lists, or for `States.ALL` a function error no earlier rule lists. `States.Timeout` only where
+/// the task has a timeout (elsewhere the rule could never catch it).
+fn caught_errors(name: &str, state: &Value) -> Vec<(String, Value)> {
+    let has_timeout =
+        ["TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds"].iter().any(|key| state.get(key).is_some());
+    let mut earlier: BTreeSet<&str> = BTreeSet::new();
+    let mut caught = Vec::new();
+    for rule in state["Catch"].as_array().unwrap_or_else(|| panic!("task {name:?} has no Catch")) {
+        let names = error_names(rule);
+        let error = match names.iter().find(|error| **error != "States.ALL" && !earlier.contains(**error)) {
+            Some(error) => (*error).to_owned(),
+            None if names.contains(&"States.ALL") => ErrorKind::ALL
+                .into_iter()
+                .map(ErrorKind::name)
+                .find(|error| !earlier.contains(error))
+                .expect("an error no earlier rule catches")
+                .to_owned(),
+            None => panic!("task {name:?}: the Catch of {names:?} catches nothing the rules before it do not"),
+        };
+        assert!(error != "States.Timeout" || has_timeout, "task {name:?} catches States.Timeout but never times out");
+        earlier.extend(names);
+        caught.push((error, rule.clone()));
+    }
+    caught
+}
+
+/// How one iteration (or the whole machine) ended: the final state, its output and its input.
+pub(crate) struct End {
+    pub(crate) state: String,
+    output: Value,
+    input: Value,
+}
+
+/// A walk over every path of a `States` map: each state with each data it can see.
+pub(crate) struct Walk<'a> {
+    states: &'a Value,
+    seen: BTreeSet<(String, String)>,
+    reached: BTreeSet<String>,
+    choices_taken: BTreeSet<(String, Option<usize>)>,
+    ends: Vec<End>,
+}
+
+impl<'a> Walk<'a> {
+    /// Walks `machine` (an object with `States` and `StartAt`) from its start with `input`, then
+    /// checks that every state was reached and every choice rule taken.
+    pub(crate) fn run(machine: &'a Value, input: Value) -> Vec<End> {
+        let mut walk = Walk {
+            states: &machine["States"],
+            seen: BTreeSet::new(),
+            reached: BTreeSet::new(),
+            choices_taken: BTreeSet::new(),
+            ends: Vec::new(),
+        };
+        walk.state(machine["StartAt"].as_str().unwrap(), input);
+        for (name, state) in walk.states.as_object().unwrap() {
+            assert!(walk.reached.contains(name), "state {name:?} is never reached with the functions' answers");
+            let rules = state.get("Choices").and_then(Value::as_array).map_or(0, Vec::len);
+            for rule in (0..rules).map(Some).chain(state.get("Default").map(|_| None)) {
+                let taken = walk.choices_taken.contains(&(name.clone(), rule));
+                assert!(
+                    taken,
+                    "choice {name:?}: rule {rule:?} (None: Default) is never taken with the functions' answers"
+                );
+            }
+        }
+        walk.ends
+    }
+
+    /// Follows every transition from `name` with `data`, checking each path a state reads.
+    fn state(&mut self, name: &str, data: Value) {
+        if !self.seen.insert((name.to_owned(), data.to_string())) {
+            return;
+        }
+        self.reached.insert(name.to_owned());
+        let states = self.states;
+        let state = &states[name];
+        let kind = state["Type"].as_str().unwrap_or_else(|| panic!("no state {name:?}"));
+        match kind {
+            "Task" => self.task(name, state, &data),
+            "Choice" => {
+                let next = self.choose(name, state, &data);
+                self.state(&next, data);
+            }
+            "Pass" => {
+                let mut output = data.clone();
+                if let Some(parameters) = state.get("Parameters") {
+                    let result = fill(name, parameters, &output);
+                    put(name, &mut output, state.get("ResultPath"), result);
+                }
+                self.next(name, state, output, data);
+            }
+            "Map" => self.map(name, state, &data),
+            "Succeed" | "Fail" => self.ends.push(End { state: name.to_owned(), output: data.clone(), input: data }),
+            other => panic!("state {name:?} has type {other}, which this test does not follow"),
+        }
+    }
+
+    fn next(&mut self, name: &str, state: &Value, output: Value, input: Value) {
+        match state.get("Next").and_then(Value::as_str) {
+            Some(next) => self.state(next, output),
+            None => self.ends.push(End { state: name.to_owned(), output, input }),
+        }
+    }
+
+    fn task(&mut self, name: &str, state: &Value, data: &Value) {
+        let resource = state["Resource"].as_str().unwrap();
+        let callback = match resource {
+            INVOKE => false,
+            WAIT => true,
+            other => panic!("task {name:?} uses {other}, which this test does not follow"),
+        };
+        let parameters = fill(name, &with_task_token(name, &state["Parameters"]), data);
+        let payload = &parameters["Payload"];
+        assert!(payload.is_object(), "state {name:?} sends a payload that is not an object");
+        let function = parameters["FunctionName"].as_str().unwrap();
+        check_input(name, function, payload, callback);
+        if callback {
+            assert!(state.get("TimeoutSeconds").is_none(), "callback task {name:?}: its timeout comes from its input");
+            let path = state["TimeoutSecondsPath"]
+                .as_str()
+                .unwrap_or_else(|| panic!("callback task {name:?} has no TimeoutSecondsPath: it could wait a year"));
+            let seconds = read(name, data, path);
+            assert!(
+                seconds.as_u64().is_some_and(|seconds| seconds > 0),
+                "state {name:?}: {path} is {seconds}, not a positive number of seconds"
+            );
+            self.check_fallback(name, state, function);
+        }
+        for (error, catch) in caught_errors(name, state) {
+            let mut failed = data.clone();
+            let cause = json!({ "errorType": error, "errorMessage": "..." }).to_string();
+            put(name, &mut failed, catch.get("ResultPath"), json!({ "Error": error, "Cause": cause }));
+            self.state(catch["Next"].as_str().unwrap(), failed);
+        }
+        for answer in answers(name, function, payload, callback) {
+            let mut output = data.clone();
+            let result = if callback { answer } else { json!({ "Payload": answer }) };
+            asl::apply_result(state, &mut output, result)
+                .unwrap_or_else(|error| panic!("state {name:?}: {error}, in {function}'s answer"));
+            self.next(name, state, output, data.clone());
+        }
+    }
+
+    /// A callback task's timeout leads to a look: a plain invocation of the same function.
+    fn check_fallback(&self, name: &str, state: &Value, function: &str) {
+        let rules = state["Catch"].as_array().unwrap();
+        let timeout = rules.iter().find(|rule| error_names(rule).contains(&"States.Timeout")).unwrap_or_else(|| {
+            panic!("callback task {name:?} does not catch States.Timeout: a lost event would fail it")
+        });
+        let look = &self.states[timeout["Next"].as_str().unwrap()];
+        assert_eq!(look["Resource"].as_str(), Some(INVOKE), "callback task {name:?}: its timeout leads to no look");
+        assert_eq!(
+            look["Parameters"]["FunctionName"].as_str(),
+            Some(function),
+            "callback task {name:?}: its look asks another function"
+        );
+    }
+
+    /// The rule of a Choice state that `data` takes (StringEquals and BooleanEquals, as Step
+    /// Functions evaluates them), recorded as taken.
+    fn choose(&mut self, name: &str, state: &Value, data: &Value) -> String {
+        for (index, choice) in state["Choices"].as_array().unwrap().iter().enumerate() {
+            let path = choice["Variable"].as_str().unwrap();
+            let value = read(name, data, path);
+            let holds = if let Some(expected) = choice.get("StringEquals") {
+                assert!(value.is_string(), "state {name:?}: {path} is {value}, compared with {expected}");
+                &value == expected
+            } else if let Some(expected) = choice.get("BooleanEquals") {
+                assert!(value.is_boolean(), "state {name:?}: {path} is {value}, compared with {expected}");
+                &value == expected
+            } else {
+                panic!("state {name:?}: a comparison this test does not evaluate: {choice}")
+            };
+            if holds {
+                self.choices_taken.insert((name.to_owned(), Some(index)));
+                return choice["Next"].as_str().unwrap().to_owned();
+            }
+        }
+        self.choices_taken.insert((name.to_owned(), None));
+        let default = state.get("Default").and_then(Value::as_str);
+        default
+            .unwrap_or_else(|| panic!("state {name:?}: no choice matches {data} (States.NoChoiceMatched)"))
+            .to_owned()
+    }
+
+    fn map(&mut self, name: &str, state: &Value, data: &Value) {
+        let items = read(name, data, state["ItemsPath"].as_str().unwrap());
+        let item = items.as_array().unwrap()[0].clone();
+        if let Some(path) = state.get("MaxConcurrencyPath") {
+            let limit = read(name, data, path.as_str().unwrap());
+            assert!(limit.is_u64(), "MaxConcurrencyPath is a number");
+        }
+        let iteration_ends = Walk::run(&state["ItemProcessor"], item);
+        check_outcomes(&iteration_ends);
+        for end in iteration_ends {
+            let mut output = data.clone();
+            put(name, &mut output, state.get("ResultPath"), json!([end.output]));
+            self.next(name, state, output, data.clone());
+        }
+    }
+}
+
+/// Every iteration ends with an outcome naming the service, whether it is ok, and what happened;
+/// every outcome is reached; a rolled back service names who rolled it back, and once
+/// deploy-service answered, the outcome names the service deployment and its strategy.
+fn check_outcomes(ends: &[End]) {
+    let mut outcomes = BTreeMap::new();
+    for End { state, output, input } in ends {
+        let record: ServiceOutcome = serde_json::from_value(output.clone())
+            .unwrap_or_else(|error| panic!("outcome state {state:?} writes no outcome record ({error}): {output}"));
+        assert_eq!(record.ok, record.outcome.is_ok(), "state {state:?}: ok and outcome disagree");
+        if !record.ok {
+            assert!(record.error.is_some() && record.cause.is_some(), "state {state:?} says no why");
+        }
+        if record.outcome == Outcome::RolledBack {
+            let by = serde_json::from_value::<RolledBackBy>(output["rolled_back_by"].clone());
+            assert!(by.is_ok(), "state {state:?} does not say who rolled back: {output}");
+        }
+        if input.get("rollout").is_some() {
+            for field in ["deployment", "strategy"] {
+                let value = output[field].as_str().unwrap_or_default();
+                assert!(
+                    !value.is_empty(),
+                    "state {state:?} comes after the deployment but records no {field}: {output}"
+                );
+            }
+        }
+        outcomes.insert(record.outcome, state.clone());
+    }
+    let reached: BTreeSet<Outcome> = outcomes.keys().copied().collect();
+    assert_eq!(reached, Outcome::ALL.into_iter().collect(), "every outcome, and only these, ends an iteration");
+}
