@@ -45,8 +45,9 @@ enum Command {
         #[command(subcommand)]
         command: LocalCommand,
     },
-    /// What a push costs to orchestrate (Step Functions, Lambda) beside CodePipeline V2, walked
-    /// from the state machine with the Lambdas' wait policy.
+    /// What a push costs to orchestrate (Step Functions, Lambda, DynamoDB, EventBridge) beside
+    /// CodePipeline V2, walked from the state machine with the Lambdas' wait policy, events
+    /// flowing or lost.
     Cost(cost::CostArgs),
 }
 

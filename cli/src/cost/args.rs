@@ -1,11 +1,13 @@
-//! `deltaship cost`'s arguments: what the model runs (durations, wait bounds, deadline, the
-//! Lambdas' size, how many services), and how a duration (`90s`, `5m`, `1h`) and wait bounds
-//! (`MIN..MAX`, validated as the Lambdas validate theirs) are read from the command line.
+//! `deltaship cost`'s arguments: what the model runs (durations, whether events flow, wait bounds,
+//! deadlines, the Lambdas' size, how many services), and how a duration (`90s`, `5m`, `1h`) and
+//! wait bounds (`MIN..MAX`, validated as the Lambdas validate theirs) are read from the command
+//! line.
 
 use std::path::PathBuf;
 
 use deltaship_core::WaitPolicy;
 
+use super::walk::Events;
 use crate::output::Format;
 
 /// `deltaship cost`'s arguments.
@@ -20,21 +22,33 @@ pub struct CostArgs {
     /// How long each rollout runs until ECS reports it COMPLETED.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub rollout: u64,
+    /// How long a rollback deltaship asks for (a rollout past its deadline) runs until ECS
+    /// reports it done.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub rollback: u64,
+    /// Whether the builds' and rollouts' EventBridge events reach wake-waits (`flowing`), or none
+    /// ever does and every wait ends by its fallback timeouts (`lost`, what `deltaship local run
+    /// --drop-events` runs).
+    #[arg(long, value_enum, default_value_t = Events::Flowing)]
+    pub events: Events,
     /// Services the push deploys.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub services: u64,
     /// Services in the repository, each with its own CodePipeline pipeline (default: --services).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub repository_services: Option<u64>,
-    /// Bounds of the wait between looks at a build, MIN..MAX seconds (default: the Lambdas').
+    /// Bounds of a build wait's fallback timeout, MIN..MAX seconds (default: the Lambdas').
     #[arg(long, value_name = "MIN..MAX", value_parser = parse_wait)]
     pub build_wait: Option<WaitPolicy>,
-    /// Bounds of the wait between looks at a rollout, MIN..MAX seconds (default: the Lambdas').
+    /// Bounds of a rollout wait's fallback timeout, MIN..MAX seconds (default: the Lambdas').
     #[arg(long, value_name = "MIN..MAX", value_parser = parse_wait)]
     pub rollout_wait: Option<WaitPolicy>,
     /// The service's rollout deadline (`deploy.timeout_minutes`); a longer rollout is rolled back.
     #[arg(long, value_name = "MINUTES", default_value_t = 30)]
     pub timeout_minutes: u32,
+    /// The service's build deadline (`build.timeout_minutes`, 5 to 2160); a longer build fails.
+    #[arg(long, value_name = "MINUTES", default_value_t = 60, value_parser = clap::value_parser!(u32).range(5..=2160))]
+    pub build_timeout_minutes: u32,
     /// Billed duration of one Lambda invocation, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 200)]
     pub lambda_ms: u64,

@@ -1,7 +1,8 @@
 //! What a walk costs: the list prices ([`Prices::US_EAST_1`]), a walk's counts in dollars
-//! (Step Functions Standard transitions, Lambda requests and GB-seconds on arm64), and
-//! CodePipeline V2 doing the same work, one pipeline per service (source, build, deploy) with
-//! each action's time rounded up to whole minutes.
+//! (Step Functions Standard transitions, Lambda requests and GB-seconds on arm64, DynamoDB
+//! on-demand request units, EventBridge's AWS service events), and CodePipeline V2 doing the same
+//! work, one pipeline per service (source, build, deploy) with each action's time rounded up to
+//! whole minutes.
 
 use serde::Serialize;
 
@@ -16,16 +17,35 @@ pub struct Prices {
     pub lambda_request: f64,
     /// Lambda on arm64, per GB-second.
     pub lambda_gb_second: f64,
+    /// DynamoDB on-demand, per write request unit.
+    pub dynamodb_write_unit: f64,
+    /// DynamoDB on-demand, per read request unit.
+    pub dynamodb_read_unit: f64,
+    /// EventBridge, per AWS service event delivered to a rule's target.
+    pub eventbridge_service_event: f64,
     /// CodePipeline V2, per action execution minute.
     pub codepipeline_action_minute: f64,
 }
 
 impl Prices {
     /// us-east-1 list prices, without free tiers.
+    ///
+    /// - DynamoDB on-demand: $0.625 per million write request units and $0.125 per million read
+    ///   request units (<https://aws.amazon.com/dynamodb/pricing/on-demand/>, since the
+    ///   on-demand price cut of November 2024).
+    /// - EventBridge: events that AWS services send to the default event bus (here `CodeBuild
+    ///   Build State Change` and `ECS Deployment State Change`), matched by a rule and delivered
+    ///   to a target in the same account, are not charged
+    ///   (<https://aws.amazon.com/eventbridge/pricing/>: "AWS management events are ingested by
+    ///   the event bus for free"; only custom, partner and cross-account events cost $1.00 per
+    ///   million).
     pub const US_EAST_1: Self = Self {
         state_transition: 0.025 / 1000.0,
         lambda_request: 0.20 / 1_000_000.0,
         lambda_gb_second: 0.000_013_333_4,
+        dynamodb_write_unit: 0.625 / 1_000_000.0,
+        dynamodb_read_unit: 0.125 / 1_000_000.0,
+        eventbridge_service_event: 0.0,
         codepipeline_action_minute: 0.002,
     };
 }
@@ -35,9 +55,13 @@ impl Prices {
 pub struct Dollars {
     /// Step Functions state transitions.
     pub step_functions: f64,
-    /// Lambda requests and duration.
+    /// Lambda requests and duration: the state machine's tasks and wake-waits.
     pub lambda: f64,
-    /// Both.
+    /// DynamoDB request units of the waits table.
+    pub dynamodb: f64,
+    /// EventBridge events delivered to wake-waits.
+    pub eventbridge: f64,
+    /// All of them.
     pub total: f64,
 }
 
@@ -46,8 +70,23 @@ impl Dollars {
     pub(super) fn of(counts: Counts, scenario: &Scenario, prices: &Prices) -> Self {
         let step_functions = counts.transitions as f64 * prices.state_transition;
         let gb_seconds = scenario.lambda_memory_mb as f64 / 1024.0 * scenario.lambda_ms as f64 / 1000.0;
-        let lambda = counts.lambda_invocations as f64 * (prices.lambda_request + gb_seconds * prices.lambda_gb_second);
-        Self { step_functions, lambda, total: step_functions + lambda }
+        let invocations = (counts.lambda_invocations + counts.wake_invocations) as f64;
+        let lambda = invocations * (prices.lambda_request + gb_seconds * prices.lambda_gb_second);
+        let dynamodb = counts.dynamodb_write_units as f64 * prices.dynamodb_write_unit
+            + counts.dynamodb_read_units * prices.dynamodb_read_unit;
+        let eventbridge = counts.wake_invocations as f64 * prices.eventbridge_service_event;
+        Self { step_functions, lambda, dynamodb, eventbridge, total: step_functions + lambda + dynamodb + eventbridge }
+    }
+
+    /// `self` less `other`, part by part.
+    pub(super) fn minus(self, other: Self) -> Self {
+        Self {
+            step_functions: self.step_functions - other.step_functions,
+            lambda: self.lambda - other.lambda,
+            dynamodb: self.dynamodb - other.dynamodb,
+            eventbridge: self.eventbridge - other.eventbridge,
+            total: self.total - other.total,
+        }
     }
 }
 
@@ -92,13 +131,25 @@ mod tests {
     }
 
     #[test]
-    fn dollars_are_transitions_and_invocations_at_list_prices() {
-        let counts = Counts { transitions: 35, lambda_invocations: 12, history_events: 109 };
+    fn dollars_are_transitions_invocations_and_request_units_at_list_prices() {
+        let counts = Counts {
+            transitions: 10,
+            lambda_invocations: 6,
+            wake_invocations: 3,
+            history_events: 40,
+            dynamodb_write_units: 12,
+            dynamodb_read_units: 1.5,
+        };
         let dollars = Dollars::of(counts, &Scenario::new(300, 300), &Prices::US_EAST_1);
-        // 35 transitions and 12 invocations of 200 ms at 128 MB.
-        let lambda = 12.0 * (0.2e-6 + 0.125 * 0.2 * 0.000_013_333_4);
-        assert!((dollars.step_functions - 35.0 * 0.000_025).abs() < 1e-12);
+        // 10 transitions; 9 invocations of 200 ms at 128 MB; 12 WRU and 1.5 RRU; free events.
+        let lambda = 9.0 * (0.2e-6 + 0.125 * 0.2 * 0.000_013_333_4);
+        let dynamodb = 12.0 * 0.625e-6 + 1.5 * 0.125e-6;
+        assert!((dollars.step_functions - 10.0 * 0.000_025).abs() < 1e-12);
         assert!((dollars.lambda - lambda).abs() < 1e-12);
-        assert!((dollars.total - (35.0 * 0.000_025 + lambda)).abs() < 1e-12);
+        assert!((dollars.dynamodb - dynamodb).abs() < 1e-12);
+        assert!(dollars.eventbridge.abs() < 1e-12);
+        assert!((dollars.total - (10.0 * 0.000_025 + lambda + dynamodb)).abs() < 1e-12);
+        let none = dollars.minus(dollars);
+        assert!(none.total.abs() < 1e-12 && none.dynamodb.abs() < 1e-12);
     }
 }

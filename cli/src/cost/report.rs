@@ -1,24 +1,45 @@
-//! What `deltaship cost` reports: the [`Estimate`] (the walk, priced, beside CodePipeline V2),
-//! the budgets it is held to (dollars of orchestration for a one-service push, history events per
-//! service and per execution), and the report for people ([`Estimate::to_text`]); the JSON is
-//! the [`Estimate`] serialized.
+//! What `deltaship cost` reports: the [`Estimate`] (the walk, priced, beside CodePipeline V2, and
+//! the core's worst case for the same deadlines), the budgets it is held to (issue 15's targets
+//! for a service deploy with events flowing: orchestration dollars and history events per
+//! service and per one-service push; the execution's event limit), and the report for people
+//! ([`Estimate::to_text`]); the JSON is the [`Estimate`] serialized.
 
+use deltaship_core::budget::{self, EXECUTION_EVENTS, HISTORY_BUDGET, Waits};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::prices::{CodePipeline, Dollars, Prices};
-use super::walk::{AslError, Counts, Scenario, Simulation, simulate};
+use super::stand_ins;
+use super::walk::{AslError, Counts, Events, Scenario, Simulation, simulate};
 
-/// The budget for orchestrating one service deploy (Step Functions and Lambda), in dollars.
-pub const BUDGET_DOLLARS_PER_SERVICE: f64 = 0.001;
-/// The budget of execution history events per service (25,000 / 200 = 125 services a push).
-pub const BUDGET_EVENTS_PER_SERVICE: u64 = 200;
+/// The budget for orchestrating a one-service push (Step Functions, Lambda, DynamoDB,
+/// EventBridge), in dollars.
+pub const BUDGET_DOLLARS_PER_SERVICE: f64 = 0.0004;
+/// The budget of execution history events of one service's iteration.
+pub const BUDGET_EVENTS_PER_SERVICE: u64 = 30;
+/// The budget of execution history events of a one-service push (the iteration and the
+/// execution around it).
+pub const BUDGET_EVENTS_ONE_SERVICE_PUSH: u64 = 40;
 /// Step Functions' limit of history events in one execution.
-pub const HISTORY_EVENT_LIMIT: u64 = 25_000;
+pub const HISTORY_EVENT_LIMIT: u64 = budget::HISTORY_LIMIT;
+
+/// The core's worst case ([`deltaship_core::budget`]) for the scenario's deadlines and wait
+/// policies: what detect-changes plans executions with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct WorstCase {
+    /// One service: every event lost, the build's and the rollout's deadlines waited out, then
+    /// the rollback's.
+    pub per_service: u64,
+    /// The push: its services and the execution around them.
+    pub push: u64,
+    /// The most such services one execution holds within [`HISTORY_BUDGET`].
+    pub services_per_execution: u64,
+}
+
 /// Everything `deltaship cost` prints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Estimate {
-    /// Durations, policies, Lambda size.
+    /// Durations, deadlines, policies, events, Lambda size.
     pub scenario: Scenario,
     /// Services the push deploys.
     pub services: u64,
@@ -34,6 +55,8 @@ pub struct Estimate {
     pub one_service_push: Dollars,
     /// The whole push.
     pub push: Dollars,
+    /// The core's worst case.
+    pub worst_case: WorstCase,
     /// CodePipeline V2 for the same push.
     pub codepipeline: CodePipeline,
     /// The prices used.
@@ -52,6 +75,13 @@ impl Estimate {
         let simulation = simulate(definition, scenario, services)?;
         let detect = Counts { lambda_invocations: 1, ..Counts::default() };
         let codepipeline = CodePipeline::of(scenario, services, repository_services, prices);
+        let waits = Waits { build: scenario.build_wait, rollout: scenario.rollout_wait };
+        let per_service = budget::worst_case_service(&stand_ins::job(scenario, 0), waits);
+        let worst_case = WorstCase {
+            per_service,
+            push: EXECUTION_EVENTS + per_service * services,
+            services_per_execution: HISTORY_BUDGET.saturating_sub(EXECUTION_EVENTS) / per_service.max(1),
+        };
         Ok(Self {
             scenario: *scenario,
             services,
@@ -64,14 +94,14 @@ impl Estimate {
                 prices,
             ),
             push: Dollars::of(simulation.total.plus(detect), scenario, prices),
+            worst_case,
             codepipeline,
             simulation,
             prices: *prices,
         })
     }
 
-    /// Whether every budget holds: orchestration of a one-service push, history events per
-    /// service and of the push.
+    /// Whether every budget holds.
     pub fn within_budgets(&self) -> bool {
         self.budgets().iter().all(|(_, _, ok)| *ok)
     }
@@ -79,10 +109,11 @@ impl Estimate {
     /// Each budget: what it says, the figure, whether it holds.
     pub fn budgets(&self) -> Vec<(String, String, bool)> {
         let events = self.simulation.service.counts.history_events;
+        let one_service = events + self.simulation.overhead.history_events;
         let total_events = self.simulation.total.history_events;
         vec![
             (
-                format!("orchestration of a one-service push <= ${BUDGET_DOLLARS_PER_SERVICE:.3}"),
+                format!("orchestration of a one-service push <= ${BUDGET_DOLLARS_PER_SERVICE:.4}"),
                 format!("${:.6}", self.one_service_push.total),
                 self.one_service_push.total <= BUDGET_DOLLARS_PER_SERVICE,
             ),
@@ -90,6 +121,11 @@ impl Estimate {
                 format!("history events per service <= {BUDGET_EVENTS_PER_SERVICE}"),
                 events.to_string(),
                 events <= BUDGET_EVENTS_PER_SERVICE,
+            ),
+            (
+                format!("history events of a one-service push <= {BUDGET_EVENTS_ONE_SERVICE_PUSH}"),
+                one_service.to_string(),
+                one_service <= BUDGET_EVENTS_ONE_SERVICE_PUSH,
             ),
             (
                 format!("history events of this push <= {HISTORY_EVENT_LIMIT}"),
@@ -108,66 +144,85 @@ impl Estimate {
             out.push_str(&text);
             out.push('\n');
         };
+        let plural = |n: u64| if n == 1 { "" } else { "s" };
         line(format!(
-            "deltaship cost: build {}, rollout {}, {} service{} deployed, {} in the repository",
+            "deltaship cost: build {}, rollout {}, events {}, {} service{} deployed, {} in the repository",
             clock(s.build_seconds),
             clock(s.rollout_seconds),
+            match s.events {
+                Events::Flowing => "flowing",
+                Events::Lost => "lost",
+            },
             self.services,
-            if self.services == 1 { "" } else { "s" },
+            plural(self.services),
             self.repository_services
         ));
         line(format!("  state machine  {asl} (walked, ended in {:?})", self.simulation.end));
         line(format!(
-            "  wait policy    build {}..{} s, rollout {}..{} s; rollout deadline {} min",
-            s.build_wait.min_seconds,
-            s.build_wait.max_seconds,
-            s.rollout_wait.min_seconds,
-            s.rollout_wait.max_seconds,
-            s.timeout_minutes
+            "  deadlines      build {} min, rollout {} min; a rollback deltaship asks for runs {}",
+            s.build_timeout_minutes,
+            s.timeout_minutes,
+            clock(s.rollback_seconds)
         ));
         line(format!(
-            "  one service    {} looks at the build (done at {}, seen at {}), {} at the rollout; outcome {} at {}",
+            "  wait policy    fallback timeouts: build {}..{} s, rollout {}..{} s",
+            s.build_wait.min_seconds, s.build_wait.max_seconds, s.rollout_wait.min_seconds, s.rollout_wait.max_seconds,
+        ));
+        line(format!(
+            "  one service    {} fallback timeout{}; {} check-build and {} check-rollout invocations, {} wake-up{}; \
+             build done at {}, seen at {}; outcome {} at {}",
+            walk.timeouts,
+            plural(walk.timeouts),
             walk.build_checks,
+            walk.rollout_checks,
+            walk.counts.wake_invocations,
+            plural(walk.counts.wake_invocations),
             clock(s.build_seconds),
             walk.build_seen_at.map_or_else(|| "never".to_owned(), clock),
-            walk.rollout_checks,
             walk.outcome.as_deref().unwrap_or("none"),
             clock(walk.finished_at),
         ));
+        let worst = &self.worst_case;
+        line(format!(
+            "  worst case     {} history events a service (every event lost, both deadlines waited out, then the \
+             rollback's; deltaship_core::budget): {} services an execution at most",
+            worst.per_service, worst.services_per_execution
+        ));
         line(String::new());
-        let push = format!("push ({} service{})", self.services, if self.services == 1 { "" } else { "s" });
-        line(format!("  {:<28}{:>14}{:>16}{:>20}", "", "per service", "per execution", push));
-        let o = &self.simulation.overhead;
-        let t = &self.simulation.total;
-        let c = &walk.counts;
-        line(format!("  {:<28}{:>14}{:>16}{:>20}", "state transitions", c.transitions, o.transitions, t.transitions));
-        line(format!(
-            "  {:<28}{:>14}{:>16}{:>20}",
-            "Lambda invocations",
-            c.lambda_invocations,
-            format!("{} + 1 detect", o.lambda_invocations),
-            t.lambda_invocations + self.detect_invocations
-        ));
-        line(format!(
-            "  {:<28}{:>14}{:>16}{:>20}",
-            "history events", c.history_events, o.history_events, t.history_events
-        ));
-        let overhead = Dollars {
-            step_functions: self.one_service_push.step_functions - self.per_service.step_functions,
-            lambda: self.one_service_push.lambda - self.per_service.lambda,
-            total: self.one_service_push.total - self.per_service.total,
+        let push = format!("push ({} service{})", self.services, plural(self.services));
+        let row = |label: &str, service: String, execution: String, push: String| {
+            format!("  {label:<34}{service:>14}{execution:>16}{push:>20}")
         };
+        line(row("", "per service".into(), "per execution".into(), push));
+        let (c, o, t) = (&walk.counts, &self.simulation.overhead, &self.simulation.total);
+        let count = |label: &str, pick: fn(&Counts) -> u64| {
+            row(label, pick(c).to_string(), pick(o).to_string(), pick(t).to_string())
+        };
+        line(count("state transitions", |c| c.transitions));
+        line(row(
+            "Lambda invocations (tasks)",
+            c.lambda_invocations.to_string(),
+            format!("{} + 1 detect", o.lambda_invocations),
+            (t.lambda_invocations + self.detect_invocations).to_string(),
+        ));
+        line(count("wake-waits invocations (events)", |c| c.wake_invocations));
+        line(count("history events", |c| c.history_events));
+        line(count("DynamoDB write request units", |c| c.dynamodb_write_units));
+        line(row(
+            "DynamoDB read request units",
+            c.dynamodb_read_units.to_string(),
+            o.dynamodb_read_units.to_string(),
+            t.dynamodb_read_units.to_string(),
+        ));
+        let overhead = self.one_service_push.minus(self.per_service);
         let money = |label: String, pick: fn(&Dollars) -> f64| {
-            format!(
-                "  {:<28}{:>14}{:>16}{:>20}",
-                label,
-                format!("${:.6}", pick(&self.per_service)),
-                format!("${:.6}", pick(&overhead)),
-                format!("${:.6}", pick(&self.push))
-            )
+            let dollars = |d: &Dollars| format!("${:.6}", pick(d));
+            row(&label, dollars(&self.per_service), dollars(&overhead), dollars(&self.push))
         };
         line(money("Step Functions (Standard)".into(), |d| d.step_functions));
         line(money(format!("Lambda ({} ms, {} MB, arm64)", s.lambda_ms, s.lambda_memory_mb), |d| d.lambda));
+        line(money("DynamoDB (on-demand)".into(), |d| d.dynamodb));
+        line(money("EventBridge (AWS service events)".into(), |d| d.eventbridge));
         line(money("orchestration".into(), |d| d.total));
         line(String::new());
         let cp = &self.codepipeline;
@@ -178,12 +233,12 @@ impl Estimate {
         line(format!(
             "    the push runs {} pipeline{} (every service's, on every push to a CodeCommit monorepo): ${:.6}, {:.0}x deltaship",
             cp.pipelines,
-            if cp.pipelines == 1 { "" } else { "s" },
+            plural(cp.pipelines),
             cp.per_push,
             cp.per_push / self.push.total.max(f64::MIN_POSITIVE)
         ));
         line(String::new());
-        line("budgets".to_owned());
+        line("budgets (issue 15: a service deploy, 5-minute build and rollout, events flowing)".to_owned());
         for (budget, figure, ok) in self.budgets() {
             line(format!("  {budget:<56}{figure:>12}  {}", if ok { "ok" } else { "OVER BUDGET" }));
         }
@@ -203,35 +258,54 @@ mod tests {
     use super::*;
     use crate::cost::definition;
 
-    fn scenario(build: u64, rollout: u64) -> Scenario {
-        Scenario::new(build, rollout)
+    fn estimate(scenario: &Scenario, services: u64) -> Estimate {
+        Estimate::new(&definition(), scenario, services, services, &Prices::US_EAST_1).unwrap()
+    }
+
+    /// The budgets are held against the walk: a one-service push whose waits end with their
+    /// events and no fallback timeout meets them; one whose fallback timeouts fire misses them.
+    #[test]
+    fn budgets_follow_the_walk() {
+        let quick = estimate(&Scenario::new(50, 20), 1);
+        assert_eq!(quick.simulation.service.timeouts, 0);
+        assert!(quick.within_budgets(), "{}", quick.to_text("asl"));
+        // Five transitions and the execution's five; four Lambda tasks, detect-changes and three
+        // wake-ups of 200 ms at 128 MB; two waits registered and deleted (three units each), three
+        // queries of half a unit.
+        let counts = &quick.simulation.service.counts;
+        assert_eq!((counts.dynamodb_write_units, counts.dynamodb_read_units), (12, 1.5));
+        let lambda = 8.0 * (0.2e-6 + 0.125 * 0.2 * 0.000_013_333_4);
+        let expected = 10.0 * 0.000_025 + lambda + 12.0 * 0.625e-6 + 1.5 * 0.125e-6;
+        assert!((quick.one_service_push.total - expected).abs() < 1e-12, "{}", quick.one_service_push.total);
+
+        let lost = estimate(&Scenario { events: Events::Lost, ..Scenario::new(50, 20) }, 1);
+        assert_eq!(lost.simulation.service.timeouts, 2);
+        assert!(!lost.within_budgets());
+        let text = lost.to_text("asl");
+        assert!(text.contains("events lost") && text.contains("OVER BUDGET"), "{text}");
+        // A push of 100 services stays under the execution's event limit.
+        assert!(estimate(&Scenario::new(50, 20), 100).budgets()[3].2);
     }
 
     #[test]
-    fn the_default_policy_meets_the_budgets_and_the_old_one_did_not() {
-        let estimate = |scenario: &Scenario| Estimate::new(&definition(), scenario, 1, 1, &Prices::US_EAST_1).unwrap();
-        let now = estimate(&scenario(300, 300));
-        assert!(now.within_budgets(), "{}", now.to_text("asl"));
-        // 35 transitions and 12 invocations of 200 ms at 128 MB.
-        let lambda = 12.0 * (0.2e-6 + 0.125 * 0.2 * 0.000_013_333_4);
-        assert!((now.one_service_push.total - (35.0 * 0.000_025 + lambda)).abs() < 1e-12);
-        let before = Scenario {
-            build_wait: WaitPolicy { min_seconds: 30, max_seconds: 120 },
-            rollout_wait: WaitPolicy { min_seconds: 20, max_seconds: 120 },
-            ..scenario(300, 300)
-        };
-        let before = estimate(&before);
-        assert_eq!(before.simulation.service.counts.transitions + before.simulation.overhead.transitions, 41);
-        assert!(!before.within_budgets());
-        assert!(before.to_text("asl").contains("OVER BUDGET"));
-        // A push of 100 services stays under the execution's event limit.
-        let big = Estimate::new(&definition(), &scenario(300, 300), 100, 100, &Prices::US_EAST_1).unwrap();
-        assert!(big.within_budgets());
+    fn the_worst_case_is_the_cores() {
+        let scenario =
+            Scenario { build_wait: WaitPolicy { min_seconds: 300, max_seconds: 300 }, ..Scenario::new(300, 300) };
+        let worst = estimate(&scenario, 3).worst_case;
+        // Build fallbacks every 5 minutes: 12 over the build's hour; rollout fallbacks every 10
+        // minutes (the default): 3 over the rollout's half hour, and as many for the rollback.
+        let fallbacks = 12 + 2 * 3;
+        assert_eq!(
+            worst.per_service,
+            budget::NORMAL_SERVICE_EVENTS + budget::FALLBACK_EVENTS * fallbacks + budget::ROLLBACK_EVENTS
+        );
+        assert_eq!(worst.push, EXECUTION_EVENTS + 3 * worst.per_service);
+        assert_eq!(worst.services_per_execution, (HISTORY_BUDGET - EXECUTION_EVENTS) / worst.per_service);
     }
 
     #[test]
     fn the_push_pays_for_every_services_pipeline() {
-        let estimate = Estimate::new(&definition(), &scenario(300, 300), 1, 20, &Prices::US_EAST_1).unwrap();
+        let estimate = Estimate::new(&definition(), &Scenario::new(300, 300), 1, 20, &Prices::US_EAST_1).unwrap();
         assert_eq!((estimate.repository_services, estimate.codepipeline.pipelines), (20, 20));
         assert!((estimate.codepipeline.per_push - 0.44).abs() < 1e-12);
         assert!(estimate.to_text("asl").contains("the push runs 20 pipelines"), "{}", estimate.to_text("asl"));

@@ -25,8 +25,8 @@ pub struct RunArgs {
     pub head: String,
     /// Output format: text (progress on stderr, the execution on stdout) or one JSON document
     /// {"execution", "executions", "status", "duration_seconds", "history_events", "services":
-    /// [{"name", "outcome", "task_definition", "image", "strategy", "deployment",
-    /// "build_seconds", "rollout_seconds"}]}.
+    /// [{"name", "outcome", "task_definition", "image", "error", "strategy", "deployment",
+    /// "rolled_back_by", "build_seconds", "rollout_seconds"}]}.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Make SERVICE's build fail, as CodeBuild reports a failed buildspec command (repeatable).
@@ -45,7 +45,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub drop_events: bool,
     /// The waits' fallback timeouts: `local` (the first after 1 s) or `deployed` (the template's
-    /// defaults: builds 60..300 s, rollouts 30..300 s).
+    /// defaults: a flat 600 s for builds and rollouts).
     #[arg(long, value_enum, default_value_t = Waits::Local)]
     pub waits: Waits,
     /// The state machine definition to run instead of the built-in pipeline.asl.json.

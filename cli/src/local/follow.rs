@@ -178,7 +178,7 @@ impl LocalStack {
             executions: detected.executions.clone(),
             status,
             services,
-            duration_seconds: if last_at >= first_at { last_at - first_at } else { 0.0 },
+            duration_seconds: if last_at >= first_at { ((last_at - first_at) * 1000.0).round() / 1000.0 } else { 0.0 },
             history_events,
             detect: Some(detected),
             steps,

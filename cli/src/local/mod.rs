@@ -18,7 +18,9 @@
 //! - [`seed`]: creates what the manifests name, and the state machine.
 //! - [`run`]: one push, end to end, read back from the execution's [`history`].
 //! - [`deployments`]: ECS service deployments (every strategy, faults, rollbacks, events), as a
-//!   pure model the front is to answer from (not wired yet: [`emulator`] still answers).
+//!   pure model the [`emulator`] answers from.
+//! - [`eventbridge`]: the template's rules, which the front delivers the events by.
+//! - [`follow`]: waiting for a push's executions, and the report read from their histories.
 
 pub mod codecommit;
 pub mod command;

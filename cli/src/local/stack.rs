@@ -58,7 +58,7 @@ pub enum Waits {
     /// template's longest): quick when events are dropped.
     #[default]
     Local,
-    /// The template's defaults, as deployed ([`WaitPolicy::BUILD`], [`WaitPolicy::ROLLOUT`]).
+    /// The template's defaults, as deployed: a flat 600 s for builds and rollouts.
     Deployed,
 }
 
@@ -359,7 +359,8 @@ pub fn find_moto_server(explicit: Option<&Path>) -> Result<PathBuf, LocalError> 
 /// `main`), which the reconciler watches.
 fn repository(path: &Path) -> Result<(LocalRepository, String), LocalError> {
     let git = crate::git::GitRepo::open(path)?;
-    let root = git.root().to_owned();
+    // `--repo .` names its folder: the repository is named after it, as CodeCommit's would be.
+    let root = std::fs::canonicalize(git.root()).unwrap_or_else(|_| git.root().to_owned());
     let name = root.file_name().and_then(|name| name.to_str()).unwrap_or("local").to_owned();
     let branch = git.branch_of("HEAD").unwrap_or_else(|| "main".to_owned());
     Ok((LocalRepository { name, path: root }, branch))

@@ -204,8 +204,8 @@ impl RollbackService {
         message: String,
     ) -> RollbackOutput {
         let now = (self.clock)();
-        let minutes = (watch.deadline - watch.started_at).max(60);
-        let watch = RolloutWatch { expect, started_at: now, deadline: now + minutes, ..watch };
+        let seconds = (watch.deadline - watch.started_at).max(60);
+        let watch = RolloutWatch { expect, started_at: now, deadline: now + seconds, ..watch };
         let service_url = ecs::service_url(&self.ecs, &watch.cluster, &watch.service);
         RollbackOutput {
             action,
@@ -214,7 +214,7 @@ impl RollbackService {
             rollout: Some(CheckRolloutOutput {
                 status: RolloutStatus::InProgress,
                 stage: None,
-                wait_seconds: self.wait.next_before(0, u64::try_from(minutes).unwrap_or(0)),
+                wait_seconds: self.wait.next_before(0, u64::try_from(seconds).unwrap_or(0)),
                 detail: message.clone(),
                 service_url: service_url.clone(),
                 watch,

@@ -6,8 +6,8 @@
 //! | `DRY_RUN` | detect-changes | `false` | plan and return the plan; start nothing |
 //! | `MANIFEST_READ_CONCURRENCY` | detect-changes | `8` | manifests read from CodeCommit at once (1–64) |
 //! | `MAX_CONCURRENCY` | detect-changes | `10` | services the pipeline builds and rolls out at once (1–40, the inline Map's limit), carried in the execution input |
-//! | `BUILD_WAIT_MIN_SECONDS`, `BUILD_WAIT_MAX_SECONDS` | detect-changes, reconcile-pushes, start-build, check-build, wake-waits | `60`, `300` | bounds of a build wait's fallback timeout (how long it waits for the build's event before looking itself) |
-//! | `ROLLOUT_WAIT_MIN_SECONDS`, `ROLLOUT_WAIT_MAX_SECONDS` | detect-changes, reconcile-pushes, deploy-service, check-rollout, rollback-service, wake-waits | `30`, `300` | bounds of a rollout (or rollback) wait's fallback timeout |
+//! | `BUILD_WAIT_MIN_SECONDS`, `BUILD_WAIT_MAX_SECONDS` | detect-changes, reconcile-pushes, start-build, check-build, wake-waits | `600`, `600` | bounds of a build wait's fallback timeout (how long it waits for the build's event before looking itself) |
+//! | `ROLLOUT_WAIT_MIN_SECONDS`, `ROLLOUT_WAIT_MAX_SECONDS` | detect-changes, reconcile-pushes, deploy-service, check-rollout, rollback-service, wake-waits | `600`, `600` | bounds of a rollout (or rollback) wait's fallback timeout |
 //! | `WAITS_TABLE` | check-build, check-rollout, wake-waits | required | the DynamoDB table of the waits' task tokens |
 //! | `REPOSITORY_NAME` | detect-changes, reconcile-pushes | unset: any | the only repository deployed (reconcile-pushes: required) |
 //! | `CLUSTER_NAME` | detect-changes, reconcile-pushes, deploy-service, check-rollout, rollback-service | unset: any | the only ECS cluster touched |
@@ -322,12 +322,12 @@ mod tests {
             build_wait(&[("BUILD_WAIT_MIN_SECONDS", "10"), ("BUILD_WAIT_MAX_SECONDS", "60")]).unwrap(),
             WaitPolicy { min_seconds: 10, max_seconds: 60 }
         );
-        // A minimum above the default maximum (300 s) is refused, naming the maximum.
-        let error = rollout_wait(&[("ROLLOUT_WAIT_MIN_SECONDS", "400")]).unwrap_err();
+        // A minimum above the default maximum (600 s) is refused, naming the maximum.
+        let error = rollout_wait(&[("ROLLOUT_WAIT_MIN_SECONDS", "700")]).unwrap_err();
         assert_eq!(error.variable, "ROLLOUT_WAIT_MAX_SECONDS");
         assert_eq!(
             rollout_wait(&[("ROLLOUT_WAIT_MIN_SECONDS", "200")]).unwrap(),
-            WaitPolicy { min_seconds: 200, max_seconds: 300 }
+            WaitPolicy { min_seconds: 200, max_seconds: 600 }
         );
         assert!(build_wait(&[("BUILD_WAIT_MAX_SECONDS", "soon")]).is_err());
     }

@@ -30,6 +30,10 @@ use deltaship_core::payloads::{BuildStatus, CheckBuildOutput};
 use deltaship_core::{ErrorKind, WaitPolicy, links};
 use serde_json::{Value, json};
 
+/// A back-off policy (a minimum below the maximum), so the answers' `wait_seconds` show how
+/// long the thing has run; the defaults are flat (`WaitPolicy::BUILD`).
+const BUILD_WAIT: WaitPolicy = WaitPolicy { min_seconds: 60, max_seconds: 300 };
+
 const NEW: &str = "7f0103fa1b2c3d4e5f60718293a4b5c6d7e8f901";
 const OTHER: &str = "26a8f2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5";
 const ID: &str = "users-build:5b3c5e4c-1f7e-4bd2-9a8b-0123456789ab";
@@ -109,7 +113,7 @@ fn plaintext(name: &str, value: &str) -> EnvironmentVariable {
 }
 
 fn starter(rules: &[&Rule]) -> StartBuild {
-    StartBuild::from_client(codebuild(rules), WaitPolicy::BUILD, clock)
+    StartBuild::from_client(codebuild(rules), BUILD_WAIT, clock)
 }
 
 #[tokio::test]
@@ -117,7 +121,7 @@ async fn start_build_pins_the_commit_and_answers_a_build_in_progress() {
     let seen = Recorder::default();
     let start = start_rule(&seen, queued(true, Some(NOW - 5)));
     // The client's region is not the build's: the link follows the build's ARN.
-    let handler = StartBuild::from_client(codebuild_with(&[&start], "us-east-1", 1), WaitPolicy::BUILD, clock);
+    let handler = StartBuild::from_client(codebuild_with(&[&start], "us-east-1", 1), BUILD_WAIT, clock);
 
     let output = handler.handle(job(NEW)).await.unwrap();
 
@@ -130,7 +134,7 @@ async fn start_build_pins_the_commit_and_answers_a_build_in_progress() {
             build_id: ID.into(),
             build_arn: ARN.into(),
             deadline: Some(deadline),
-            wait_seconds: WaitPolicy::BUILD.min_seconds,
+            wait_seconds: BUILD_WAIT.min_seconds,
             phase: Some("QUEUED".into()),
             image: None,
             build_url: links::build("eu-west-1", ID),
@@ -394,7 +398,7 @@ fn throttled_logged(log: &CallLog) -> Rule {
 /// A check-build whose waits table is unused: a look-mode call that touched it would fail the
 /// test (its rules answer nothing).
 fn check(rules: &[&Rule]) -> CheckBuild {
-    CheckBuild::from_clients(codebuild(rules), common::waits(&[], &[]), WaitPolicy::BUILD, clock)
+    CheckBuild::from_clients(codebuild(rules), common::waits(&[], &[]), BUILD_WAIT, clock)
 }
 
 /// The look-mode input: start-build's answer as the state machine passes it on.
@@ -442,7 +446,7 @@ async fn a_build_without_an_arn_keeps_the_inputs_and_links_in_the_clients_region
     let handler = CheckBuild::from_clients(
         codebuild_with(&[&rule], "ap-southeast-2", 1),
         common::waits(&[], &[]),
-        WaitPolicy::BUILD,
+        BUILD_WAIT,
         clock,
     );
 
@@ -545,12 +549,8 @@ fn throttled_twice() -> Rule {
 #[tokio::test]
 async fn throttling_is_retried_by_the_sdk() {
     let rule = throttled_twice();
-    let handler = CheckBuild::from_clients(
-        codebuild_with(&[&rule], "eu-west-1", 3),
-        common::waits(&[], &[]),
-        WaitPolicy::BUILD,
-        clock,
-    );
+    let handler =
+        CheckBuild::from_clients(codebuild_with(&[&rule], "eu-west-1", 3), common::waits(&[], &[]), BUILD_WAIT, clock);
 
     let output = handler.handle(look_input(Some(DEADLINE))).await.unwrap();
 
@@ -585,7 +585,7 @@ const RESOURCE: &str =
 const WAITER: &str = "shop-monorepo-main-x#users#build";
 
 fn waiting(rules: &[&Rule], waits: &MockWaits) -> CheckBuild {
-    CheckBuild::from_clients(codebuild(rules), waits.waits(), WaitPolicy::BUILD, clock)
+    CheckBuild::from_clients(codebuild(rules), waits.waits(), BUILD_WAIT, clock)
 }
 
 #[tokio::test]
@@ -712,12 +712,8 @@ async fn failures_of_the_table_and_the_token_are_reported() {
         PutItemError::generic(meta("ResourceNotFoundException", "Requested resource not found"))
     });
     let rule = lookup_logged(&waits.log, succeeded());
-    let handler = CheckBuild::from_clients(
-        codebuild(&[&rule]),
-        common::waits(&[&missing], &[&waits.success]),
-        WaitPolicy::BUILD,
-        clock,
-    );
+    let handler =
+        CheckBuild::from_clients(codebuild(&[&rule]), common::waits(&[&missing], &[&waits.success]), BUILD_WAIT, clock);
     let failure = handler.handle(wait_input()).await.unwrap_err();
     assert_eq!(failure.kind, ErrorKind::AwsError);
     assert_eq!(
@@ -741,7 +737,7 @@ async fn failures_of_the_table_and_the_token_are_reported() {
     let handler = CheckBuild::from_clients(
         codebuild(&[&rule]),
         common::waits(&[&waits.put, &broken], &[&waits.success]),
-        WaitPolicy::BUILD,
+        BUILD_WAIT,
         clock,
     );
     let failure = handler.handle(wait_input()).await.unwrap_err();

@@ -42,6 +42,10 @@ use deltaship_core::rollout::Expect;
 use deltaship_core::{ErrorKind, Scope, WaitPolicy, links};
 use serde_json::{Value, json};
 
+/// A back-off policy (a minimum below the maximum), so the answers' `wait_seconds` show how
+/// long the thing has run; the defaults are flat (`WaitPolicy::ROLLOUT`).
+const ROLLOUT_WAIT: WaitPolicy = WaitPolicy { min_seconds: 30, max_seconds: 300 };
+
 /// The revision the service runs before the deployment.
 const OLD: &str = "arn:aws:ecs:eu-west-1:123456789012:task-definition/users:6";
 /// The revision deploy-service registers.
@@ -398,7 +402,7 @@ fn deploy_input(container: &str) -> Value {
 }
 
 fn deploy(rules: &[&Rule]) -> DeployService {
-    DeployService::from_client(ecs(rules), WaitPolicy::ROLLOUT, clock)
+    DeployService::from_client(ecs(rules), ROLLOUT_WAIT, clock)
 }
 
 /// What deploy-service answers once `UpdateService` put revision 7 in service deployment
@@ -422,7 +426,7 @@ fn deploying(strategy: &str) -> CheckRolloutOutput {
             deadline: NOW + 12 * 60,
         },
         stage: None,
-        wait_seconds: WaitPolicy::ROLLOUT.min_seconds,
+        wait_seconds: ROLLOUT_WAIT.min_seconds,
         detail: format!("deploying {NEW} ({strategy})"),
         service_url: service_url(),
     }
@@ -611,7 +615,7 @@ async fn deploy_watches_what_the_real_update_service_answer_names() {
 
     let output = DeployService::from_client(
         ecs_in(&[&describe_service, &describe_definition, &register, &update_service], "us-east-1", 1),
-        WaitPolicy::ROLLOUT,
+        ROLLOUT_WAIT,
         clock,
     )
     .handle(input)
@@ -905,7 +909,7 @@ fn sample_url(service: &str) -> String {
 // ---- check-rollout: look mode -------------------------------------------------------------------
 
 fn checker(rules: &[&Rule], waits: deltaship_aws::waits::Waits) -> CheckRollout {
-    CheckRollout::from_clients(ecs_in(rules, "us-east-1", 1), waits, WaitPolicy::ROLLOUT, clock)
+    CheckRollout::from_clients(ecs_in(rules, "us-east-1", 1), waits, ROLLOUT_WAIT, clock)
 }
 
 /// A check-rollout whose waits table is unused: a look-mode call that touched it would fail the
@@ -1220,9 +1224,23 @@ async fn every_service_deployment_status_gets_its_verdict() {
                 ),
             ),
         ),
+        // Our rollback stopped by a newer deployment: superseded, not a failed rollback.
         (
             answer("stopped"),
             Some(newer),
+            60,
+            rolled_back,
+            Fails(
+                ErrorKind::DeploymentReplaced,
+                format!(
+                    "the rollback of service deployment {stopped} of deltaship-sample/user-service was stopped: service deployment l-hiQCnQ89bh6vBpZZE9d replaced it"
+                ),
+            ),
+        ),
+        // Stopped, and still the service's current deployment: the rollback did not happen.
+        (
+            answer("stopped"),
+            Some(answer("stopped").arn),
             60,
             rolled_back,
             Fails(
@@ -1334,12 +1352,8 @@ async fn a_throttled_look_is_retried_by_the_sdk_then_throttled() {
     };
 
     let rule = throttled_twice();
-    let handler = CheckRollout::from_clients(
-        ecs_in(&[&rule], "us-east-1", 3),
-        common::waits(&[], &[]),
-        WaitPolicy::ROLLOUT,
-        clock,
-    );
+    let handler =
+        CheckRollout::from_clients(ecs_in(&[&rule], "us-east-1", 3), common::waits(&[], &[]), ROLLOUT_WAIT, clock);
     let output = handler.handle(watch.clone()).await.unwrap();
     assert_eq!((output.status, output.wait_seconds), (RolloutStatus::InProgress, 60));
     assert_eq!(rule.num_calls(), 3);
@@ -1512,7 +1526,7 @@ async fn a_rollout_wait_without_what_names_it_is_invalid_input_before_any_call()
 const REASON: &str = r#"{"errorType":"DeadlineExceeded","errorMessage":"did not complete within 10 minutes"}"#;
 
 fn rollbacker(rules: &[&Rule]) -> RollbackService {
-    RollbackService::from_client(ecs_in(rules, "us-east-1", 1), WaitPolicy::ROLLOUT, clock)
+    RollbackService::from_client(ecs_in(rules, "us-east-1", 1), ROLLOUT_WAIT, clock)
 }
 
 fn rollback_input(watch: &RolloutWatch) -> Value {

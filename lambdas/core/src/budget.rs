@@ -6,8 +6,8 @@
 //! execution whose *worst case* could pass [`HISTORY_BUDGET`]; a larger plan is split into
 //! parts, each its own execution ([`crate::pipeline::PipelineInput::into_parts`]).
 //!
-//! The counts follow `state-machine/pipeline.asl.json` (`deltaship cost` walks the same file and a
-//! contract test pins these constants to its walk):
+//! The counts follow `state-machine/pipeline.asl.json` (`deltaship cost` walks the same file, and a
+//! test of the cost model, in `cli/src/cost`, pins these constants to its walk):
 //!
 //! | path of one service | events |
 //! |---------------------|--------|
@@ -19,7 +19,10 @@
 //! whole deadline (`build.timeout_minutes`) and the rollout its own (`deploy.timeout_minutes`),
 //! each fallback timing out, then the rollback waits out the rollout's deadline again. The
 //! fallback timeouts back off ([`WaitPolicy`]), so their number grows with the deadline divided
-//! by the policy's longest wait.
+//! by the policy's longest wait. The bound is a little above the longest walk (by 22 events): it
+//! counts, for the build, the rollout and the rollback, a last wait ended by its event (6 each),
+//! and a choice after the rollout's and the rollback's last looks (2 each), where a walk with
+//! every event lost ends each wait by a look, and the last two looks fail.
 
 use crate::payloads::ServiceJob;
 use crate::wait::WaitPolicy;
@@ -114,10 +117,11 @@ mod tests {
     #[test]
     fn a_service_worst_case_grows_with_its_deadlines() {
         let default = worst_case_service(&job(60, 30), WAITS);
-        // Builds time out at 60, 120, 240, 480 s, then every 300 s to the hour: 15 fallbacks.
-        // Rollouts at 30, 60, 120, 240, 480 s, then every 300 s to the half hour: 10, each way.
-        assert_eq!((fallbacks(3600, WaitPolicy::BUILD), fallbacks(1800, WaitPolicy::ROLLOUT)), (15, 10));
-        assert_eq!(default, NORMAL_SERVICE_EVENTS + FALLBACK_EVENTS * (15 + 2 * 10) + ROLLBACK_EVENTS);
+        // Builds time out every 600 s to the hour: 6 fallbacks. Rollouts every 600 s to the half
+        // hour: 3, each way.
+        assert_eq!((fallbacks(3600, WaitPolicy::BUILD), fallbacks(1800, WaitPolicy::ROLLOUT)), (6, 3));
+        assert_eq!(default, NORMAL_SERVICE_EVENTS + FALLBACK_EVENTS * (6 + 2 * 3) + ROLLBACK_EVENTS);
+        assert_eq!(default, 195);
         assert!(worst_case_service(&job(60, 60), WAITS) > default);
         assert!(worst_case_service(&job(120, 30), WAITS) > default);
         // The longest deadlines a manifest may set still fit one execution on their own.

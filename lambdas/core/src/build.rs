@@ -210,14 +210,15 @@ mod tests {
     fn a_running_build_waits_with_back_off() {
         let mut running = build("IN_PROGRESS");
         running.current_phase = Some("BUILD".into());
+        let policy = WaitPolicy { min_seconds: 60, max_seconds: 300 };
         running.elapsed_seconds = 90;
         assert_eq!(
-            judge_build(&running, WaitPolicy::BUILD),
+            judge_build(&running, policy),
             BuildVerdict::InProgress { wait_seconds: 90, phase: Some("BUILD".into()) }
         );
         running.elapsed_seconds = 5;
         assert_eq!(
-            judge_build(&running, WaitPolicy::BUILD),
+            judge_build(&running, policy),
             BuildVerdict::InProgress { wait_seconds: 60, phase: Some("BUILD".into()) },
             "never before the policy's minimum"
         );

@@ -65,7 +65,7 @@ pub enum ErrorKind {
     ExecutionConflict,
     /// The build failed, faulted, was stopped or timed out.
     BuildFailed,
-    /// The deployment failed, or the circuit breaker rolled it back.
+    /// The deployment failed, or ECS rolled it back (circuit breaker, alarm, lifecycle hook).
     RolloutFailed,
     /// Another deployment replaced ours before it completed.
     DeploymentReplaced,

@@ -31,7 +31,9 @@
 //!
 //! When deltaship itself rolls back ([`decide_rollback`]), it waits on the same service
 //! deployment for the rollback's end ([`Expect::RolledBack`]): `ROLLBACK_SUCCESSFUL` is then the
-//! completion, `ROLLBACK_FAILED` is `RollbackFailed`, and every other status is in progress.
+//! completion, `ROLLBACK_FAILED` is `RollbackFailed`, a newer deployment that stopped it
+//! (`STOP_REQUESTED`/`STOPPED` while another is current) is `DeploymentReplaced` (superseded:
+//! the newer one wins), and every other status is in progress.
 //!
 //! A service whose deployment controller is not ECS (`CODE_DEPLOY`, `EXTERNAL`) has no service
 //! deployments deltaship can judge: [`check_controller`] refuses it before any change.
@@ -183,6 +185,16 @@ pub fn judge_rollout(
                 note: format!("service deployment {ours} of {target} was rolled back: {}", why_rolled_back(deployment)),
             },
             "ROLLBACK_FAILED" => RolloutVerdict::Failed(rollback_failed(deployment, &ours, &target)),
+            "STOP_REQUESTED" | "STOPPED" if current.is_some_and(|current| current != watch.service_deployment) => {
+                RolloutVerdict::Failed(Failure::new(
+                    ErrorKind::DeploymentReplaced,
+                    format!(
+                        "the rollback of service deployment {ours} of {target} was stopped: service deployment {} \
+                         replaced it",
+                        short_arn(current.unwrap_or_default())
+                    ),
+                ))
+            }
             "SUCCESSFUL" | "STOPPED" => RolloutVerdict::Failed(Failure::new(
                 ErrorKind::RollbackFailed,
                 format!(
@@ -496,6 +508,8 @@ mod tests {
         assert!(matches!(judge_rollback("ROLLBACK_IN_PROGRESS", START + 10), RolloutVerdict::InProgress { .. }));
         assert!(matches!(judge_rollback("IN_PROGRESS", START + 10), RolloutVerdict::InProgress { .. }));
         assert!(matches!(judge_rollback("ROLLBACK_SUCCESSFUL", START + 10), RolloutVerdict::Completed { .. }));
+        let replaced = judge_rollout(&watch(Expect::RolledBack), &deployment("STOPPED"), Some(NEWER), START + 10, WAIT);
+        assert_eq!(failure(replaced).kind, ErrorKind::DeploymentReplaced, "a newer push stopped our rollback");
         for (status, now) in
             [("ROLLBACK_FAILED", START + 10), ("SUCCESSFUL", START + 10), ("ROLLBACK_IN_PROGRESS", START + 600)]
         {

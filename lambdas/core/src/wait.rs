@@ -1,10 +1,12 @@
 //! How long a wait for an event may last before the state machine looks itself (the fallback
 //! timeout of a build or a rollout wait).
 //!
-//! A fallback timeout is as long as the thing has run so far, so looks back off geometrically,
-//! within the policy's bounds, and never past a deadline. With events flowing no fallback fires;
-//! the bounds only cap what a lost event costs (at most `max_seconds`) and how many history
-//! events a wait can write ([`crate::budget`]). The Lambdas read their bounds from the template's
+//! A fallback timeout is as long as the thing has run so far, within the policy's bounds, and never
+//! past a deadline, so with `min_seconds < max_seconds` looks back off geometrically. The defaults
+//! are flat 10 minutes: a build or a rollout that ends within them is seen by its event alone, so
+//! while events flow nothing polls; one that runs longer is looked at once per 10 minutes, and a
+//! lost event costs at most that. The bounds also cap how many history events a wait can write
+//! ([`crate::budget`]). The Lambdas read their bounds from the template's
 //! parameters (`BUILD_WAIT_*_SECONDS`, `ROLLOUT_WAIT_*_SECONDS`); the defaults below are the
 //! template's defaults (a contract test pins the two together).
 
@@ -19,13 +21,12 @@ pub struct WaitPolicy {
 }
 
 impl WaitPolicy {
-    /// Builds: the first fallback after a minute (provisioning alone takes most of it), then as
-    /// long as the build has run, up to 5 minutes. Events end the wait as soon as the build
-    /// ends; the fallback only bounds what a lost event costs.
-    pub const BUILD: Self = Self { min_seconds: 60, max_seconds: 300 };
-    /// Rollouts and rollbacks: the first fallback after 30 s, then as long as the rollout has
-    /// run, up to 5 minutes (never past the deadline).
-    pub const ROLLOUT: Self = Self { min_seconds: 30, max_seconds: 300 };
+    /// Builds: a look every 10 minutes. Events end the wait as soon as the build ends, so most
+    /// builds see no fallback at all; the fallback only bounds what a lost event costs.
+    pub const BUILD: Self = Self { min_seconds: 600, max_seconds: 600 };
+    /// Rollouts and rollbacks: a look every 10 minutes, never past the deadline (a canary or
+    /// linear rollout with a long bake time is looked at once per 10 minutes of it).
+    pub const ROLLOUT: Self = Self { min_seconds: 600, max_seconds: 600 };
 
     /// A policy, or a message if `min_seconds` is zero or above `max_seconds`, or `max_seconds`
     /// is above the hour (a Wait that long would hide a stuck build or rollout).
