@@ -19,6 +19,8 @@
 //! | [`waits`] | where a wait's task token is kept, which event wakes it, what completes it |
 //! | [`budget`] | how many history events a plan can write at worst, and so how it is split into executions |
 //! | [`deliveries`] | which deliveries of a push start an execution: duplicates, lost events, `[skip deploy]` |
+//! | [`ledger`] | what became of each push, which push is a branch's latest, how two pushes of one second are ordered |
+//! | [`wildcard`] | which branches the template's `Branches` patterns take (EventBridge's `wildcard`) |
 //! | [`races`] | newer push wins: an older push never deploys over a newer one |
 //! | [`tags`] | the tags of a revision deltaship registers, within what ECS accepts |
 //! | [`scope`] | what one deltaship stack may touch, whatever the manifests say |
@@ -62,6 +64,7 @@ pub mod commit;
 pub mod deliveries;
 pub mod event;
 pub mod failure;
+pub mod ledger;
 pub mod links;
 pub mod manifest;
 mod matcher;
@@ -81,6 +84,7 @@ pub mod tags;
 pub mod testing;
 pub mod wait;
 pub mod waits;
+pub mod wildcard;
 
 pub use build::BuildVerdict;
 pub use commit::{CommitId, InvalidCommitId};
