@@ -22,13 +22,12 @@
 //!   that the waits need, and not another cluster's or project's; the `sam/events/` events are
 //!   their functions' inputs and pass their rules.
 //!
-//! The walk is `contract/walk.rs`; the template's intrinsics are resolved by `contract/template.rs`
-//! and event patterns matched by `contract/event_pattern.rs`.
+//! The walk is `contract/walk.rs`; the template's intrinsics are resolved by `contract/template.rs`;
+//! event patterns are matched by `deltaship::event_pattern` (the local stack's matcher, checked
+//! against moto's own in `cli/tests/event_patterns.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-#[path = "contract/event_pattern.rs"]
-mod event_pattern;
 #[path = "contract/template.rs"]
 mod template;
 #[path = "contract/walk.rs"]
@@ -42,7 +41,6 @@ use deltaship_aws::settings::Source;
 use deltaship_core::{ErrorKind, Origin, PipelineInput, ServiceJob, WaitPolicy};
 use serde_json::{Value, json};
 
-use crate::event_pattern::matches;
 use crate::template::Stack;
 use crate::walk::{Walk, input_problem};
 
@@ -200,13 +198,24 @@ fn every_function_builds_from_its_variables_and_reads_each_of_them() {
         let unread: Vec<&String> = given.keys().filter(|variable| !read.contains(*variable)).collect();
         assert!(unread.is_empty(), "the template gives {function} {unread:?}, which it never reads");
     }
-    // The waits table is required where waits are kept (a missing one stops the build above).
+    // The waits table is required where waits are kept and where the push ledger is read or
+    // written (a missing one stops the build above).
     let with_table: BTreeSet<&str> = found
         .iter()
         .filter(|(_, given, _)| given.contains_key("WAITS_TABLE"))
         .map(|(function, _, _)| function.as_str())
         .collect();
-    assert_eq!(with_table, BTreeSet::from(["check-build", "check-rollout", "wake-waits"]));
+    assert_eq!(
+        with_table,
+        BTreeSet::from([
+            "check-build",
+            "check-rollout",
+            "wake-waits",
+            "detect-changes",
+            "reconcile-pushes",
+            "deploy-service"
+        ])
+    );
 }
 
 /// The wait bounds the template's functions get: every function that reads a wait variable gets
@@ -594,7 +603,13 @@ fn rules(region: &str, parameters: &[(&str, &str)]) -> BTreeMap<String, (Value, 
             for key in ["RetryPolicy", "DeadLetterConfig"] {
                 assert!(targets[0].get(key).is_some(), "rule {name}'s target has no {key}");
             }
-            (name.to_owned(), (stack.resolve(&rule["Properties"]["EventPattern"]), (*binary).to_owned()))
+            let pattern = match stack.resolve(&rule["Properties"]["EventPattern"]) {
+                // CloudFormation's Json type takes a JSON string too.
+                Value::String(text) => serde_json::from_str(&text)
+                    .unwrap_or_else(|error| panic!("rule {name}'s EventPattern is not JSON: {error}: {text}")),
+                pattern => pattern,
+            };
+            (name.to_owned(), (pattern, (*binary).to_owned()))
         })
         .collect()
 }
@@ -613,7 +628,50 @@ fn aws_events() -> BTreeMap<String, Value> {
 
 /// The rules (by target function) an event reaches.
 fn reached_by(rules: &BTreeMap<String, (Value, String)>, event: &Value) -> BTreeSet<String> {
-    rules.values().filter(|(pattern, _)| matches(pattern, event)).map(|(_, function)| function.clone()).collect()
+    rules
+        .iter()
+        .filter(|(name, (pattern, _))| {
+            deltaship::event_pattern::matches(pattern, event).unwrap_or_else(|problem| panic!("rule {name}: {problem}"))
+        })
+        .map(|(_, (_, function))| function.clone())
+        .collect()
+}
+
+/// The CodeCommit event fixture `name` (`tests/fixtures/events/`), pushed to `branch` of the
+/// sample's repository (`deltaship`, the template's default) in `eu-west-1`.
+fn push_event(name: &str, branch: &str) -> Value {
+    let mut event = json_file(&deltaship_tests::fixtures_dir().join("events").join(name));
+    event["resources"] = json!(["arn:aws:codecommit:eu-west-1:123456789012:deltaship"]);
+    event["detail"]["repositoryName"] = json!("deltaship");
+    event["detail"]["referenceName"] = json!(branch);
+    event["detail"]["referenceFullName"] = json!(format!("refs/heads/{branch}"));
+    event
+}
+
+#[test]
+fn the_push_rule_takes_branch_patterns() {
+    let detect = BTreeSet::from(["detect-changes".to_owned()]);
+    let patterns = rules("eu-west-1", &[("Branches", "main,release/*")]);
+    for fixture in ["reference-updated-branch.json", "reference-created-branch.json"] {
+        for (branch, delivered) in [
+            ("main", true),
+            ("release/1.2", true),
+            ("release/1.2/hotfix", true),
+            ("feature/x", false),
+            ("mainline", false),
+        ] {
+            let wanted = if delivered { detect.clone() } else { BTreeSet::new() };
+            assert_eq!(reached_by(&patterns, &push_event(fixture, branch)), wanted, "{fixture} to {branch}");
+        }
+    }
+    // Exact names stay exact; tags and deleted branches are never delivered.
+    let exact = rules("eu-west-1", &[("Branches", "main,release")]);
+    assert!(reached_by(&exact, &push_event("reference-updated-branch.json", "release/1.2")).is_empty());
+    assert_eq!(reached_by(&exact, &push_event("reference-updated-branch.json", "release")), detect);
+    let everything = rules("eu-west-1", &[("Branches", "*")]);
+    for fixture in ["reference-created-tag.json", "reference-deleted-branch.json"] {
+        assert!(reached_by(&everything, &push_event(fixture, "main")).is_empty(), "{fixture}");
+    }
 }
 
 #[test]

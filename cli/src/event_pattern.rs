@@ -98,7 +98,9 @@ fn operator_matches(key: &str, name: &str, operand: &Value, value: &Value) -> Re
             value.as_str().is_some_and(|value| value.ends_with(&text(operand).unwrap_or_default()))
                 && operand.is_string()
         }
-        "wildcard" => value.as_str().is_some_and(|value| deltaship_core::wildcard::matches(&text(operand).unwrap_or_default(), value)),
+        "wildcard" => value
+            .as_str()
+            .is_some_and(|value| deltaship_core::wildcard::matches(&text(operand).unwrap_or_default(), value)),
         "equals-ignore-case" => {
             value.as_str().is_some_and(|value| value.eq_ignore_ascii_case(&text(operand).unwrap_or_default()))
         }

@@ -1,7 +1,7 @@
 //! `sam/template.yaml`'s values as CloudFormation resolves them in a deployed stack, for the
 //! intrinsics the template uses where the contract tests read values (environment variables,
-//! event patterns): `!Ref` (a parameter, a pseudo parameter, a resource), `!Sub` (its string
-//! form), `!Join` and `!GetAtt`. Anything else is an error naming it, never a guess.
+//! event patterns): `!Ref` (a parameter, a pseudo parameter, a resource), `!Sub` (with or without
+//! its variables), `!Join` and `!GetAtt`. Anything else is an error naming it, never a guess.
 //!
 //! The stack is named `deltaship`, in account `123456789012` of the region it is given (the AWS
 //! fixtures' account). A parameter takes its default unless given; a `CommaDelimitedList` is a
@@ -82,7 +82,24 @@ impl<'t> Stack<'t> {
                 if tagged.tag == "Ref" {
                     self.reference(argument.as_str().expect("!Ref takes a name"))
                 } else if tagged.tag == "Sub" {
-                    Json::String(self.substitute(argument.as_str().expect("!Sub in its string form")))
+                    match argument {
+                        Yaml::String(text) => Json::String(self.substitute(text, &BTreeMap::new())),
+                        _ => {
+                            let text = argument[0].as_str().expect("!Sub's text");
+                            let variables = argument[1].as_mapping().expect("!Sub's variables");
+                            let locals = variables
+                                .iter()
+                                .map(|(name, value)| {
+                                    let name = name.as_str().expect("a !Sub variable's name").to_owned();
+                                    match self.resolve(value) {
+                                        Json::String(value) => (name, value),
+                                        other => panic!("!Sub variable {name} is {other}, not a string"),
+                                    }
+                                })
+                                .collect();
+                            Json::String(self.substitute(text, &locals))
+                        }
+                    }
                 } else if tagged.tag == "Join" {
                     self.join(argument)
                 } else if tagged.tag == "GetAtt" {
@@ -118,9 +135,9 @@ impl<'t> Stack<'t> {
         target.to_owned()
     }
 
-    /// `!Sub text`: every `${Name}` replaced by what `!Ref Name` is (`${Resource.Attribute}` by
-    /// `!GetAtt`), `${!Literal}` by `${Literal}`.
-    fn substitute(&self, text: &str) -> String {
+    /// `!Sub text`: every `${Name}` replaced by its variable in `locals`, else by what `!Ref Name`
+    /// is (`${Resource.Attribute}` by `!GetAtt`), `${!Literal}` by `${Literal}`.
+    fn substitute(&self, text: &str, locals: &BTreeMap<String, String>) -> String {
         let mut out = String::new();
         let mut rest = text;
         while let Some(start) = rest.find("${") {
@@ -130,6 +147,8 @@ impl<'t> Stack<'t> {
             let name = &after[..end];
             if let Some(literal) = name.strip_prefix('!') {
                 out.push_str(&format!("${{{literal}}}"));
+            } else if let Some(local) = locals.get(name) {
+                out.push_str(local);
             } else if name.contains('.') {
                 out.push_str(&self.attribute(name));
             } else {
@@ -184,6 +203,7 @@ Values:
   - !Sub 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/${Cluster}/ ${!Literal} ${Table.Arn}'
   - !Join [',', !Ref Branches]
   - { nested: [!Ref AWS::StackName] }
+  - !Sub ['[${List}] in ${Cluster}', { List: !Join ['|', !Ref Branches] }]
 ",
     )
     .unwrap();
@@ -198,6 +218,7 @@ Values:
         "arn:aws:ecs:eu-west-1:123456789012:service/other/ ${Literal} Table.Arn",
         "main,release",
         { "nested": ["deltaship"] },
+        "[main|release] in other",
     ]);
     assert_eq!(resolved, expected);
     for beyond in ["!Select [0, [a]]", "!Ref Nothing", "!GetAtt Nothing.Arn", "!Sub '${Nothing}'"] {

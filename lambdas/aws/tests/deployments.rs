@@ -35,11 +35,12 @@ use deltaship_aws::Function;
 use deltaship_aws::check_rollout::CheckRollout;
 use deltaship_aws::deploy::DeployService;
 use deltaship_aws::rollback::RollbackService;
+use deltaship_core::ledger::{PushRecord, PushStatus};
 use deltaship_core::payloads::{
     CheckRolloutOutput, RollbackAction, RollbackOutput, RolledBackBy, RolloutStatus, RolloutWatch,
 };
 use deltaship_core::rollout::Expect;
-use deltaship_core::{ErrorKind, Scope, WaitPolicy, links};
+use deltaship_core::{CommitId, ErrorKind, Origin, Scope, WaitPolicy, links};
 use serde_json::{Value, json};
 
 /// A back-off policy (a minimum below the maximum), so the answers' `wait_seconds` show how
@@ -397,12 +398,18 @@ fn deploy_input(container: &str) -> Value {
         "timeout_minutes": 12,
         "commit": COMMIT,
         "pushed_at": PUSHED_AT,
-        "execution": EXECUTION
+        "execution": EXECUTION,
+        "repository": "shop-monorepo",
+        "branch": "main"
     })
 }
 
 fn deploy(rules: &[&Rule]) -> DeployService {
-    DeployService::from_client(ecs(rules), ROLLOUT_WAIT, clock)
+    deploy_with(rules, &common::LedgerTable::default())
+}
+
+fn deploy_with(rules: &[&Rule], ledger: &common::LedgerTable) -> DeployService {
+    DeployService::from_clients(ecs(rules), ledger.ledger(), ROLLOUT_WAIT, clock)
 }
 
 /// What deploy-service answers once `UpdateService` put revision 7 in service deployment
@@ -613,8 +620,9 @@ async fn deploy_watches_what_the_real_update_service_answer_names() {
     input["service"] = json!(USERS);
     input["name"] = json!(USERS);
 
-    let output = DeployService::from_client(
+    let output = DeployService::from_clients(
         ecs_in(&[&describe_service, &describe_definition, &register, &update_service], "us-east-1", 1),
+        common::LedgerTable::default().ledger(),
         ROLLOUT_WAIT,
         clock,
     )
@@ -784,6 +792,69 @@ async fn an_older_push_does_not_deploy_over_a_newer_one() {
     assert!(failure.message.contains("newer-execution"), "{failure}");
     assert!(failure.message.starts_with(&format!("shop/users runs {OTHER} of commit 999999999999")), "{failure}");
     assert_eq!((register.num_calls(), update_service.num_calls()), (0, 0), "the service is not touched");
+}
+
+/// The push ledger of `shop-monorepo@main` with these pushes (base, commit), all of our second.
+async fn pushed_in_our_second(pushes: &[(&str, &str)]) -> common::LedgerTable {
+    let table = common::LedgerTable::default();
+    for (base, commit) in pushes {
+        let record = PushRecord {
+            repository: "shop-monorepo".into(),
+            branch: "main".into(),
+            commit: CommitId::parse(commit).unwrap(),
+            base: Some(CommitId::parse(base).unwrap()),
+            pushed_at: PUSHED_AT,
+            origin: Origin::Push,
+            status: PushStatus::Started,
+            execution: None,
+            message: String::new(),
+            recorded_at_ms: PUSHED_AT * 1000,
+        };
+        table.ledger().record(&record).await.unwrap();
+    }
+    table
+}
+
+#[tokio::test]
+async fn pushes_of_one_second_deploy_in_push_order_not_in_deploy_order() {
+    // Event times have one-second resolution: a push of 9999... in our very second, after ours
+    // (its base is our commit), deployed revision 8 first.
+    const LATER: &str = "9999999999999999999999999999999999999999";
+    const LATER_IMAGE: &str =
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/users:9999999999999999999999999999999999999999";
+    const BEFORE: &str = "1111111111111111111111111111111111111111";
+    let later = service(OTHER, SD_OTHER, vec![settled("ecs-svc/333", "PRIMARY", OTHER)]);
+    let describe_service = describe(later);
+    let describe_8 =
+        describe_definition(OTHER, LATER_IMAGE, [tags(), stamp(LATER, PUSHED_AT, "later-execution", NEW)].concat());
+    let register = register_revision_7();
+    let update_service = update(NEW, rolling(), &Recorder::default());
+    let ledger = pushed_in_our_second(&[(BEFORE, COMMIT), (COMMIT, LATER)]).await;
+
+    let failure = deploy_with(&[&describe_service, &describe_8, &register, &update_service], &ledger)
+        .handle(deploy_input("app"))
+        .await
+        .unwrap_err();
+
+    assert_eq!(failure.kind, ErrorKind::Superseded);
+    assert!(failure.message.contains("the same second, and before it by the push ledger"), "{failure}");
+    assert_eq!((register.num_calls(), update_service.num_calls()), (0, 0), "the service is not touched");
+
+    // The other way round: the running revision's push came first in that second (our base is
+    // its commit), so ours deploys over it.
+    let describe_service = describe(on_old());
+    let describe_6 = describe_definition(
+        OLD,
+        OLD_IMAGE,
+        [tags(), stamp(BEFORE, PUSHED_AT, "earlier-execution", "users:5")].concat(),
+    );
+    let ledger = pushed_in_our_second(&[(LATER, BEFORE), (BEFORE, COMMIT)]).await;
+    let output = deploy_with(&[&describe_service, &describe_6, &register, &update_service], &ledger)
+        .handle(deploy_input("app"))
+        .await
+        .unwrap();
+    assert_eq!(output, deploying("ROLLING"));
+    assert_eq!((register.num_calls(), update_service.num_calls()), (1, 1));
 }
 
 #[tokio::test]

@@ -292,7 +292,8 @@ mod tests {
     #[test]
     fn the_latest_push_is_the_last_pushed_whatever_the_arrival_order() {
         let (b, c, d) = (record(Some('a'), 'b', 7), record(Some('b'), 'c', 7), record(Some('c'), 'd', 7));
-        let cases: [(&str, &PushRecord, Option<&PushRecord>, &[PushRecord], bool); 8] = [
+        type Case<'a> = (&'a str, &'a PushRecord, Option<&'a PushRecord>, &'a [PushRecord], bool);
+        let cases: [Case<'_>; 8] = [
             ("first record of the branch", &b, None, &[], true),
             ("a later second", &record(Some('e'), 'f', 8), Some(&d), &[], true),
             ("an earlier second, arriving late", &record(Some('e'), 'f', 6), Some(&b), &[], false),
@@ -313,7 +314,7 @@ mod tests {
         assert!(ours.started_already(&ours.clone()));
         let other_execution = PushRecord { execution: Some("shop-main-b-r2".into()), ..ours.clone() };
         assert!(!other_execution.started_already(&ours));
-        let nothing = PushRecord { status: PushStatus::NothingToDeploy, execution: None, ..ours.clone() };
+        let nothing = PushRecord { status: PushStatus::NothingToDeploy, execution: None, ..ours };
         assert!(!nothing.started_already(&PushRecord { execution: None, ..nothing.clone() }));
     }
 }

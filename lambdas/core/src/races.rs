@@ -136,7 +136,11 @@ pub fn decide_deploy(
                 theirs.execution,
                 short(&ours.commit),
                 ours.pushed_at,
-                if theirs.pushed_at == ours.pushed_at { ", the same second, and before it by the push ledger" } else { "" }
+                if theirs.pushed_at == ours.pushed_at {
+                    ", the same second, and before it by the push ledger"
+                } else {
+                    ""
+                }
             ),
         )),
         _ => DeployDecision::Deploy,

@@ -76,7 +76,9 @@ pub fn check_branch_pattern(pattern: &str) -> Result<(), String> {
         return Err(format!("branch pattern {pattern:?}: need 1 to {MAX_PATTERN_LEN} characters"));
     }
     if let Some(bad) = pattern.chars().find(|c| matches!(c, '"' | '\\' | ',') || c.is_whitespace()) {
-        return Err(format!("branch pattern {pattern:?}: {bad:?} is not allowed (no quote, backslash, comma or space)"));
+        return Err(format!(
+            "branch pattern {pattern:?}: {bad:?} is not allowed (no quote, backslash, comma or space)"
+        ));
     }
     Ok(())
 }
