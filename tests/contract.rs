@@ -751,6 +751,44 @@ fn every_sam_event_is_its_functions_input_and_passes_its_rule() {
     }
 }
 
+/// EventBridge rules and EventBridge Scheduler invoke their Lambda targets asynchronously: a
+/// target's `RetryPolicy` covers only delivering the invocation, and a function error is retried
+/// by Lambda's asynchronous invocation ("Lambda asynchronous invocation", "Error handling and
+/// automatic retries" in the Lambda developer guide; EventBridge Scheduler user guide, "Configuring
+/// a dead-letter queue": the schedule's retry policy is for failed deliveries). So every function
+/// such a source invokes says how Lambda retries it.
+#[test]
+fn every_function_invoked_asynchronously_sets_its_retries() {
+    let template = template();
+    let rule_targets: BTreeSet<String> = resources_of_type(&template, "AWS::Events::Rule")
+        .into_iter()
+        .flat_map(|(_, rule)| rule["Properties"]["Targets"].as_sequence().unwrap().clone())
+        .filter_map(|target| match &target["Arn"] {
+            serde_norway::Value::Tagged(tagged) => {
+                tagged.value.as_str().and_then(|text| text.strip_suffix(".Arn")).map(ToOwned::to_owned)
+            }
+            _ => None,
+        })
+        .collect();
+    let mut checked = Vec::new();
+    for (name, _, function) in template_functions(&template) {
+        let scheduled =
+            function["Properties"]["Events"].as_mapping().into_iter().flatten().any(|(_, event)| {
+                matches!(event["Type"].as_str(), Some("ScheduleV2" | "Schedule" | "EventBridgeRule"))
+            });
+        if !scheduled && !rule_targets.contains(name) {
+            continue;
+        }
+        let config = &function["Properties"]["EventInvokeConfig"];
+        for key in ["MaximumRetryAttempts", "MaximumEventAgeInSeconds"] {
+            assert!(config.get(key).is_some(), "{name} is invoked asynchronously but sets no EventInvokeConfig {key}");
+        }
+        checked.push(name);
+    }
+    checked.sort_unstable();
+    assert_eq!(checked, ["DetectChangesFunction", "ReconcilePushesFunction", "WakeWaitsFunction"]);
+}
+
 #[test]
 fn placeholders_are_found() {
     assert_eq!(placeholders("a ${X} b ${Y_z}"), BTreeSet::from(["X".to_owned(), "Y_z".to_owned()]));

@@ -291,6 +291,31 @@ mod tests {
         }
     }
 
+    /// The table at the top of this module lists every variable the code reads.
+    #[test]
+    fn the_settings_table_lists_every_variable_read() {
+        let source = include_str!("settings.rs");
+        let (docs, code) = source.split_at(source.find("\nuse ").unwrap_or(0));
+        let code = code.split("#[cfg(test)]").next().unwrap_or_default();
+        let documented: Vec<&str> = docs
+            .lines()
+            .filter_map(|line| line.strip_prefix("//! | "))
+            .flat_map(|row| row.split(" | ").next().unwrap_or_default().split(", "))
+            .map(|name| name.trim_matches('`'))
+            .collect();
+        let mut read = Vec::new();
+        for piece in code.split('"').skip(1).step_by(2) {
+            let is_variable =
+                piece.len() > 3 && piece.chars().all(|c| c.is_ascii_uppercase() || c == '_') && piece.contains('_');
+            if is_variable && !read.contains(&piece) {
+                read.push(piece);
+            }
+        }
+        assert!(read.len() >= 10, "{read:?}");
+        let missing: Vec<&&str> = read.iter().filter(|name| !documented.contains(name)).collect();
+        assert!(missing.is_empty(), "read but not in the table: {missing:?}");
+    }
+
     struct Table<'a>(Vec<(&'a str, &'a str)>);
 
     impl Source for Table<'_> {
