@@ -789,6 +789,23 @@ fn every_function_invoked_asynchronously_sets_its_retries() {
     assert_eq!(checked, ["DetectChangesFunction", "ReconcilePushesFunction", "WakeWaitsFunction"]);
 }
 
+/// The console link the stack outputs follows its partition, as the Lambdas' links do
+/// (`deltaship_core::partition`): `<region>.console.aws.amazon.com`, `console.amazonaws.cn`,
+/// `console.amazonaws-us-gov.com`.
+#[test]
+fn the_console_output_follows_the_partition() {
+    let template = template();
+    for region in ["eu-west-1", "cn-north-1", "us-gov-west-1"] {
+        let stack = Stack::new(&template, region, &[]);
+        let url = stack.resolve(&template["Outputs"]["PipelineConsoleUrl"]["Value"]);
+        let console = deltaship_core::partition::Partition::of_region(region).console(region);
+        let machine = stack.resolve(&serde_norway::from_str("!Ref PipelineStateMachine").unwrap());
+        let expected =
+            format!("{console}/states/home?region={region}#/statemachines/view/{}", machine.as_str().unwrap());
+        assert_eq!(url, json!(expected), "{region}");
+    }
+}
+
 #[test]
 fn placeholders_are_found() {
     assert_eq!(placeholders("a ${X} b ${Y_z}"), BTreeSet::from(["X".to_owned(), "Y_z".to_owned()]));

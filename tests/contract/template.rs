@@ -1,7 +1,8 @@
 //! `sam/template.yaml`'s values as CloudFormation resolves them in a deployed stack, for the
 //! intrinsics the template uses where the contract tests read values (environment variables,
-//! event patterns): `!Ref` (a parameter, a pseudo parameter, a resource), `!Sub` (with or without
-//! its variables), `!Join` and `!GetAtt`. Anything else is an error naming it, never a guess.
+//! event patterns, outputs): `!Ref` (a parameter, a pseudo parameter, a resource), `!Sub` (with or
+//! without its variables), `!Join`, `!GetAtt`, `!FindInMap`, and `!If` on the template's
+//! conditions (`!Equals`, `!Not`). Anything else is an error naming it, never a guess.
 //!
 //! The stack is named `deltaship`, in account `123456789012` of the region it is given (the AWS
 //! fixtures' account). A parameter takes its default unless given; a `CommaDelimitedList` is a
@@ -49,12 +50,13 @@ impl<'t> Stack<'t> {
         for (given, _) in parameters {
             assert!(values.contains_key(*given), "the template has no parameter {given}");
         }
+        let partition = deltaship_core::partition::Partition::of_region(region);
         for (name, value) in [
-            ("AWS::Partition", "aws"),
+            ("AWS::Partition", partition.name()),
             ("AWS::Region", region),
             ("AWS::AccountId", ACCOUNT),
             ("AWS::StackName", STACK),
-            ("AWS::URLSuffix", "amazonaws.com"),
+            ("AWS::URLSuffix", partition.dns_suffix()),
         ] {
             values.insert(name.to_owned(), Json::String(value.to_owned()));
         }
@@ -102,6 +104,19 @@ impl<'t> Stack<'t> {
                     }
                 } else if tagged.tag == "Join" {
                     self.join(argument)
+                } else if tagged.tag == "FindInMap" {
+                    let key = |index: usize| match self.resolve(&argument[index]) {
+                        Json::String(key) => key,
+                        other => panic!("!FindInMap key {other}"),
+                    };
+                    let (map, first, second) = (key(0), key(1), key(2));
+                    let found = &self.template["Mappings"][map.as_str()][first.as_str()][second.as_str()];
+                    assert!(!found.is_null(), "!FindInMap [{map}, {first}, {second}]: no such entry");
+                    self.resolve(found)
+                } else if tagged.tag == "If" {
+                    let condition = argument[0].as_str().expect("!If's condition is a name");
+                    let definition = &self.template["Conditions"][condition];
+                    self.resolve(if self.truth(definition) { &argument[1] } else { &argument[2] })
                 } else if tagged.tag == "GetAtt" {
                     let target = argument.as_str().expect("!GetAtt in its dotted form");
                     Json::String(self.attribute(target))
@@ -109,6 +124,18 @@ impl<'t> Stack<'t> {
                     panic!("!{} is beyond the intrinsics these tests resolve", tagged.tag)
                 }
             }
+        }
+    }
+
+    /// Whether a condition holds (`!Equals`, `!Not`).
+    fn truth(&self, condition: &Yaml) -> bool {
+        let Yaml::Tagged(tagged) = condition else { panic!("a condition that is not a function: {condition:?}") };
+        if tagged.tag == "Equals" {
+            self.resolve(&tagged.value[0]) == self.resolve(&tagged.value[1])
+        } else if tagged.tag == "Not" {
+            !self.truth(&tagged.value[0])
+        } else {
+            panic!("the condition function !{} is beyond these tests", tagged.tag)
         }
     }
 
@@ -121,7 +148,8 @@ impl<'t> Stack<'t> {
         match resource["Type"].as_str() {
             Some("AWS::Serverless::StateMachine") => {
                 let region = self.values["AWS::Region"].as_str().unwrap_or_default();
-                Json::String(format!("arn:aws:states:{region}:{ACCOUNT}:stateMachine:{STACK}-pipeline"))
+                let partition = self.values["AWS::Partition"].as_str().unwrap_or_default();
+                Json::String(format!("arn:{partition}:states:{region}:{ACCOUNT}:stateMachine:{STACK}-pipeline"))
             }
             Some(_) => Json::String(name.to_owned()),
             None => panic!("!Ref {name}: no parameter, pseudo parameter or resource of that name"),

@@ -61,7 +61,7 @@ impl Ledger {
             Err(err) if aws_error::code(&err) == Some("ConditionalCheckFailedException") => {
                 match self.get(&resource, &waiter).await? {
                     Some(existing) => Recorded::Existing(Box::new(existing)),
-                    // Recorded, then gone (expired): nothing to compare with; ours stands.
+                    // Recorded, then gone (deleted past its TTL): nothing to compare with.
                     None => Recorded::New,
                 }
             }
@@ -71,7 +71,8 @@ impl Ledger {
         Ok(recorded)
     }
 
-    /// The branch's latest recorded push, if any (an expired one is none).
+    /// The branch's latest recorded push, if any. (A record past its TTL that DynamoDB has not
+    /// deleted yet is still read: what it says stays true.)
     pub async fn latest(&self, repository: &str, branch: &str) -> Result<Option<PushRecord>, Failure> {
         self.get(&ledger::resource(repository, branch), LATEST).await
     }
@@ -146,8 +147,8 @@ impl Ledger {
         ))
     }
 
-    /// The item under `resource` and `waiter`, read consistently; `None` if there is none or it
-    /// has expired. A malformed item is an error naming what is wrong with it.
+    /// The item under `resource` and `waiter`, read consistently; `None` if there is none. A
+    /// malformed item is an error naming what is wrong with it.
     async fn get(&self, resource: &str, waiter: &str) -> Result<Option<PushRecord>, Failure> {
         let got = self
             .dynamodb
