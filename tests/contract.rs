@@ -22,13 +22,12 @@
 //!   that the waits need, and not another cluster's or project's; the `sam/events/` events are
 //!   their functions' inputs and pass their rules.
 //!
-//! The walk is `contract/walk.rs`; the template's intrinsics are resolved by `contract/template.rs`
-//! and event patterns matched by `contract/event_pattern.rs`.
+//! The walk is `contract/walk.rs`; the template's intrinsics are resolved by `contract/template.rs`;
+//! event patterns are matched by `deltaship::event_pattern` (the local stack's matcher, checked
+//! against moto's own in `cli/tests/event_patterns.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-#[path = "contract/event_pattern.rs"]
-mod event_pattern;
 #[path = "contract/template.rs"]
 mod template;
 #[path = "contract/walk.rs"]
@@ -42,7 +41,6 @@ use deltaship_aws::settings::Source;
 use deltaship_core::{ErrorKind, Origin, PipelineInput, ServiceJob, WaitPolicy};
 use serde_json::{Value, json};
 
-use crate::event_pattern::matches;
 use crate::template::Stack;
 use crate::walk::{Walk, input_problem};
 
@@ -200,13 +198,24 @@ fn every_function_builds_from_its_variables_and_reads_each_of_them() {
         let unread: Vec<&String> = given.keys().filter(|variable| !read.contains(*variable)).collect();
         assert!(unread.is_empty(), "the template gives {function} {unread:?}, which it never reads");
     }
-    // The waits table is required where waits are kept (a missing one stops the build above).
+    // The waits table is required where waits are kept and where the push ledger is read or
+    // written (a missing one stops the build above).
     let with_table: BTreeSet<&str> = found
         .iter()
         .filter(|(_, given, _)| given.contains_key("WAITS_TABLE"))
         .map(|(function, _, _)| function.as_str())
         .collect();
-    assert_eq!(with_table, BTreeSet::from(["check-build", "check-rollout", "wake-waits"]));
+    assert_eq!(
+        with_table,
+        BTreeSet::from([
+            "check-build",
+            "check-rollout",
+            "wake-waits",
+            "detect-changes",
+            "reconcile-pushes",
+            "deploy-service"
+        ])
+    );
 }
 
 /// The wait bounds the template's functions get: every function that reads a wait variable gets
@@ -594,7 +603,13 @@ fn rules(region: &str, parameters: &[(&str, &str)]) -> BTreeMap<String, (Value, 
             for key in ["RetryPolicy", "DeadLetterConfig"] {
                 assert!(targets[0].get(key).is_some(), "rule {name}'s target has no {key}");
             }
-            (name.to_owned(), (stack.resolve(&rule["Properties"]["EventPattern"]), (*binary).to_owned()))
+            let pattern = match stack.resolve(&rule["Properties"]["EventPattern"]) {
+                // CloudFormation's Json type takes a JSON string too.
+                Value::String(text) => serde_json::from_str(&text)
+                    .unwrap_or_else(|error| panic!("rule {name}'s EventPattern is not JSON: {error}: {text}")),
+                pattern => pattern,
+            };
+            (name.to_owned(), (pattern, (*binary).to_owned()))
         })
         .collect()
 }
@@ -613,7 +628,50 @@ fn aws_events() -> BTreeMap<String, Value> {
 
 /// The rules (by target function) an event reaches.
 fn reached_by(rules: &BTreeMap<String, (Value, String)>, event: &Value) -> BTreeSet<String> {
-    rules.values().filter(|(pattern, _)| matches(pattern, event)).map(|(_, function)| function.clone()).collect()
+    rules
+        .iter()
+        .filter(|(name, (pattern, _))| {
+            deltaship::event_pattern::matches(pattern, event).unwrap_or_else(|problem| panic!("rule {name}: {problem}"))
+        })
+        .map(|(_, (_, function))| function.clone())
+        .collect()
+}
+
+/// The CodeCommit event fixture `name` (`tests/fixtures/events/`), pushed to `branch` of the
+/// sample's repository (`deltaship`, the template's default) in `eu-west-1`.
+fn push_event(name: &str, branch: &str) -> Value {
+    let mut event = json_file(&deltaship_tests::fixtures_dir().join("events").join(name));
+    event["resources"] = json!(["arn:aws:codecommit:eu-west-1:123456789012:deltaship"]);
+    event["detail"]["repositoryName"] = json!("deltaship");
+    event["detail"]["referenceName"] = json!(branch);
+    event["detail"]["referenceFullName"] = json!(format!("refs/heads/{branch}"));
+    event
+}
+
+#[test]
+fn the_push_rule_takes_branch_patterns() {
+    let detect = BTreeSet::from(["detect-changes".to_owned()]);
+    let patterns = rules("eu-west-1", &[("Branches", "main,release/*")]);
+    for fixture in ["reference-updated-branch.json", "reference-created-branch.json"] {
+        for (branch, delivered) in [
+            ("main", true),
+            ("release/1.2", true),
+            ("release/1.2/hotfix", true),
+            ("feature/x", false),
+            ("mainline", false),
+        ] {
+            let wanted = if delivered { detect.clone() } else { BTreeSet::new() };
+            assert_eq!(reached_by(&patterns, &push_event(fixture, branch)), wanted, "{fixture} to {branch}");
+        }
+    }
+    // Exact names stay exact; tags and deleted branches are never delivered.
+    let exact = rules("eu-west-1", &[("Branches", "main,release")]);
+    assert!(reached_by(&exact, &push_event("reference-updated-branch.json", "release/1.2")).is_empty());
+    assert_eq!(reached_by(&exact, &push_event("reference-updated-branch.json", "release")), detect);
+    let everything = rules("eu-west-1", &[("Branches", "*")]);
+    for fixture in ["reference-created-tag.json", "reference-deleted-branch.json"] {
+        assert!(reached_by(&everything, &push_event(fixture, "main")).is_empty(), "{fixture}");
+    }
 }
 
 #[test]
@@ -690,6 +748,61 @@ fn every_sam_event_is_its_functions_input_and_passes_its_rule() {
         let reached = reached_by(&rules, event);
         let wanted = if delivered { BTreeSet::from([function.to_owned()]) } else { BTreeSet::new() };
         assert_eq!(reached, wanted, "sam/events/{name}: the rules that deliver it");
+    }
+}
+
+/// EventBridge rules and EventBridge Scheduler invoke their Lambda targets asynchronously: a
+/// target's `RetryPolicy` covers only delivering the invocation, and a function error is retried
+/// by Lambda's asynchronous invocation ("Lambda asynchronous invocation", "Error handling and
+/// automatic retries" in the Lambda developer guide; EventBridge Scheduler user guide, "Configuring
+/// a dead-letter queue": the schedule's retry policy is for failed deliveries). So every function
+/// such a source invokes says how Lambda retries it.
+#[test]
+fn every_function_invoked_asynchronously_sets_its_retries() {
+    let template = template();
+    let rule_targets: BTreeSet<String> = resources_of_type(&template, "AWS::Events::Rule")
+        .into_iter()
+        .flat_map(|(_, rule)| rule["Properties"]["Targets"].as_sequence().unwrap().clone())
+        .filter_map(|target| match &target["Arn"] {
+            serde_norway::Value::Tagged(tagged) => {
+                tagged.value.as_str().and_then(|text| text.strip_suffix(".Arn")).map(ToOwned::to_owned)
+            }
+            _ => None,
+        })
+        .collect();
+    let mut checked = Vec::new();
+    for (name, _, function) in template_functions(&template) {
+        let scheduled =
+            function["Properties"]["Events"].as_mapping().into_iter().flatten().any(|(_, event)| {
+                matches!(event["Type"].as_str(), Some("ScheduleV2" | "Schedule" | "EventBridgeRule"))
+            });
+        if !scheduled && !rule_targets.contains(name) {
+            continue;
+        }
+        let config = &function["Properties"]["EventInvokeConfig"];
+        for key in ["MaximumRetryAttempts", "MaximumEventAgeInSeconds"] {
+            assert!(config.get(key).is_some(), "{name} is invoked asynchronously but sets no EventInvokeConfig {key}");
+        }
+        checked.push(name);
+    }
+    checked.sort_unstable();
+    assert_eq!(checked, ["DetectChangesFunction", "ReconcilePushesFunction", "WakeWaitsFunction"]);
+}
+
+/// The console link the stack outputs follows its partition, as the Lambdas' links do
+/// (`deltaship_core::partition`): `<region>.console.aws.amazon.com`, `console.amazonaws.cn`,
+/// `console.amazonaws-us-gov.com`.
+#[test]
+fn the_console_output_follows_the_partition() {
+    let template = template();
+    for region in ["eu-west-1", "cn-north-1", "us-gov-west-1"] {
+        let stack = Stack::new(&template, region, &[]);
+        let url = stack.resolve(&template["Outputs"]["PipelineConsoleUrl"]["Value"]);
+        let console = deltaship_core::partition::Partition::of_region(region).console(region);
+        let machine = stack.resolve(&serde_norway::from_str("!Ref PipelineStateMachine").unwrap());
+        let expected =
+            format!("{console}/states/home?region={region}#/statemachines/view/{}", machine.as_str().unwrap());
+        assert_eq!(url, json!(expected), "{region}");
     }
 }
 

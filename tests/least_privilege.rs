@@ -130,6 +130,10 @@ const CALLS: &[(&str, &[&str])] = &[
             "states:StartExecution",
             "states:DescribeExecution",
             "sqs:SendMessage",
+            // The push ledger.
+            "dynamodb:PutItem",
+            "dynamodb:GetItem",
+            "dynamodb:Query",
         ],
     ),
     ("StartBuildRole", &["codebuild:StartBuild"]),
@@ -152,6 +156,8 @@ const CALLS: &[(&str, &[&str])] = &[
             "ecs:RegisterTaskDefinition",
             "ecs:TagResource",
             "iam:PassRole",
+            // The push ledger's pushes of one second.
+            "dynamodb:Query",
         ],
     ),
     (
@@ -172,14 +178,17 @@ const CALLS: &[(&str, &[&str])] = &[
     (
         "ReconcilePushesRole",
         &[
+            "codecommit:ListBranches",
             "codecommit:GetBranch",
             "codecommit:GetCommit",
             "codecommit:GetDifferences",
             "codecommit:GetFile",
             "codecommit:GetFolder",
-            "states:ListExecutions",
             "states:StartExecution",
             "states:DescribeExecution",
+            "dynamodb:PutItem",
+            "dynamodb:GetItem",
+            "dynamodb:Query",
         ],
     ),
     (

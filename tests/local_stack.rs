@@ -14,7 +14,8 @@ use std::time::Duration;
 use deltaship::local::deployments::{Fault, Strategy};
 use deltaship::local::stack::Waits;
 use deltaship::local::{LocalStack, RunReport, RunRequest, RunStatus, StackOptions};
-use deltaship_core::payloads::RolledBackBy;
+use deltaship_core::ledger::PushStatus;
+use deltaship_core::payloads::{BranchStatus, DetectStatus, ReconcileOutput, RolledBackBy};
 use deltaship_tests::{TestRepo, manifest};
 
 /// A shop: `users` and `products`, both built from `services/common`, and docs.
@@ -107,7 +108,11 @@ async fn builds(stack: &LocalStack, project: &str) -> usize {
     let codebuild = aws_sdk_codebuild::Client::new(&stack.config);
     match codebuild.list_builds_for_project().project_name(project).send().await {
         Ok(listed) => listed.ids().len(),
-        Err(_) => 0,
+        // Only a project that was never seeded has no builds; any other error fails the test.
+        Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => 0,
+        Err(error) => {
+            panic!("ListBuildsForProject {project}: {}", aws_sdk_codebuild::error::DisplayErrorContext(error))
+        }
     }
 }
 
@@ -176,6 +181,59 @@ async fn pushes_deploy_exactly_what_they_touch_and_a_duplicate_runs_once() {
     assert_eq!(executions(&stack).await, 2);
 
     stop_and_check_ports(stack).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_skipped_push_and_a_docs_only_push_the_reconciler_deploys_nothing() {
+    let (repo, root) = shop();
+    let mut stack = start(&repo).await;
+    let users = "services/users/src/main.rs";
+    let deployed = repo.commit("HEAD", &[&root], &[(users, Some("fn main() { run() }"))]);
+    let report = run(&mut stack, &push(&deployed)).await;
+    assert_eq!(outcomes(&report), pairs(&[("users", "deployed")]));
+
+    // users changes, but the commit says [skip deploy]; then a docs-only push.
+    let skipped = repo.commit_with_message(
+        "HEAD",
+        &[&deployed],
+        &[(users, Some("fn main() { wip() }"))],
+        "users: wip [skip deploy]",
+    );
+    let report = run(&mut stack, &push(&skipped)).await;
+    assert_eq!(report.detect.as_ref().map(|detected| detected.status), Some(DetectStatus::Skipped), "{report:?}");
+    let docs = repo.commit("HEAD", &[&skipped], &[("docs/guide.md", Some("# Shop\n\nMore."))]);
+    let report = run(&mut stack, &push(&docs)).await;
+    assert_eq!(report.detect.as_ref().map(|detected| detected.status), Some(DetectStatus::NothingToDeploy));
+
+    // main is at its latest recorded push: the reconciler finds nothing missed.
+    let reconciled = reconcile(&mut stack).await;
+    let main = &reconciled.branches[0];
+    assert_eq!((main.branch.as_str(), main.status), ("main", BranchStatus::UpToDate), "{}", main.message);
+    assert_eq!(main.latest_status, Some(PushStatus::NothingToDeploy));
+
+    // Another docs-only push whose event is lost: planned from the ledger's latest push (docs),
+    // not from the latest execution's commit, which would deploy the skipped change.
+    let lost = repo.commit("HEAD", &[&docs], &[("docs/guide.md", Some("# Shop\n\nEven more."))]);
+    let reconciled = reconcile(&mut stack).await;
+    let main = &reconciled.branches[0];
+    assert_eq!(main.status, BranchStatus::Reconciled, "{}", main.message);
+    assert_eq!(main.head.as_deref(), Some(lost.as_str()));
+    assert_eq!(main.latest_commit.as_deref(), Some(docs.as_str()));
+    assert_eq!(main.detect.as_ref().map(|detected| detected.status), Some(DetectStatus::NothingToDeploy));
+    // ... and recorded: the next run plans nothing again.
+    assert_eq!(reconcile(&mut stack).await.branches[0].status, BranchStatus::UpToDate);
+
+    assert_eq!(executions(&stack).await, 1, "only the first push deployed");
+    assert_eq!((revisions(&stack, "users").await, builds(&stack, "users-build").await), (2, 1));
+    assert!(running(&stack, "users").await.ends_with("users:2"));
+    stop_and_check_ports(stack).await;
+}
+
+async fn reconcile(stack: &mut LocalStack) -> ReconcileOutput {
+    match stack.reconcile().await {
+        Ok(output) => output,
+        Err(error) => panic!("reconcile-pushes did not run: {error}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

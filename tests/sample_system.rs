@@ -354,3 +354,36 @@ fn product_service_deploys_canary_with_alarms_rolling_back() {
         .collect();
     assert_eq!(policies, ["arn:${AWS::Partition}:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"]);
 }
+
+/// Each build role may do everything the ECR user guide lists for pushing an image ("Pushing an
+/// image", IAM permissions) on its service's repository: a client that reads the manifest back
+/// (`BatchGetImage`) must not fail the build.
+#[test]
+fn build_roles_may_push_with_every_client() {
+    let template = template();
+    let push = [
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:CompleteLayerUpload",
+        "ecr:InitiateLayerUpload",
+        "ecr:PutImage",
+        "ecr:UploadLayerPart",
+    ];
+    for (role, repository) in
+        [("UserServiceBuildRole", "UserServiceRepository"), ("ProductServiceBuildRole", "ProductServiceRepository")]
+    {
+        let policies = resource(&template, role, "AWS::IAM::Role")["Policies"].as_sequence().unwrap();
+        let granted: Vec<&str> = policies
+            .iter()
+            .flat_map(|policy| policy["PolicyDocument"]["Statement"].as_sequence().unwrap())
+            .filter(|statement| attribute(&statement["Resource"]) == Some(&format!("{repository}.Arn")))
+            .flat_map(|statement| match &statement["Action"] {
+                Value::Sequence(actions) => actions.iter().filter_map(Value::as_str).collect(),
+                action => action.as_str().into_iter().collect::<Vec<_>>(),
+            })
+            .collect();
+        for action in push {
+            assert!(granted.contains(&action), "{role} lacks {action} on {repository}: {granted:?}");
+        }
+    }
+}

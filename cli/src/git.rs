@@ -247,6 +247,19 @@ impl GitRepo {
         }
     }
 
+    /// The names of the repository's local branches, sorted.
+    pub fn branches(&self) -> Result<Vec<String>, GitError> {
+        let references = self.repo.references().map_err(|error| self.read_error("the branches".into(), &error))?;
+        let iter = references.local_branches().map_err(|error| self.read_error("the branches".into(), &error))?;
+        let mut branches = Vec::new();
+        for reference in iter {
+            let reference = reference.map_err(|error| self.read_error("a branch".into(), &error))?;
+            branches.push(reference.name().shorten().to_string());
+        }
+        branches.sort();
+        Ok(branches)
+    }
+
     /// The first parent of `commit`; `None` for a root commit.
     pub fn first_parent(&self, commit: &CommitId) -> Result<Option<CommitId>, GitError> {
         let what = || format!("the parents of commit {}", commit.short());

@@ -96,8 +96,36 @@ fn deltaships_matcher_answers_as_motos() {
             cases.push((pattern.clone(), fixture(name)));
         }
     }
+    // The push rule, resolved from the template with branch patterns, on pushes to branches it
+    // takes and branches it does not.
+    let parameters: deltaship::local::eventbridge::Parameters = [
+        ("AWS::Partition", "aws"),
+        ("AWS::Region", "eu-west-1"),
+        ("AWS::AccountId", "123456789012"),
+        ("AWS::StackName", "deltaship"),
+        ("Branches", "main,release/*"),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value.to_owned()))
+    .collect();
+    let rules = deltaship::local::eventbridge::rules(deltaship::local::eventbridge::TEMPLATE, &parameters).unwrap();
+    let push_rule: Value =
+        serde_json::from_str(&rules.iter().find(|rule| rule.name == "PushRule").unwrap().pattern).unwrap();
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("..");
+    let pushed: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("tests/fixtures/events/reference-updated-branch.json")).unwrap(),
+    )
+    .unwrap();
+    for branch in ["main", "release/1.2", "feature/x", "mainline"] {
+        let mut event = pushed.clone();
+        event["resources"] = json!(["arn:aws:codecommit:eu-west-1:123456789012:deltaship"]);
+        event["detail"]["referenceName"] = json!(branch);
+        cases.push((push_rule.clone(), event));
+    }
     let ours: Vec<bool> =
         cases.iter().map(|(pattern, event)| deltaship::event_pattern::matches(pattern, event).unwrap()).collect();
+    let pushes = &ours[ours.len() - 4..];
+    assert_eq!(pushes, [true, true, false, false], "the push rule takes main and release/*");
     assert!(ours.iter().any(|matched| *matched) && ours.iter().any(|matched| !matched), "the table has both");
     let theirs = moto_matches(&cases);
     for ((pattern, event), (ours, theirs)) in cases.iter().zip(ours.iter().zip(&theirs)) {

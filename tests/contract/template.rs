@@ -1,7 +1,8 @@
 //! `sam/template.yaml`'s values as CloudFormation resolves them in a deployed stack, for the
 //! intrinsics the template uses where the contract tests read values (environment variables,
-//! event patterns): `!Ref` (a parameter, a pseudo parameter, a resource), `!Sub` (its string
-//! form), `!Join` and `!GetAtt`. Anything else is an error naming it, never a guess.
+//! event patterns, outputs): `!Ref` (a parameter, a pseudo parameter, a resource), `!Sub` (with or
+//! without its variables), `!Join`, `!GetAtt`, `!FindInMap`, and `!If` on the template's
+//! conditions (`!Equals`, `!Not`). Anything else is an error naming it, never a guess.
 //!
 //! The stack is named `deltaship`, in account `123456789012` of the region it is given (the AWS
 //! fixtures' account). A parameter takes its default unless given; a `CommaDelimitedList` is a
@@ -49,12 +50,13 @@ impl<'t> Stack<'t> {
         for (given, _) in parameters {
             assert!(values.contains_key(*given), "the template has no parameter {given}");
         }
+        let partition = deltaship_core::partition::Partition::of_region(region);
         for (name, value) in [
-            ("AWS::Partition", "aws"),
+            ("AWS::Partition", partition.name()),
             ("AWS::Region", region),
             ("AWS::AccountId", ACCOUNT),
             ("AWS::StackName", STACK),
-            ("AWS::URLSuffix", "amazonaws.com"),
+            ("AWS::URLSuffix", partition.dns_suffix()),
         ] {
             values.insert(name.to_owned(), Json::String(value.to_owned()));
         }
@@ -82,9 +84,39 @@ impl<'t> Stack<'t> {
                 if tagged.tag == "Ref" {
                     self.reference(argument.as_str().expect("!Ref takes a name"))
                 } else if tagged.tag == "Sub" {
-                    Json::String(self.substitute(argument.as_str().expect("!Sub in its string form")))
+                    match argument {
+                        Yaml::String(text) => Json::String(self.substitute(text, &BTreeMap::new())),
+                        _ => {
+                            let text = argument[0].as_str().expect("!Sub's text");
+                            let variables = argument[1].as_mapping().expect("!Sub's variables");
+                            let locals = variables
+                                .iter()
+                                .map(|(name, value)| {
+                                    let name = name.as_str().expect("a !Sub variable's name").to_owned();
+                                    match self.resolve(value) {
+                                        Json::String(value) => (name, value),
+                                        other => panic!("!Sub variable {name} is {other}, not a string"),
+                                    }
+                                })
+                                .collect();
+                            Json::String(self.substitute(text, &locals))
+                        }
+                    }
                 } else if tagged.tag == "Join" {
                     self.join(argument)
+                } else if tagged.tag == "FindInMap" {
+                    let key = |index: usize| match self.resolve(&argument[index]) {
+                        Json::String(key) => key,
+                        other => panic!("!FindInMap key {other}"),
+                    };
+                    let (map, first, second) = (key(0), key(1), key(2));
+                    let found = &self.template["Mappings"][map.as_str()][first.as_str()][second.as_str()];
+                    assert!(!found.is_null(), "!FindInMap [{map}, {first}, {second}]: no such entry");
+                    self.resolve(found)
+                } else if tagged.tag == "If" {
+                    let condition = argument[0].as_str().expect("!If's condition is a name");
+                    let definition = &self.template["Conditions"][condition];
+                    self.resolve(if self.truth(definition) { &argument[1] } else { &argument[2] })
                 } else if tagged.tag == "GetAtt" {
                     let target = argument.as_str().expect("!GetAtt in its dotted form");
                     Json::String(self.attribute(target))
@@ -92,6 +124,18 @@ impl<'t> Stack<'t> {
                     panic!("!{} is beyond the intrinsics these tests resolve", tagged.tag)
                 }
             }
+        }
+    }
+
+    /// Whether a condition holds (`!Equals`, `!Not`).
+    fn truth(&self, condition: &Yaml) -> bool {
+        let Yaml::Tagged(tagged) = condition else { panic!("a condition that is not a function: {condition:?}") };
+        if tagged.tag == "Equals" {
+            self.resolve(&tagged.value[0]) == self.resolve(&tagged.value[1])
+        } else if tagged.tag == "Not" {
+            !self.truth(&tagged.value[0])
+        } else {
+            panic!("the condition function !{} is beyond these tests", tagged.tag)
         }
     }
 
@@ -104,7 +148,8 @@ impl<'t> Stack<'t> {
         match resource["Type"].as_str() {
             Some("AWS::Serverless::StateMachine") => {
                 let region = self.values["AWS::Region"].as_str().unwrap_or_default();
-                Json::String(format!("arn:aws:states:{region}:{ACCOUNT}:stateMachine:{STACK}-pipeline"))
+                let partition = self.values["AWS::Partition"].as_str().unwrap_or_default();
+                Json::String(format!("arn:{partition}:states:{region}:{ACCOUNT}:stateMachine:{STACK}-pipeline"))
             }
             Some(_) => Json::String(name.to_owned()),
             None => panic!("!Ref {name}: no parameter, pseudo parameter or resource of that name"),
@@ -118,9 +163,9 @@ impl<'t> Stack<'t> {
         target.to_owned()
     }
 
-    /// `!Sub text`: every `${Name}` replaced by what `!Ref Name` is (`${Resource.Attribute}` by
-    /// `!GetAtt`), `${!Literal}` by `${Literal}`.
-    fn substitute(&self, text: &str) -> String {
+    /// `!Sub text`: every `${Name}` replaced by its variable in `locals`, else by what `!Ref Name`
+    /// is (`${Resource.Attribute}` by `!GetAtt`), `${!Literal}` by `${Literal}`.
+    fn substitute(&self, text: &str, locals: &BTreeMap<String, String>) -> String {
         let mut out = String::new();
         let mut rest = text;
         while let Some(start) = rest.find("${") {
@@ -130,6 +175,8 @@ impl<'t> Stack<'t> {
             let name = &after[..end];
             if let Some(literal) = name.strip_prefix('!') {
                 out.push_str(&format!("${{{literal}}}"));
+            } else if let Some(local) = locals.get(name) {
+                out.push_str(local);
             } else if name.contains('.') {
                 out.push_str(&self.attribute(name));
             } else {
@@ -184,6 +231,7 @@ Values:
   - !Sub 'arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/${Cluster}/ ${!Literal} ${Table.Arn}'
   - !Join [',', !Ref Branches]
   - { nested: [!Ref AWS::StackName] }
+  - !Sub ['[${List}] in ${Cluster}', { List: !Join ['|', !Ref Branches] }]
 ",
     )
     .unwrap();
@@ -198,6 +246,7 @@ Values:
         "arn:aws:ecs:eu-west-1:123456789012:service/other/ ${Literal} Table.Arn",
         "main,release",
         { "nested": ["deltaship"] },
+        "[main|release] in other",
     ]);
     assert_eq!(resolved, expected);
     for beyond in ["!Select [0, [a]]", "!Ref Nothing", "!GetAtt Nothing.Arn", "!Sub '${Nothing}'"] {

@@ -65,6 +65,11 @@ impl TestRepo {
     /// Writes a commit whose tree is the first parent's tree (or the empty tree) with `edits`
     /// applied, moves `reference` (`HEAD` or `refs/heads/<branch>`) to it, and returns its id.
     pub fn commit(&self, reference: &str, parents: &[&str], edits: &[Edit<'_>]) -> String {
+        self.commit_with_message(reference, parents, edits, &format!("commit {} edits", edits.len()))
+    }
+
+    /// As [`TestRepo::commit`], with `message` as the commit message.
+    pub fn commit_with_message(&self, reference: &str, parents: &[&str], edits: &[Edit<'_>], message: &str) -> String {
         let parent_ids: Vec<gix::ObjectId> = parents
             .iter()
             .map(|id| gix::ObjectId::from_hex(id.as_bytes()).expect("parents are full commit ids"))
@@ -91,7 +96,6 @@ impl TestRepo {
             email: "test@example.com".into(),
             time: "1700000000 +0000",
         };
-        let message = format!("commit {} edits", edits.len());
         self.repo
             .commit_as(signature, signature, reference, message, tree, parent_ids)
             .expect("write the commit")

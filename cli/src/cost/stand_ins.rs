@@ -600,6 +600,8 @@ mod tests {
             commit: "0".repeat(40),
             pushed_at: 0,
             execution: "cost-model".into(),
+            repository: "shop".into(),
+            branch: "main".into(),
         });
         let deployed: CheckRolloutOutput = parsed(ask("${DeployServiceFunctionArn}", deploy, 302_000));
         assert_eq!((deployed.watch.started_at, deployed.watch.deadline, deployed.wait_seconds), (302, 302 + 1800, 30));

@@ -1,5 +1,6 @@
 //! CodeCommit, answered from a local git repository: the reads detect-changes and
-//! reconcile-pushes make (`GetDifferences`, `GetFile`, `GetFolder`, `GetCommit`, `GetBranch`), in
+//! reconcile-pushes make (`GetDifferences`, `GetFile`, `GetFolder`, `GetCommit`, `GetBranch`,
+//! `ListBranches`), in
 //! CodeCommit's JSON shapes and with its error codes, so the Lambdas run their real code paths
 //! against the repository you work in. (`GetCommit` lists the first parent only.)
 
@@ -113,11 +114,14 @@ impl LocalRepository {
                 })?;
                 Ok(json!({ "branch": { "branchName": branch, "commitId": head.as_str() } }))
             }
+            // Every branch on one page: CodeCommit pages by 100, which a local repository
+            // rarely passes, and the reconciler reads every page alike.
+            "ListBranches" => Ok(json!({ "branches": git.branches().map_err(|error| git_error(&error))? })),
             other => Err(ApiError::client(
                 "InvalidActionException",
                 format!(
-                    "the local stack's CodeCommit answers GetDifferences, GetFile, GetFolder, GetCommit and \
-                     GetBranch, not {other}"
+                    "the local stack's CodeCommit answers GetDifferences, GetFile, GetFolder, GetCommit, \
+                     GetBranch and ListBranches, not {other}"
                 ),
             )),
         }

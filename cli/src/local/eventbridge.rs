@@ -69,7 +69,12 @@ pub fn rules(template: &str, parameters: &Parameters) -> Result<Vec<Rule>, Strin
         };
         let Some(properties) = resource.get("Properties") else { continue };
         let Some(pattern) = properties.get("EventPattern") else { continue };
-        let pattern = evaluator.resolve(pattern).map_err(|problem| format!("rule {name}: {problem}"))?;
+        let pattern = match evaluator.resolve(pattern).map_err(|problem| format!("rule {name}: {problem}"))? {
+            // A pattern given as a JSON string (CloudFormation's Json type takes either form).
+            Value::String(text) => serde_json::from_str(&text)
+                .map_err(|error| format!("rule {name}: its EventPattern is not JSON once resolved: {error}: {text}"))?,
+            pattern => pattern,
+        };
         let targets = properties.get("Targets").and_then(serde_norway::Value::as_sequence).into_iter().flatten();
         for target in targets {
             let function = target.get("Arn").and_then(get_att_resource).and_then(|resource| functions.get(&resource));
@@ -91,8 +96,9 @@ fn get_att_resource(value: &serde_norway::Value) -> Option<String> {
     Some(text.split_once('.').map_or(text, |(resource, _)| resource).to_owned())
 }
 
-/// The few CloudFormation intrinsic functions an event pattern uses: `!Sub`, `!Ref`, `!If` (with
-/// `!Equals`, `!Not`, `!And`, `!Or` conditions) and `AWS::NoValue`.
+/// The few CloudFormation intrinsic functions an event pattern uses: `!Sub` (with or without its
+/// variables), `!Join`, `!Ref`, `!If` (with `!Equals`, `!Not`, `!And`, `!Or` conditions) and
+/// `AWS::NoValue`.
 struct Evaluator<'a> {
     parameters: &'a Parameters,
     /// The parameters of type `CommaDelimitedList` (a `!Ref` of one is a list).
@@ -141,7 +147,33 @@ impl Evaluator<'_> {
                         json!(value)
                     }
                 }
-                "Sub" => json!(self.substitute(tagged.value.as_str().ok_or("!Sub with variables is not supported")?)?),
+                "Sub" => match &tagged.value {
+                    Yaml::String(text) => json!(self.substitute(text, &BTreeMap::new())?),
+                    Yaml::Sequence(items) => {
+                        let (Some(text), Some(variables)) = (items.first().and_then(Yaml::as_str), items.get(1)) else {
+                            return Err("!Sub takes a text, or a text and its variables".to_owned());
+                        };
+                        let mut locals = BTreeMap::new();
+                        for (name, value) in variables.as_mapping().ok_or("!Sub's variables are a mapping")? {
+                            let name = name.as_str().ok_or("a !Sub variable's name is not text")?;
+                            let Value::String(value) = self.resolve(value)? else {
+                                return Err(format!("!Sub variable {name} is not text"));
+                            };
+                            locals.insert(name.to_owned(), value);
+                        }
+                        json!(self.substitute(text, &locals)?)
+                    }
+                    _ => return Err("!Sub takes a text, or a text and its variables".to_owned()),
+                },
+                "Join" => {
+                    let items = tagged.value.as_sequence().ok_or("!Join takes a list")?;
+                    let (Some(separator), Some(list)) = (items.first().and_then(Yaml::as_str), items.get(1)) else {
+                        return Err("!Join takes a separator and a list".to_owned());
+                    };
+                    let Value::Array(list) = self.resolve(list)? else { return Err("!Join of a non-list".to_owned()) };
+                    let texts: Option<Vec<&str>> = list.iter().map(Value::as_str).collect();
+                    json!(texts.ok_or("!Join of a list that is not all text")?.join(separator))
+                }
                 "If" => {
                     let items = tagged.value.as_sequence().ok_or("!If takes a list")?;
                     let (Some(condition), Some(then), Some(otherwise)) = (items.first(), items.get(1), items.get(2))
@@ -160,14 +192,19 @@ impl Evaluator<'_> {
         self.parameters.get(name).cloned().ok_or_else(|| format!("no value for {name}"))
     }
 
-    fn substitute(&self, text: &str) -> Result<String, String> {
+    /// `text` with each `${name}` replaced by `locals`' value, else the parameter's.
+    fn substitute(&self, text: &str, locals: &BTreeMap<String, String>) -> Result<String, String> {
         let mut out = String::new();
         let mut rest = text;
         while let Some(start) = rest.find("${") {
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
             let end = after.find('}').ok_or_else(|| format!("unclosed ${{ in {text:?}"))?;
-            out.push_str(&self.parameter(&after[..end])?);
+            let name = &after[..end];
+            match locals.get(name) {
+                Some(value) => out.push_str(value),
+                None => out.push_str(&self.parameter(name)?),
+            }
             rest = &after[end + 1..];
         }
         out.push_str(rest);

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use deltaship_core::payloads::DetectOutput;
+use deltaship_core::payloads::{DetectOutput, ReconcileOutput};
 use deltaship_core::{Catalog, CommitId};
 use serde_json::{Value, json};
 
@@ -125,6 +125,21 @@ impl LocalStack {
         progress(&Progress::Detected(Box::new(detected.clone())));
 
         Ok(Pushed(detected))
+    }
+}
+
+impl LocalStack {
+    /// Runs reconcile-pushes once, as its schedule does (with `{}`), on the stack's repository:
+    /// its answer, each branch compared with the push ledger in moto's DynamoDB. Any execution it
+    /// starts runs on as a push's would.
+    pub async fn reconcile(&mut self) -> Result<ReconcileOutput, LocalError> {
+        let answer = match self.front.invoke("reconcile-pushes", json!({})).await {
+            Some(Ok(output)) => output,
+            Some(Err(failure)) => return Err(LocalError::Stack(format!("reconcile-pushes failed: {failure}"))),
+            None => return Err(LocalError::Stack("reconcile-pushes is missing from the local functions".to_owned())),
+        };
+        serde_json::from_value(answer)
+            .map_err(|error| LocalError::Stack(format!("reconcile-pushes answered oddly: {error}")))
     }
 }
 

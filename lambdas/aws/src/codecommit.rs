@@ -136,3 +136,15 @@ pub async fn branch_head(client: &Client, repository: &str, branch: &str) -> Res
         .map(Some)
         .map_err(|error| Failure::new(ErrorKind::AwsError, format!("GetBranch {target}: {error}")))
 }
+
+/// Every branch of `repository` (`ListBranches`, every page), sorted by name.
+pub async fn branches(client: &Client, repository: &str) -> Result<Vec<String>, Failure> {
+    let mut pages = client.list_branches().repository_name(repository).into_paginator().send();
+    let mut branches = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|err| aws_error::failure("ListBranches", repository, &err, &NOT_FOUND))?;
+        branches.extend(page.branches().iter().cloned());
+    }
+    branches.sort();
+    Ok(branches)
+}

@@ -5,8 +5,9 @@
 //! replaced: every other setting (roles, network mode, CPU and memory, volumes, the other
 //! containers, tags, ...) is kept, and the fields ECS sets itself (ARN, revision, status,
 //! registration times, required attributes, compatibilities) are left out. Its tags are the
-//! current one's, plus deltaship's stamp: `deltaship:commit`, `deltaship:pushed-at`,
-//! `deltaship:execution` and `deltaship:previous`.
+//! current one's that ECS accepts on a new revision, plus deltaship's stamp: `deltaship:commit`,
+//! `deltaship:pushed-at`, `deltaship:execution` and `deltaship:previous`
+//! ([`deltaship_core::tags`]).
 //!
 //! Before registering anything it reads the revision the service runs
 //! ([`deltaship_core::races::decide_deploy`]):
@@ -14,7 +15,9 @@
 //! - the service already runs the image (a retried call, or the same commit deployed by another
 //!   execution): nothing is registered or updated; the answer watches the service's current
 //!   service deployment;
-//! - the revision was registered for a newer push: `Superseded`, the service is not touched;
+//! - the revision was registered for a newer push: `Superseded`, the service is not touched. Two
+//!   pushes of one second (event times have one-second resolution) are ordered by the push
+//!   ledger ([`deltaship_core::ledger::order_in_second`]), never by which deploys first;
 //! - otherwise: a new revision, `UpdateService`, and the answer watches the service deployment
 //!   that `UpdateService` created (`service.currentServiceDeployment`): the record
 //!   check-rollout judges, under whatever strategy the service deploys with.
@@ -26,13 +29,14 @@
 use aws_config::SdkConfig;
 use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder;
 use aws_sdk_ecs::types::{Tag, TaskDefinition, TaskDefinitionField};
+use deltaship_core::ledger::order_in_second;
 use deltaship_core::payloads::{CheckRolloutOutput, DeployInput, RolloutStatus};
-use deltaship_core::races::{
-    CurrentRevision, DeployDecision, DeployStamp, check_image, decide_deploy, is_deltaship_tag,
-};
+use deltaship_core::races::{CurrentRevision, DeployDecision, DeployStamp, check_image, decide_deploy, needs_order};
 use deltaship_core::rollout::{Expect, check_controller};
-use deltaship_core::{ErrorKind, Failure, RolloutWatch, Scope, WaitPolicy};
+use deltaship_core::tags::revision_tags;
+use deltaship_core::{CommitId, ErrorKind, Failure, RolloutWatch, Scope, WaitPolicy};
 
+use crate::ledger::Ledger;
 use crate::settings::{self, SettingsError, Source};
 use crate::{Clock, Function, aws_error, ecs, input};
 
@@ -42,15 +46,16 @@ const FUNCTION: &str = "deploy-service";
 #[derive(Debug, Clone)]
 pub struct DeployService {
     ecs: aws_sdk_ecs::Client,
+    ledger: Ledger,
     wait: WaitPolicy,
     clock: Clock,
     scope: Scope,
 }
 
 impl DeployService {
-    /// The function with the given client and clock.
-    pub fn from_client(ecs: aws_sdk_ecs::Client, wait: WaitPolicy, clock: Clock) -> Self {
-        Self { ecs, wait, clock, scope: Scope::default() }
+    /// The function with the given clients and clock; `ledger` orders two pushes of one second.
+    pub fn from_clients(ecs: aws_sdk_ecs::Client, ledger: Ledger, wait: WaitPolicy, clock: Clock) -> Self {
+        Self { ecs, ledger, wait, clock, scope: Scope::default() }
     }
 
     /// The same function, refusing clusters outside `scope` (the template's `ClusterName`).
@@ -63,16 +68,18 @@ impl DeployService {
 
 impl Function for DeployService {
     const NAME: &'static str = FUNCTION;
-    /// The wait before the first look at the rollout, and what it may touch.
-    type Settings = (WaitPolicy, Scope);
+    /// The wait before the first look at the rollout, what it may touch, and the ledger's table.
+    type Settings = (WaitPolicy, Scope, String);
     type Output = CheckRolloutOutput;
 
     fn read_settings(source: &dyn Source) -> Result<Self::Settings, SettingsError> {
-        Ok((settings::rollout_wait(source)?, settings::scope(source)))
+        Ok((settings::rollout_wait(source)?, settings::scope(source), settings::waits_table(source)?))
     }
 
-    fn build(config: &SdkConfig, (wait, scope): &Self::Settings) -> Self {
-        Self::from_client(aws_sdk_ecs::Client::new(config), *wait, crate::system_clock).with_scope(scope.clone())
+    fn build(config: &SdkConfig, (wait, scope, table): &Self::Settings) -> Self {
+        let ledger = Ledger::from_client(aws_sdk_dynamodb::Client::new(config), table.clone());
+        Self::from_clients(aws_sdk_ecs::Client::new(config), ledger, *wait, crate::system_clock)
+            .with_scope(scope.clone())
     }
 
     /// Deploys one service.
@@ -134,7 +141,8 @@ impl Function for DeployService {
             pushed_at: input.pushed_at,
             execution: input.execution.clone(),
         };
-        match decide_deploy(&ours, &input.image, &running, &target) {
+        let order = if needs_order(&ours, &running) { self.order(&input, &running).await? } else { None };
+        match decide_deploy(&ours, &input.image, &running, &target, order) {
             DeployDecision::Superseded(failure) => {
                 tracing::warn!(service = input.name, "{}", failure.message);
                 return Err(failure);
@@ -151,10 +159,16 @@ impl Function for DeployService {
             DeployDecision::Deploy => {}
         }
 
-        let mut revision_tags: Vec<Tag> =
-            described.tags().iter().filter(|tag| !tag.key().is_some_and(is_deltaship_tag)).cloned().collect();
-        revision_tags
-            .extend(ours.tags(&previous).into_iter().map(|(key, value)| Tag::builder().key(key).value(value).build()));
+        let tags = revision_tags(tags(), &ours, &previous);
+        if !tags.dropped.is_empty() {
+            tracing::warn!(
+                service = input.name,
+                dropped = ?tags.dropped,
+                "the revision carries at most 50 tags: these of the current revision's are not copied"
+            );
+        }
+        let revision_tags: Vec<Tag> =
+            tags.tags.into_iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect();
         let request = revision(self.ecs.register_task_definition(), definition, &input.container, &input.image)?
             .set_tags(non_empty(&revision_tags));
         let registered = request.send().await.map_err(|err| {
@@ -199,6 +213,30 @@ impl Function for DeployService {
 }
 
 impl DeployService {
+    /// How our push compares with the push of the revision the service runs, both of one second,
+    /// by the ledger's records of our branch for that second (`None` when they cannot tell: the
+    /// revision's push was of another branch, or is not recorded).
+    async fn order(
+        &self,
+        input: &DeployInput,
+        running: &CurrentRevision,
+    ) -> Result<Option<std::cmp::Ordering>, Failure> {
+        let theirs = running.stamp.as_ref().and_then(|stamp| CommitId::parse(&stamp.commit).ok());
+        let (Some(theirs), Ok(ours)) = (theirs, CommitId::parse(&input.commit)) else { return Ok(None) };
+        if input.repository.is_empty() || input.branch.is_empty() {
+            return Ok(None);
+        }
+        let records = self.ledger.second(&input.repository, &input.branch, input.pushed_at).await?;
+        let order = order_in_second(&records, &ours, &theirs);
+        tracing::info!(
+            service = input.name,
+            theirs = theirs.short(),
+            ?order,
+            "the running revision's push is of this push's second: ordered by the push ledger"
+        );
+        Ok(order)
+    }
+
     /// The rollout to wait for: the service's current service deployment, as `service` (the
     /// `UpdateService` answer, or the service that already runs the image) names it.
     fn output(

@@ -1,9 +1,9 @@
 //! detect-changes: the EventBridge target that plans a push and starts the pipeline.
 //!
 //! 1. The event becomes a [`Trigger`]; tags, deleted branches and merge-commit notices are
-//!    ignored (logged, nothing started), and so is a pushed commit whose message contains
-//!    `[skip deploy]` (`GetCommit`). A repository, cluster or project outside the function's
-//!    [`Scope`] is refused (`OutOfScope`).
+//!    ignored (logged, nothing started), and a pushed commit whose message contains
+//!    `[skip deploy]` (`GetCommit`) is skipped. A repository, cluster or project outside the
+//!    function's [`Scope`] is refused (`OutOfScope`).
 //! 2. `deltaship.toml` and every `services/<name>/service.toml` are read at the pushed commit;
 //!    a branch the settings do not deploy is ignored.
 //! 3. The changed paths come from `GetDifferences` between `oldCommitId` and `commitId` (every
@@ -18,11 +18,19 @@
 //!    its own execution: part 1 under the name above, the others `<name>-p2`, `<name>-p3`, ...,
 //!    each idempotent by its name; the answer lists them all (`executions`).
 //!
+//! 6. What became of the push (started, nothing to deploy, skipped, ignored because
+//!    `deltaship.toml` does not deploy the branch, out of scope) is recorded in the push ledger
+//!    ([`deltaship_core::ledger`]), which the reconciler compares branch heads with. A duplicate
+//!    delivery finds the first delivery's record: while the execution is open, `StartExecution`
+//!    answers a duplicate with success (the same name and input), and it is the ledger that tells
+//!    it answers `ALREADY_STARTED`.
+//!
 //! With `DRY_RUN=true` it stops before step 5 and returns the execution input it would start
-//! (its first part's).
+//! (its first part's); it records nothing.
 
 use aws_config::SdkConfig;
 use deltaship_core::deliveries::{Arrival, RecordedPush, SKIP_DEPLOY, covers, skips_deploy};
+use deltaship_core::ledger::{PushRecord, PushStatus};
 use deltaship_core::naming::MAX_ATTEMPTS;
 use deltaship_core::naming::execution_name_part;
 use deltaship_core::payloads::{DetectOutput, DetectStatus};
@@ -32,8 +40,9 @@ use deltaship_core::{
     links,
 };
 
+use crate::ledger::{Ledger, Recorded};
 use crate::settings::{self, DetectSettings, SettingsError, Source};
-use crate::{Function, aws_error, codecommit};
+use crate::{Clock, Function, aws_error, codecommit};
 
 /// The function's name, in messages.
 const FUNCTION: &str = "detect-changes";
@@ -43,18 +52,23 @@ const FUNCTION: &str = "detect-changes";
 pub struct DetectChanges {
     codecommit: aws_sdk_codecommit::Client,
     sfn: aws_sdk_sfn::Client,
+    ledger: Option<Ledger>,
     settings: DetectSettings,
     scope: Scope,
+    clock: Clock,
 }
 
 impl DetectChanges {
-    /// The function with the given clients (tests pass mocks).
+    /// The function with the given clients (tests pass mocks), recording in `ledger` (`None`
+    /// only in a dry run, which records nothing).
     pub fn from_clients(
         codecommit: aws_sdk_codecommit::Client,
         sfn: aws_sdk_sfn::Client,
+        ledger: Option<Ledger>,
         settings: DetectSettings,
+        clock: Clock,
     ) -> Self {
-        Self { codecommit, sfn, settings, scope: Scope::default() }
+        Self { codecommit, sfn, ledger, settings, scope: Scope::default(), clock }
     }
 
     /// The same function, refusing what `scope` does not allow (the template's parameters).
@@ -76,8 +90,10 @@ impl Function for DetectChanges {
     }
 
     fn build(config: &SdkConfig, (detect, scope): &Self::Settings) -> Self {
-        Self::from_clients(aws_sdk_codecommit::Client::new(config), aws_sdk_sfn::Client::new(config), detect.clone())
-            .with_scope(scope.clone())
+        let ledger =
+            detect.ledger_table.clone().map(|table| Ledger::from_client(aws_sdk_dynamodb::Client::new(config), table));
+        let (codecommit, sfn) = (aws_sdk_codecommit::Client::new(config), aws_sdk_sfn::Client::new(config));
+        Self::from_clients(codecommit, sfn, ledger, detect.clone(), crate::system_clock).with_scope(scope.clone())
     }
 
     /// Handles one EventBridge event.
@@ -106,16 +122,65 @@ impl Function for DetectChanges {
 }
 
 impl DetectChanges {
-    /// Plans `push` and starts its execution, unless an execution already covers it. The
-    /// reconciler calls this for a push whose event never came.
+    /// Plans `push` and starts its execution, unless an execution already covers it, and records
+    /// what became of it in the ledger. The reconciler calls this for a push whose event never
+    /// came.
     pub async fn detect(&self, push: &Push, arrival: Arrival) -> Result<DetectOutput, Failure> {
+        let decided = self.decide(push, arrival).await;
+        let status = match &decided {
+            Ok(output) => match output.status {
+                DetectStatus::Started | DetectStatus::AlreadyStarted => Some(PushStatus::Started),
+                DetectStatus::NothingToDeploy => Some(PushStatus::NothingToDeploy),
+                DetectStatus::Skipped => Some(PushStatus::Skipped),
+                DetectStatus::Ignored => Some(PushStatus::Ignored),
+                DetectStatus::DryRun => None,
+            },
+            Err(failure) if failure.kind == ErrorKind::OutOfScope => Some(PushStatus::OutOfScope),
+            Err(_) => None,
+        };
+        let (Some(status), Some(ledger), false) = (status, &self.ledger, self.settings.dry_run) else {
+            return decided;
+        };
+        let (execution, message) = match &decided {
+            Ok(output) => (output.execution.clone(), output.message.clone()),
+            Err(failure) => (None, failure.message.clone()),
+        };
+        let origin = match arrival {
+            Arrival::Event => Origin::Push,
+            Arrival::Reconciler { .. } => Origin::Reconciler,
+        };
+        let record = PushRecord::of(push, origin, status, execution, message, (self.clock)().saturating_mul(1000));
+        let recorded = match (ledger.record(&record).await, decided) {
+            (Ok(recorded), decided) => (recorded, decided),
+            // The push's own failure says more than the ledger's (the reconciler will meet it again).
+            (Err(failure), Err(refused)) => {
+                tracing::error!("the push could not be recorded in the ledger: {failure}");
+                return Err(refused);
+            }
+            (Err(failure), Ok(_)) => return Err(failure),
+        };
+        match recorded {
+            (Recorded::Existing(existing), Ok(mut output))
+                if output.status == DetectStatus::Started && existing.started_already(&record) =>
+            {
+                output.status = DetectStatus::AlreadyStarted;
+                output.message =
+                    summary(push, output.execution.as_deref().unwrap_or_default(), &output.services, ALREADY);
+                Ok(output)
+            }
+            (_, decided) => decided,
+        }
+    }
+
+    /// What `detect` decides and does, before recording it.
+    async fn decide(&self, push: &Push, arrival: Arrival) -> Result<DetectOutput, Failure> {
         let (repository, head) = (push.repository.as_str(), &push.head);
         self.scope.check_repository(repository)?;
         let message = codecommit::commit_message(&self.codecommit, repository, head).await?;
         if skips_deploy(&message) {
             let subject = message.lines().next().unwrap_or_default();
             return Ok(DetectOutput::without_plan(
-                DetectStatus::Ignored,
+                DetectStatus::Skipped,
                 format!(
                     "commit {} of {repository}@{} says {SKIP_DEPLOY} ({subject:?}): nothing deployed",
                     head.short(),
@@ -164,9 +229,7 @@ impl DetectChanges {
         }
         let services: Vec<String> = input.services.iter().map(|job| job.name.clone()).collect();
         let removed = input.removed.clone();
-        let summary = |name: &str, verb: &str| {
-            format!("{verb} {name} of {repository}@{} ({}): {}", push.branch, head.short(), services.join(", "))
-        };
+        let summary = |name: &str, verb: &str| summary(push, name, &services, verb);
 
         if services.is_empty() {
             let why = match &push.base {
@@ -230,7 +293,7 @@ impl DetectChanges {
                     let (arn, covered) = self.covered_by(state_machine, &name, push, arrival).await?;
                     if covered {
                         output.status = DetectStatus::AlreadyStarted;
-                        output.message = summary(&name, "already started (a duplicate delivery of the push)");
+                        output.message = summary(&name, ALREADY);
                         output.execution_arn = Some(arn);
                     } else if attempt >= MAX_ATTEMPTS {
                         return Err(Failure::new(
@@ -311,6 +374,14 @@ impl DetectChanges {
         }
         Ok((arn, covered))
     }
+}
+
+/// The verb of a duplicate delivery's message.
+const ALREADY: &str = "already started (a duplicate delivery of the push)";
+
+/// What was done with `push`'s execution `name` of `services`, in a sentence.
+fn summary(push: &Push, name: &str, services: &[String], verb: &str) -> String {
+    format!("{verb} {name} of {}@{} ({}): {}", push.repository, push.branch, push.head.short(), services.join(", "))
 }
 
 fn start_failure<E>(

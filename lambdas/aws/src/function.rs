@@ -201,21 +201,27 @@ mod tests {
     }
 
     #[test]
-    fn the_functions_that_wait_need_the_waits_table() {
+    fn the_functions_that_wait_or_read_the_ledger_need_the_waits_table() {
         let without: Vec<(&str, &str)> =
             VARIABLES.iter().copied().filter(|(variable, _)| *variable != "WAITS_TABLE").collect();
         let without = Table(without);
         for entry in &FUNCTIONS {
             let built = entry.build(&config(), &without);
             match entry.name {
-                "check-build" | "check-rollout" | "wake-waits" => {
+                // The waits; the push ledger (detect-changes records pushes, reconcile-pushes
+                // compares heads with it, deploy-service orders two pushes of one second by it).
+                "check-build" | "check-rollout" | "wake-waits" | "detect-changes" | "reconcile-pushes"
+                | "deploy-service" => {
                     let error = built.err().unwrap_or_else(|| panic!("{} built without WAITS_TABLE", entry.name));
                     assert_eq!(error.variable, "WAITS_TABLE", "{}", entry.name);
                     assert!(error.to_string().starts_with("environment variable WAITS_TABLE: not set"), "{error}");
                 }
-                _ => assert!(built.is_ok(), "{} does not wait: it needs no table", entry.name),
+                _ => assert!(built.is_ok(), "{} needs no table", entry.name),
             }
         }
+        // A dry run of detect-changes records nothing: it needs no table.
+        let dry: Vec<(&str, &str)> = [("DRY_RUN", "true")].into_iter().collect();
+        assert!(named("detect-changes").unwrap().build(&config(), &Table(dry)).is_ok());
     }
 
     /// Variables in a list.

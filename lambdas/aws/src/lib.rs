@@ -42,6 +42,7 @@ pub mod codecommit;
 pub mod deploy;
 pub mod detect;
 pub mod function;
+pub mod ledger;
 pub mod reconcile;
 pub mod rollback;
 pub mod runtime;

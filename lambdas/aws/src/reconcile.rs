@@ -1,50 +1,45 @@
 //! reconcile-pushes: finds pushes whose event never arrived, and plans them.
 //!
 //! EventBridge delivers CodeCommit events best effort: one can be lost, and then nothing deploys
-//! the push. On a schedule (EventBridge Scheduler), for each branch of `BRANCHES`:
+//! the push. On a schedule (EventBridge Scheduler invokes the function asynchronously, so Lambda's
+//! own retries of an asynchronous invocation cover a failed run), it:
 //!
-//! 1. `GetBranch`: the branch's head, and the time it was seen there;
-//! 2. the branch's latest execution: `ListExecutions` of the state machine (newest first, every
-//!    page up to `RECONCILE_MAX_PAGES`), the first whose name is the branch's
-//!    ([`deltaship_core::naming::is_branch_execution`]) and whose input names the branch
-//!    (`DescribeExecution`);
-//! 3. [`deltaship_core::deliveries::reconcile`]: the same commit is up to date; another commit
+//! 1. lists the repository's branches (`ListBranches`) and keeps those a `BRANCHES` pattern
+//!    matches ([`deltaship_core::wildcard`], as the push rule matches them);
+//! 2. for each, reads its head (`GetBranch`) and its latest recorded push in the push ledger
+//!    ([`deltaship_core::ledger`]);
+//! 3. [`deltaship_core::deliveries::reconcile`]: the head is the latest recorded push, whatever
+//!    became of it (started, nothing to deploy, skipped, ignored): up to date. Another commit
 //!    means a push was missed, and detect-changes' planning runs for `latest..head` with the
-//!    reconciler as origin. A branch without any execution (new, or idle for Step Functions' 90
-//!    days) is reported, not deployed.
+//!    reconciler as origin, recording what it decides as any push. A branch with no recorded push
+//!    (new, idle past the ledger's 90 days, or pushed before the ledger existed) is reported, not
+//!    deployed.
 //!
-//! The state is AWS's own: the executions (their deterministic names and their inputs). A late
-//! event for a push the reconciler already started finds that execution and starts nothing, and
-//! so does a second reconciler run (see [`deltaship_core::deliveries::covers`]).
-//!
-//! A push whose plan deploys nothing or that says `[skip deploy]` starts no execution, so the
-//! branch's head stays "ahead" of its latest execution: each run plans it again (a few reads) and
-//! again finds nothing to deploy.
+//! The state is the ledger: a push that deployed nothing or said `[skip deploy]` is recorded as
+//! such, so it is not planned again on every run, and a missed push after it is planned from it,
+//! never from an older commit (which would deploy a change no push asked for). A late event for a
+//! push the reconciler already started finds that execution and starts nothing, and so does a
+//! second reconciler run (see [`deltaship_core::deliveries::covers`]).
 
 use aws_config::SdkConfig;
-use deltaship_core::deliveries::{Arrival, ReconcileDecision, RecordedPush, reconcile};
-use deltaship_core::naming::is_branch_execution;
-use deltaship_core::{ErrorKind, Failure, Push, Scope};
+use deltaship_core::deliveries::{Arrival, ReconcileDecision, reconcile};
+use deltaship_core::ledger::PushRecord;
+use deltaship_core::wildcard;
+use deltaship_core::{Failure, Push, Scope};
 
 use crate::detect::DetectChanges;
+use crate::ledger::Ledger;
 use crate::settings::{self, DetectSettings, ReconcileSettings, SettingsError, Source};
-use crate::{Clock, Function, aws_error, codecommit, input};
+use crate::{Clock, Function, codecommit, input};
 use deltaship_core::payloads::{BranchReport, BranchStatus, ReconcileInput, ReconcileOutput};
 
 const FUNCTION: &str = "reconcile-pushes";
-
-/// The latest execution of a branch.
-struct Latest {
-    name: String,
-    started_ms: i64,
-    push: RecordedPush,
-}
 
 /// The reconcile-pushes function.
 #[derive(Debug, Clone)]
 pub struct Reconcile {
     codecommit: aws_sdk_codecommit::Client,
-    sfn: aws_sdk_sfn::Client,
+    ledger: Ledger,
     detect: DetectChanges,
     settings: ReconcileSettings,
     clock: Clock,
@@ -52,16 +47,17 @@ pub struct Reconcile {
 
 impl Reconcile {
     /// The function with the given clients and clock (tests pass mocks); `detect` configures the
-    /// planning of missed pushes (its state machine must be the reconciler's).
+    /// planning of missed pushes, which `ledger` records.
     pub fn from_clients(
         codecommit: aws_sdk_codecommit::Client,
         sfn: aws_sdk_sfn::Client,
+        ledger: Ledger,
         detect: DetectSettings,
         settings: ReconcileSettings,
         clock: Clock,
     ) -> Self {
-        let detect = DetectChanges::from_clients(codecommit.clone(), sfn.clone(), detect);
-        Self { codecommit, sfn, detect, settings, clock }
+        let detect = DetectChanges::from_clients(codecommit.clone(), sfn, Some(ledger.clone()), detect, clock);
+        Self { codecommit, ledger, detect, settings, clock }
     }
 
     /// The same function, planning within `scope` (the template's parameters).
@@ -74,38 +70,45 @@ impl Reconcile {
 
 impl Function for Reconcile {
     const NAME: &'static str = FUNCTION;
-    /// detect-changes' settings (for planning missed pushes), its own, and what it may touch.
-    type Settings = (DetectSettings, ReconcileSettings, Scope);
+    /// detect-changes' settings (for planning missed pushes), its own, what it may touch, and the
+    /// ledger's table.
+    type Settings = (DetectSettings, ReconcileSettings, Scope, String);
     type Output = ReconcileOutput;
 
     fn read_settings(source: &dyn Source) -> Result<Self::Settings, SettingsError> {
-        Ok((DetectSettings::from_source(source)?, ReconcileSettings::from_source(source)?, settings::scope(source)))
+        Ok((
+            DetectSettings::from_source(source)?,
+            ReconcileSettings::from_source(source)?,
+            settings::scope(source),
+            settings::waits_table(source)?,
+        ))
     }
 
-    fn build(config: &SdkConfig, (detect, own, scope): &Self::Settings) -> Self {
+    fn build(config: &SdkConfig, (detect, own, scope, table): &Self::Settings) -> Self {
         let (codecommit, sfn) = (aws_sdk_codecommit::Client::new(config), aws_sdk_sfn::Client::new(config));
-        Self::from_clients(codecommit, sfn, detect.clone(), own.clone(), crate::system_clock).with_scope(scope.clone())
+        let ledger = Ledger::from_client(aws_sdk_dynamodb::Client::new(config), table.clone());
+        Self::from_clients(codecommit, sfn, ledger, detect.clone(), own.clone(), crate::system_clock)
+            .with_scope(scope.clone())
     }
 
-    /// Reconciles every configured branch. Fails (after looking at every branch) if any branch
-    /// failed, so that the failure shows in the function's errors and the schedule retries it.
+    /// Reconciles every branch a pattern matches. Fails (after looking at every branch) if any
+    /// branch failed, so that the failure shows in the function's errors and is retried.
     async fn handle(&self, payload: serde_json::Value) -> Result<ReconcileOutput, Failure> {
         let _: ReconcileInput = input::parse(FUNCTION, payload)?;
-        let mut latest = self.latest_executions().await?;
-        let mut reports = Vec::with_capacity(self.settings.branches.len());
+        let repository = self.settings.repository.as_str();
+        let patterns = &self.settings.branches;
+        let branches: Vec<String> = codecommit::branches(&self.codecommit, repository)
+            .await?
+            .into_iter()
+            .filter(|branch| wildcard::any_matches(patterns, branch))
+            .collect();
+        let mut reports = Vec::with_capacity(branches.len());
         let mut failures = Vec::new();
-        for (branch, latest) in self.settings.branches.iter().zip(latest.iter_mut()) {
-            let report = match self.branch(branch, latest.take()).await {
+        for branch in &branches {
+            let report = match self.branch(branch).await {
                 Ok(report) => report,
                 Err(failure) => {
-                    let report = BranchReport {
-                        branch: branch.clone(),
-                        status: BranchStatus::Failed,
-                        head: None,
-                        latest_execution: None,
-                        detect: None,
-                        message: failure.to_string(),
-                    };
+                    let report = BranchReport { message: failure.to_string(), ..report(branch, BranchStatus::Failed) };
                     failures.push(failure);
                     report
                 }
@@ -117,6 +120,11 @@ impl Function for Reconcile {
             }
             reports.push(report);
         }
+        for pattern in patterns.iter().filter(|pattern| !branches.iter().any(|b| wildcard::matches(pattern, b))) {
+            let message = format!("no branch of {repository} matches {pattern:?}");
+            tracing::warn!(pattern, "{message}");
+            reports.push(BranchReport { message, ..report(pattern, BranchStatus::NoBranch) });
+        }
         match failures.first() {
             None => Ok(ReconcileOutput { branches: reports }),
             Some(first) => Err(Failure::new(
@@ -124,7 +132,7 @@ impl Function for Reconcile {
                 format!(
                     "{FUNCTION}: {} of {} branches failed: {}",
                     failures.len(),
-                    reports.len(),
+                    branches.len(),
                     failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
                 ),
             )),
@@ -132,40 +140,54 @@ impl Function for Reconcile {
     }
 }
 
+/// A report with nothing found yet.
+fn report(branch: &str, status: BranchStatus) -> BranchReport {
+    BranchReport {
+        branch: branch.to_owned(),
+        status,
+        head: None,
+        latest_commit: None,
+        latest_status: None,
+        detect: None,
+        message: String::new(),
+    }
+}
+
 impl Reconcile {
-    async fn branch(&self, branch: &str, latest: Option<Latest>) -> Result<BranchReport, Failure> {
+    async fn branch(&self, branch: &str) -> Result<BranchReport, Failure> {
         let repository = self.settings.repository.as_str();
         let head = codecommit::branch_head(&self.codecommit, repository, branch).await?;
         // The branch was at `head` no later than now: a push after this reads as newer.
         let seen_at = (self.clock)();
-        let mut report = BranchReport {
-            branch: branch.to_owned(),
-            status: BranchStatus::NoBranch,
-            head: head.as_ref().map(ToString::to_string),
-            latest_execution: latest.as_ref().map(|latest| latest.name.clone()),
-            detect: None,
-            message: format!("branch {branch} of {repository} does not exist"),
+        let Some(head) = head else {
+            let message = format!("branch {branch} of {repository} was deleted");
+            return Ok(BranchReport { message, ..report(branch, BranchStatus::NoBranch) });
         };
-        let Some(head) = head else { return Ok(report) };
-        match reconcile(&head, latest.as_ref().map(|latest| &latest.push)) {
-            ReconcileDecision::UpToDate => {
-                report.status = BranchStatus::UpToDate;
-                report.message = format!("{repository}@{branch} is at {}, as its latest execution", head.short());
-            }
-            ReconcileDecision::NoExecution => {
-                report.status = BranchStatus::NoExecution;
+        let latest = self.ledger.latest(repository, branch).await?;
+        let mut report = BranchReport {
+            head: Some(head.to_string()),
+            latest_commit: latest.as_ref().map(|latest| latest.commit.to_string()),
+            latest_status: latest.as_ref().map(|latest| latest.status),
+            ..report(branch, BranchStatus::UpToDate)
+        };
+        match reconcile(&head, latest.as_ref()) {
+            ReconcileDecision::UpToDate(status) => {
                 report.message = format!(
-                    "{repository}@{branch} at {} has no execution in Step Functions' 90 days: nothing to compare \
-                     with, nothing done (push to deploy it)",
+                    "{repository}@{branch} is at {}, its latest recorded push ({})",
+                    head.short(),
+                    status.name()
+                );
+            }
+            ReconcileDecision::NoRecord => {
+                report.status = BranchStatus::NoRecord;
+                report.message = format!(
+                    "{repository}@{branch} at {} has no push recorded in the ledger: nothing to compare with, \
+                     nothing done (push to deploy it)",
                     head.short()
                 );
             }
-            ReconcileDecision::Unreadable(why) => {
-                report.status = BranchStatus::Unreadable;
-                report.message = format!("{repository}@{branch}: {why}; nothing done");
-            }
             ReconcileDecision::Missed { base } => {
-                let since_ms = latest.as_ref().map_or(0, |latest| latest.started_ms);
+                let since_ms = latest.as_ref().map_or(0, |latest: &PushRecord| latest.recorded_at_ms);
                 let push = Push {
                     repository: repository.to_owned(),
                     branch: branch.to_owned(),
@@ -177,7 +199,7 @@ impl Reconcile {
                 let detected = self.detect.detect(&push, Arrival::Reconciler { since_ms }).await?;
                 report.status = BranchStatus::Reconciled;
                 report.message = format!(
-                    "{repository}@{branch} is at {} but its latest execution is of {}: a push was missed; {}",
+                    "{repository}@{branch} is at {} but its latest recorded push is of {}: a push was missed; {}",
                     head.short(),
                     base.short(),
                     detected.message
@@ -186,58 +208,5 @@ impl Reconcile {
             }
         }
         Ok(report)
-    }
-
-    /// The latest execution of each configured branch (in `branches` order), newest first.
-    async fn latest_executions(&self) -> Result<Vec<Option<Latest>>, Failure> {
-        let (repository, branches) = (self.settings.repository.as_str(), &self.settings.branches);
-        let state_machine = self.settings.state_machine_arn.as_str();
-        let mut found: Vec<Option<Latest>> = branches.iter().map(|_| None).collect();
-        let mut pages =
-            self.sfn.list_executions().state_machine_arn(state_machine).max_results(1000).into_paginator().send();
-        let mut read = 0;
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|err| {
-                aws_error::failure(
-                    "ListExecutions",
-                    state_machine,
-                    &err,
-                    &[("StateMachineDoesNotExist", ErrorKind::AwsError)],
-                )
-            })?;
-            read += 1;
-            for item in page.executions() {
-                for (index, branch) in branches.iter().enumerate() {
-                    if found.get(index).is_some_and(Option::is_some)
-                        || !is_branch_execution(item.name(), repository, branch)
-                    {
-                        continue;
-                    }
-                    let push = self.recorded(item.execution_arn()).await?;
-                    if push.as_ref().is_some_and(|push| push.repository == repository && push.branch == *branch)
-                        && let (Some(slot), Some(push)) = (found.get_mut(index), push)
-                    {
-                        let started_ms = item.start_date().to_millis().unwrap_or(0);
-                        *slot = Some(Latest { name: item.name().to_owned(), started_ms, push });
-                    }
-                }
-            }
-            if found.iter().all(Option::is_some) || read >= self.settings.max_pages {
-                break;
-            }
-        }
-        Ok(found)
-    }
-
-    /// The push recorded in an execution's input.
-    async fn recorded(&self, arn: &str) -> Result<Option<RecordedPush>, Failure> {
-        let described = self
-            .sfn
-            .describe_execution()
-            .execution_arn(arn)
-            .send()
-            .await
-            .map_err(|err| aws_error::failure("DescribeExecution", arn, &err, &[]))?;
-        Ok(described.input().and_then(RecordedPush::from_input))
     }
 }

@@ -8,12 +8,11 @@
 //! | `MAX_CONCURRENCY` | detect-changes | `10` | services the pipeline builds and rolls out at once (1–40, the inline Map's limit), carried in the execution input |
 //! | `BUILD_WAIT_MIN_SECONDS`, `BUILD_WAIT_MAX_SECONDS` | detect-changes, reconcile-pushes, start-build, check-build, wake-waits | `600`, `600` | bounds of a build wait's fallback timeout (how long it waits for the build's event before looking itself) |
 //! | `ROLLOUT_WAIT_MIN_SECONDS`, `ROLLOUT_WAIT_MAX_SECONDS` | detect-changes, reconcile-pushes, deploy-service, check-rollout, rollback-service, wake-waits | `600`, `600` | bounds of a rollout (or rollback) wait's fallback timeout |
-//! | `WAITS_TABLE` | check-build, check-rollout, wake-waits | required | the DynamoDB table of the waits' task tokens |
+//! | `WAITS_TABLE` | check-build, check-rollout, wake-waits, deploy-service, reconcile-pushes; detect-changes | required (detect-changes: unless `DRY_RUN`) | the DynamoDB table of the waits' task tokens and of the push ledger |
 //! | `REPOSITORY_NAME` | detect-changes, reconcile-pushes | unset: any | the only repository deployed (reconcile-pushes: required) |
 //! | `CLUSTER_NAME` | detect-changes, reconcile-pushes, deploy-service, check-rollout, rollback-service | unset: any | the only ECS cluster touched |
 //! | `BUILD_PROJECT_PREFIX` | detect-changes, reconcile-pushes, start-build | unset: any | the start of every CodeBuild project name |
-//! | `BRANCHES` | reconcile-pushes | required | the branches to reconcile, comma-separated |
-//! | `RECONCILE_MAX_PAGES` | reconcile-pushes | `5` | the most pages of `ListExecutions` (up to 1,000 executions each) read per run (1–100) |
+//! | `BRANCHES` | reconcile-pushes | required | the branches to reconcile: comma-separated patterns, `*` matching any run of characters (EventBridge's `wildcard`, as the push rule matches them) |
 //!
 //! Each function reads the ones it uses ([`crate::Function::read_settings`]), from a [`Source`]:
 //! the environment in its bin, a table in the local stack and in tests. A variable that is set but
@@ -109,6 +108,9 @@ pub struct DetectSettings {
     /// The waits' fallback timeouts (as check-build and check-rollout read them), which a plan's
     /// worst-case history is computed with ([`deltaship_core::budget`]).
     pub waits: Waits,
+    /// The table of the push ledger (the waits table); `None` only in a dry run, which records
+    /// nothing.
+    pub ledger_table: Option<String>,
 }
 
 impl DetectSettings {
@@ -134,12 +136,22 @@ impl DetectSettings {
         let manifest_concurrency = number(source, "MANIFEST_READ_CONCURRENCY", 8, (1, 64))?;
         let max_concurrency = number(source, "MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY, (1, MAX_MAP_CONCURRENCY))?;
         let waits = Waits { build: build_wait(source)?, rollout: rollout_wait(source)? };
+        let ledger_table = text(source, "WAITS_TABLE");
+        if ledger_table.is_none() && !dry_run {
+            return Err(SettingsError {
+                variable: "WAITS_TABLE",
+                problem: "not set (the DynamoDB table of the push ledger, the template's WaitsTable; or \
+                          DRY_RUN=true to only plan)"
+                    .into(),
+            });
+        }
         Ok(Self {
             state_machine_arn,
             dry_run,
             manifest_concurrency: manifest_concurrency as usize,
             max_concurrency,
             waits,
+            ledger_table,
         })
     }
 }
@@ -154,22 +166,19 @@ pub fn scope(source: &dyn Source) -> Scope {
     }
 }
 
-/// The reconciler's settings.
+/// The reconciler's settings (besides detect-changes', which plan what it finds missed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReconcileSettings {
     /// The repository whose branches it reconciles.
     pub repository: String,
-    /// The branches, as the template's `Branches` parameter names them.
+    /// The patterns of the branches it reconciles, as the template's `Branches` parameter gives
+    /// them ([`deltaship_core::wildcard`]).
     pub branches: Vec<String>,
-    /// The state machine whose executions record what was deployed.
-    pub state_machine_arn: String,
-    /// The most pages of `ListExecutions` (up to 1,000 executions each) it reads per run.
-    pub max_pages: u32,
 }
 
 impl ReconcileSettings {
-    /// From `source`: `REPOSITORY_NAME`, `BRANCHES`, `STATE_MACHINE_ARN` (all required) and
-    /// `RECONCILE_MAX_PAGES` (default 5, 1–100).
+    /// From `source`: `REPOSITORY_NAME` and `BRANCHES` (both required; each pattern checked as
+    /// the template checks it).
     pub fn from_source(source: &dyn Source) -> Result<Self, SettingsError> {
         let required = |variable: &'static str| {
             text(source, variable).ok_or(SettingsError { variable, problem: "not set".to_owned() })
@@ -183,15 +192,11 @@ impl ReconcileSettings {
         if branches.is_empty() {
             return Err(SettingsError { variable: "BRANCHES", problem: "names no branch".to_owned() });
         }
-        let state_machine_arn = required("STATE_MACHINE_ARN")?;
-        if deltaship_core::links::execution_arn(&state_machine_arn, "x").is_none() {
-            return Err(SettingsError {
-                variable: "STATE_MACHINE_ARN",
-                problem: format!("{state_machine_arn:?} is not a state machine ARN"),
-            });
+        for pattern in &branches {
+            deltaship_core::wildcard::check_branch_pattern(pattern)
+                .map_err(|problem| SettingsError { variable: "BRANCHES", problem })?;
         }
-        let max_pages = number(source, "RECONCILE_MAX_PAGES", 5, (1, 100))?;
-        Ok(Self { repository, branches, state_machine_arn, max_pages })
+        Ok(Self { repository, branches })
     }
 }
 
@@ -222,8 +227,9 @@ mod tests {
     const DEFAULT_WAITS: Waits = Waits { build: WaitPolicy::BUILD, rollout: WaitPolicy::ROLLOUT };
 
     #[test]
-    fn detect_settings_need_a_state_machine_unless_dry_run() {
-        let settings = DetectSettings::from_source(&[("STATE_MACHINE_ARN", ARN)]).unwrap();
+    fn detect_settings_need_a_state_machine_and_a_ledger_unless_dry_run() {
+        let settings =
+            DetectSettings::from_source(&[("STATE_MACHINE_ARN", ARN), ("WAITS_TABLE", "deltaship-waits")]).unwrap();
         assert_eq!(
             settings,
             DetectSettings {
@@ -232,6 +238,7 @@ mod tests {
                 manifest_concurrency: 8,
                 max_concurrency: 10,
                 waits: DEFAULT_WAITS,
+                ledger_table: Some("deltaship-waits".into()),
             }
         );
 
@@ -248,16 +255,21 @@ mod tests {
                 dry_run: true,
                 manifest_concurrency: 3,
                 max_concurrency: 2,
-                waits: DEFAULT_WAITS
+                waits: DEFAULT_WAITS,
+                ledger_table: None,
             }
         );
         assert!(DetectSettings::from_source(&[("DRY_RUN", "true"), ("MAX_CONCURRENCY", "0")]).is_err());
         assert!(DetectSettings::from_source(&[("DRY_RUN", "true"), ("MAX_CONCURRENCY", "41")]).is_err());
 
-        let cases: [(&[(&str, &str)], &str); 4] = [
+        let cases: [(&[(&str, &str)], &str); 5] = [
             (
                 &[],
                 "environment variable STATE_MACHINE_ARN: not set (set it to the pipeline's ARN, or DRY_RUN=true to only plan)",
+            ),
+            (
+                &[("STATE_MACHINE_ARN", ARN)],
+                "environment variable WAITS_TABLE: not set (the DynamoDB table of the push ledger, the template's WaitsTable; or DRY_RUN=true to only plan)",
             ),
             (
                 &[("STATE_MACHINE_ARN", "deltaship")],
@@ -279,6 +291,31 @@ mod tests {
         }
     }
 
+    /// The table at the top of this module lists every variable the code reads.
+    #[test]
+    fn the_settings_table_lists_every_variable_read() {
+        let source = include_str!("settings.rs");
+        let (docs, code) = source.split_at(source.find("\nuse ").unwrap_or(0));
+        let code = code.split("#[cfg(test)]").next().unwrap_or_default();
+        let documented: Vec<&str> = docs
+            .lines()
+            .filter_map(|line| line.strip_prefix("//! | "))
+            .flat_map(|row| row.split(" | ").next().unwrap_or_default().split(", "))
+            .map(|name| name.trim_matches('`'))
+            .collect();
+        let mut read = Vec::new();
+        for piece in code.split('"').skip(1).step_by(2) {
+            let is_variable =
+                piece.len() > 3 && piece.chars().all(|c| c.is_ascii_uppercase() || c == '_') && piece.contains('_');
+            if is_variable && !read.contains(&piece) {
+                read.push(piece);
+            }
+        }
+        assert!(read.len() >= 10, "{read:?}");
+        let missing: Vec<&&str> = read.iter().filter(|name| !documented.contains(name)).collect();
+        assert!(missing.is_empty(), "read but not in the table: {missing:?}");
+    }
+
     struct Table<'a>(Vec<(&'a str, &'a str)>);
 
     impl Source for Table<'_> {
@@ -296,22 +333,18 @@ mod tests {
             Scope { repository: Some("shop".into()), cluster: Some("shop".into()), project_prefix: None }
         );
 
-        let settings = ReconcileSettings::from_source(&[
-            ("REPOSITORY_NAME", "shop"),
-            ("BRANCHES", "main, release ,"),
-            ("STATE_MACHINE_ARN", ARN),
-        ])
-        .unwrap();
-        assert_eq!(settings.branches, ["main", "release"]);
-        assert_eq!(settings.max_pages, 5);
-        let missing = ReconcileSettings::from_source(&[("REPOSITORY_NAME", "shop"), ("STATE_MACHINE_ARN", ARN)]);
+        let settings =
+            ReconcileSettings::from_source(&[("REPOSITORY_NAME", "shop"), ("BRANCHES", "main, release/* ,")]).unwrap();
+        assert_eq!(settings.branches, ["main", "release/*"]);
+        let missing = ReconcileSettings::from_source(&[("REPOSITORY_NAME", "shop")]);
         assert_eq!(missing.unwrap_err().to_string(), "environment variable BRANCHES: not set");
-        let empty = ReconcileSettings::from_source(&[
-            ("REPOSITORY_NAME", "shop"),
-            ("BRANCHES", ","),
-            ("STATE_MACHINE_ARN", ARN),
-        ]);
+        let empty = ReconcileSettings::from_source(&[("REPOSITORY_NAME", "shop"), ("BRANCHES", ",")]);
         assert_eq!(empty.unwrap_err().variable, "BRANCHES");
+        let quoted = ReconcileSettings::from_source(&[("REPOSITORY_NAME", "shop"), ("BRANCHES", "main,a\"b")]);
+        assert_eq!(
+            quoted.unwrap_err().to_string(),
+            "environment variable BRANCHES: branch pattern \"a\\\"b\": '\"' is not allowed (no quote, backslash, comma or space)"
+        );
     }
 
     #[test]

@@ -35,11 +35,12 @@ use deltaship_aws::Function;
 use deltaship_aws::check_rollout::CheckRollout;
 use deltaship_aws::deploy::DeployService;
 use deltaship_aws::rollback::RollbackService;
+use deltaship_core::ledger::{PushRecord, PushStatus};
 use deltaship_core::payloads::{
     CheckRolloutOutput, RollbackAction, RollbackOutput, RolledBackBy, RolloutStatus, RolloutWatch,
 };
 use deltaship_core::rollout::Expect;
-use deltaship_core::{ErrorKind, Scope, WaitPolicy, links};
+use deltaship_core::{CommitId, ErrorKind, Origin, Scope, WaitPolicy, links};
 use serde_json::{Value, json};
 
 /// A back-off policy (a minimum below the maximum), so the answers' `wait_seconds` show how
@@ -263,9 +264,9 @@ fn tags_of_6() -> Vec<Tag> {
     [tags(), older].concat()
 }
 
-/// Revision 7's tags: the team's (copied), and this push's stamp (the older one dropped).
+/// Revision 7's tags: this push's stamp (the older one dropped), and the team's (copied).
 fn tags_of_7() -> Vec<Tag> {
-    [tags(), stamp(COMMIT, PUSHED_AT, EXECUTION, OLD)].concat()
+    [stamp(COMMIT, PUSHED_AT, EXECUTION, OLD), tags()].concat()
 }
 
 /// Revision 6 as DescribeTaskDefinition returns it: every setting a revision carries, and the
@@ -397,12 +398,18 @@ fn deploy_input(container: &str) -> Value {
         "timeout_minutes": 12,
         "commit": COMMIT,
         "pushed_at": PUSHED_AT,
-        "execution": EXECUTION
+        "execution": EXECUTION,
+        "repository": "shop-monorepo",
+        "branch": "main"
     })
 }
 
 fn deploy(rules: &[&Rule]) -> DeployService {
-    DeployService::from_client(ecs(rules), ROLLOUT_WAIT, clock)
+    deploy_with(rules, &common::LedgerTable::default())
+}
+
+fn deploy_with(rules: &[&Rule], ledger: &common::LedgerTable) -> DeployService {
+    DeployService::from_clients(ecs(rules), ledger.ledger(), ROLLOUT_WAIT, clock)
 }
 
 /// What deploy-service answers once `UpdateService` put revision 7 in service deployment
@@ -613,8 +620,9 @@ async fn deploy_watches_what_the_real_update_service_answer_names() {
     input["service"] = json!(USERS);
     input["name"] = json!(USERS);
 
-    let output = DeployService::from_client(
+    let output = DeployService::from_clients(
         ecs_in(&[&describe_service, &describe_definition, &register, &update_service], "us-east-1", 1),
+        common::LedgerTable::default().ledger(),
         ROLLOUT_WAIT,
         clock,
     )
@@ -784,6 +792,69 @@ async fn an_older_push_does_not_deploy_over_a_newer_one() {
     assert!(failure.message.contains("newer-execution"), "{failure}");
     assert!(failure.message.starts_with(&format!("shop/users runs {OTHER} of commit 999999999999")), "{failure}");
     assert_eq!((register.num_calls(), update_service.num_calls()), (0, 0), "the service is not touched");
+}
+
+/// The push ledger of `shop-monorepo@main` with these pushes (base, commit), all of our second.
+async fn pushed_in_our_second(pushes: &[(&str, &str)]) -> common::LedgerTable {
+    let table = common::LedgerTable::default();
+    for (base, commit) in pushes {
+        let record = PushRecord {
+            repository: "shop-monorepo".into(),
+            branch: "main".into(),
+            commit: CommitId::parse(commit).unwrap(),
+            base: Some(CommitId::parse(base).unwrap()),
+            pushed_at: PUSHED_AT,
+            origin: Origin::Push,
+            status: PushStatus::Started,
+            execution: None,
+            message: String::new(),
+            recorded_at_ms: PUSHED_AT * 1000,
+        };
+        table.ledger().record(&record).await.unwrap();
+    }
+    table
+}
+
+#[tokio::test]
+async fn pushes_of_one_second_deploy_in_push_order_not_in_deploy_order() {
+    // Event times have one-second resolution: a push of 9999... in our very second, after ours
+    // (its base is our commit), deployed revision 8 first.
+    const LATER: &str = "9999999999999999999999999999999999999999";
+    const LATER_IMAGE: &str =
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/users:9999999999999999999999999999999999999999";
+    const BEFORE: &str = "1111111111111111111111111111111111111111";
+    let later = service(OTHER, SD_OTHER, vec![settled("ecs-svc/333", "PRIMARY", OTHER)]);
+    let describe_service = describe(later);
+    let describe_8 =
+        describe_definition(OTHER, LATER_IMAGE, [tags(), stamp(LATER, PUSHED_AT, "later-execution", NEW)].concat());
+    let register = register_revision_7();
+    let update_service = update(NEW, rolling(), &Recorder::default());
+    let ledger = pushed_in_our_second(&[(BEFORE, COMMIT), (COMMIT, LATER)]).await;
+
+    let failure = deploy_with(&[&describe_service, &describe_8, &register, &update_service], &ledger)
+        .handle(deploy_input("app"))
+        .await
+        .unwrap_err();
+
+    assert_eq!(failure.kind, ErrorKind::Superseded);
+    assert!(failure.message.contains("the same second, and before it by the push ledger"), "{failure}");
+    assert_eq!((register.num_calls(), update_service.num_calls()), (0, 0), "the service is not touched");
+
+    // The other way round: the running revision's push came first in that second (our base is
+    // its commit), so ours deploys over it.
+    let describe_service = describe(on_old());
+    let describe_6 = describe_definition(
+        OLD,
+        OLD_IMAGE,
+        [tags(), stamp(BEFORE, PUSHED_AT, "earlier-execution", "users:5")].concat(),
+    );
+    let ledger = pushed_in_our_second(&[(LATER, BEFORE), (BEFORE, COMMIT)]).await;
+    let output = deploy_with(&[&describe_service, &describe_6, &register, &update_service], &ledger)
+        .handle(deploy_input("app"))
+        .await
+        .unwrap();
+    assert_eq!(output, deploying("ROLLING"));
+    assert_eq!((register.num_calls(), update_service.num_calls()), (1, 1));
 }
 
 #[tokio::test]
@@ -1891,4 +1962,42 @@ async fn a_bad_rollback_input_is_invalid_and_calls_nothing() {
     let scope = Scope { cluster: Some("prod".into()), ..Scope::default() };
     let failure = rollbacker(&[]).with_scope(scope).handle(json!({ "watch": watch })).await.unwrap_err();
     assert_eq!(failure.kind, ErrorKind::OutOfScope, "{failure}");
+}
+
+/// ECS refuses a revision with `aws:` tags or more than 50: the current revision's are copied
+/// within what it accepts, the stamp always.
+#[tokio::test]
+async fn the_copied_tags_stay_within_what_ecs_accepts() {
+    let describe_service = describe(on_old());
+    let mut current: Vec<Tag> = vec![tag("aws:cloudformation:stack-name", "shop"), tag("AWS:Reserved", "x")];
+    current.extend((0..60).map(|i| tag(&format!("team-{i:02}"), "shop")));
+    current.extend(stamp("3e5983d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6", PUSHED_AT - 86_400, "older-execution", "users:5"));
+    let many = current.clone();
+    let describe_definition = mock!(aws_sdk_ecs::Client::describe_task_definition)
+        .match_requests(|req| req.task_definition() == Some(OLD))
+        .then_output(move || {
+            DescribeTaskDefinitionOutput::builder().task_definition(revision_6()).set_tags(Some(many.clone())).build()
+        });
+    let register = mock!(aws_sdk_ecs::Client::register_task_definition)
+        .match_requests(|req| {
+            let tags = req.tags();
+            assert_eq!(tags.len(), 50, "{tags:?}");
+            assert!(tags.iter().all(|tag| !tag.key().unwrap_or_default().to_ascii_lowercase().starts_with("aws:")));
+            assert_eq!(tags[..4], stamp(COMMIT, PUSHED_AT, EXECUTION, OLD)[..], "the stamp first");
+            assert_eq!(tags[4].key(), Some("team-00"));
+            true
+        })
+        .then_output(|| {
+            RegisterTaskDefinitionOutput::builder()
+                .task_definition(TaskDefinition::builder().task_definition_arn(NEW).build())
+                .build()
+        });
+    let seen = Recorder::default();
+    let update_service = update(NEW, rolling(), &seen);
+    let output = deploy(&[&describe_service, &describe_definition, &register, &update_service])
+        .handle(deploy_input("app"))
+        .await
+        .unwrap();
+    assert_eq!(output, deploying("ROLLING"));
+    assert_eq!(register.num_calls(), 1);
 }

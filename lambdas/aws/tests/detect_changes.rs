@@ -10,6 +10,7 @@ use aws_sdk_codecommit::operation::get_commit::GetCommitOutput;
 use aws_sdk_codecommit::operation::get_differences::{GetDifferencesError, GetDifferencesOutput};
 use aws_sdk_codecommit::operation::get_file::{GetFileError, GetFileOutput};
 use aws_sdk_codecommit::operation::get_folder::{GetFolderError, GetFolderOutput};
+use aws_sdk_codecommit::operation::list_branches::ListBranchesOutput;
 use aws_sdk_codecommit::primitives::Blob;
 use aws_sdk_codecommit::types::error::{
     CommitDoesNotExistException, FileDoesNotExistException, FolderDoesNotExistException,
@@ -19,21 +20,21 @@ use aws_sdk_codecommit::types::{
     BlobMetadata, BranchInfo, ChangeTypeEnum, Commit, Difference, FileModeTypeEnum, Folder,
 };
 use aws_sdk_sfn::operation::describe_execution::{DescribeExecutionInput, DescribeExecutionOutput};
-use aws_sdk_sfn::operation::list_executions::ListExecutionsOutput;
 use aws_sdk_sfn::operation::start_execution::{StartExecutionError, StartExecutionInput, StartExecutionOutput};
 use aws_sdk_sfn::primitives::DateTime;
+use aws_sdk_sfn::types::ExecutionStatus;
 use aws_sdk_sfn::types::error::ExecutionAlreadyExists;
-use aws_sdk_sfn::types::{ExecutionListItem, ExecutionStatus};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use common::{NOW, Recorder, event, meta};
+use common::{LedgerTable, NOW, Recorder, event, meta};
 use deltaship_aws::Function;
 use deltaship_aws::detect::DetectChanges;
 use deltaship_aws::reconcile::Reconcile;
 use deltaship_aws::settings::{DetectSettings, ReconcileSettings};
 use deltaship_core::budget::Waits;
+use deltaship_core::ledger::{PushRecord, PushStatus};
 use deltaship_core::payloads::{BranchStatus, DetectOutput, DetectStatus};
 use deltaship_core::{
-    CommitId, ErrorKind, PipelineInput, Scope, WaitPolicy, execution_name, execution_name_attempt, links,
+    CommitId, ErrorKind, Origin, PipelineInput, Scope, WaitPolicy, execution_name, execution_name_attempt, links,
 };
 use serde_json::{Value, json};
 
@@ -87,7 +88,27 @@ fn settings() -> DetectSettings {
         manifest_concurrency: 4,
         max_concurrency: 3,
         waits: Waits { build: WaitPolicy::BUILD, rollout: WaitPolicy::ROLLOUT },
+        ledger_table: Some(common::TABLE.into()),
     }
+}
+
+/// detect-changes over these clients, recording in an empty ledger of its own.
+fn detector(
+    codecommit: aws_sdk_codecommit::Client,
+    sfn: aws_sdk_sfn::Client,
+    settings: DetectSettings,
+) -> DetectChanges {
+    detector_with(codecommit, sfn, settings, &LedgerTable::default())
+}
+
+/// detect-changes over these clients, recording in `ledger`.
+fn detector_with(
+    codecommit: aws_sdk_codecommit::Client,
+    sfn: aws_sdk_sfn::Client,
+    settings: DetectSettings,
+    ledger: &LedgerTable,
+) -> DetectChanges {
+    DetectChanges::from_clients(codecommit, sfn, Some(ledger.ledger()), settings, common::clock)
 }
 
 fn push() -> Value {
@@ -291,7 +312,7 @@ fn sfn(rules: &[&Rule]) -> aws_sdk_sfn::Client {
 
 /// A handler whose clients answer nothing: any AWS call fails the test.
 fn offline() -> DetectChanges {
-    DetectChanges::from_clients(codecommit(&[]), sfn(&[]), settings())
+    detector(codecommit(&[]), sfn(&[]), settings())
 }
 
 /// The execution input that deploys `products` alone, for the push fixture.
@@ -349,7 +370,7 @@ async fn a_change_on_the_third_page_of_the_diff_starts_the_pipeline_for_that_ser
     let seen = Recorder::default();
     let start = start_rule(&name_of("main"), &seen);
     let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
-    let handler = DetectChanges::from_clients(codecommit(&rules), sfn(&[&start]), settings());
+    let handler = detector(codecommit(&rules), sfn(&[&start]), settings());
 
     let output = handler.handle(push()).await.unwrap();
 
@@ -439,8 +460,7 @@ async fn a_duplicate_delivery_finds_its_execution_already_started() {
     let tree = Tree::shop().rules();
     let diff = pages(three_pages());
     let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
-    let handler =
-        DetectChanges::from_clients(codecommit(&rules), sfn(&sfn_rules.iter().collect::<Vec<_>>()), settings());
+    let handler = detector(codecommit(&rules), sfn(&sfn_rules.iter().collect::<Vec<_>>()), settings());
 
     let output = handler.handle(push()).await.unwrap();
 
@@ -477,7 +497,7 @@ async fn a_second_push_of_the_same_commit_starts_the_next_attempt() {
     let diff = pages(three_pages());
     let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
     let sfn_rules: Vec<&Rule> = sfn_rules.iter().chain([&start_second]).collect();
-    let handler = DetectChanges::from_clients(codecommit(&rules), sfn(&sfn_rules), settings());
+    let handler = detector(codecommit(&rules), sfn(&sfn_rules), settings());
 
     let output = handler.handle(push()).await.unwrap();
 
@@ -506,8 +526,7 @@ async fn a_late_event_for_a_push_the_reconciler_started_starts_nothing() {
     let tree = Tree::shop().rules();
     let diff = pages(three_pages());
     let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
-    let handler =
-        DetectChanges::from_clients(codecommit(&rules), sfn(&sfn_rules.iter().collect::<Vec<_>>()), settings());
+    let handler = detector(codecommit(&rules), sfn(&sfn_rules.iter().collect::<Vec<_>>()), settings());
 
     let output = handler.handle(push()).await.unwrap();
 
@@ -516,14 +535,120 @@ async fn a_late_event_for_a_push_the_reconciler_started_starts_nothing() {
     assert_eq!((sfn_rules[0].num_calls(), sfn_rules[1].num_calls()), (1, 1));
 }
 
+/// The push fixture's ledger keys: its branch, and the push itself.
+fn ledger_keys() -> (String, String) {
+    (deltaship_core::ledger::resource(REPOSITORY, "main"), deltaship_core::ledger::waiter(PUSHED_AT, &commit(NEW)))
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_while_its_execution_runs_is_already_started() {
+    // StartExecution answers a duplicate of a running execution (the same name and input) with
+    // success, as the first: only the ledger tells the second delivery it is one.
+    let tree = Tree::shop().rules();
+    let (diff, diff_again) = (pages(three_pages()), pages(three_pages()));
+    let seen = Recorder::default();
+    let start = start_rule(&name_of("main"), &seen);
+    let ledger = LedgerTable::default();
+    let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
+    let first = detector_with(codecommit(&rules), sfn(&[&start]), settings(), &ledger).handle(push()).await.unwrap();
+    let rules: Vec<&Rule> = tree.iter().chain(&diff_again).collect();
+    let second = detector_with(codecommit(&rules), sfn(&[&start]), settings(), &ledger).handle(push()).await.unwrap();
+
+    let name = name_of("main");
+    assert_eq!(first.status, DetectStatus::Started);
+    assert_eq!(second.status, DetectStatus::AlreadyStarted);
+    assert_eq!(
+        second.message,
+        format!(
+            "already started (a duplicate delivery of the push) {name} of shop-monorepo@main (7f0103fa1b2c): products"
+        )
+    );
+    assert_eq!(
+        (second.execution.as_deref(), second.execution_arn.clone()),
+        (Some(name.as_str()), Some(execution_arn(&name)))
+    );
+    assert_eq!(start.num_calls(), 2, "both deliveries asked; Step Functions ran one execution");
+    let (branch, push) = ledger_keys();
+    assert_eq!(ledger.text(&branch, &push, "status").as_deref(), Some("STARTED"));
+    assert_eq!(ledger.text(&branch, &push, "execution"), Some(name));
+    assert_eq!(ledger.len(), 2, "the push and the branch's latest");
+}
+
+#[tokio::test]
+async fn every_push_is_recorded_with_what_became_of_it() {
+    let (branch, push_key) = ledger_keys();
+    let recorded = |ledger: &LedgerTable| {
+        (ledger.text(&branch, &push_key, "status"), ledger.text(&branch, deltaship_core::ledger::LATEST, "commit"))
+    };
+    let latest = Some(NEW.to_owned());
+
+    // Started: the record names the execution.
+    let ledger = LedgerTable::default();
+    let (tree, diff) = (Tree::shop().rules(), pages(three_pages()));
+    let start = start_rule(&name_of("main"), &Recorder::default());
+    let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
+    detector_with(codecommit(&rules), sfn(&[&start]), settings(), &ledger).handle(push()).await.unwrap();
+    assert_eq!(recorded(&ledger), (Some("STARTED".into()), latest.clone()));
+    assert_eq!(ledger.text(&branch, &push_key, "base").as_deref(), Some(OLD));
+    assert_eq!(ledger.text(&branch, &push_key, "origin").as_deref(), Some("push"));
+
+    // Nothing to deploy.
+    let ledger = LedgerTable::default();
+    let diff = pages(vec![vec![modified("README.md")]]);
+    let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
+    detector_with(codecommit(&rules), sfn(&[]), settings(), &ledger).handle(push()).await.unwrap();
+    assert_eq!(recorded(&ledger), (Some("NOTHING_TO_DEPLOY".into()), latest.clone()));
+
+    // [skip deploy].
+    let ledger = LedgerTable::default();
+    let skipped = Tree::shop().with_message("docs [skip deploy]").rules();
+    detector_with(codecommit(&skipped.iter().collect::<Vec<_>>()), sfn(&[]), settings(), &ledger)
+        .handle(push())
+        .await
+        .unwrap();
+    assert_eq!(recorded(&ledger), (Some("SKIPPED".into()), latest.clone()));
+
+    // A branch deltaship.toml does not deploy.
+    let ledger = LedgerTable::default();
+    let elsewhere = Tree::shop().with_settings("branches = [\"release/*\"]\n").rules();
+    detector_with(codecommit(&elsewhere.iter().collect::<Vec<_>>()), sfn(&[]), settings(), &ledger)
+        .handle(push())
+        .await
+        .unwrap();
+    assert_eq!(recorded(&ledger), (Some("IGNORED".into()), latest.clone()));
+
+    // Manifests out of the stack's scope: refused, and recorded.
+    let ledger = LedgerTable::default();
+    let scope = Scope { project_prefix: Some("users-".into()), ..Scope::default() };
+    let failure = detector_with(codecommit(&tree.iter().collect::<Vec<_>>()), sfn(&[]), settings(), &ledger)
+        .with_scope(scope)
+        .handle(push())
+        .await
+        .unwrap_err();
+    assert_eq!(failure.kind, ErrorKind::OutOfScope);
+    assert_eq!(recorded(&ledger), (Some("OUT_OF_SCOPE".into()), latest));
+
+    // A dry run records nothing; a tag push is no push.
+    let ledger = LedgerTable::default();
+    let diff = pages(three_pages());
+    let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
+    let dry = DetectSettings { dry_run: true, ..settings() };
+    detector_with(codecommit(&rules), sfn(&[]), dry, &ledger).handle(push()).await.unwrap();
+    detector_with(codecommit(&[]), sfn(&[]), settings(), &ledger)
+        .handle(event("reference-created-tag.json"))
+        .await
+        .unwrap();
+    assert_eq!((ledger.len(), ledger.log.all().len()), (0, 0));
+}
+
 #[tokio::test]
 async fn a_commit_that_says_skip_deploy_is_ignored_before_any_other_read() {
     let tree = Tree::shop().with_message("docs: typo\n\n[Skip Deploy] nothing to ship").rules();
-    let handler = DetectChanges::from_clients(codecommit(&tree.iter().collect::<Vec<_>>()), sfn(&[]), settings());
+    let handler = detector(codecommit(&tree.iter().collect::<Vec<_>>()), sfn(&[]), settings());
 
     let output = handler.handle(push()).await.unwrap();
 
-    assert_eq!(output.status, DetectStatus::Ignored);
+    assert_eq!(output.status, DetectStatus::Skipped);
     assert_eq!(
         output.message,
         "commit 7f0103fa1b2c of shop-monorepo@main says [skip deploy] (\"docs: typo\"): nothing deployed"
@@ -542,8 +667,8 @@ async fn manifests_outside_the_stacks_scope_start_nothing() {
         project_prefix: Some("users-".into()),
     };
     let tree = Tree::shop().rules();
-    let handler = DetectChanges::from_clients(codecommit(&tree.iter().collect::<Vec<_>>()), sfn(&[]), settings())
-        .with_scope(scope.clone());
+    let handler =
+        detector(codecommit(&tree.iter().collect::<Vec<_>>()), sfn(&[]), settings()).with_scope(scope.clone());
 
     let failure = handler.handle(push()).await.unwrap_err();
 
@@ -557,8 +682,8 @@ async fn manifests_outside_the_stacks_scope_start_nothing() {
     );
 
     // Another repository is refused before any call.
-    let other = DetectChanges::from_clients(codecommit(&[]), sfn(&[]), settings())
-        .with_scope(Scope { repository: Some("other".into()), ..scope });
+    let other =
+        detector(codecommit(&[]), sfn(&[]), settings()).with_scope(Scope { repository: Some("other".into()), ..scope });
     let failure = other.handle(push()).await.unwrap_err();
     assert_eq!(failure.kind, ErrorKind::OutOfScope);
     assert!(failure.message.contains("RepositoryName"), "{failure}");
@@ -570,7 +695,7 @@ async fn a_push_that_touches_no_service_starts_nothing() {
     let diff = pages(vec![vec![modified("README.md")]]);
     let start = start_rule(&name_of("main"), &Recorder::default());
     let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
-    let handler = DetectChanges::from_clients(codecommit(&rules), sfn(&[&start]), settings());
+    let handler = detector(codecommit(&rules), sfn(&[&start]), settings());
 
     let output = handler.handle(push()).await.unwrap();
 
@@ -599,7 +724,7 @@ async fn a_dry_run_returns_the_input_it_would_start() {
     let start = start_rule(&name_of("main"), &Recorder::default());
     let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
     let dry = DetectSettings { state_machine_arn: None, dry_run: true, ..settings() };
-    let handler = DetectChanges::from_clients(codecommit(&rules), sfn(&[&start]), dry);
+    let handler = detector(codecommit(&rules), sfn(&[&start]), dry);
 
     let output = handler.handle(push()).await.unwrap();
 
@@ -624,7 +749,7 @@ async fn a_dry_run_returns_the_input_it_would_start() {
     let diff = pages(three_pages());
     let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
     let dry = DetectSettings { dry_run: true, ..settings() };
-    let output = DetectChanges::from_clients(codecommit(&rules), sfn(&[&start]), dry).handle(push()).await.unwrap();
+    let output = detector(codecommit(&rules), sfn(&[&start]), dry).handle(push()).await.unwrap();
     assert_eq!(output.status, DetectStatus::DryRun);
     assert!(output.input.is_some());
     assert_eq!(start.num_calls(), 0);
@@ -679,7 +804,7 @@ async fn a_broken_manifest_is_invalid_and_starts_nothing() {
     // No GetDifferences rule: the manifests are judged before the diff is read.
     let tree = Tree::shop().with_manifest("users", USERS_BROKEN).rules();
     let start = start_rule(&name_of("main"), &Recorder::default());
-    let handler = DetectChanges::from_clients(codecommit(&tree.iter().collect::<Vec<_>>()), sfn(&[&start]), settings());
+    let handler = detector(codecommit(&tree.iter().collect::<Vec<_>>()), sfn(&[&start]), settings());
 
     let failure = handler.handle(push()).await.unwrap_err();
 
@@ -736,7 +861,7 @@ async fn a_missing_commit_or_repository_in_the_diff_is_named() {
             .then_error(error);
         let start = start_rule(&name_of("main"), &Recorder::default());
         let rules: Vec<&Rule> = tree.iter().chain([&diff]).collect();
-        let handler = DetectChanges::from_clients(codecommit(&rules), sfn(&[&start]), settings());
+        let handler = detector(codecommit(&rules), sfn(&[&start]), settings());
 
         let failure = handler.handle(push()).await.unwrap_err();
 
@@ -755,7 +880,7 @@ async fn a_first_push_plans_every_service_without_a_diff() {
     let name = name_of("feature/login");
     let start = start_rule(&name, &seen);
     // No GetDifferences rule: a diff request would fail the test.
-    let handler = DetectChanges::from_clients(codecommit(&tree.iter().collect::<Vec<_>>()), sfn(&[&start]), settings());
+    let handler = detector(codecommit(&tree.iter().collect::<Vec<_>>()), sfn(&[&start]), settings());
 
     let output = handler.handle(event("reference-created-branch.json")).await.unwrap();
 
@@ -782,7 +907,7 @@ async fn a_first_push_plans_every_service_without_a_diff() {
 async fn a_first_push_with_first_push_none_deploys_nothing() {
     let tree = Tree::shop().with_settings("branches = [\"feature/*\"]\nfirst_push = \"none\"\n").rules();
     let start = start_rule(&name_of("feature/login"), &Recorder::default());
-    let handler = DetectChanges::from_clients(codecommit(&tree.iter().collect::<Vec<_>>()), sfn(&[&start]), settings());
+    let handler = detector(codecommit(&tree.iter().collect::<Vec<_>>()), sfn(&[&start]), settings());
 
     let output = handler.handle(event("reference-created-branch.json")).await.unwrap();
 
@@ -800,7 +925,7 @@ async fn a_branch_the_settings_do_not_deploy_is_ignored() {
     let tree = Tree::shop().with_settings("branches = [\"release/*\"]\n").rules();
     let start = start_rule(&name_of("main"), &Recorder::default());
     // No GetDifferences rule: the branch is checked before the diff is read.
-    let handler = DetectChanges::from_clients(codecommit(&tree.iter().collect::<Vec<_>>()), sfn(&[&start]), settings());
+    let handler = detector(codecommit(&tree.iter().collect::<Vec<_>>()), sfn(&[&start]), settings());
 
     let output = handler.handle(push()).await.unwrap();
 
@@ -831,7 +956,7 @@ async fn a_push_that_deletes_a_manifest_reports_the_removed_service() {
     let diff = pages(vec![vec![deleted("services/users/service.toml"), deleted("services/users/src/main.rs")]]);
     let start = start_rule(&name_of("main"), &Recorder::default());
     let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
-    let handler = DetectChanges::from_clients(codecommit(&rules), sfn(&[&start]), settings());
+    let handler = detector(codecommit(&rules), sfn(&[&start]), settings());
 
     let output = handler.handle(push()).await.unwrap();
 
@@ -859,7 +984,7 @@ async fn a_repository_without_a_services_folder_deploys_nothing() {
     let start = start_rule(&name_of("main"), &Recorder::default());
     let message = Tree::shop().rules().pop().unwrap();
     let rules: Vec<&Rule> = [&no_settings, &folder, &message].into_iter().chain(&diff).collect();
-    let handler = DetectChanges::from_clients(codecommit(&rules), sfn(&[&start]), settings());
+    let handler = detector(codecommit(&rules), sfn(&[&start]), settings());
 
     let output = handler.handle(push()).await.unwrap();
 
@@ -877,8 +1002,6 @@ fn reconcile_settings(branches: &[&str]) -> ReconcileSettings {
     ReconcileSettings {
         repository: REPOSITORY.into(),
         branches: branches.iter().map(|branch| (*branch).to_owned()).collect(),
-        state_machine_arn: STATE_MACHINE.into(),
-        max_pages: 5,
     }
 }
 
@@ -891,94 +1014,86 @@ fn branch_rule(branch: &'static str, head: &'static str) -> Rule {
         })
 }
 
-/// The state machine's executions, newest first: (name, commit of its input, branch, started at).
-fn executions_rules(executions: &[(String, &'static str, &'static str, i64)]) -> Vec<Rule> {
-    let items: Vec<ExecutionListItem> = executions
-        .iter()
-        .map(|(name, _, _, started)| {
-            ExecutionListItem::builder()
-                .execution_arn(execution_arn(name))
-                .state_machine_arn(STATE_MACHINE)
-                .name(name)
-                .status(ExecutionStatus::Succeeded)
-                .start_date(DateTime::from_secs(*started))
-                .build()
-                .unwrap()
-        })
-        .collect();
-    let mut rules = vec![
-        mock!(aws_sdk_sfn::Client::list_executions)
-            .match_requests(|req| req.state_machine_arn() == Some(STATE_MACHINE) && req.next_token().is_none())
-            .then_output(move || ListExecutionsOutput::builder().set_executions(Some(items.clone())).build().unwrap()),
-    ];
-    for (name, commit, branch, started) in executions.iter().cloned() {
-        let arn = execution_arn(&name);
-        rules.push(
-            mock!(aws_sdk_sfn::Client::describe_execution)
-                .match_requests(move |req| req.execution_arn() == Some(arn.as_str()))
-                .then_output(move || {
-                    let input = json!({
-                        "execution": name, "repository": REPOSITORY, "branch": branch, "commit": commit,
-                        "base": null, "pushed_by": null, "pushed_at": started, "origin": "push",
-                        "max_concurrency": 3, "services": [], "removed": []
-                    });
-                    DescribeExecutionOutput::builder()
-                        .execution_arn(execution_arn(&name))
-                        .state_machine_arn(STATE_MACHINE)
-                        .name(&name)
-                        .status(ExecutionStatus::Succeeded)
-                        .start_date(DateTime::from_secs(started))
-                        .input(input.to_string())
-                        .build()
-                        .unwrap()
-                }),
-        );
+/// ListBranches of the repository: `branches`, over two pages.
+fn list_branches_rules(branches: &'static [&'static str]) -> Vec<Rule> {
+    let (first, second) = branches.split_at(branches.len() / 2);
+    vec![
+        mock!(aws_sdk_codecommit::Client::list_branches)
+            .match_requests(|req| req.repository_name() == Some(REPOSITORY) && req.next_token().is_none())
+            .then_output(move || {
+                ListBranchesOutput::builder()
+                    .set_branches(Some(first.iter().map(|b| (*b).to_owned()).collect()))
+                    .next_token("page-2")
+                    .build()
+            }),
+        mock!(aws_sdk_codecommit::Client::list_branches)
+            .match_requests(|req| req.repository_name() == Some(REPOSITORY) && req.next_token() == Some("page-2"))
+            .then_output(move || {
+                ListBranchesOutput::builder()
+                    .set_branches(Some(second.iter().map(|b| (*b).to_owned()).collect()))
+                    .build()
+            }),
+    ]
+}
+
+/// A ledger whose latest push of `branch` is `commit`, with `status`, recorded an hour ago.
+async fn ledger_at(pushes: &[(&str, &str, PushStatus)]) -> LedgerTable {
+    let table = LedgerTable::default();
+    for (branch, commit_id, status) in pushes {
+        let record = PushRecord {
+            repository: REPOSITORY.into(),
+            branch: (*branch).to_owned(),
+            commit: commit(commit_id),
+            base: None,
+            pushed_at: NOW - 3600,
+            origin: Origin::Push,
+            status: *status,
+            execution: None,
+            message: String::new(),
+            recorded_at_ms: (NOW - 3600) * 1000,
+        };
+        table.ledger().record(&record).await.unwrap();
     }
-    rules
+    table
+}
+
+fn reconciler(codecommit_rules: &[&Rule], sfn_rules: &[&Rule], ledger: &LedgerTable, branches: &[&str]) -> Reconcile {
+    Reconcile::from_clients(
+        codecommit(codecommit_rules),
+        sfn(sfn_rules),
+        ledger.ledger(),
+        settings(),
+        reconcile_settings(branches),
+        common::clock,
+    )
 }
 
 #[tokio::test]
 async fn the_reconciler_plans_a_push_whose_event_was_lost() {
-    // main moved OLD -> NEW, but the event never came: main's latest execution is still OLD's.
-    // release is at OLD and has never deployed: reported, not deployed.
-    let latest_of_main = execution_name(REPOSITORY, "main", &commit(OLD));
-    let executions = executions_rules(&[
-        (execution_name(REPOSITORY, "feature-x", &commit(NEW)), NEW, "feature-x", NOW - 60),
-        (latest_of_main.clone(), OLD, "main", NOW - 3600),
-        (
-            execution_name(REPOSITORY, "main", &commit("1".repeat(40).as_str())),
-            "1111111111111111111111111111111111111111",
-            "main",
-            NOW - 7200,
-        ),
-    ]);
+    // main moved OLD -> NEW, but the event never came: main's latest recorded push is OLD's.
+    // release has no recorded push: reported, not deployed. feature-x is not watched.
+    let ledger = ledger_at(&[("main", OLD, PushStatus::Started), ("feature-x", NEW, PushStatus::Started)]).await;
     let seen = Recorder::default();
     let start = start_rule(&name_of("main"), &seen);
+    let listed = list_branches_rules(&["feature-x", "main", "release"]);
     let heads = [branch_rule("main", NEW), branch_rule("release", OLD)];
     let tree = Tree::shop().rules();
     let diff = pages(three_pages());
-    let codecommit_rules: Vec<&Rule> = tree.iter().chain(&diff).chain(&heads).collect();
-    let sfn_rules: Vec<&Rule> = executions.iter().chain([&start]).collect();
-    let reconciler = Reconcile::from_clients(
-        codecommit(&codecommit_rules),
-        sfn(&sfn_rules),
-        settings(),
-        reconcile_settings(&["main", "release"]),
-        common::clock,
-    );
-
-    let output = reconciler.handle(json!({})).await.unwrap();
+    let codecommit_rules: Vec<&Rule> = tree.iter().chain(&diff).chain(&heads).chain(&listed).collect();
+    let output =
+        reconciler(&codecommit_rules, &[&start], &ledger, &["main", "release"]).handle(json!({})).await.unwrap();
 
     let [main, release] = &output.branches[..] else { panic!("{output:?}") };
     assert_eq!(main.status, BranchStatus::Reconciled, "{}", main.message);
     assert_eq!(main.head.as_deref(), Some(NEW));
-    assert_eq!(main.latest_execution.as_deref(), Some(latest_of_main.as_str()));
+    assert_eq!((main.latest_commit.as_deref(), main.latest_status), (Some(OLD), Some(PushStatus::Started)));
     let detected = main.detect.as_ref().unwrap();
     assert_eq!(detected.status, DetectStatus::Started);
     assert_eq!(detected.services, ["products"]);
-    assert_eq!(release.status, BranchStatus::NoExecution, "{}", release.message);
+    assert_eq!(release.status, BranchStatus::NoRecord, "{}", release.message);
+    assert_eq!(release.detect, None);
 
-    // One execution for NEW, planned from main's latest execution (OLD), marked as the
+    // One execution for NEW, planned from main's latest recorded push (OLD), marked as the
     // reconciler's, with the time it saw the branch as its push time.
     let request = seen.only();
     let input: Value = serde_json::from_str(request.input().unwrap()).unwrap();
@@ -989,29 +1104,76 @@ async fn the_reconciler_plans_a_push_whose_event_was_lost() {
     expected["pushed_by"] = Value::Null;
     assert_eq!(input, expected);
     assert!(diff.iter().all(|page| page.num_calls() == 1), "the diff OLD..NEW was read");
-    // The other branch's execution was never described: its name is not main's.
-    assert_eq!(executions[1].num_calls(), 0);
-    assert_eq!(executions[2].num_calls(), 1);
-    assert_eq!(executions[3].num_calls(), 0, "only the latest execution of main is read");
+    // The missed push is recorded as the reconciler's: the next run finds main up to date.
+    let branch = deltaship_core::ledger::resource(REPOSITORY, "main");
+    assert_eq!(ledger.text(&branch, deltaship_core::ledger::LATEST, "commit").as_deref(), Some(NEW));
+    assert_eq!(ledger.text(&branch, deltaship_core::ledger::LATEST, "origin").as_deref(), Some("reconciler"));
 }
 
 #[tokio::test]
-async fn the_reconciler_leaves_an_up_to_date_branch_alone() {
-    let executions = executions_rules(&[(name_of("main"), NEW, "main", NOW - 60)]);
+async fn the_reconciler_leaves_a_branch_at_its_latest_recorded_push_alone() {
+    // Whatever became of the push of the head (here: nothing to deploy), it was seen.
+    let ledger = ledger_at(&[("main", NEW, PushStatus::NothingToDeploy)]).await;
+    let listed = list_branches_rules(&["main"]);
     let heads = [branch_rule("main", NEW)];
-    let sfn_rules: Vec<&Rule> = executions.iter().collect();
-    let reconciler = Reconcile::from_clients(
-        codecommit(&heads.iter().collect::<Vec<_>>()),
-        sfn(&sfn_rules),
-        settings(),
-        reconcile_settings(&["main"]),
-        common::clock,
-    );
+    let rules: Vec<&Rule> = heads.iter().chain(&listed).collect();
+    let reconciler = reconciler(&rules, &[], &ledger, &["main"]);
 
     let output = reconciler.handle(json!({})).await.unwrap();
 
     assert_eq!(output.branches[0].status, BranchStatus::UpToDate);
+    assert_eq!(
+        output.branches[0].message,
+        "shop-monorepo@main is at 7f0103fa1b2c, its latest recorded push (NOTHING_TO_DEPLOY)"
+    );
     assert_eq!(output.branches[0].detect, None);
     let failure = reconciler.handle(json!([])).await.unwrap_err();
     assert_eq!(failure.kind, ErrorKind::InvalidInput);
+}
+
+#[tokio::test]
+async fn after_a_skipped_push_the_reconciler_plans_only_what_came_after_it() {
+    // main: an older deployed commit, then OLD says [skip deploy] (recorded SKIPPED), then a
+    // docs-only push to NEW whose event was lost. The reconciler plans OLD..NEW (the GetDifferences
+    // rules answer nothing else), which changes no service: the skipped change is not deployed.
+    let ledger = ledger_at(&[("main", OLD, PushStatus::Skipped)]).await;
+    let listed = list_branches_rules(&["main"]);
+    let heads = [branch_rule("main", NEW)];
+    let tree = Tree::shop().rules();
+    let diff = pages(vec![vec![modified("README.md")]]);
+    let rules: Vec<&Rule> = tree.iter().chain(&diff).chain(&heads).chain(&listed).collect();
+    let start = start_rule(&name_of("main"), &Recorder::default());
+
+    let output = reconciler(&rules, &[&start], &ledger, &["main"]).handle(json!({})).await.unwrap();
+
+    let main = &output.branches[0];
+    assert_eq!(main.status, BranchStatus::Reconciled, "{}", main.message);
+    assert_eq!(main.detect.as_ref().map(|detected| detected.status), Some(DetectStatus::NothingToDeploy));
+    assert_eq!(start.num_calls(), 0);
+    // Recorded, so the next run does not plan it again.
+    let branch = deltaship_core::ledger::resource(REPOSITORY, "main");
+    assert_eq!(ledger.text(&branch, deltaship_core::ledger::LATEST, "status").as_deref(), Some("NOTHING_TO_DEPLOY"));
+}
+
+#[tokio::test]
+async fn the_reconciler_watches_the_branches_its_patterns_match() {
+    let ledger = ledger_at(&[("release/1.2", NEW, PushStatus::Started)]).await;
+    let listed = list_branches_rules(&["feature/x", "main", "release/1.2", "release/2.0"]);
+    let heads = [branch_rule("release/1.2", NEW), branch_rule("release/2.0", OLD)];
+    let rules: Vec<&Rule> = heads.iter().chain(&listed).collect();
+
+    let output = reconciler(&rules, &[], &ledger, &["release/*", "hotfix/*"]).handle(json!({})).await.unwrap();
+
+    let found: Vec<(&str, BranchStatus)> =
+        output.branches.iter().map(|report| (report.branch.as_str(), report.status)).collect();
+    assert_eq!(
+        found,
+        [
+            ("release/1.2", BranchStatus::UpToDate),
+            ("release/2.0", BranchStatus::NoRecord),
+            ("hotfix/*", BranchStatus::NoBranch),
+        ]
+    );
+    assert_eq!(output.branches[2].message, "no branch of shop-monorepo matches \"hotfix/*\"");
+    assert!(listed.iter().all(|page| page.num_calls() == 1), "every page of ListBranches");
 }

@@ -144,7 +144,7 @@ fn image_of(build: &BuildSnapshot) -> Result<String, String> {
     }
     let arn = build.arn.as_deref().ok_or_else(missing)?;
     let (region, account) = region_and_account(arn).ok_or_else(missing)?;
-    Ok(format!("{account}.dkr.ecr.{region}.amazonaws.com/{repository}:{tag}"))
+    Ok(format!("{}/{repository}:{tag}", crate::partition::ecr_registry(account, region)))
 }
 
 /// Whether an image repository names its registry (`host/...`), as a URI does, rather than
@@ -307,6 +307,19 @@ mod tests {
 
         let unknown = failure_of(judge_build(&build("EXPLODED"), WaitPolicy::BUILD));
         assert!(unknown.message.contains("\"EXPLODED\""), "{unknown}");
+    }
+
+    #[test]
+    fn images_named_from_variables_follow_the_partition() {
+        let mut done = build("SUCCEEDED");
+        done.arn = Some("arn:aws-cn:codebuild:cn-north-1:123456789012:build/users-build:1".into());
+        let tag = "b".repeat(40);
+        assert_eq!(
+            judge_build(&done, WaitPolicy::BUILD),
+            BuildVerdict::Succeeded {
+                image: format!("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/shop/users:{tag}")
+            }
+        );
     }
 
     #[test]

@@ -8,11 +8,13 @@
 //!   and the commit, so a second delivery of an event finds the execution of the first. It is the
 //!   same push when the recorded push time (the event's `time`) is the same; a later push of the
 //!   same commit (the branch was reset back to it) is a new attempt with its own name.
-//! - **Lost events** ([`reconcile`]): the reconciler compares a branch's head with the commit of
-//!   the branch's latest execution, and plans the difference when they differ.
+//! - **Lost events** ([`reconcile`]): the reconciler compares a branch's head with the branch's
+//!   latest push in the [`crate::ledger`] (whatever became of it: started, nothing to deploy,
+//!   skipped, ...), and plans the difference when they differ.
 
 use serde::Deserialize;
 
+use crate::ledger::{PushRecord, PushStatus};
 use crate::pipeline::Origin;
 use crate::{CommitId, Push};
 
@@ -57,10 +59,10 @@ impl RecordedPush {
 pub enum Arrival {
     /// An EventBridge event, sent at `pushed_at` (the same in every delivery of the event).
     Event,
-    /// The reconciler, which found the branch's head without an execution. `since` is when the
-    /// latest execution it saw on the branch started, in milliseconds since the Unix epoch.
+    /// The reconciler, which found the branch's head ahead of the branch's latest recorded push.
+    /// `since_ms` is when that push was recorded, in milliseconds since the Unix epoch.
     Reconciler {
-        /// The start of the latest execution of the branch, when the reconciler looked.
+        /// When the branch's latest push was recorded, when the reconciler looked.
         since_ms: i64,
     },
 }
@@ -73,7 +75,7 @@ pub enum Arrival {
 /// |---------|----------|-------------|
 /// | event | any | it records the same push time (a duplicate delivery) |
 /// | event | started by the reconciler | the reconciler saw the branch at this commit after the push (a late event) |
-/// | reconciler | any | it started after the latest execution the reconciler saw (the event, or another reconciler run, beat it) |
+/// | reconciler | any | it started after the latest push the reconciler saw was recorded (the event, or another reconciler run, beat it) |
 pub fn covers(existing: &RecordedPush, existing_started_ms: Option<i64>, push: &Push, arrival: Arrival) -> bool {
     let same_commit = existing.repository == push.repository
         && existing.branch == push.branch
@@ -94,29 +96,26 @@ pub fn covers(existing: &RecordedPush, existing_started_ms: Option<i64>, push: &
 /// What the reconciler found on one branch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReconcileDecision {
-    /// The branch's head is the commit of its latest execution.
-    UpToDate,
-    /// No execution of the branch within Step Functions' 90 days: nothing to compare with. The
-    /// reconciler does not deploy it (a first deployment of every service is not a repair).
-    NoExecution,
-    /// The latest execution's input is not a deltaship input (started by hand?): the reason.
-    Unreadable(String),
-    /// The head has no execution: plan `base..head`, `base` being the latest execution's commit.
+    /// The branch's head is its latest recorded push's commit, whatever became of that push.
+    UpToDate(PushStatus),
+    /// No push of the branch is recorded (within the ledger's [`crate::ledger::RETENTION_DAYS`]):
+    /// nothing to compare with. The reconciler does not deploy it (a first deployment of every
+    /// service is not a repair).
+    NoRecord,
+    /// The head is not the latest recorded push: plan `base..head`, `base` being that push's
+    /// commit.
     Missed {
-        /// The commit of the branch's latest execution.
+        /// The commit of the branch's latest recorded push.
         base: CommitId,
     },
 }
 
-/// Compares a branch's `head` with its latest execution (`latest`, `None` if it has none).
-pub fn reconcile(head: &CommitId, latest: Option<&RecordedPush>) -> ReconcileDecision {
-    let Some(latest) = latest else {
-        return ReconcileDecision::NoExecution;
-    };
-    match CommitId::parse(&latest.commit) {
-        Ok(commit) if commit == *head => ReconcileDecision::UpToDate,
-        Ok(base) => ReconcileDecision::Missed { base },
-        Err(error) => ReconcileDecision::Unreadable(format!("the latest execution's commit: {error}")),
+/// Compares a branch's `head` with its latest recorded push (`latest`, `None` if none is).
+pub fn reconcile(head: &CommitId, latest: Option<&PushRecord>) -> ReconcileDecision {
+    match latest {
+        None => ReconcileDecision::NoRecord,
+        Some(latest) if latest.commit == *head => ReconcileDecision::UpToDate(latest.status),
+        Some(latest) => ReconcileDecision::Missed { base: latest.commit.clone() },
     }
 }
 
@@ -198,14 +197,29 @@ mod tests {
     }
 
     #[test]
-    fn reconcile_compares_the_head_with_the_latest_execution() {
-        let head = CommitId::parse(A).unwrap();
-        assert_eq!(reconcile(&head, None), ReconcileDecision::NoExecution);
-        assert_eq!(reconcile(&head, Some(&recorded(A, Some(1), None))), ReconcileDecision::UpToDate);
+    fn reconcile_compares_the_head_with_the_latest_recorded_push() {
+        let (head, other) = (CommitId::parse(A).unwrap(), CommitId::parse(B).unwrap());
+        let latest = |commit: &CommitId, status| PushRecord {
+            repository: "shop".into(),
+            branch: "main".into(),
+            commit: commit.clone(),
+            base: None,
+            pushed_at: 1,
+            origin: Origin::Push,
+            status,
+            execution: None,
+            message: String::new(),
+            recorded_at_ms: 1_000,
+        };
+        assert_eq!(reconcile(&head, None), ReconcileDecision::NoRecord);
+        // Whatever became of the push of the head, it was seen: nothing was missed.
+        for status in [PushStatus::Started, PushStatus::NothingToDeploy, PushStatus::Skipped, PushStatus::Ignored] {
+            assert_eq!(reconcile(&head, Some(&latest(&head, status))), ReconcileDecision::UpToDate(status));
+        }
+        // A skipped push, then a push whose event was lost: only what came after the skipped one.
         assert_eq!(
-            reconcile(&head, Some(&recorded(B, Some(1), None))),
-            ReconcileDecision::Missed { base: CommitId::parse(B).unwrap() }
+            reconcile(&head, Some(&latest(&other, PushStatus::Skipped))),
+            ReconcileDecision::Missed { base: other.clone() }
         );
-        assert!(matches!(reconcile(&head, Some(&recorded("x", None, None))), ReconcileDecision::Unreadable(_)));
     }
 }

@@ -19,10 +19,14 @@
 //! | [`waits`] | where a wait's task token is kept, which event wakes it, what completes it |
 //! | [`budget`] | how many history events a plan can write at worst, and so how it is split into executions |
 //! | [`deliveries`] | which deliveries of a push start an execution: duplicates, lost events, `[skip deploy]` |
+//! | [`ledger`] | what became of each push, which push is a branch's latest, how two pushes of one second are ordered |
+//! | [`wildcard`] | which branches the template's `Branches` patterns take (EventBridge's `wildcard`) |
 //! | [`races`] | newer push wins: an older push never deploys over a newer one |
+//! | [`tags`] | the tags of a revision deltaship registers, within what ECS accepts |
 //! | [`scope`] | what one deltaship stack may touch, whatever the manifests say |
 //! | [`failure`] | the stable error names ([`ErrorKind`]) every Lambda returns |
 //! | [`links`] | console links for builds, services and executions |
+//! | [`partition`] | which console and which domain a region uses (`aws`, `aws-cn`, `aws-us-gov`) |
 //! | [`source`] | files read at a commit, and the problems found in them ([`ManifestError`]) |
 //!
 //! `testing` (tests, benchmarks and fuzz targets only, behind the `testing` feature) holds the
@@ -60,10 +64,12 @@ pub mod commit;
 pub mod deliveries;
 pub mod event;
 pub mod failure;
+pub mod ledger;
 pub mod links;
 pub mod manifest;
 mod matcher;
 pub mod naming;
+pub mod partition;
 pub mod paths;
 pub mod payloads;
 pub mod pipeline;
@@ -73,10 +79,12 @@ pub mod rollout;
 pub mod scope;
 pub mod settings;
 pub mod source;
+pub mod tags;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod wait;
 pub mod waits;
+pub mod wildcard;
 
 pub use build::BuildVerdict;
 pub use commit::{CommitId, InvalidCommitId};

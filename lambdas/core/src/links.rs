@@ -1,5 +1,7 @@
 //! Console links that ops follow from an execution: a build's logs, a service's deployments, an
-//! execution.
+//! execution; each on the console of its region's partition (China and GovCloud have their own).
+
+use crate::partition::Partition;
 
 /// Escapes a path segment or query value for a console URL (RFC 3986 unreserved kept).
 fn escape(text: &str) -> String {
@@ -14,8 +16,9 @@ fn escape(text: &str) -> String {
     out
 }
 
+/// The console of the region's partition ([`crate::partition`]).
 fn console(region: &str) -> String {
-    format!("https://{}.console.aws.amazon.com", escape(region))
+    Partition::of_region(region).console(&escape(region))
 }
 
 /// The CodeBuild console page of a build (`<project>:<uuid>`), which shows its logs.
@@ -93,5 +96,14 @@ mod tests {
             execution("eu-west-1", "arn:aws:states:eu-west-1:1:execution:m:n")
                 .ends_with("arn%3Aaws%3Astates%3Aeu-west-1%3A1%3Aexecution%3Am%3An")
         );
+    }
+
+    #[test]
+    fn links_follow_the_partition() {
+        assert!(
+            service("cn-north-1", "shop", "users").starts_with("https://console.amazonaws.cn/ecs/v2/clusters/shop/")
+        );
+        assert!(build("us-gov-west-1", "p:1").starts_with("https://console.amazonaws-us-gov.com/codesuite/"));
+        assert!(execution("eu-west-1", "x").starts_with("https://eu-west-1.console.aws.amazon.com/states/"));
     }
 }

@@ -64,38 +64,6 @@ fn tail(short: &str, digest: &str, attempt: u32) -> String {
     if attempt <= 1 { format!("{short}-{digest}") } else { format!("{short}-{digest}-r{attempt}") }
 }
 
-/// Whether `name` may be the name of an execution of a push to `branch` of `repository` (any
-/// commit, any attempt): its start is what [`execution_name_attempt`] makes of the two, and its
-/// tail is a short commit id and a digest. Branches that read the same once shortened or
-/// sanitised (`feature/x`, `feature-x`) share names here; the execution's input tells them apart.
-pub fn is_branch_execution(name: &str, repository: &str, branch: &str) -> bool {
-    // `<rest>-<marker><number>`, the number at least 2 and at most three digits.
-    let numbered = |text: &'_ str, marker: &str| -> Option<(usize, u32)> {
-        let (rest, digits) = text.rsplit_once(marker)?;
-        let ok = !digits.is_empty() && digits.len() <= 3 && digits.bytes().all(|b| b.is_ascii_digit());
-        let number = digits.parse::<u32>().ok().filter(|number| ok && *number >= 2)?;
-        Some((rest.len(), number))
-    };
-    // A later part of a split plan ends in `-p<part>`, a later attempt in `-r<attempt>` before it.
-    let (name_end, part) = numbered(name, "-p").unwrap_or((name.len(), 1));
-    let without_part = name.get(..name_end).unwrap_or_default();
-    let (rest_end, attempt) = numbered(without_part, "-r").unwrap_or((without_part.len(), 1));
-    let rest = without_part.get(..rest_end).unwrap_or_default();
-    let tail_len = 12 + 1 + DIGEST_LEN;
-    let Some(split) = rest.len().checked_sub(tail_len) else { return false };
-    let (Some(prefix), Some(tail)) = (rest.get(..split), rest.get(split..)) else { return false };
-    let hex = |text: &str| text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    let tail_ok = tail.len() == tail_len
-        && tail.as_bytes().get(12) == Some(&b'-')
-        && tail.get(..12).is_some_and(hex)
-        && tail.get(13..).is_some_and(hex);
-    // Any commit gives the same start: only the tail depends on it.
-    let Ok(zero) = CommitId::parse(&"0".repeat(40)) else { return false };
-    let expected = execution_name_part(repository, branch, &zero, attempt, part);
-    let expected_prefix = expected.get(..expected.len().saturating_sub(tail_len + (name.len() - rest.len())));
-    tail_ok && expected_prefix == Some(prefix)
-}
-
 /// The idempotency token of the build of `service` (built by `project`) at `commit`: the same
 /// for every retry of the same build, so CodeBuild starts it once. `deltaship-` and 32 hex digits
 /// of a SHA-256 over the three.
@@ -272,36 +240,6 @@ mod tests {
         let long = execution_name_part(&"r".repeat(100), &"b".repeat(100), &commit('a'), MAX_ATTEMPTS, 120);
         assert_valid(&long);
         assert!(long.ends_with(&format!("-r{MAX_ATTEMPTS}-p120")), "{long}");
-    }
-
-    #[test]
-    fn branch_executions_are_recognised_by_name() {
-        let long = "b".repeat(100);
-        for (repository, branch) in
-            [("shop", "main"), ("shop", "feature/x"), ("shop", "feature-r2"), ("shop", long.as_str()), ("日本", "main")]
-        {
-            for (attempt, part) in [(1, 1), (2, 1), (13, 1), (1, 2), (3, 17), (2, 120)] {
-                let name = execution_name_part(repository, branch, &commit('c'), attempt, part);
-                assert!(is_branch_execution(&name, repository, branch), "{name}");
-                assert!(!is_branch_execution(&name, repository, "release"), "{name} is not release's");
-                assert!(!is_branch_execution(&name, "other", branch), "{name} is not other's");
-            }
-        }
-        for not_ours in [
-            "",
-            "shop-main",
-            "shop-main-cccccccccccc-",
-            "shop-main-cccccccccccc-02e914e78",
-            "shop-main-CCCCCCCCCCCC-02e914e789",
-            "shop-main-cccccccccccc-02e914e789-r1",
-            "shop-main-cccccccccccc-02e914e789-r",
-            "shop-main-cccccccccccc-02e914e789-p1",
-            "shop-main-cccccccccccc-02e914e789-p",
-            "shop-main-cccccccccccc-02e914e789-p2-r2",
-            "manual-run",
-        ] {
-            assert!(!is_branch_execution(not_ours, "shop", "main"), "{not_ours}");
-        }
     }
 
     #[test]

@@ -91,26 +91,56 @@ pub enum DeployDecision {
     Superseded(Failure),
 }
 
+/// Whether deciding a deployment for `ours` on a service running `current` needs the order of
+/// two pushes of one second: the revision's push has `ours`' push time and another commit. The
+/// caller then asks the [`crate::ledger`] ([`crate::ledger::order_in_second`]).
+pub fn needs_order(ours: &DeployStamp, current: &CurrentRevision) -> bool {
+    current.stamp.as_ref().is_some_and(|theirs| theirs.pushed_at == ours.pushed_at && theirs.commit != ours.commit)
+}
+
 /// Decides a deployment of `image` for the push `ours`, on a service running `current`.
 ///
-/// The order of two pushes is their push time; at equal times (the same second) the later
-/// deployment wins, as without deltaship.
-pub fn decide_deploy(ours: &DeployStamp, image: &str, current: &CurrentRevision, target: &str) -> DeployDecision {
+/// The order of two pushes is their push time. Two pushes of one second are ordered by `order`
+/// (how `ours` compares with the revision's push, from the ledger: `Less` when ours came first);
+/// only when that is unknown (pushes of two branches in one second, or a push the ledger lost)
+/// does the later deployment win, as without deltaship.
+///
+/// | the running revision | decision |
+/// |----------------------|----------|
+/// | has `image` | [`DeployDecision::Reuse`] |
+/// | pushed later than ours, or in the same second and `order` is `Less` | [`DeployDecision::Superseded`] |
+/// | anything else (not deltaship's, older, the same second and ours later or unknown) | [`DeployDecision::Deploy`] |
+pub fn decide_deploy(
+    ours: &DeployStamp,
+    image: &str,
+    current: &CurrentRevision,
+    target: &str,
+    order: Option<std::cmp::Ordering>,
+) -> DeployDecision {
     if current.image.as_deref() == Some(image) {
         return DeployDecision::Reuse { previous: current.previous.clone().unwrap_or_else(|| current.arn.clone()) };
     }
+    let newer = |theirs: &DeployStamp| {
+        theirs.pushed_at > ours.pushed_at
+            || (theirs.pushed_at == ours.pushed_at && order == Some(std::cmp::Ordering::Less))
+    };
     match &current.stamp {
-        Some(theirs) if theirs.pushed_at > ours.pushed_at => DeployDecision::Superseded(Failure::new(
+        Some(theirs) if newer(theirs) => DeployDecision::Superseded(Failure::new(
             ErrorKind::Superseded,
             format!(
                 "{target} runs {} of commit {}, pushed at {} by execution {}, newer than this push of {} (pushed at \
-                 {}): not deployed over it",
+                 {}{}): not deployed over it",
                 current.arn,
                 short(&theirs.commit),
                 theirs.pushed_at,
                 theirs.execution,
                 short(&ours.commit),
-                ours.pushed_at
+                ours.pushed_at,
+                if theirs.pushed_at == ours.pushed_at {
+                    ", the same second, and before it by the push ledger"
+                } else {
+                    ""
+                }
             ),
         )),
         _ => DeployDecision::Deploy,
@@ -181,7 +211,7 @@ mod tests {
             (revision(Some(image(B)), Some(stamp(B, 900))), "reuse"),
         ];
         for (current, expected) in cases {
-            let decision = decide_deploy(&ours, &image(B), &current, "shop/users");
+            let decision = decide_deploy(&ours, &image(B), &current, "shop/users", None);
             let got = match &decision {
                 DeployDecision::Deploy => "deploy",
                 DeployDecision::Reuse { previous } => {
@@ -199,9 +229,38 @@ mod tests {
         let mut untagged = revision(Some(image(B)), None);
         untagged.previous = None;
         assert_eq!(
-            decide_deploy(&ours, &image(B), &untagged, "shop/users"),
+            decide_deploy(&ours, &image(B), &untagged, "shop/users", None),
             DeployDecision::Reuse { previous: "arn:td/users:7".into() }
         );
+    }
+
+    /// Two pushes of one second: the ledger's order decides, never the order of the deploys.
+    #[test]
+    fn pushes_of_one_second_deploy_in_push_order() {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        let image = |commit: &str| format!("123.dkr.ecr.eu-west-1.amazonaws.com/shop/users:{commit}");
+        let ours = stamp(B, 200);
+        let theirs = CurrentRevision {
+            arn: "arn:td/users:7".into(),
+            image: Some(image(A)),
+            stamp: Some(stamp(A, 200)),
+            previous: Some("arn:td/users:6".into()),
+        };
+        assert!(needs_order(&ours, &theirs));
+        let superseded = |order| {
+            matches!(decide_deploy(&ours, &image(B), &theirs, "shop/users", order), DeployDecision::Superseded(_))
+        };
+        assert!(superseded(Some(Less)), "ours was pushed first: theirs stays");
+        assert!(!superseded(Some(Greater)), "ours was pushed last: ours deploys");
+        assert!(!superseded(None), "unknown: the later deployment wins");
+        assert!(!superseded(Some(Equal)));
+        // The order is asked only for two commits of one second.
+        let older = CurrentRevision { stamp: Some(stamp(A, 100)), ..theirs.clone() };
+        let same = CurrentRevision { stamp: Some(stamp(B, 200)), ..theirs.clone() };
+        let unstamped = CurrentRevision { stamp: None, ..theirs.clone() };
+        for current in [older, same, unstamped] {
+            assert!(!needs_order(&ours, &current), "{current:?}");
+        }
     }
 
     #[test]

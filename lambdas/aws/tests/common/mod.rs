@@ -373,3 +373,133 @@ impl MockWaits {
         );
     }
 }
+
+// ---- the push ledger ----------------------------------------------------------------------------
+
+/// The push ledger's items in memory, behind mocked `PutItem`, `GetItem` and `Query` calls that
+/// keep DynamoDB's semantics for the expressions `deltaship_aws::ledger` sends, and only those:
+/// any other condition or key expression fails the test, so the ledger cannot change its
+/// expressions without these tests noticing. (The real semantics run on moto in the local-stack
+/// tests.)
+#[derive(Clone, Default)]
+pub(crate) struct LedgerTable {
+    items: Arc<Mutex<std::collections::BTreeMap<(String, String), Item>>>,
+    /// Every call, in order.
+    pub(crate) log: CallLog,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn text_of(item: &Item, name: &str) -> String {
+    item.get(name).and_then(|value| value.as_s().ok()).cloned().unwrap_or_default()
+}
+
+impl LedgerTable {
+    /// A table holding `items` (as `deltaship_aws::ledger` stores them).
+    pub(crate) fn with(items: Vec<Item>) -> Self {
+        let table = Self::default();
+        for item in items {
+            let key = (text_of(&item, "resource"), text_of(&item, "waiter"));
+            table.items.lock().unwrap().insert(key, item);
+        }
+        table
+    }
+
+    /// The ledger over this table, each call tried once.
+    pub(crate) fn ledger(&self) -> deltaship_aws::ledger::Ledger {
+        let rules = [self.put_item(), self.get_item(), self.query()];
+        let dynamodb = mock_client!(
+            aws_sdk_dynamodb,
+            RuleMode::MatchAny,
+            &rules.iter().collect::<Vec<_>>(),
+            |config: aws_sdk_dynamodb::config::Builder| config
+                .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(1))
+        );
+        deltaship_aws::ledger::Ledger::from_client(dynamodb, TABLE.to_owned())
+    }
+
+    /// The item under `resource` and `waiter`.
+    pub(crate) fn item(&self, resource: &str, waiter: &str) -> Option<Item> {
+        self.items.lock().unwrap().get(&(resource.to_owned(), waiter.to_owned())).cloned()
+    }
+
+    /// The text attribute `name` of the item under `resource` and `waiter`.
+    pub(crate) fn text(&self, resource: &str, waiter: &str, name: &str) -> Option<String> {
+        self.item(resource, waiter).map(|item| text_of(&item, name))
+    }
+
+    /// How many items the table holds.
+    pub(crate) fn len(&self) -> usize {
+        self.items.lock().unwrap().len()
+    }
+
+    fn put_item(&self) -> Rule {
+        let table = self.clone();
+        mock!(aws_sdk_dynamodb::Client::put_item)
+            .match_requests(|req| req.table_name() == Some(TABLE))
+            .then_compute_response(move |req: &PutItemInput| {
+                table.log.record(&"PutItem");
+                let item = req.item().cloned().unwrap_or_default();
+                let key = (text_of(&item, "resource"), text_of(&item, "waiter"));
+                let mut items = table.items.lock().unwrap();
+                let existing = items.get(&key);
+                let holds = match req.condition_expression() {
+                    None => true,
+                    Some("attribute_not_exists(#waiter)") => existing.is_none(),
+                    Some("#push = :push") => {
+                        let wanted = req.expression_attribute_values().and_then(|values| values.get(":push"));
+                        existing.and_then(|item| item.get("push")) == wanted
+                    }
+                    Some(other) => panic!("the ledger table does not know the condition {other:?}"),
+                };
+                if !holds {
+                    let message = "The conditional request failed";
+                    return MockResponse::Error(PutItemError::ConditionalCheckFailedException(
+                        ConditionalCheckFailedException::builder()
+                            .message(message)
+                            .meta(meta("ConditionalCheckFailedException", message))
+                            .build(),
+                    ));
+                }
+                items.insert(key, item);
+                MockResponse::Output(PutItemOutput::builder().build())
+            })
+    }
+
+    fn get_item(&self) -> Rule {
+        let table = self.clone();
+        mock!(aws_sdk_dynamodb::Client::get_item)
+            .match_requests(|req| req.table_name() == Some(TABLE))
+            .then_compute_output(move |req| {
+                table.log.record(&"GetItem");
+                let key = req.key().cloned().unwrap_or_default();
+                let found = table.item(&text_of(&key, "resource"), &text_of(&key, "waiter"));
+                aws_sdk_dynamodb::operation::get_item::GetItemOutput::builder().set_item(found).build()
+            })
+    }
+
+    fn query(&self) -> Rule {
+        let table = self.clone();
+        mock!(aws_sdk_dynamodb::Client::query)
+            .match_requests(|req| req.table_name() == Some(TABLE))
+            .then_compute_output(move |req: &QueryInput| {
+                table.log.record(&"Query");
+                assert_eq!(
+                    req.key_condition_expression(),
+                    Some("#resource = :resource AND begins_with(#waiter, :second)"),
+                    "the ledger table knows one key condition"
+                );
+                let values = req.expression_attribute_values().cloned().unwrap_or_default();
+                let (resource, second) = (text_of(&values, ":resource"), text_of(&values, ":second"));
+                let items: Vec<Item> = table
+                    .items
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|((r, waiter), _)| *r == resource && waiter.starts_with(&second))
+                    .map(|(_, item)| item.clone())
+                    .collect();
+                QueryOutput::builder().set_items(Some(items)).build()
+            })
+    }
+}

@@ -59,7 +59,10 @@ pub enum DetectStatus {
     AlreadyStarted,
     /// The push changes no service.
     NothingToDeploy,
-    /// The event is not a push to deploy (a tag, a deleted branch, a branch not deployed, ...).
+    /// The pushed commit says `[skip deploy]`.
+    Skipped,
+    /// The event is not a push to deploy (a tag, a deleted branch, a branch `deltaship.toml` does
+    /// not deploy, ...).
     Ignored,
     /// `DRY_RUN` is set: `input` is what it would have started.
     DryRun,
@@ -108,16 +111,16 @@ impl DetectOutput {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum BranchStatus {
-    /// The head is the commit of the branch's latest execution.
+    /// The head is the branch's latest recorded push, whatever became of it.
     UpToDate,
-    /// The head had no execution: detect-changes' planning ran (see `detect`).
+    /// The head is not the latest recorded push (its event was lost): detect-changes' planning
+    /// ran for the difference (see `detect`).
     Reconciled,
-    /// The branch has no execution to compare with; nothing was done.
-    NoExecution,
-    /// The branch does not exist.
+    /// No push of the branch is recorded in the ledger: nothing to compare with; nothing was
+    /// done.
+    NoRecord,
+    /// No branch matches the pattern (`branch` is the pattern), or the branch was deleted.
     NoBranch,
-    /// The latest execution's input is not deltaship's; nothing was done.
-    Unreadable,
     /// Reading the branch or planning it failed (see `message`).
     Failed,
 }
@@ -131,8 +134,10 @@ pub struct BranchReport {
     pub status: BranchStatus,
     /// The branch's head, when it exists.
     pub head: Option<String>,
-    /// The branch's latest execution, if any.
-    pub latest_execution: Option<String>,
+    /// The commit of the branch's latest recorded push, if any.
+    pub latest_commit: Option<String>,
+    /// What became of that push.
+    pub latest_status: Option<crate::ledger::PushStatus>,
     /// What detect-changes' planning did for a missed push.
     pub detect: Option<DetectOutput>,
     /// The same in a sentence, also logged.
@@ -142,7 +147,8 @@ pub struct BranchReport {
 /// reconcile-pushes' answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReconcileOutput {
-    /// One report per branch of `BRANCHES`, in that order.
+    /// One report per branch a `BRANCHES` pattern matches, by name, then one per pattern that
+    /// matches none.
     pub branches: Vec<BranchReport>,
 }
 

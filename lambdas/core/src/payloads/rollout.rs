@@ -27,6 +27,13 @@ pub struct DeployInput {
     pub pushed_at: i64,
     /// The execution deploying it.
     pub execution: String,
+    /// The repository pushed to (the push ledger orders two pushes of one second by it); empty
+    /// from an execution started before it was passed.
+    #[serde(default)]
+    pub repository: String,
+    /// The branch pushed to.
+    #[serde(default)]
+    pub branch: String,
 }
 
 /// The service deployment deltaship is watching: what deploy-service (or rollback-service)
