@@ -143,7 +143,7 @@ impl LocalStack {
     }
 
     /// Makes the stack what a deployment for the repository's checked-out head would be (as
-    /// [`LocalStack::prepare`]): `deltaship local up`'s start. The branch and the head.
+    /// `prepare` does for a push): `deltaship local up`'s start. The branch and the head.
     pub async fn prepare_head(&mut self) -> Result<(String, CommitId), LocalError> {
         let git = GitRepo::open(&self.repository.path)?;
         let head = git.resolve("HEAD")?;
