@@ -18,7 +18,7 @@ SAM_ENV := env -u AWS_PROFILE -u AWS_SESSION_TOKEN SAM_CLI_TELEMETRY=0 AWS_REGIO
 	AWS_DEFAULT_REGION=eu-west-1 AWS_ACCESS_KEY_ID=dummy AWS_SECRET_ACCESS_KEY=dummy \
 	AWS_EC2_METADATA_DISABLED=true
 
-.PHONY: help demo venv venv-build test lint sam-build invoke-lambdas bench bench-lambdas cost ci
+.PHONY: help demo venv venv-build test lint sam-build sam-local invoke-lambdas bench bench-lambdas cost ci
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -50,8 +50,13 @@ lint: venv ## statelint on the ASL, cfn-lint on both templates, sam validate --l
 # cargo-lambda (from the venv) cross-compiles every function for arm64 with zig (from the
 # ziglang wheel, found through the venv's python), in release mode, into CARGO_TARGET_DIR;
 # sam puts each bootstrap in sam/.aws-sam/build/<Function>/.
-sam-build: venv-build ## sam build: the seven Lambdas for arm64, with cargo-lambda and zig
+sam-build: venv-build ## sam build: the eight Lambdas for arm64, with cargo-lambda and zig
 	cd sam && $(SAM_ENV) PATH="$(BIN):$$PATH" sam build
+
+# Starts a container engine if none runs (as root; it installs Debian's docker.io if missing) and
+# stops what it started. docs/sam-local.md.
+sam-local: venv ## every Lambda in a container with sam local invoke, against deltaship local up
+	PATH="$(BIN):$$PATH" $(BIN)/python scripts/sam-local
 
 invoke-lambdas: ## every Lambda bin under the Lambda Runtime Interface Emulator
 	python3 scripts/invoke-lambdas

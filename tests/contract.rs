@@ -730,11 +730,25 @@ fn every_sam_event_is_its_functions_input_and_passes_its_rule() {
         .collect();
     // The sample's stack: eu-west-1, the parameters' defaults (repository deltaship, branch main).
     let rules = rules("eu-west-1", &[]);
+    // (file, function, whether a rule delivers it): the EventBridge events, then the state
+    // machine's payloads and the schedule's, which no rule delivers. Every function has one.
     let expected = [
         ("push.json", "detect-changes", true),
         ("branch-deleted.json", "detect-changes", false),
         ("build-succeeded.json", "wake-waits", true),
+        ("start-build.json", "start-build", false),
+        ("check-build.json", "check-build", false),
+        ("deploy-service.json", "deploy-service", false),
+        ("check-rollout.json", "check-rollout", false),
+        ("rollback-service.json", "rollback-service", false),
+        ("reconcile-pushes.json", "reconcile-pushes", false),
     ];
+    let functions: BTreeSet<&str> = expected.iter().map(|(_, function, _)| *function).collect();
+    assert_eq!(
+        functions,
+        deltaship_aws::function::names().into_iter().collect::<BTreeSet<_>>(),
+        "one event per function"
+    );
     assert_eq!(events.keys().collect::<Vec<_>>(), {
         let mut names: Vec<&str> = expected.iter().map(|(name, _, _)| *name).collect();
         names.sort_unstable();

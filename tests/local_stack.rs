@@ -45,6 +45,8 @@ fn options(repo: &TestRepo, build_seconds: f64, rollout_seconds: f64) -> StackOp
         build_seconds,
         rollout_seconds,
         waits: Waits::Local,
+        listen: Vec::new(),
+        port: 0,
     }
 }
 

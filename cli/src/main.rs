@@ -59,12 +59,19 @@ enum LocalCommand {
     /// Exit status: 0 when the execution succeeded or nothing was to deploy, 1 when it failed,
     /// 2 for bad input.
     Run(local::RunArgs),
+    /// Start the local stack and keep it up until interrupted (Ctrl-C), serving the repository's
+    /// checked-out head: print its endpoint and the environment for the AWS CLI, the SDKs and
+    /// `sam local invoke` (it listens on 127.0.0.1 and the container bridge docker0).
+    ///
+    /// Exit status: 0 once stopped, 1 if the stack could not start, 2 for bad input.
+    Up(local::UpArgs),
 }
 
 fn main() -> ExitCode {
     output::exit(match Cli::parse().command {
         Command::Plan { repo, base, head, format } => plan_command(&PlanRequest { repo, base, head }, format),
         Command::Local { command: LocalCommand::Run(args) } => local::command::run(args),
+        Command::Local { command: LocalCommand::Up(args) } => local::up::up(&args),
         Command::Cost(args) => cost::run(&args),
     })
 }

@@ -102,7 +102,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         .enable_all()
         .build()
         .map_err(|error| CliError::failure(format!("could not start the async runtime: {error}")))?;
-    let options = StackOptions { repo, moto_server, build_seconds, rollout_seconds, waits };
+    let options =
+        StackOptions { repo, moto_server, build_seconds, rollout_seconds, waits, listen: Vec::new(), port: 0 };
     let request = RunRequest {
         base,
         head,

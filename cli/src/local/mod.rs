@@ -14,6 +14,7 @@
 //! ```
 //!
 //! - [`command`]: `deltaship local run`'s arguments, and the run with its progress and report.
+//! - [`up`]: `deltaship local up`, the stack as a server that stays up until interrupted.
 //! - [`stack`]: starts and stops moto and the front.
 //! - [`seed`]: creates what the manifests name, and the state machine.
 //! - [`run`]: one push, end to end, read back from the execution's [`history`].
@@ -35,11 +36,13 @@ pub mod report;
 pub mod run;
 pub mod seed;
 pub mod stack;
+pub mod up;
 
 pub use command::RunArgs;
 pub use follow::{RunReport, RunStatus, ServiceReport};
 pub use run::{Progress, Pushed, RunRequest};
 pub use stack::{LocalStack, StackOptions};
+pub use up::UpArgs;
 
 use deltaship_core::Failure;
 

@@ -91,20 +91,10 @@ impl LocalStack {
         };
         let branch =
             git.branch_of(&request.head).or_else(|| git.branch_of("HEAD")).unwrap_or_else(|| "main".to_owned());
-        let (settings, manifests) = git.manifests(&head)?;
-        let catalog = Catalog::load(settings.as_ref(), &manifests).map_err(|error| {
-            LocalError::BadInput(format!("the manifests at {} are invalid:\n{error}", head.short()))
-        })?;
+        let catalog = self.prepare(&git, &head, &branch, request.definition.as_deref()).await?;
         let faults = faults(&catalog, request)?;
-
-        let definition = request.definition.as_deref().unwrap_or(seed::PIPELINE_ASL);
-        seed::seed(&self.config, &catalog, &self.repository.name, &self.state_machine_arn, definition).await?;
         self.front.with_emulator(|emulator| emulator.set_faults(faults));
         self.front.set_drop_events(request.drop_events);
-        let parameters = template_parameters(&self.repository.name, &branch, &catalog);
-        let rules = eventbridge::rules(eventbridge::TEMPLATE, &parameters)
-            .map_err(|problem| LocalError::Stack(format!("the SAM template's event rules: {problem}")))?;
-        self.front.set_rules(rules);
         while self.invocations.try_recv().is_ok() {}
 
         progress(&Progress::Push { branch: branch.clone(), base: base.clone(), head: head.clone() });
@@ -129,6 +119,39 @@ impl LocalStack {
 }
 
 impl LocalStack {
+    /// Makes the stack what a deployment for `head` of `branch` would be: creates what its
+    /// manifests name and the state machine (`definition`, else the built-in one), and the
+    /// template's EventBridge rules with their parameters. Its catalog.
+    pub(super) async fn prepare(
+        &mut self,
+        git: &GitRepo,
+        head: &CommitId,
+        branch: &str,
+        definition: Option<&str>,
+    ) -> Result<Catalog, LocalError> {
+        let (settings, manifests) = git.manifests(head)?;
+        let catalog = Catalog::load(settings.as_ref(), &manifests).map_err(|error| {
+            LocalError::BadInput(format!("the manifests at {} are invalid:\n{error}", head.short()))
+        })?;
+        let definition = definition.unwrap_or(seed::PIPELINE_ASL);
+        seed::seed(&self.config, &catalog, &self.repository.name, &self.state_machine_arn, definition).await?;
+        let parameters = template_parameters(&self.repository.name, branch, &catalog);
+        let rules = eventbridge::rules(eventbridge::TEMPLATE, &parameters)
+            .map_err(|problem| LocalError::Stack(format!("the SAM template's event rules: {problem}")))?;
+        self.front.set_rules(rules);
+        Ok(catalog)
+    }
+
+    /// Makes the stack what a deployment for the repository's checked-out head would be (as
+    /// `prepare` does for a push): `deltaship local up`'s start. The branch and the head.
+    pub async fn prepare_head(&mut self) -> Result<(String, CommitId), LocalError> {
+        let git = GitRepo::open(&self.repository.path)?;
+        let head = git.resolve("HEAD")?;
+        let branch = git.branch_of("HEAD").unwrap_or_else(|| "main".to_owned());
+        self.prepare(&git, &head, &branch, None).await?;
+        Ok((branch, head))
+    }
+
     /// Runs reconcile-pushes once, as its schedule does (with `{}`), on the stack's repository:
     /// its answer, each branch compared with the push ledger in moto's DynamoDB. Any execution it
     /// starts runs on as a push's would.

@@ -1,6 +1,6 @@
 //! Starting and stopping the local stack: a moto server and the front, both on 127.0.0.1.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener as StdListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,6 +48,11 @@ pub struct StackOptions {
     pub rollout_seconds: f64,
     /// The waits' fallback timeouts.
     pub waits: Waits,
+    /// Where the front listens besides 127.0.0.1 (always: moto's Step Functions engine calls the
+    /// functions there), e.g. the container bridge's address.
+    pub listen: Vec<IpAddr>,
+    /// The front's port on every address; 0 takes a free one.
+    pub port: u16,
 }
 
 /// The fallback timeouts of the local stack's waits (how long a wait for an event lasts before
@@ -82,8 +87,10 @@ const EVENT_TICK: Duration = Duration::from_millis(50);
 
 /// A running local stack. [`LocalStack::stop`] stops it; dropping it kills moto too.
 pub struct LocalStack {
-    /// The front's address: every AWS call goes here.
+    /// The front's address on 127.0.0.1: every AWS call goes here.
     pub endpoint: SocketAddr,
+    /// Every address the front listens on, [`LocalStack::endpoint`] first.
+    pub endpoints: Vec<SocketAddr>,
     /// moto's address.
     pub moto: SocketAddr,
     /// The `moto_server` program that runs.
@@ -99,7 +106,9 @@ pub struct LocalStack {
     /// The event of each push run so far, by branch, base and head: running a push again
     /// delivers the same event again, as EventBridge may.
     pub(super) delivered: std::collections::BTreeMap<String, serde_json::Value>,
-    server: JoinHandle<()>,
+    /// The functions' environment, as the SAM template would set it for this stack.
+    pub variables: Variables,
+    servers: Vec<JoinHandle<()>>,
     /// Delivers the events that are due, as EventBridge would.
     pump: JoinHandle<()>,
     moto_process: Child,
@@ -117,10 +126,13 @@ impl LocalStack {
             .tempdir()
             .map_err(|error| LocalError::Stack(format!("could not make a scratch folder: {error}")))?;
 
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .await
-            .map_err(|error| LocalError::Stack(format!("could not listen on 127.0.0.1: {error}")))?;
-        let endpoint = listener.local_addr().map_err(|error| LocalError::Stack(error.to_string()))?;
+        let listeners = listen(&options.listen, options.port).await?;
+        let endpoints = listeners
+            .iter()
+            .map(TcpListener::local_addr)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| LocalError::Stack(error.to_string()))?;
+        let endpoint = *endpoints.first().ok_or_else(|| LocalError::Stack("the front listens nowhere".into()))?;
         let moto = free_port()?;
 
         let moto_log = scratch.path().join("moto.log");
@@ -171,16 +183,18 @@ impl LocalStack {
             Emulator::new(options.build_seconds, options.rollout_seconds),
             sender,
         ));
-        let server = tokio::spawn(Arc::clone(&front).serve(listener));
+        let servers: Vec<JoinHandle<()>> =
+            listeners.into_iter().map(|listener| tokio::spawn(Arc::clone(&front).serve(listener))).collect();
         let pump = tokio::spawn(pump_events(Arc::clone(&front)));
         // Through the front, which serves from now on.
         if let Err(error) = create_waits_table(&config).await {
-            server.abort();
+            servers.iter().for_each(JoinHandle::abort);
             pump.abort();
             return Err(error);
         }
         Ok(Self {
             endpoint,
+            endpoints,
             moto,
             moto_server,
             config,
@@ -189,7 +203,8 @@ impl LocalStack {
             front,
             invocations,
             delivered: std::collections::BTreeMap::new(),
-            server,
+            variables,
+            servers,
             pump,
             moto_process,
             moto_log,
@@ -199,7 +214,7 @@ impl LocalStack {
 
     /// Stops the front and moto, and waits until moto has exited.
     pub async fn stop(mut self) -> Result<(), LocalError> {
-        self.server.abort();
+        self.servers.iter().for_each(JoinHandle::abort);
         self.pump.abort();
         // Whether it was still running or not, it is gone after this.
         let _ = self.moto_process.start_kill();
@@ -364,6 +379,28 @@ fn repository(path: &Path) -> Result<(LocalRepository, String), LocalError> {
     let name = root.file_name().and_then(|name| name.to_str()).unwrap_or("local").to_owned();
     let branch = git.branch_of("HEAD").unwrap_or_else(|| "main".to_owned());
     Ok((LocalRepository { name, path: root }, branch))
+}
+
+/// The front's listeners: 127.0.0.1 first, then each of `addresses`, all on one port (`port`,
+/// or a free one when 0).
+async fn listen(addresses: &[IpAddr], port: u16) -> Result<Vec<TcpListener>, LocalError> {
+    let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let bind = |address: IpAddr, port: u16| async move {
+        TcpListener::bind((address, port)).await.map_err(|error| {
+            LocalError::Stack(format!("could not listen on {}: {error}", SocketAddr::new(address, port)))
+        })
+    };
+    let first = bind(loopback, port).await?;
+    let port = first.local_addr().map_err(|error| LocalError::Stack(error.to_string()))?.port();
+    let mut listeners = vec![first];
+    let mut seen = vec![loopback];
+    for address in addresses {
+        if !seen.contains(address) {
+            listeners.push(bind(*address, port).await?);
+            seen.push(*address);
+        }
+    }
+    Ok(listeners)
 }
 
 fn free_port() -> Result<SocketAddr, LocalError> {
