@@ -3,6 +3,8 @@
 //! - [`asl`]: the subset of Amazon States Language paths deltaship's pipeline uses (reading a
 //!   path, filling `Parameters`/`ResultSelector`, placing a result at `ResultPath`), shared by
 //!   `deltaship cost` and the contract tests.
+//! - [`check`]: `deltaship check`, the configuration at a revision validated, what triggers each
+//!   service, which paths no service owns.
 //! - [`cost`]: `deltaship cost`, what a push costs to orchestrate, walked from the state machine.
 //! - [`event_pattern`]: EventBridge event patterns, as the local stack matches its events.
 //! - [`git`]: a local git repository as a change source (revisions, tree diffs, manifests),
@@ -18,6 +20,7 @@
 //! (not a repository, unknown revision, invalid manifest, bad arguments).
 
 pub mod asl;
+pub mod check;
 pub mod cost;
 pub mod event_pattern;
 pub mod git;

@@ -1,6 +1,7 @@
-//! Service manifests: `services/<name>/service.toml`, validated strictly.
+//! Service manifests: `<service folder>/service.toml`, validated strictly.
 //!
-//! A service is a folder `services/<name>/` holding a `service.toml`:
+//! A service is a folder that one of the repository's service roots matches (`services/*` by
+//! default: [`crate::roots`]) holding a `service.toml`; its name is the folder's name:
 //!
 //! ```toml
 //! # Paths and globs are relative to this folder; `..` may leave it but not the repository.
@@ -31,8 +32,6 @@ use serde::{Deserialize, Serialize};
 use crate::paths::resolve_list;
 use crate::source::{ManifestError, SourceFile, parse_toml};
 
-/// The folder whose sub-folders are services.
-pub const SERVICES_DIR: &str = "services";
 /// The manifest's file name inside a service folder.
 pub const MANIFEST_FILE: &str = "service.toml";
 /// The rollout deadline when a manifest does not set `deploy.timeout_minutes`.
@@ -49,7 +48,7 @@ pub const MAX_TIMEOUT_MINUTES: u32 = 24 * 60;
 /// One deployable service, validated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Service {
-    /// The service's name: its folder's name under `services/`.
+    /// The service's name: its folder's last component.
     pub name: String,
     /// Its folder, e.g. `services/user-service`.
     pub folder: String,
@@ -107,7 +106,8 @@ pub fn resource_name(name_or_arn: &str) -> &str {
     if name_or_arn.starts_with("arn:") { name_or_arn.rsplit('/').next().unwrap_or(name_or_arn) } else { name_or_arn }
 }
 
-/// Reads and validates `services/<name>/service.toml`.
+/// Reads and validates a `service.toml`: the service's folder is the file's, and its name the
+/// folder's last component. (Whether a root matches the folder is the catalog's to check.)
 pub fn parse_service(file: &SourceFile) -> Result<Service, Vec<ManifestError>> {
     let path = file.path.as_str();
     let (name, folder) = service_location(path).map_err(|problem| vec![ManifestError::new(path, None, problem)])?;
@@ -167,18 +167,15 @@ pub fn parse_service(file: &SourceFile) -> Result<Service, Vec<ManifestError>> {
     })
 }
 
-/// If `path` is `services/<name>/service.toml`, the name of the service it declares.
-pub fn service_name_of_manifest(path: &str) -> Option<&str> {
-    let name = path.strip_prefix(SERVICES_DIR)?.strip_prefix('/')?;
-    let name = name.strip_suffix(MANIFEST_FILE)?.strip_suffix('/')?;
-    (!name.is_empty() && !name.contains('/')).then_some(name)
-}
-
 /// The service's name and folder from its manifest path, checking the name is usable everywhere
 /// it goes (Step Functions, CodeBuild environment, logs).
 fn service_location(path: &str) -> Result<(String, String), String> {
-    let name = service_name_of_manifest(path)
-        .ok_or_else(|| format!("a service manifest must be at {SERVICES_DIR}/<name>/{MANIFEST_FILE}"))?;
+    let folder = path
+        .strip_suffix(MANIFEST_FILE)
+        .and_then(|folder| folder.strip_suffix('/'))
+        .filter(|folder| !folder.is_empty())
+        .ok_or_else(|| format!("a service manifest must be a service folder's {MANIFEST_FILE}"))?;
+    let name = crate::roots::service_name(folder);
     let valid = name.len() <= 63
         && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
@@ -187,7 +184,7 @@ fn service_location(path: &str) -> Result<(String, String), String> {
             "service folder name `{name}` must be 1 to 63 letters, digits, '-', '_' or '.', starting with a letter or digit"
         ));
     }
-    Ok((name.to_owned(), format!("{SERVICES_DIR}/{name}")))
+    Ok((name.to_owned(), folder.to_owned()))
 }
 
 const fn default_timeout() -> u32 {
@@ -521,18 +518,25 @@ image_repository = "shop/user-service"
 
     #[test]
     fn manifest_location_and_folder_names() {
-        for (path, ok) in [
-            ("services/api/service.toml", true),
-            ("services/api.v2_x-y/service.toml", true),
-            ("services/a/b/service.toml", false),
-            ("service.toml", false),
-            ("other/api/service.toml", false),
-            ("services/my api/service.toml", false),
-            ("services/-api/service.toml", false),
-            ("services/.hidden/service.toml", false),
+        // Whether a root matches the folder is the catalog's question (`crate::roots`): here any
+        // folder will do, and its last component is the name.
+        for (path, name) in [
+            ("services/api/service.toml", Some("api")),
+            ("services/api.v2_x-y/service.toml", Some("api.v2_x-y")),
+            ("services/a/b/service.toml", Some("b")),
+            ("src/api/service.toml", Some("api")),
+            ("teams/a/services/x/service.toml", Some("x")),
+            ("service.toml", None),
+            ("services/api/service.tom", None),
+            ("services/my api/service.toml", None),
+            ("services/-api/service.toml", None),
+            ("services/.hidden/service.toml", None),
         ] {
             let result = parse_service(&file(path, GOOD));
-            assert_eq!(result.is_ok(), ok, "{path}: {result:?}");
+            assert_eq!(result.as_ref().ok().map(|service| service.name.as_str()), name, "{path}: {result:?}");
+            if let Ok(service) = result {
+                assert_eq!(service.folder, path.trim_end_matches("/service.toml"));
+            }
         }
     }
 
