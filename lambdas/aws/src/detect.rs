@@ -201,9 +201,11 @@ impl DetectChanges {
         if let Some(skip) = decision::skip(&message) {
             return Ok(nothing(push, &skip));
         }
-        let changes = match &push.base {
-            Some(base) => Some(codecommit::changes(&self.codecommit, repository, base, head).await?),
-            None => None,
+        // With a stored catalog to start from, the diff says what to read again: read it first.
+        // Without, the branch and the services are decided before the diff is read.
+        let mut changes = match (&push.base, &self.catalogs) {
+            (Some(base), Some(_)) => Some(codecommit::changes(&self.codecommit, repository, base, head).await?),
+            _ => None,
         };
         let (settings, manifests, snapshot) = self.files(push, changes.as_deref()).await?;
         let catalog = Catalog::load(settings.as_ref(), &manifests).map_err(|error| invalid_manifest(push, &error))?;
@@ -227,6 +229,12 @@ impl DetectChanges {
                 "the catalog of {} was not stored (the next push reads every manifest): {failure}",
                 head.short()
             );
+        }
+        if let Some(decided) = decision::without_diff(&message, Some(&push.branch), &catalog) {
+            return Ok(nothing(push, &decided));
+        }
+        if let (None, Some(base)) = (&changes, &push.base) {
+            changes = Some(codecommit::changes(&self.codecommit, repository, base, head).await?);
         }
         let decided = decision::decide(&message, Some(&push.branch), &catalog, changes.as_deref());
         let Decision::Deploy { plan, .. } = &decided else { return Ok(nothing(push, &decided)) };
