@@ -996,7 +996,11 @@ async fn a_repository_without_a_services_folder_deploys_nothing() {
         "nothing to deploy for shop-monorepo@main 7f0103fa1b2c: no service is defined: no folder that deltaship.toml \
          `services` (services/*) matches holds a service.toml; `deltaship init` proposes them"
     );
-    assert_eq!((folder.num_calls(), diff[0].num_calls(), start.num_calls()), (1, 0, 0), "no service: the diff is not read");
+    assert_eq!(
+        (folder.num_calls(), diff[0].num_calls(), start.num_calls()),
+        (1, 0, 0),
+        "no service: the diff is not read"
+    );
 }
 
 #[tokio::test]
@@ -1154,7 +1158,10 @@ async fn new_service_roots_read_every_manifest_again() {
 #[tokio::test]
 async fn a_stored_catalog_that_does_not_decode_is_no_catalog() {
     let mut broken = common::catalog_item(REPOSITORY, OLD);
-    broken.insert("data".into(), aws_sdk_dynamodb::types::AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new("not gzip")));
+    broken.insert(
+        "data".into(),
+        aws_sdk_dynamodb::types::AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new("not gzip")),
+    );
     let table = LedgerTable::with(vec![broken]);
     assert_eq!(table.catalogs().get(REPOSITORY, &commit(OLD)).await.unwrap(), None);
     // A part missing: none either.
