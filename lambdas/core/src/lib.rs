@@ -9,6 +9,7 @@
 //! | [`paths`] | which paths a `watch`/`ignore`/`depends_on`/`deploy_all` entry stands for (globs, "a path and everything below") |
 //! | [`manifest`] | what a `services/<name>/service.toml` says, validated strictly |
 //! | [`settings`] | what `deltaship.toml` says: branches, `deploy_all`, `first_push` |
+//! | [`adopt`] | which folders of an existing repository are services: the roots and manifests `deltaship init` proposes |
 //! | [`planner`] | which services a set of [`Change`]s deploys, and why ([`Catalog`], [`Plan`]) |
 //! | [`naming`] | the deterministic Step Functions execution name of a push |
 //! | [`pipeline`] | the execution input (one [`ServiceJob`] per planned service), fitted to Step Functions' payload limit |
@@ -58,6 +59,7 @@
 //! assert_eq!(plan.services[0].reasons, ["services/common/src/lib.rs"]);
 //! ```
 
+pub mod adopt;
 pub mod budget;
 pub mod build;
 pub mod commit;
