@@ -128,6 +128,9 @@ pub fn propose(repository: &str, paths: &[String], read: impl Fn(&str) -> Option
         }
     }
 
+    // By folder as shown (the root, `.`, is not "" any more).
+    skipped.sort_by(|a, b| a.folder.cmp(&b.folder));
+
     let layout = Layout::of(&deployable);
     let folders: Vec<&str> = layout.services.keys().copied().collect();
     let names = unique_names(&folders);
@@ -225,9 +228,7 @@ fn not_a_service(folder: &str) -> Option<String> {
     if let Some(hidden) = folder.split('/').find(|part| part.starts_with('.')) {
         return Some(format!("in the hidden folder `{hidden}`: tooling, not a service"));
     }
-    if let Some(part) =
-        folder.split('/').find(|part| NOT_SERVICES.iter().any(|name| name.eq_ignore_ascii_case(part)))
-    {
+    if let Some(part) = folder.split('/').find(|part| NOT_SERVICES.iter().any(|name| name.eq_ignore_ascii_case(part))) {
         return Some(format!("under `{part}`: tests, dependencies, examples and documentation are not services"));
     }
     if is_glob(folder) {
@@ -280,9 +281,8 @@ impl<'p> Layout<'p> {
         others.sort_by_key(|folder| (folder.matches('/').count(), *folder));
         let mut lone: BTreeSet<Root<'p>> = BTreeSet::new();
         for folder in others {
-            let into = ancestors(folder).find(|above| {
-                services.contains_key(above) || lifting.iter().any(|root| root_matches(root, above))
-            });
+            let into = ancestors(folder)
+                .find(|above| services.contains_key(above) || lifting.iter().any(|root| root_matches(root, above)));
             match into {
                 Some(above) => services.entry(above).or_default().extend(files_of(folder)),
                 None => {
@@ -426,7 +426,12 @@ fn service_name(text: &str) -> String {
 
 /// What the service's Dockerfiles copy from outside its folder, as `depends_on` entries (step 7
 /// of the module's docs).
-fn depends_on(tree: &Tree<'_>, folder: &str, evidence: &[String], read: &impl Fn(&str) -> Option<String>) -> Vec<String> {
+fn depends_on(
+    tree: &Tree<'_>,
+    folder: &str,
+    evidence: &[String],
+    read: &impl Fn(&str) -> Option<String>,
+) -> Vec<String> {
     let mut entries = BTreeSet::new();
     for file in evidence {
         let (dockerfile_folder, name) = file.rsplit_once('/').unwrap_or(("", file));
@@ -456,9 +461,9 @@ fn dependency(tree: &Tree<'_>, folder: &str, dockerfile_folder: &str, source: &s
     if literal.is_empty() || !tree.exists(literal) {
         return None;
     }
-    let found_beside = [dockerfile_folder, folder].iter().any(|base| {
-        resolve_pattern(base, source).is_ok_and(|relative| tree.exists(literal_prefix(&relative)))
-    });
+    let found_beside = [dockerfile_folder, folder]
+        .iter()
+        .any(|base| resolve_pattern(base, source).is_ok_and(|relative| tree.exists(literal_prefix(&relative))));
     if found_beside || is_inside(literal, folder) {
         return None;
     }
@@ -466,8 +471,8 @@ fn dependency(tree: &Tree<'_>, folder: &str, dockerfile_folder: &str, source: &s
     // take it.
     [at_root.as_str(), literal].into_iter().find_map(|target| {
         let entry = relative_path(folder, target);
-        let valid = resolve_pattern(folder, &entry).is_ok_and(|resolved| resolved == target)
-            && compile_globs(target).is_ok();
+        let valid =
+            resolve_pattern(folder, &entry).is_ok_and(|resolved| resolved == target) && compile_globs(target).is_ok();
         valid.then_some(entry)
     })
 }
@@ -604,7 +609,10 @@ fn manifest_text(repository: &str, name: &str, folder: &str, evidence: &[String]
     lines.extend(evidence.iter().map(|file| format!("#   {}", comment(file))));
     let folder_name = folder.rsplit('/').next().unwrap_or(folder);
     if folder_name != name {
-        lines.push(format!("# `{name}` is the folder's name `{}` made a valid, unique service name.", comment(folder_name)));
+        lines.push(format!(
+            "# `{name}` is the folder's name `{}` made a valid, unique service name.",
+            comment(folder_name)
+        ));
     }
     lines.extend(
         [
@@ -617,7 +625,10 @@ fn manifest_text(repository: &str, name: &str, folder: &str, evidence: &[String]
     if !depends_on.is_empty() {
         let entries: Vec<String> = depends_on.iter().map(|entry| toml_string(entry)).collect();
         lines.push(String::new());
-        lines.push("# Outside this folder, its Dockerfiles copy these (their build context is the repository's root).".to_owned());
+        lines.push(
+            "# Outside this folder, its Dockerfiles copy these (their build context is the repository's root)."
+                .to_owned(),
+        );
         lines.push(format!("depends_on = [{}]", entries.join(", ")));
     }
 
@@ -876,5 +887,8 @@ mod tests {
             generalized(&["org/a/t/services/x", "org/a/u/services/y", "org/b/t/services/z", "org/b/u/services/w"]),
             ["org/*/*/services/*"]
         );
+        // `*/a/s/*` merges first (same size, first in order); `x/*/s/*` would then match
+        // `x/a/s/..` too, so `x/b/s/*` and `x/c/s/*` stay apart.
+        assert_eq!(generalized(&["y/a/s/p", "z/a/s/q", "x/b/s/r", "x/c/s/t"]), ["*/a/s/*", "x/b/s/*", "x/c/s/*"]);
     }
 }
