@@ -610,7 +610,7 @@ fn manifest_text(repository: &str, name: &str, folder: &str, evidence: &[String]
     let folder_name = folder.rsplit('/').next().unwrap_or(folder);
     if folder_name != name {
         lines.push(format!(
-            "# `{name}` is the folder's name `{}` made a valid, unique service name.",
+            "# The folder's name `{}` is not a valid service name, or another folder's too: `{name}` is proposed.",
             comment(folder_name)
         ));
     }
@@ -626,8 +626,7 @@ fn manifest_text(repository: &str, name: &str, folder: &str, evidence: &[String]
         let entries: Vec<String> = depends_on.iter().map(|entry| toml_string(entry)).collect();
         lines.push(String::new());
         lines.push(
-            "# Outside this folder, its Dockerfiles copy these (their build context is the repository's root)."
-                .to_owned(),
+            "# What its Dockerfiles copy from outside this folder (they build from the repository's root).".to_owned(),
         );
         lines.push(format!("depends_on = [{}]", entries.join(", ")));
     }

@@ -360,13 +360,13 @@ fn names_and_placeholders() {
         "cluster = \"My-Repo\"",
         "service = \"apps-web\"",
         "image_repository = \"my-repo/apps-web\"",
-        "`apps-web` is the folder's name `web` made a valid, unique service name",
+        "The folder's name `web` is not a valid service name, or another folder's too: `apps-web` is proposed.",
     ] {
         assert!(manifest.contains(line), "{line}:\n{manifest}");
     }
     let manifest = &service(&proposal, "src/api.v2").manifest;
     assert!(manifest.contains("service = \"api-v2\"") && manifest.contains("\"my-repo/api-v2\""), "{manifest}");
-    assert!(!manifest.contains("made a valid"), "{manifest}");
+    assert!(!manifest.contains("is proposed."), "{manifest}");
 }
 
 /// A Dockerfile whose context is its own folder copies nothing shared, even where the
