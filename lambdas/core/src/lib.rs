@@ -11,6 +11,7 @@
 //! | [`manifest`] | what a service's `service.toml` says, validated strictly |
 //! | [`settings`] | what `deltaship.toml` says: service roots, branches, `deploy_all`, `first_push` |
 //! | [`snapshot`] | the files a catalog is built from, kept between pushes: what a push needs read again |
+//! | [`adopt`] | which folders of an existing repository are services: the roots and manifests `deltaship init` proposes |
 //! | [`planner`] | which services a set of [`Change`]s deploys, and why ([`Catalog`], [`Plan`]) |
 //! | [`decision`] | what a push deploys: `[skip deploy]`, the branch, no service defined, first push, the plan |
 //! | [`check`] | what is wrong with a repository's configuration, what triggers each service, which paths no service owns |
@@ -62,6 +63,7 @@
 //! assert_eq!(plan.services[0].reasons, ["services/common/src/lib.rs"]);
 //! ```
 
+pub mod adopt;
 pub mod budget;
 pub mod build;
 pub mod check;
