@@ -608,9 +608,10 @@ fn manifest_text(repository: &str, name: &str, folder: &str, evidence: &[String]
     let mut lines = vec![format!("# Service `{name}`, proposed by `deltaship init`: this folder holds")];
     lines.extend(evidence.iter().map(|file| format!("#   {}", comment(file))));
     let folder_name = folder.rsplit('/').next().unwrap_or(folder);
-    if folder_name != name {
+    let renamed = folder_name != name;
+    if renamed {
         lines.push(format!(
-            "# The folder's name `{}` is not a valid service name, or another folder's too: `{name}` is proposed.",
+            "# The folder's name `{}` is not a valid service name, or another folder's too: `name` says `{name}`.",
             comment(folder_name)
         ));
     }
@@ -622,6 +623,10 @@ fn manifest_text(repository: &str, name: &str, folder: &str, evidence: &[String]
         ]
         .map(str::to_owned),
     );
+    if renamed {
+        lines.push(String::new());
+        lines.push(format!("name = {}", toml_string(name)));
+    }
     if !depends_on.is_empty() {
         let entries: Vec<String> = depends_on.iter().map(|entry| toml_string(entry)).collect();
         lines.push(String::new());

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use deltaship_core::SourceFile;
 use deltaship_core::adopt::{Proposal, ProposedService, propose, settings_text};
+use deltaship_core::Catalog;
 use deltaship_core::manifest::parse_service;
 use deltaship_core::paths::{is_glob, resolve_pattern};
 use proptest::prelude::*;
@@ -40,21 +41,6 @@ fn folders(proposal: &Proposal) -> Vec<&str> {
 fn root_matches(root: &str, folder: &str) -> bool {
     root.split('/').count() == folder.split('/').count()
         && root.split('/').zip(folder.split('/')).all(|(r, f)| r == "*" || r == f)
-}
-
-/// A TOML basic string (what the test rewrites into a manifest).
-fn toml_string(text: &str) -> String {
-    let mut quoted = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => quoted.push_str("\\\""),
-            '\\' => quoted.push_str("\\\\"),
-            c if c.is_control() => quoted.push_str(&format!("\\u{:04X}", u32::from(c))),
-            c => quoted.push(c),
-        }
-    }
-    quoted.push('"');
-    quoted
 }
 
 #[derive(Deserialize)]
@@ -129,18 +115,12 @@ fn check(proposal: &Proposal, paths: &[String]) {
             assert!(*target != *folder && !target.starts_with(&format!("{folder}/")), "{target} is inside {folder}");
         }
 
-        // The manifest validates as is. `parse_service` takes `services/<name>/service.toml`
-        // only, so `depends_on` is rewritten to resolve from there to the same paths.
-        let mut text = manifest.clone();
-        if !depends_on.is_empty() {
-            let line = text.lines().find(|line| line.starts_with("depends_on = ")).unwrap().to_owned();
-            let entries: Vec<String> = resolved.iter().map(|target| toml_string(&format!("../../{target}"))).collect();
-            text = text.replace(&line, &format!("depends_on = [{}]", entries.join(", ")));
-        }
-        let parsed = parse_service(&SourceFile::new(format!("services/{name}/service.toml"), text))
+        // The manifest validates as is, at its own folder, under its proposed name.
+        let parsed = parse_service(&SourceFile::new(format!("{folder}/service.toml"), manifest.as_str()))
             .unwrap_or_else(|errors| panic!("{folder}: {errors:?}\n{manifest}"));
+        assert_eq!(&parsed.name, name, "{folder}");
         assert_eq!(parsed.depends_on, resolved, "{name}");
-        assert_eq!(parsed.watch, [format!("services/{name}")], "{name}: `watch` is left out");
+        assert_eq!(parsed.watch, [folder.clone()], "{name}: `watch` is left out");
         assert!(manifest.matches("# placeholder").count() == 5, "{manifest}");
     }
 
@@ -154,6 +134,14 @@ fn check(proposal: &Proposal, paths: &[String]) {
     // The proposed deltaship.toml is valid TOML with these roots (none: the default holds).
     let settings: ProposedSettings = toml::from_str(&settings_text(roots)).unwrap();
     assert_eq!(settings.services, (!roots.is_empty()).then(|| roots.clone()));
+    // And the whole proposal is a catalog deltaship accepts: every manifest under the roots.
+    let settings = SourceFile::new("deltaship.toml", settings_text(roots));
+    let manifests: Vec<SourceFile> = services
+        .iter()
+        .map(|service| SourceFile::new(format!("{}/service.toml", service.folder), service.manifest.as_str()))
+        .collect();
+    let catalog = Catalog::load(Some(&settings), &manifests).unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(catalog.services().len(), services.len());
 }
 
 const GO_SERVICE: &str = "FROM golang:1.24 AS builder\nWORKDIR /src\nCOPY go.mod go.sum ./\nRUN go mod download\n\
@@ -360,13 +348,14 @@ fn names_and_placeholders() {
         "cluster = \"My-Repo\"",
         "service = \"apps-web\"",
         "image_repository = \"my-repo/apps-web\"",
-        "The folder's name `web` is not a valid service name, or another folder's too: `apps-web` is proposed.",
+        "The folder's name `web` is not a valid service name, or another folder's too: `name` says `apps-web`.",
+        "\nname = \"apps-web\"\n",
     ] {
         assert!(manifest.contains(line), "{line}:\n{manifest}");
     }
     let manifest = &service(&proposal, "src/api.v2").manifest;
     assert!(manifest.contains("service = \"api-v2\"") && manifest.contains("\"my-repo/api-v2\""), "{manifest}");
-    assert!(!manifest.contains("is proposed."), "{manifest}");
+    assert!(!manifest.contains("`name` says") && !manifest.contains("\nname = "), "{manifest}");
 }
 
 /// A Dockerfile whose context is its own folder copies nothing shared, even where the
