@@ -67,6 +67,11 @@ impl GitRepo {
         Ok(Self { repo, path: path.to_owned() })
     }
 
+    /// Whether the repository has no work tree.
+    pub fn is_bare(&self) -> bool {
+        self.repo.workdir().is_none()
+    }
+
     /// The repository's top folder (its work tree, or the git folder of a bare repository).
     pub fn root(&self) -> &Path {
         self.repo.workdir().unwrap_or_else(|| self.repo.git_dir())

@@ -11,6 +11,8 @@
 //!   read with gix.
 //! - [`plan`]: `deltaship plan`, the same planner the detect-changes Lambda runs, on local
 //!   commits.
+//! - [`init`]: `deltaship init`, the service roots and manifests proposed for an existing
+//!   repository, written with `--write`.
 //! - [`local`]: `deltaship local run`, a push through the whole pipeline on a local stack (moto
 //!   and deltaship's own handlers), with no AWS account.
 //! - [`output`]: how every command ends: its report as text or JSON, or an error, and the exit
@@ -24,6 +26,7 @@ pub mod check;
 pub mod cost;
 pub mod event_pattern;
 pub mod git;
+pub mod init;
 pub mod local;
 pub mod output;
 pub mod plan;

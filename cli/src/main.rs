@@ -45,6 +45,11 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Propose the service roots and a service.toml for each deployable folder (a Dockerfile, a
+    /// buildspec) of an existing repository; write them with --write (never over a file).
+    ///
+    /// Exit status: 0, 1 when a file could not be written, 2 for bad input.
+    Init(deltaship::init::InitArgs),
     /// Validate the manifests and deltaship.toml at a revision, show what triggers each service
     /// and which paths no service owns, and report conflicts.
     ///
@@ -90,6 +95,7 @@ fn main() -> ExitCode {
         Command::Local { command: LocalCommand::Up(args) } => local::up::up(&args),
         Command::Local { command: LocalCommand::Push(args) } => local::push::push(&args),
         Command::Check(args) => deltaship::check::run(&args),
+        Command::Init(args) => deltaship::init::run(&args),
         Command::Cost(args) => cost::run(&args),
     })
 }

@@ -2,7 +2,7 @@
 //! paths, conflicts, and its exit codes (0 fine, 1 problems, 2 bad input).
 
 // Test code: a panic here is a failed assertion, with the value in the message.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 use assert_cmd::Command;
 use deltaship_tests::{TestRepo, manifest};

@@ -7,9 +7,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use deltaship_core::Catalog;
 use deltaship_core::SourceFile;
 use deltaship_core::adopt::{Proposal, ProposedService, propose, settings_text};
-use deltaship_core::Catalog;
 use deltaship_core::manifest::parse_service;
 use deltaship_core::paths::{is_glob, resolve_pattern};
 use proptest::prelude::*;
@@ -120,7 +120,7 @@ fn check(proposal: &Proposal, paths: &[String]) {
             .unwrap_or_else(|errors| panic!("{folder}: {errors:?}\n{manifest}"));
         assert_eq!(&parsed.name, name, "{folder}");
         assert_eq!(parsed.depends_on, resolved, "{name}");
-        assert_eq!(parsed.watch, [folder.clone()], "{name}: `watch` is left out");
+        assert_eq!(parsed.watch, std::slice::from_ref(folder), "{name}: `watch` is left out");
         assert!(manifest.matches("# placeholder").count() == 5, "{manifest}");
     }
 
