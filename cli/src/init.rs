@@ -218,7 +218,7 @@ fn write_text(json: &InitJson, write: bool, out: &mut dyn Write) -> io::Result<(
             Action::WouldWrite => {
                 writeln!(out, "would write {}:", file.path)?;
                 for line in file.text.lines() {
-                    writeln!(out, "    {line}")?;
+                    if line.is_empty() { writeln!(out)? } else { writeln!(out, "    {line}")? }
                 }
             }
         }
