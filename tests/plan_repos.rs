@@ -250,3 +250,45 @@ fn bad_input_is_named() {
     assert!(error.is_bad_input());
     assert!(error.to_string().contains("is not a git repository"), "{error}");
 }
+
+#[test]
+fn services_under_src_plan_as_services_under_services_do() {
+    let repo = TestRepo::new();
+    let api = manifest("api", "depends_on = [\"../../libs/common\"]");
+    let web = manifest("web", "");
+    let root = repo.commit(
+        "HEAD",
+        &[],
+        &[
+            ("deltaship.toml", Some("services = [\"src/*\"]\n")),
+            ("src/api/service.toml", Some(&api)),
+            ("src/api/main.go", Some("package main")),
+            ("src/web/service.toml", Some(&web)),
+            ("src/web/index.ts", Some("export {}")),
+            // Not a service: a folder under the root without a manifest, and a manifest outside it.
+            ("src/shared/util.go", Some("package shared")),
+            ("libs/common/lib.go", Some("package common")),
+        ],
+    );
+    let head = repo.commit(
+        "HEAD",
+        &[&root],
+        &[
+            ("libs/common/lib.go", Some("package common // 2")),
+            ("src/web/service.toml", None),
+            ("src/web/index.ts", None),
+        ],
+    );
+    let report = plan(&PlanRequest { repo: repo.path().to_owned(), base: Some(root), head, branch: None }).unwrap();
+    let json = serde_json::to_value(report.to_json(&report.decision())).unwrap();
+    assert_eq!(names_and_reasons(&json), json!([{"name": "api", "reasons": ["libs/common/lib.go"]}]));
+    assert_eq!(json["removed"], json!(["web"]));
+
+    // A manifest in a folder no root matches is no service: the git reader lists only the
+    // roots' folders.
+    let stray =
+        repo.commit("HEAD", &[report.head.as_str()], &[("services/old/service.toml", Some(&manifest("old", "")))]);
+    let report = plan(&PlanRequest { repo: repo.path().to_owned(), base: None, head: stray, branch: None }).unwrap();
+    let names: Vec<&str> = report.catalog.services().iter().map(|service| service.name.as_str()).collect();
+    assert_eq!(names, ["api"]);
+}

@@ -26,7 +26,7 @@ pub struct PlanRequest {
 }
 
 /// What a plan is computed from: the resolved commits, the catalog at head and the diff.
-/// [`PlanReport::plan`] computes the plan, a view over these.
+/// [`PlanReport::decision`] decides what the push deploys, a view over these.
 #[derive(Debug, Clone)]
 pub struct PlanReport {
     /// The resolved base commit (`None` for a first push).

@@ -81,6 +81,9 @@ fn local_up_serves_the_pipeline_until_interrupted() {
 }
 
 /// `deltaship local up --loopback-only` on `repo`, and the JSON document it printed once up.
+/// The caller stops and waits for it (a failed assertion here ends the test, and the child with
+/// its stdout).
+#[allow(clippy::zombie_processes)]
 fn up(repo: &TestRepo) -> (std::process::Child, Value) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_deltaship"))
         .args(["local", "up", "--loopback-only", "--format", "json", "--repo"])
