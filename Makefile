@@ -18,7 +18,7 @@ SAM_ENV := env -u AWS_PROFILE -u AWS_SESSION_TOKEN SAM_CLI_TELEMETRY=0 AWS_REGIO
 	AWS_DEFAULT_REGION=eu-west-1 AWS_ACCESS_KEY_ID=dummy AWS_SECRET_ACCESS_KEY=dummy \
 	AWS_EC2_METADATA_DISABLED=true
 
-.PHONY: help demo venv venv-build test lint sam-build sam-local invoke-lambdas bench bench-lambdas cost ci
+.PHONY: help demo venv venv-build test lint sam-build sam-local invoke-lambdas bench bench-lambdas bench-calls cost ci
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -69,6 +69,10 @@ bench: ## the planner benchmark (criterion) and its figures beside the budgets
 
 bench-lambdas: ## every Lambda in release: zipped size, start-up, peak memory, against the budgets
 	python3 scripts/bench-lambdas
+
+bench-calls: venv ## the AWS calls of a push as the services grow (10, 100, 1,000), on the local stack
+	cargo build --quiet -p deltaship
+	DELTASHIP_MOTO_SERVER=$(BIN)/moto_server python3 scripts/bench-calls
 
 cost: ## what one service deploy costs to orchestrate (5 min build, 5 min rollout) beside CodePipeline
 	cargo run --quiet -p deltaship -- cost --build 5m --rollout 5m

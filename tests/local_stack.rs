@@ -446,3 +446,44 @@ async fn a_push_of_300_services_is_split_into_parts_and_every_one_deploys() {
     assert!(report.executions.iter().skip(1).all(|name| name.contains("-p")), "{:?}", report.executions);
     stop_and_check_ports(stack).await;
 }
+
+/// The CodeCommit calls among a push's AWS calls.
+fn codecommit_calls(report: &RunReport) -> u64 {
+    report.aws_calls.iter().filter(|(operation, _)| operation.starts_with("codecommit:")).map(|(_, count)| count).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_under_other_roots_and_a_push_reads_only_the_manifests_it_touched() {
+    const SERVICES: usize = 120;
+    let repo = TestRepo::new();
+    let manifests: Vec<(String, String)> = (0..SERVICES)
+        .map(|index| {
+            let name = format!("s{index:03}");
+            (format!("src/{name}/service.toml"), manifest(&name, ""))
+        })
+        .collect();
+    let mut files: Vec<(&str, Option<&str>)> =
+        manifests.iter().map(|(path, text)| (path.as_str(), Some(text.as_str()))).collect();
+    files.push(("deltaship.toml", Some("services = [\"src/*\"]\nfirst_push = \"none\"\n")));
+    files.push(("src/s007/main.go", Some("package main")));
+    let root = repo.commit("HEAD", &[], &files);
+    let head = repo.commit("HEAD", &[&root], &[("src/s007/main.go", Some("package main // v2"))]);
+    let mut stack = start(&repo).await;
+
+    // The first push: no catalog stored, so every manifest is read (and this one is stored).
+    let first = run(&mut stack, &push(&root)).await;
+    assert_eq!(first.status, RunStatus::None, "{:?}", first.detect);
+    let reads = first.aws_calls.get("codecommit:GetFile").copied().unwrap_or_default();
+    assert!(reads > SERVICES as u64, "every manifest and deltaship.toml: {:?}", first.aws_calls);
+
+    // The next push builds its catalog from the stored one: its CodeCommit calls do not grow
+    // with the number of services.
+    let second = run(&mut stack, &RunRequest { base: Some(root.clone()), ..push(&head) }).await;
+    assert_eq!(outcomes(&second), pairs(&[("s007", "deployed")]));
+    assert!(codecommit_calls(&second) <= 10, "{:?}", second.aws_calls);
+    assert_eq!(second.aws_calls.get("codecommit:GetFolder"), None, "{:?}", second.aws_calls);
+    assert!(second.aws_calls.get("states:StartExecution").is_some_and(|count| *count == 1), "{:?}", second.aws_calls);
+    let json = serde_json::to_value(&second).unwrap();
+    assert!(json["aws_calls"]["codecommit:GetCommit"].as_u64().is_some_and(|count| count >= 1), "{json}");
+    stop_and_check_ports(stack).await;
+}

@@ -43,13 +43,18 @@ impl Shop {
     }
 
     fn plan(&self, base: Option<&str>, head: &str) -> Result<PlanReport, PlanError> {
-        plan(&PlanRequest { repo: self.repo.path().to_owned(), base: base.map(str::to_owned), head: head.to_owned() })
+        plan(&PlanRequest {
+            repo: self.repo.path().to_owned(),
+            base: base.map(str::to_owned),
+            head: head.to_owned(),
+            branch: None,
+        })
     }
 
     /// `services` as (name, reasons) and `removed`, from the JSON document users see.
     fn planned(&self, base: Option<&str>, head: &str) -> (Value, Value) {
         let report = self.plan(base, head).unwrap();
-        let json = serde_json::to_value(report.to_json(&report.plan())).unwrap();
+        let json = serde_json::to_value(report.to_json(&report.decision())).unwrap();
         (names_and_reasons(&json), json["removed"].clone())
     }
 }
@@ -89,10 +94,10 @@ fn docs_only_change_matched_by_ignore_deploys_nothing() {
         ],
     );
     let report = shop.plan(Some(&shop.root), &head).unwrap();
-    assert!(report.plan().is_empty(), "{:?}", report.plan());
+    assert!(report.decision().plan().is_none(), "{:?}", report.decision());
     assert_eq!(report.changed_paths(), 3);
     let mut text = Vec::new();
-    report.write_text(&report.plan(), &mut text).unwrap();
+    report.write_text(&report.decision(), &mut text).unwrap();
     let text = String::from_utf8(text).unwrap();
     assert!(text.contains("nothing to deploy"), "{text}");
 }
@@ -169,8 +174,8 @@ fn first_push_follows_the_policy() {
 
     let cautious = Shop::new(Some("first_push = \"none\""));
     let report = cautious.plan(None, "HEAD").unwrap();
-    assert!(report.plan().is_empty());
-    assert_eq!(serde_json::to_value(report.to_json(&report.plan())).unwrap()["base"], Value::Null);
+    assert!(report.decision().plan().is_none());
+    assert_eq!(serde_json::to_value(report.to_json(&report.decision())).unwrap()["base"], Value::Null);
 }
 
 #[test]
@@ -216,7 +221,7 @@ fn a_folder_replaced_by_a_file_is_a_change_of_both() {
 fn identical_commits_deploy_nothing() {
     let shop = Shop::new(None);
     let report = shop.plan(Some(&shop.root), &shop.root).unwrap();
-    assert!(report.plan().is_empty());
+    assert!(report.decision().plan().is_none());
     assert_eq!(report.changed_paths(), 0);
 }
 
@@ -240,7 +245,50 @@ fn bad_input_is_named() {
 
     let outside = tempfile::tempdir().unwrap();
     let error =
-        plan(&PlanRequest { repo: outside.path().to_owned(), base: None, head: "HEAD".to_owned() }).unwrap_err();
+        plan(&PlanRequest { repo: outside.path().to_owned(), base: None, head: "HEAD".to_owned(), branch: None })
+            .unwrap_err();
     assert!(error.is_bad_input());
     assert!(error.to_string().contains("is not a git repository"), "{error}");
+}
+
+#[test]
+fn services_under_src_plan_as_services_under_services_do() {
+    let repo = TestRepo::new();
+    let api = manifest("api", "depends_on = [\"../../libs/common\"]");
+    let web = manifest("web", "");
+    let root = repo.commit(
+        "HEAD",
+        &[],
+        &[
+            ("deltaship.toml", Some("services = [\"src/*\"]\n")),
+            ("src/api/service.toml", Some(&api)),
+            ("src/api/main.go", Some("package main")),
+            ("src/web/service.toml", Some(&web)),
+            ("src/web/index.ts", Some("export {}")),
+            // Not a service: a folder under the root without a manifest, and a manifest outside it.
+            ("src/shared/util.go", Some("package shared")),
+            ("libs/common/lib.go", Some("package common")),
+        ],
+    );
+    let head = repo.commit(
+        "HEAD",
+        &[&root],
+        &[
+            ("libs/common/lib.go", Some("package common // 2")),
+            ("src/web/service.toml", None),
+            ("src/web/index.ts", None),
+        ],
+    );
+    let report = plan(&PlanRequest { repo: repo.path().to_owned(), base: Some(root), head, branch: None }).unwrap();
+    let json = serde_json::to_value(report.to_json(&report.decision())).unwrap();
+    assert_eq!(names_and_reasons(&json), json!([{"name": "api", "reasons": ["libs/common/lib.go"]}]));
+    assert_eq!(json["removed"], json!(["web"]));
+
+    // A manifest in a folder no root matches is no service: the git reader lists only the
+    // roots' folders.
+    let stray =
+        repo.commit("HEAD", &[report.head.as_str()], &[("services/old/service.toml", Some(&manifest("old", "")))]);
+    let report = plan(&PlanRequest { repo: repo.path().to_owned(), base: None, head: stray, branch: None }).unwrap();
+    let names: Vec<&str> = report.catalog.services().iter().map(|service| service.name.as_str()).collect();
+    assert_eq!(names, ["api"]);
 }

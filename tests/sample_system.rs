@@ -9,7 +9,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use deltaship_core::manifest::{MANIFEST_FILE, SERVICES_DIR};
+use deltaship_core::manifest::MANIFEST_FILE;
 use deltaship_core::settings::SETTINGS_FILE;
 use deltaship_core::{Catalog, Change, SourceFile};
 use serde_norway::Value;
@@ -28,11 +28,12 @@ fn read(path: &str) -> String {
 fn catalog() -> Catalog {
     let settings = fs::read(root().join(SETTINGS_FILE)).ok().map(|bytes| SourceFile::new(SETTINGS_FILE, bytes));
     let mut manifests = Vec::new();
-    for entry in fs::read_dir(root().join(SERVICES_DIR)).unwrap() {
+    // The sample keeps the default service roots.
+    for entry in fs::read_dir(root().join("services")).unwrap() {
         let entry = entry.unwrap();
         let name = entry.file_name().into_string().unwrap();
         if let Ok(bytes) = fs::read(entry.path().join(MANIFEST_FILE)) {
-            manifests.push(SourceFile::new(format!("{SERVICES_DIR}/{name}/{MANIFEST_FILE}"), bytes));
+            manifests.push(SourceFile::new(format!("services/{name}/{MANIFEST_FILE}"), bytes));
         }
     }
     Catalog::load(settings.as_ref(), &manifests).unwrap_or_else(|error| panic!("the sample's manifests: {error}"))

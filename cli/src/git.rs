@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use deltaship_core::manifest::{MANIFEST_FILE, SERVICES_DIR};
+use deltaship_core::manifest::MANIFEST_FILE;
 use deltaship_core::settings::SETTINGS_FILE;
 use deltaship_core::{Change, CommitId, SourceFile};
 use gix::bstr::ByteSlice;
@@ -65,6 +65,11 @@ impl GitRepo {
         let repo = gix::discover(path)
             .map_err(|error| GitError::NotARepository { path: path.to_owned(), message: one_line(&error) })?;
         Ok(Self { repo, path: path.to_owned() })
+    }
+
+    /// Whether the repository has no work tree.
+    pub fn is_bare(&self) -> bool {
+        self.repo.workdir().is_none()
     }
 
     /// The repository's top folder (its work tree, or the git folder of a bare repository).
@@ -157,38 +162,68 @@ impl GitRepo {
         Ok(changes)
     }
 
-    /// `deltaship.toml` (if any) and every `services/<name>/service.toml` at `commit`.
+    /// `deltaship.toml` (if any) and every service's `service.toml` at `commit`, sorted by path:
+    /// the folders its service roots match ([`deltaship_core::roots::ServiceRoots::step`]), reading only the trees on
+    /// the way to them.
     pub fn manifests(&self, commit: &CommitId) -> Result<(Option<SourceFile>, Vec<SourceFile>), GitError> {
         let tree = self.tree(commit)?;
         let settings = self.file_in(&tree, SETTINGS_FILE, SETTINGS_FILE)?;
+        let roots = deltaship_core::settings::roots_of(settings.as_ref());
 
         let mut manifests = Vec::new();
-        let services_dir = || format!("`{SERVICES_DIR}` at {}", commit.short());
-        let services =
-            tree.lookup_entry_by_path(SERVICES_DIR).map_err(|error| self.read_error(services_dir(), &error))?;
-        if let Some(services) = services.filter(|entry| entry.mode().is_tree()) {
-            let services = services
-                .object()
-                .and_then(gix::Object::peel_to_tree)
-                .map_err(|error| self.read_error(services_dir(), &error))?;
-            for entry in services.iter() {
-                let entry = entry.map_err(|error| self.read_error(services_dir(), &error))?;
-                if !entry.mode().is_tree() {
-                    continue;
-                }
-                let path = format!("{SERVICES_DIR}/{}/{MANIFEST_FILE}", entry.filename().to_str_lossy());
-                // Look inside this service's own tree: a lookup from the root would decode the
-                // whole `services` tree again for every service.
-                let folder = entry
-                    .object()
-                    .and_then(gix::Object::peel_to_tree)
-                    .map_err(|error| self.read_error(format!("`{path}`"), &error))?;
-                if let Some(file) = self.file_in(&folder, MANIFEST_FILE, &path)? {
+        let mut frontier = vec![(String::new(), tree)];
+        while let Some((folder, tree)) = frontier.pop() {
+            let what = || format!("`{folder}` at {}", commit.short());
+            let step = roots.step(&folder);
+            if step.service {
+                let path = format!("{folder}/{MANIFEST_FILE}");
+                if let Some(file) = self.file_in(&tree, MANIFEST_FILE, &path)? {
                     manifests.push(file);
                 }
             }
+            let mut children = Vec::new();
+            if step.list {
+                for entry in tree.iter() {
+                    let entry = entry.map_err(|error| self.read_error(what(), &error))?;
+                    let child = join(&folder, &entry.filename().to_str_lossy());
+                    if entry.mode().is_tree() && roots.leads_to(&child) {
+                        let object = entry.object().map_err(|error| self.read_error(what(), &error))?;
+                        children.push((child, object));
+                    }
+                }
+            } else {
+                for child in step.children {
+                    let name = deltaship_core::roots::service_name(&child);
+                    if let Some(entry) = tree.find_entry(name).filter(|entry| entry.mode().is_tree()) {
+                        let object = entry.object().map_err(|error| self.read_error(what(), &error))?;
+                        children.push((child, object));
+                    }
+                }
+            }
+            for (child, object) in children {
+                let subtree = object.peel_to_tree().map_err(|error| self.read_error(format!("`{child}`"), &error))?;
+                frontier.push((child, subtree));
+            }
         }
+        manifests.sort_by(|a, b| a.path.cmp(&b.path));
         Ok((settings, manifests))
+    }
+
+    /// Every file (and symlink) in `commit`, repository-relative, sorted.
+    pub fn files_at(&self, commit: &CommitId) -> Result<Vec<String>, GitError> {
+        let tree = self.tree(commit)?;
+        let mut recorder = gix::traverse::tree::Recorder::default();
+        tree.traverse()
+            .breadthfirst(&mut recorder)
+            .map_err(|error| self.read_error(format!("the files at {}", commit.short()), &error))?;
+        let mut files: Vec<String> = recorder
+            .records
+            .into_iter()
+            .filter(|entry| entry.mode.is_blob_or_symlink())
+            .map(|entry| entry.filepath.to_str_lossy().into_owned())
+            .collect();
+        files.sort_unstable();
+        Ok(files)
     }
 
     /// The file at `path` (repository-relative, `/`-separated) in `commit`, if there is a file
@@ -293,6 +328,11 @@ impl GitRepo {
     fn read_error(&self, what: String, error: &dyn std::fmt::Display) -> GitError {
         GitError::Read { what, repo: self.path.clone(), message: one_line(error) }
     }
+}
+
+/// `folder/name`, or `name` at the root.
+fn join(folder: &str, name: &str) -> String {
+    if folder.is_empty() { name.to_owned() } else { format!("{folder}/{name}") }
 }
 
 /// gix errors can span several lines; messages here are one line.

@@ -3,12 +3,16 @@
 //! - [`asl`]: the subset of Amazon States Language paths deltaship's pipeline uses (reading a
 //!   path, filling `Parameters`/`ResultSelector`, placing a result at `ResultPath`), shared by
 //!   `deltaship cost` and the contract tests.
+//! - [`check`]: `deltaship check`, the configuration at a revision validated, what triggers each
+//!   service, which paths no service owns.
 //! - [`cost`]: `deltaship cost`, what a push costs to orchestrate, walked from the state machine.
 //! - [`event_pattern`]: EventBridge event patterns, as the local stack matches its events.
 //! - [`git`]: a local git repository as a change source (revisions, tree diffs, manifests),
 //!   read with gix.
 //! - [`plan`]: `deltaship plan`, the same planner the detect-changes Lambda runs, on local
 //!   commits.
+//! - [`init`]: `deltaship init`, the service roots and manifests proposed for an existing
+//!   repository, written with `--write`.
 //! - [`local`]: `deltaship local run`, a push through the whole pipeline on a local stack (moto
 //!   and deltaship's own handlers), with no AWS account.
 //! - [`output`]: how every command ends: its report as text or JSON, or an error, and the exit
@@ -18,9 +22,11 @@
 //! (not a repository, unknown revision, invalid manifest, bad arguments).
 
 pub mod asl;
+pub mod check;
 pub mod cost;
 pub mod event_pattern;
 pub mod git;
+pub mod init;
 pub mod local;
 pub mod output;
 pub mod plan;

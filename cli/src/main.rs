@@ -35,11 +35,26 @@ enum Command {
         /// The pushed commit.
         #[arg(long, value_name = "REV", default_value = "HEAD")]
         head: String,
-        /// Output format: text, or one JSON document
-        /// {"base", "head", "services": [{"name", "reasons"}], "removed"}.
+        /// The branch pushed to (deltaship.toml `branches` decides whether it deploys).
+        /// Default: the branch HEAD names, when it names one.
+        #[arg(long, value_name = "BRANCH")]
+        branch: Option<String>,
+        /// Output format: text, or one JSON document {"decision", "reason", "branch", "base",
+        /// "head", "first_push", "changed_paths", "services": [{"name", "reasons", ...}],
+        /// "removed"}.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Propose the service roots and a service.toml for each deployable folder (a Dockerfile, a
+    /// buildspec) of an existing repository; write them with --write (never over a file).
+    ///
+    /// Exit status: 0, 1 when a file could not be written, 2 for bad input.
+    Init(deltaship::init::InitArgs),
+    /// Validate the manifests and deltaship.toml at a revision, show what triggers each service
+    /// and which paths no service owns, and report conflicts.
+    ///
+    /// Exit status: 0 when nothing is wrong, 1 on problems, 2 for bad input.
+    Check(deltaship::check::CheckArgs),
     /// Run pushes through the whole pipeline locally, on moto and deltaship's own handlers.
     Local {
         #[command(subcommand)]
@@ -65,23 +80,29 @@ enum LocalCommand {
     ///
     /// Exit status: 0 once stopped, 1 if the stack could not start, 2 for bad input.
     Up(local::UpArgs),
+    /// Send one push (BASE..HEAD) to a running `deltaship local up` and follow it as `local run`
+    /// does: the same report, the same exit status (0 succeeded or nothing to deploy, 1 failed,
+    /// 2 bad input). The stack is the one AWS_ENDPOINT_URL (or --endpoint-url) names.
+    Push(local::PushArgs),
 }
 
 fn main() -> ExitCode {
     output::exit(match Cli::parse().command {
-        Command::Plan { repo, base, head, format } => plan_command(&PlanRequest { repo, base, head }, format),
+        Command::Plan { repo, base, head, branch, format } => {
+            plan_command(&PlanRequest { repo, base, head, branch }, format)
+        }
         Command::Local { command: LocalCommand::Run(args) } => local::command::run(args),
         Command::Local { command: LocalCommand::Up(args) } => local::up::up(&args),
+        Command::Local { command: LocalCommand::Push(args) } => local::push::push(&args),
+        Command::Check(args) => deltaship::check::run(&args),
+        Command::Init(args) => deltaship::init::run(&args),
         Command::Cost(args) => cost::run(&args),
     })
 }
 
 fn plan_command(request: &PlanRequest, format: Format) -> Result<ExitCode, CliError> {
     let report = plan(request)?;
-    if let Some(note) = report.branch_note() {
-        eprintln!("deltaship: {note}");
-    }
-    let plan = report.plan();
-    write_report(format, "the plan", &report.to_json(&plan), |mut out| report.write_text(&plan, &mut out))?;
+    let decision = report.decision();
+    write_report(format, "the plan", &report.to_json(&decision), |mut out| report.write_text(&decision, &mut out))?;
     Ok(ExitCode::from(EXIT_OK))
 }

@@ -1,9 +1,12 @@
-//! `deltaship plan`: what a push from one commit to another would deploy, and why.
+//! `deltaship plan`: what a push from one commit to another would deploy, and why: the same
+//! decision detect-changes takes ([`deltaship_core::decision`]): `[skip deploy]` in the head
+//! commit's message, the branch, no service defined, a first push, the plan.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use deltaship_core::{Catalog, CatalogError, Change, CommitId, FirstPush, Plan};
+use deltaship_core::decision::{self, Decision};
+use deltaship_core::{Catalog, CatalogError, Change, CommitId};
 use serde::Serialize;
 
 use crate::git::{GitError, GitRepo};
@@ -18,10 +21,12 @@ pub struct PlanRequest {
     pub base: Option<String>,
     /// The pushed commit.
     pub head: String,
+    /// The branch pushed to; `None`: the branch `head` names, if it names one.
+    pub branch: Option<String>,
 }
 
 /// What a plan is computed from: the resolved commits, the catalog at head and the diff.
-/// [`PlanReport::plan`] computes the plan, a view over these.
+/// [`PlanReport::decision`] decides what the push deploys, a view over these.
 #[derive(Debug, Clone)]
 pub struct PlanReport {
     /// The resolved base commit (`None` for a first push).
@@ -32,8 +37,11 @@ pub struct PlanReport {
     pub catalog: Catalog,
     /// The changes between base and head (`None` for a first push).
     pub changes: Option<Vec<Change>>,
-    /// The branch `--head` names, when it names one.
+    /// The branch pushed to: `--branch`, else the branch `--head` names; `None` when neither
+    /// names one (then no branch is ruled out).
     pub branch: Option<String>,
+    /// The head commit's message (`[skip deploy]`).
+    pub message: String,
 }
 
 /// Why there is no plan.
@@ -88,13 +96,21 @@ pub fn plan(request: &PlanRequest) -> Result<PlanReport, PlanError> {
     let catalog = Catalog::load(settings.as_ref(), &manifests)
         .map_err(|error| PlanError::Catalog { head: head.short().to_owned(), error })?;
     let changes = base.as_ref().map(|base| repo.changes(base, &head)).transpose()?;
-    let branch = repo.branch_of(&request.head);
-    Ok(PlanReport { base, head, catalog, changes, branch })
+    let branch = request.branch.clone().or_else(|| repo.branch_of(&request.head));
+    let message = repo.message_of(&head)?;
+    Ok(PlanReport { base, head, catalog, changes, branch, message })
 }
 
 /// The JSON document `deltaship plan --format json` prints. Keys may be added, never removed.
 #[derive(Debug, Serialize)]
 pub struct PlanJson<'a> {
+    /// What the push does: `deploy`, `nothing_to_deploy`, `skip` (`[skip deploy]`),
+    /// `branch_not_deployed` or `no_services` ([`Decision::name`]).
+    pub decision: &'static str,
+    /// Why it deploys nothing; `null` when it deploys.
+    pub reason: Option<String>,
+    /// The branch pushed to, when known.
+    pub branch: Option<&'a str>,
     /// The base commit, or `null` for a first push.
     pub base: Option<&'a str>,
     /// The head commit.
@@ -103,7 +119,7 @@ pub struct PlanJson<'a> {
     pub first_push: bool,
     /// How many paths changed between base and head.
     pub changed_paths: usize,
-    /// The services to deploy, sorted by name.
+    /// The services to deploy, sorted by name (none unless `decision` is `deploy`).
     pub services: Vec<ServiceJson<'a>>,
     /// Services whose manifest was deleted, sorted.
     pub removed: Vec<&'a str>,
@@ -125,26 +141,10 @@ pub struct ServiceJson<'a> {
 }
 
 impl PlanReport {
-    /// The plan: what the push deploys.
-    pub fn plan(&self) -> Plan<'_> {
-        match &self.changes {
-            Some(changes) => self.catalog.plan(changes),
-            None => self.catalog.plan_first_push(),
-        }
-    }
-
-    /// A note when `--head` names a branch that `deltaship.toml` does not deploy: a push to it
-    /// would start nothing, whatever the plan says.
-    pub fn branch_note(&self) -> Option<String> {
-        let branch = self.branch.as_deref()?;
-        let settings = self.catalog.settings();
-        (!settings.deploys_branch(branch)).then(|| {
-            format!(
-                "note: branch {branch} does not deploy (deltaship.toml `branches` is {:?}); a push to it starts \
-                 nothing",
-                settings.branches()
-            )
-        })
+    /// What the push deploys, as detect-changes decides it (with no branch known, no branch is
+    /// ruled out).
+    pub fn decision(&self) -> Decision<'_> {
+        decision::decide(&self.message, self.branch.as_deref(), &self.catalog, self.changes.as_deref())
     }
 
     /// How many paths differ between base and head (0 for a first push).
@@ -152,51 +152,62 @@ impl PlanReport {
         self.changes.iter().flatten().map(|change| change.paths().count()).sum()
     }
 
-    /// `plan` (computed by [`PlanReport::plan`]) as the JSON document of `--format json`.
-    pub fn to_json<'a>(&'a self, plan: &Plan<'a>) -> PlanJson<'a> {
+    /// `decision` (computed by [`PlanReport::decision`]) as the JSON document of `--format json`.
+    pub fn to_json<'a>(&'a self, decision: &Decision<'a>) -> PlanJson<'a> {
+        let (services, removed) = match decision {
+            Decision::Deploy { plan, .. } => (
+                plan.services
+                    .iter()
+                    .map(|planned| ServiceJson {
+                        name: &planned.service.name,
+                        reasons: planned.reasons.clone(),
+                        build_project: &planned.service.build.project,
+                        cluster: &planned.service.deploy.cluster,
+                        ecs_service: &planned.service.deploy.service,
+                    })
+                    .collect(),
+                plan.removed.clone(),
+            ),
+            _ => (Vec::new(), Vec::new()),
+        };
         PlanJson {
+            decision: decision.name(),
+            reason: decision.why_nothing(),
+            branch: self.branch.as_deref(),
             base: self.base.as_ref().map(CommitId::as_str),
             head: self.head.as_str(),
             first_push: self.base.is_none(),
             changed_paths: self.changed_paths(),
-            services: plan
-                .services
-                .iter()
-                .map(|planned| ServiceJson {
-                    name: &planned.service.name,
-                    reasons: planned.reasons.clone(),
-                    build_project: &planned.service.build.project,
-                    cluster: &planned.service.deploy.cluster,
-                    ecs_service: &planned.service.deploy.service,
-                })
-                .collect(),
-            removed: plan.removed.clone(),
+            services,
+            removed,
         }
     }
 
-    /// Writes `plan` (computed by [`PlanReport::plan`]) for people.
-    pub fn write_text(&self, plan: &Plan<'_>, out: &mut impl Write) -> io::Result<()> {
+    /// Writes `decision` (computed by [`PlanReport::decision`]) for people.
+    pub fn write_text(&self, decision: &Decision<'_>, out: &mut impl Write) -> io::Result<()> {
         let changed_paths = self.changed_paths();
+        let on = self.branch.as_deref().map(|branch| format!(" on {branch}")).unwrap_or_default();
         match &self.base {
             Some(base) => writeln!(
                 out,
-                "{} → {}: {} changed {}",
+                "{} → {}{on}: {} changed {}",
                 base.short(),
                 self.head.short(),
                 changed_paths,
                 plural(changed_paths, "path", "paths")
             )?,
-            None => writeln!(out, "{}: first push (no base commit)", self.head.short())?,
+            None => writeln!(out, "{}{on}: first push (no base commit)", self.head.short())?,
         }
-        if plan.services.is_empty() {
-            let why = match (&self.base, self.catalog.settings().first_push()) {
-                (None, FirstPush::None) => "first_push = \"none\" in deltaship.toml",
-                (None, FirstPush::All) => "the repository has no services/<name>/service.toml",
-                (Some(_), _) if changed_paths == 0 => "the two commits have the same files",
-                (Some(_), _) => "no changed path is watched by a service, or each is ignored",
-            };
+        if let Some(why) = decision.why_nothing() {
             writeln!(out, "nothing to deploy: {why}.")?;
-        } else {
+            if let Decision::BranchNotDeployed { branches, .. } = decision
+                && let Some(deploying) = branches.iter().find(|branch| !deltaship_core::paths::is_glob(branch))
+            {
+                writeln!(out, "(`--branch {deploying}` plans it as a push to {deploying}.)")?;
+            }
+        }
+        let Decision::Deploy { plan, .. } = decision else { return Ok(()) };
+        if !plan.services.is_empty() {
             let count = plan.services.len();
             writeln!(out, "deploy {count} {}:", plural(count, "service", "services"))?;
             let width = plan.services.iter().map(|planned| planned.service.name.len()).max().unwrap_or(0);

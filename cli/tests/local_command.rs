@@ -36,7 +36,19 @@ fn a_push_that_changes_no_service_is_status_none_and_exit_0() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    // What detect-changes read to decide: the commit, the diff, the service folders, the
+    // settings and the one manifest (no catalog stored on a fresh stack).
+    let calls = document.as_object_mut().unwrap().remove("aws_calls").unwrap();
+    for (operation, count) in [
+        ("codecommit:GetCommit", 1),
+        ("codecommit:GetDifferences", 1),
+        ("codecommit:GetFolder", 1),
+        ("codecommit:GetFile", 2),
+    ] {
+        assert_eq!(calls[operation], count, "{operation}: {calls}");
+    }
+    assert_eq!(calls.get("states:StartExecution"), None, "{calls}");
     assert_eq!(
         document,
         json!({

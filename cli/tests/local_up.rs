@@ -80,6 +80,94 @@ fn local_up_serves_the_pipeline_until_interrupted() {
     assert!(TcpStream::connect_timeout(&address, Duration::from_secs(1)).is_err(), "{address} still answers");
 }
 
+/// `deltaship local up --loopback-only` on `repo`, and the JSON document it printed once up.
+/// The caller stops and waits for it (a failed assertion here ends the test, and the child with
+/// its stdout).
+#[allow(clippy::zombie_processes)]
+fn up(repo: &TestRepo) -> (std::process::Child, Value) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_deltaship"))
+        .args(["local", "up", "--loopback-only", "--format", "json", "--repo"])
+        .arg(repo.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut text = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "deltaship local up ended before it was up");
+        text.push_str(&line);
+        if let Ok(report) = serde_json::from_str(&text) {
+            return (child, report);
+        }
+    }
+}
+
+/// `deltaship local push ARGS --format json` against `endpoint`: its exit code and report.
+fn local_push(repo: &TestRepo, endpoint: &str, args: &[&str]) -> (Option<i32>, Value, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_deltaship"))
+        .args(["local", "push", "--format", "json"])
+        .args(args)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .current_dir(repo.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.code(), serde_json::from_slice(&output.stdout).unwrap_or(Value::Null), stderr)
+}
+
+#[test]
+fn local_push_runs_pushes_one_after_another_on_a_running_stack() {
+    let repo = TestRepo::new();
+    let root = repo.commit(
+        "HEAD",
+        &[],
+        &[
+            ("services/users/service.toml", Some(&manifest("users", ""))),
+            ("services/users/src/main.rs", Some("fn main() {}")),
+            ("services/products/service.toml", Some(&manifest("products", ""))),
+            ("services/products/src/main.rs", Some("fn main() {}")),
+        ],
+    );
+    let second = repo.commit("HEAD", &[&root], &[("services/users/src/main.rs", Some("fn main() { /* 2 */ }"))]);
+    let third = repo.commit("HEAD", &[&second], &[("services/products/src/main.rs", Some("fn main() { /* 3 */ }"))]);
+    let (mut child, report) = up(&repo);
+    let endpoint = report["endpoint"].as_str().unwrap().to_owned();
+
+    // The first push on the stack reads every manifest, and stores the catalog of its head.
+    let (code, first, stderr) = local_push(&repo, &endpoint, &["--base", &root, "--head", &second]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(first["status"], "SUCCEEDED", "{first}");
+    assert_eq!(first["services"][0]["name"], "users");
+    assert_eq!(first["services"][0]["outcome"], "deployed");
+    assert!(first["aws_calls"]["codecommit:GetFile"].as_u64().is_some_and(|reads| reads >= 2), "{first}");
+    // The next builds its catalog from that one: no manifest read.
+    let (code, next, stderr) = local_push(&repo, &endpoint, &["--base", &second, "--head", &third]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(next["services"][0]["name"], "products", "{next}");
+    assert_eq!(next["aws_calls"]["codecommit:GetFile"], Value::Null, "{next}");
+    assert!(next["aws_calls"]["states:StartExecution"].as_u64() == Some(1), "{next}");
+
+    // Another repository, or no stack at all: bad input.
+    let other = TestRepo::new();
+    other.commit("HEAD", &[], &[("README.md", Some("x"))]);
+    let (code, _, stderr) = local_push(&other, &endpoint, &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("serves"), "{stderr}");
+    let output = Command::new(env!("CARGO_BIN_EXE_deltaship"))
+        .args(["local", "push"])
+        .env_remove("AWS_ENDPOINT_URL")
+        .current_dir(repo.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("deltaship local up"));
+
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    assert!(child.wait().unwrap().success());
+}
+
 #[test]
 fn local_up_refuses_bad_input_with_exit_2() {
     let outside = tempfile::tempdir().unwrap();

@@ -140,27 +140,87 @@ fn bad_arguments_exit_2() {
 }
 
 #[test]
-fn a_branch_that_does_not_deploy_gets_a_note() {
+fn a_branch_that_does_not_deploy_plans_nothing_and_says_how_to_plan_it() {
     let (repo, first, second) = shop();
-    repo.commit("refs/heads/feature", &[&second], &[("services/users/src/main.rs", Some("fn main() {  }"))]);
-    let note =
-        "note: branch feature does not deploy (deltaship.toml `branches` is [\"main\"]); a push to it starts nothing";
+    let feature =
+        repo.commit("refs/heads/feature", &[&second], &[("services/users/src/main.rs", Some("fn main() {  }"))]);
     for head in ["feature", "refs/heads/feature"] {
         deltaship()
             .args(["plan", "--base", &second, "--head", head])
             .current_dir(repo.path())
             .assert()
             .success()
-            .stderr(predicate::str::contains(note))
+            .stdout(predicate::str::contains(
+                "nothing to deploy: branch feature does not deploy (deltaship.toml `branches` is [\"main\"]).",
+            ))
+            .stdout(predicate::str::contains("(`--branch main` plans it as a push to main.)"));
+    }
+    // As a push to main, or with no branch named (a commit id), it deploys.
+    for args in [["--head", "feature", "--branch", "main"], ["--head", feature.as_str(), "--format", "text"]] {
+        deltaship()
+            .args(["plan", "--base", &second])
+            .args(args)
+            .current_dir(repo.path())
+            .assert()
+            .success()
             .stdout(predicate::str::contains("deploy 1 service:"));
     }
-    // A commit id, `HEAD` on the deploying branch, or a branch in `branches` get no note.
-    for head in [second.as_str(), "HEAD", "main"] {
+    let output = deltaship()
+        .args(["plan", "--base", &second, "--head", "feature", "--format", "json"])
+        .current_dir(repo.path())
+        .output()
+        .unwrap();
+    let plan: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(plan["decision"], "branch_not_deployed");
+    assert_eq!(plan["branch"], "feature");
+    assert_eq!(plan["services"], json!([]));
+    // `HEAD` on the deploying branch, or a branch in `branches`: no note, a plan.
+    for head in ["HEAD", "main"] {
         deltaship()
             .args(["plan", "--base", &first, "--head", head])
             .current_dir(repo.path())
             .assert()
             .success()
-            .stderr(predicate::str::is_empty());
+            .stderr(predicate::str::is_empty())
+            .stdout(predicate::str::contains("on main:"));
     }
+}
+
+#[test]
+fn a_commit_that_says_skip_deploy_plans_nothing() {
+    let (repo, _, second) = shop();
+    let skipped = repo.commit_with_message(
+        "HEAD",
+        &[&second],
+        &[("services/users/src/main.rs", Some("fn main() { /* v3 */ }"))],
+        "users: tidy [skip deploy]",
+    );
+    let output =
+        deltaship().args(["plan", "--base", &second, "--head", &skipped]).current_dir(repo.path()).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains("nothing to deploy: the commit says [skip deploy] (\"users: tidy [skip deploy]\")."),
+        "{stdout}"
+    );
+    let output = deltaship()
+        .args(["plan", "--base", &second, "--head", &skipped, "--format", "json"])
+        .current_dir(repo.path())
+        .output()
+        .unwrap();
+    let plan: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((plan["decision"].as_str(), plan["services"].as_array().map(Vec::len)), (Some("skip"), Some(0)));
+}
+
+#[test]
+fn a_repository_without_services_points_to_init() {
+    let repo = TestRepo::new();
+    let first = repo.commit("HEAD", &[], &[("src/api/Dockerfile", Some("FROM scratch")), ("README.md", Some("# x"))]);
+    let second = repo.commit("HEAD", &[&first], &[("src/api/main.go", Some("package main"))]);
+    let output =
+        deltaship().args(["plan", "--base", &first, "--head", &second]).current_dir(repo.path()).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("nothing to deploy: no service is defined"), "{stdout}");
+    assert!(stdout.contains("`deltaship init` proposes them"), "{stdout}");
 }

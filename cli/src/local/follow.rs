@@ -1,8 +1,10 @@
 //! Following a push on the local stack: waiting for its executions (one, or every part of a plan
 //! split into several) to end, and reading the report from their histories.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use aws_config::SdkConfig;
 use deltaship_core::payloads::{DetectOutput, DetectStatus, RolledBackBy, ServiceOutcome};
 use deltaship_core::{Outcome, PipelineInput};
 use serde::Serialize;
@@ -68,6 +70,10 @@ pub struct RunReport {
     pub duration_seconds: f64,
     /// The history events the executions wrote, all parts together.
     pub history_events: usize,
+    /// The AWS calls the push made (detect-changes, the state machine, every function), by
+    /// `<service>:<Operation>` (`codecommit:GetFile`): what the local stack's front answered from
+    /// the push's delivery to the end of its executions.
+    pub aws_calls: BTreeMap<String, u64>,
     /// What detect-changes said.
     #[serde(skip)]
     pub detect: Option<DetectOutput>,
@@ -78,7 +84,7 @@ pub struct RunReport {
 
 impl RunReport {
     /// The report of a push that started no execution.
-    fn nothing(detected: DetectOutput) -> Self {
+    fn nothing(detected: DetectOutput, aws_calls: BTreeMap<String, u64>) -> Self {
         Self {
             execution: None,
             executions: Vec::new(),
@@ -86,6 +92,7 @@ impl RunReport {
             services: Vec::new(),
             duration_seconds: 0.0,
             history_events: 0,
+            aws_calls,
             detect: Some(detected),
             steps: Vec::new(),
         }
@@ -106,84 +113,102 @@ impl LocalStack {
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<RunReport, LocalError> {
         let Pushed(detected) = pushed;
-        let arns = match (&detected.status, &detected.execution_arn) {
-            (DetectStatus::Started | DetectStatus::AlreadyStarted, Some(first)) => {
-                let mut arns = vec![first.clone()];
-                arns.extend(
-                    detected
-                        .executions
-                        .iter()
-                        .skip(1)
-                        .filter_map(|name| deltaship_core::links::execution_arn(&self.state_machine_arn, name)),
-                );
-                arns
+        let invocations = &mut self.invocations;
+        let mut tick = || {
+            while let Ok(invocation) = invocations.try_recv() {
+                progress(&Progress::Invoked(invocation));
             }
-            _ => return Ok(RunReport::nothing(detected)),
         };
-        let sfn = aws_sdk_sfn::Client::new(&self.config);
-        let started = Instant::now();
-        let mut status = RunStatus::Succeeded;
-        for arn in &arns {
-            let ended = loop {
-                while let Ok(invocation) = self.invocations.try_recv() {
-                    progress(&Progress::Invoked(invocation));
-                }
-                let described = sfn.describe_execution().execution_arn(arn).send().await.map_err(|error| {
-                    LocalError::Stack(format!(
-                        "DescribeExecution {arn}: {}",
-                        aws_sdk_sfn::error::DisplayErrorContext(error)
-                    ))
-                })?;
-                match described.status().as_str() {
-                    "RUNNING" | "PENDING_REDRIVE" => {}
-                    "SUCCEEDED" => break RunStatus::Succeeded,
-                    _ => break RunStatus::Failed,
-                }
-                if started.elapsed() > timeout {
-                    for arn in &arns {
-                        let cause = "deltaship local run timed out";
-                        let _ = sfn.stop_execution().execution_arn(arn).cause(cause).send().await;
-                    }
-                    return Err(LocalError::Timeout { execution: arn.clone(), seconds: timeout.as_secs() });
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            };
-            if ended == RunStatus::Failed {
-                status = RunStatus::Failed;
-            }
-        }
-        while let Ok(invocation) = self.invocations.try_recv() {
-            progress(&Progress::Invoked(invocation));
-        }
-
-        let mut services = Vec::new();
-        let mut steps = Vec::new();
-        let mut history_events = 0;
-        let (mut first_at, mut last_at) = (f64::MAX, f64::MIN);
-        for arn in &arns {
-            let (events, names) = execution_history(&sfn, arn).await?;
-            history_events += events.len();
-            if let (Some(first), Some(last)) = (events.first(), events.last()) {
-                first_at = first_at.min(first.at);
-                last_at = last_at.max(last.at);
-            }
-            let part_steps = history::steps(&events, &names);
-            services.extend(
-                history::outcomes(&events).unwrap_or_default().into_iter().map(|outcome| report(outcome, &part_steps)),
-            );
-            steps.extend(part_steps);
-        }
-        Ok(RunReport {
-            execution: detected.execution.clone(),
-            executions: detected.executions.clone(),
-            status,
-            services,
-            duration_seconds: if last_at >= first_at { ((last_at - first_at) * 1000.0).round() / 1000.0 } else { 0.0 },
-            history_events,
-            detect: Some(detected),
-            steps,
-        })
+        let mut report = follow(&self.watcher, &self.state_machine_arn, detected, timeout, &mut tick).await?;
+        report.aws_calls = self.front.take_calls();
+        Ok(report)
     }
+}
+
+/// Waits (at most `timeout`) for the executions `detected` started on the state machine
+/// `state_machine_arn` to end, calling `tick` between looks, and reads their histories. The
+/// report's `aws_calls` is left empty for the caller, who knows where the calls were counted.
+pub async fn follow(
+    watcher: &SdkConfig,
+    state_machine_arn: &str,
+    detected: DetectOutput,
+    timeout: Duration,
+    tick: &mut dyn FnMut(),
+) -> Result<RunReport, LocalError> {
+    let arns = match (&detected.status, &detected.execution_arn) {
+        (DetectStatus::Started | DetectStatus::AlreadyStarted, Some(first)) => {
+            let mut arns = vec![first.clone()];
+            arns.extend(
+                detected
+                    .executions
+                    .iter()
+                    .skip(1)
+                    .filter_map(|name| deltaship_core::links::execution_arn(state_machine_arn, name)),
+            );
+            arns
+        }
+        _ => return Ok(RunReport::nothing(detected, BTreeMap::new())),
+    };
+    let sfn = aws_sdk_sfn::Client::new(watcher);
+    let started = Instant::now();
+    let mut status = RunStatus::Succeeded;
+    for arn in &arns {
+        let ended = loop {
+            tick();
+            let described = sfn.describe_execution().execution_arn(arn).send().await.map_err(|error| {
+                LocalError::Stack(format!(
+                    "DescribeExecution {arn}: {}",
+                    aws_sdk_sfn::error::DisplayErrorContext(error)
+                ))
+            })?;
+            match described.status().as_str() {
+                "RUNNING" | "PENDING_REDRIVE" => {}
+                "SUCCEEDED" => break RunStatus::Succeeded,
+                _ => break RunStatus::Failed,
+            }
+            if started.elapsed() > timeout {
+                for arn in &arns {
+                    let cause = "deltaship local run timed out";
+                    let _ = sfn.stop_execution().execution_arn(arn).cause(cause).send().await;
+                }
+                return Err(LocalError::Timeout { execution: arn.clone(), seconds: timeout.as_secs() });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        if ended == RunStatus::Failed {
+            status = RunStatus::Failed;
+        }
+    }
+    tick();
+
+    let mut services = Vec::new();
+    let mut steps = Vec::new();
+    let mut history_events = 0;
+    let (mut first_at, mut last_at) = (f64::MAX, f64::MIN);
+    for arn in &arns {
+        let (events, names) = execution_history(&sfn, arn).await?;
+        history_events += events.len();
+        if let (Some(first), Some(last)) = (events.first(), events.last()) {
+            first_at = first_at.min(first.at);
+            last_at = last_at.max(last.at);
+        }
+        let part_steps = history::steps(&events, &names);
+        services.extend(
+            history::outcomes(&events).unwrap_or_default().into_iter().map(|outcome| report(outcome, &part_steps)),
+        );
+        steps.extend(part_steps);
+    }
+    Ok(RunReport {
+        execution: detected.execution.clone(),
+        executions: detected.executions.clone(),
+        status,
+        services,
+        duration_seconds: if last_at >= first_at { ((last_at - first_at) * 1000.0).round() / 1000.0 } else { 0.0 },
+        history_events,
+        aws_calls: BTreeMap::new(),
+        detect: Some(detected),
+        steps,
+    })
 }
 
 /// One service's report: its outcome, and how long its phases took from its steps.

@@ -9,6 +9,12 @@
 //!
 //! moto's Step Functions engine sends its Lambda invokes to `http://localhost:$MOTO_PORT`; the
 //! stack starts moto with `MOTO_PORT` set to the front's port, so they come here too.
+//!
+//! The front counts the AWS calls it answers, by `<service>:<Operation>` (IAM's prefixes:
+//! `codecommit:GetFile`, `lambda:Invoke`, ...), except those of a client that says it is the
+//! stack's watcher (its user agent names the app [`WATCHER_APP`]: following an execution is not
+//! part of a push). [`Front::take_calls`] reads and resets them; so does
+//! `GET /deltaship/calls` for a `deltaship local push` in another process.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -31,6 +37,17 @@ use super::codecommit::LocalRepository;
 use super::emulator::Emulator;
 use super::eventbridge::Rule;
 use super::functions::Functions;
+
+/// The app name (in the user agent) of the clients whose calls are not counted: the CLI's own,
+/// following an execution or preparing the stack.
+pub const WATCHER_APP: &str = "deltaship-watch";
+
+/// The front's own path: the calls counted since the last read, as JSON, reset by the read.
+pub const CALLS_PATH: &str = "/deltaship/calls";
+
+/// The front's own path: which repository the stack serves (`{"repository", "path"}`), for
+/// `deltaship local push`.
+pub const STACK_PATH: &str = "/deltaship/stack";
 
 /// How many times an event is delivered to a target that keeps failing for a transient reason
 /// (EventBridge retries for up to a day; the local stack's runs are minutes).
@@ -88,6 +105,8 @@ pub struct Front {
     /// Whether events are dropped instead of delivered (`--drop-events`): the waits then end by
     /// their fallback timeouts.
     drop_events: AtomicBool,
+    /// The AWS calls answered since the last [`Front::take_calls`], by `<service>:<Operation>`.
+    calls: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Front {
@@ -112,7 +131,22 @@ impl Front {
             build_services: Mutex::new(BTreeMap::new()),
             rules: Mutex::new(Vec::new()),
             drop_events: AtomicBool::new(false),
+            calls: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// The AWS calls counted since the last take (see the module docs), and a fresh count.
+    pub fn take_calls(&self) -> BTreeMap<String, u64> {
+        std::mem::take(&mut *self.calls.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn count(&self, parts: &http::request::Parts, operation: String) {
+        let agent = |name: &str| parts.headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or_default();
+        let watcher = format!("app/{WATCHER_APP}");
+        if agent("x-amz-user-agent").contains(&watcher) || agent(header::USER_AGENT.as_str()).contains(&watcher) {
+            return;
+        }
+        *self.calls.lock().unwrap_or_else(PoisonError::into_inner).entry(operation).or_default() += 1;
     }
 
     /// Delivers events to the targets of `rules` from now on.
@@ -219,12 +253,20 @@ impl Front {
             Err(error) => return error_response(&ApiError::client("SerializationException", error.to_string())),
         };
         let path = parts.uri.path().to_owned();
+        if path == CALLS_PATH {
+            return json_response(&json!(self.take_calls()));
+        }
+        if path == STACK_PATH {
+            return json_response(&json!({ "repository": self.repository.name, "path": self.repository.path }));
+        }
         if let Some(function) = path.strip_prefix("/2015-03-31/functions/").and_then(|p| p.strip_suffix("/invocations"))
         {
+            self.count(&parts, "lambda:Invoke".to_owned());
             return self.lambda_invoke(&percent_decode(function), &body).await;
         }
         let target = parts.headers.get("x-amz-target").and_then(|value| value.to_str().ok()).unwrap_or_default();
         let (service, operation) = target.split_once('.').unwrap_or_default();
+        self.count(&parts, format!("{}:{operation}", iam_prefix(service)));
         let result = match (service, operation) {
             ("CodeCommit_20150413", operation) => json_request(&body)
                 .and_then(|request| self.repository.answer(operation, &request))
@@ -352,6 +394,22 @@ impl Front {
     }
 }
 
+/// The IAM prefix of the service a JSON-protocol `X-Amz-Target` names (`CodeCommit_20150413` →
+/// `codecommit`); the target's own prefix for a service the stack does not expect.
+fn iam_prefix(target_service: &str) -> &str {
+    match target_service {
+        "CodeCommit_20150413" => "codecommit",
+        "CodeBuild_20161006" => "codebuild",
+        "AmazonEC2ContainerServiceV20141113" => "ecs",
+        "DynamoDB_20120810" => "dynamodb",
+        "AWSStepFunctions" => "states",
+        "AWSEvents" => "events",
+        "AmazonEC2ContainerRegistry_V20150921" => "ecr",
+        "" => "unknown",
+        other => other,
+    }
+}
+
 /// Seconds since the epoch, as AWS JSON timestamps are.
 fn now() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |elapsed| elapsed.as_secs_f64())
@@ -408,6 +466,15 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn calls_are_named_by_iam_prefix() {
+        assert_eq!(iam_prefix("CodeCommit_20150413"), "codecommit");
+        assert_eq!(iam_prefix("AWSStepFunctions"), "states");
+        assert_eq!(iam_prefix("DynamoDB_20120810"), "dynamodb");
+        assert_eq!(iam_prefix("Logs_20140328"), "Logs_20140328");
+        assert_eq!(iam_prefix(""), "unknown");
+    }
 
     #[test]
     fn function_names_in_paths_are_decoded() {

@@ -15,6 +15,8 @@
 //!
 //! - [`command`]: `deltaship local run`'s arguments, and the run with its progress and report.
 //! - [`up`]: `deltaship local up`, the stack as a server that stays up until interrupted.
+//! - [`push`]: `deltaship local push`, one push sent to a running `local up`, followed as `local
+//!   run` follows its own.
 //! - [`stack`]: starts and stops moto and the front.
 //! - [`seed`]: creates what the manifests name, and the state machine.
 //! - [`run`]: one push, end to end, read back from the execution's [`history`].
@@ -32,6 +34,7 @@ pub mod follow;
 pub mod front;
 pub mod functions;
 pub mod history;
+pub mod push;
 pub mod report;
 pub mod run;
 pub mod seed;
@@ -40,6 +43,7 @@ pub mod up;
 
 pub use command::RunArgs;
 pub use follow::{RunReport, RunStatus, ServiceReport};
+pub use push::PushArgs;
 pub use run::{Progress, Pushed, RunRequest};
 pub use stack::{LocalStack, StackOptions};
 pub use up::UpArgs;

@@ -70,7 +70,8 @@ fn summary(function: &str, output: &Value) -> String {
 pub fn write_text(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
     let Some(execution) = &report.execution else {
         let why = report.detect.as_ref().map_or("no service changed", |detected| detected.message.as_str());
-        return writeln!(out, "no execution: {why}");
+        writeln!(out, "no execution: {why}")?;
+        return write_calls(report, out);
     };
     let status = match report.status {
         RunStatus::Succeeded => "SUCCEEDED",
@@ -115,7 +116,19 @@ pub fn write_text(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "  {:<20}   {error}", "")?;
         }
     }
-    Ok(())
+    write_calls(report, out)
+}
+
+/// The push's AWS calls, by service (the JSON report has them by operation).
+fn write_calls(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
+    let mut by_service: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for (operation, count) in &report.aws_calls {
+        *by_service.entry(operation.split_once(':').map_or(operation.as_str(), |(service, _)| service)).or_default() +=
+            count;
+    }
+    let total: u64 = by_service.values().sum();
+    let parts: Vec<String> = by_service.iter().map(|(service, count)| format!("{service} {count}")).collect();
+    writeln!(out, "\n{total} AWS calls: {}", parts.join(", "))
 }
 
 #[cfg(test)]
@@ -171,6 +184,13 @@ mod tests {
             }],
             duration_seconds: 4.25,
             history_events: 40,
+            aws_calls: [
+                ("codecommit:GetFile".to_owned(), 2),
+                ("codecommit:GetCommit".to_owned(), 1),
+                ("lambda:Invoke".to_owned(), 5),
+            ]
+            .into_iter()
+            .collect(),
             detect: None,
             steps: vec![Step {
                 service: "user-service".into(),
@@ -187,5 +207,6 @@ mod tests {
         assert!(text.contains("Start build"), "{text}");
         assert!(text.contains("rolled_back") && text.contains("task definition user-service:1"), "{text}");
         assert!(text.contains("RolloutFailed: circuit breaker"), "{text}");
+        assert!(text.contains("8 AWS calls: codecommit 3, lambda 5"), "{text}");
     }
 }

@@ -96,6 +96,8 @@ impl LocalStack {
         self.front.with_emulator(|emulator| emulator.set_faults(faults));
         self.front.set_drop_events(request.drop_events);
         while self.invocations.try_recv().is_ok() {}
+        // The push's calls start with its delivery: preparing the stack is not part of it.
+        self.front.take_calls();
 
         progress(&Progress::Push { branch: branch.clone(), base: base.clone(), head: head.clone() });
         // The same push again is the same event again (EventBridge delivers at least once).

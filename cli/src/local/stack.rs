@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use super::LocalError;
 use super::codecommit::LocalRepository;
 use super::emulator::Emulator;
-use super::front::{Front, Invocation};
+use super::front::{Front, Invocation, WATCHER_APP};
 use super::functions::{Functions, Variables};
 use deltaship_core::WaitPolicy;
 
@@ -97,6 +97,9 @@ pub struct LocalStack {
     pub moto_server: PathBuf,
     /// The AWS configuration that reaches the stack (and nothing else).
     pub config: SdkConfig,
+    /// The same, for the calls that watch the stack rather than take part in a push (the
+    /// front does not count them: [`super::front::WATCHER_APP`]).
+    pub watcher: SdkConfig,
     /// The repository, with its CodeCommit name.
     pub repository: LocalRepository,
     /// The state machine's ARN.
@@ -154,6 +157,7 @@ impl LocalStack {
         wait_for_moto(&mut moto_process, moto, &moto_log).await?;
 
         let config = sdk_config(endpoint).await;
+        let watcher = watcher_config(endpoint).await;
         let state_machine_arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{PREFIX}pipeline");
         let (build_wait, rollout_wait) = options.waits.policies();
         let variables = Variables(
@@ -198,6 +202,7 @@ impl LocalStack {
             moto,
             moto_server,
             config,
+            watcher,
             repository,
             state_machine_arn,
             front,
@@ -331,9 +336,14 @@ async fn create_waits_table(config: &SdkConfig) -> Result<(), LocalError> {
 /// The AWS configuration of the local stack: fixed region and dummy credentials, so that
 /// nothing reads the user's AWS profile and no call can reach AWS itself.
 pub async fn sdk_config(endpoint: SocketAddr) -> SdkConfig {
+    sdk_config_at(&format!("http://{endpoint}")).await
+}
+
+/// [`sdk_config`] of the front at `url` (`http://host:port`).
+pub async fn sdk_config_at(url: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(REGION))
-        .endpoint_url(format!("http://{endpoint}"))
+        .endpoint_url(url)
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
             "deltaship-local",
             "deltaship-local",
@@ -343,6 +353,21 @@ pub async fn sdk_config(endpoint: SocketAddr) -> SdkConfig {
         )))
         .load()
         .await
+}
+
+/// [`sdk_config`] for a client whose calls the front does not count (following executions,
+/// preparing the stack): its user agent names the app [`WATCHER_APP`].
+pub async fn watcher_config(endpoint: SocketAddr) -> SdkConfig {
+    watcher_config_at(&format!("http://{endpoint}")).await
+}
+
+/// [`watcher_config`] of the front at `url` (`http://host:port`).
+pub async fn watcher_config_at(url: &str) -> SdkConfig {
+    let config = sdk_config_at(url).await;
+    match aws_config::AppName::new(WATCHER_APP) {
+        Ok(app) => config.into_builder().app_name(app).build(),
+        Err(_) => config,
+    }
 }
 
 /// The `moto_server` program: `explicit`, else `$DELTASHIP_MOTO_SERVER`, else the project

@@ -2,7 +2,8 @@
 //! the pushed commit.
 
 use aws_sdk_codecommit::Client;
-use deltaship_core::manifest::{MANIFEST_FILE, SERVICES_DIR};
+use deltaship_core::manifest::MANIFEST_FILE;
+use deltaship_core::roots::ServiceRoots;
 use deltaship_core::settings::SETTINGS_FILE;
 use deltaship_core::{Change, CommitId, ErrorKind, Failure, SourceFile};
 use futures_util::{StreamExt, TryStreamExt, stream};
@@ -72,44 +73,86 @@ pub async fn settings(client: &Client, repository: &str, commit: &CommitId) -> R
     file(client, repository, commit, SETTINGS_FILE).await
 }
 
-/// Every `services/<name>/service.toml` at `commit`, sorted by path: the folders come from
-/// `GetFolder`, the manifests from `GetFile`, at most `concurrency` at once. A folder without a
-/// manifest (a shared library) is not a service.
+/// Every service's `service.toml` at `commit`, sorted by path: the folders `roots` match
+/// ([`ServiceRoots::step`]), found level by level with `GetFolder` where a root has a glob (and
+/// by name where it is literal), then each folder's manifest with `GetFile`, at most
+/// `concurrency` calls at once. A matched folder without a manifest (a shared library) is not a
+/// service. The default roots (`services/*`) cost one `GetFolder` and one `GetFile` a service.
 pub async fn manifests(
     client: &Client,
     repository: &str,
     commit: &CommitId,
+    roots: &ServiceRoots,
     concurrency: usize,
 ) -> Result<Vec<SourceFile>, Failure> {
-    let folder = client
-        .get_folder()
-        .repository_name(repository)
-        .commit_specifier(commit.as_str())
-        .folder_path(SERVICES_DIR)
-        .send()
-        .await;
-    let folder = match folder {
-        Ok(folder) => folder,
-        Err(err) if aws_error::code(&err) == Some("FolderDoesNotExistException") => return Ok(Vec::new()),
-        Err(err) => {
-            let target = format!("{repository}:{SERVICES_DIR} at {}", commit.short());
-            return Err(aws_error::failure("GetFolder", &target, &err, &NOT_FOUND));
+    let concurrency = concurrency.max(1);
+    let mut services = Vec::new();
+    let mut level = vec![String::new()];
+    while !level.is_empty() {
+        let mut next = Vec::new();
+        let mut to_list = Vec::new();
+        for folder in level {
+            let step = roots.step(&folder);
+            if step.service {
+                services.push(folder.clone());
+            }
+            next.extend(step.children);
+            if step.list {
+                to_list.push(folder);
+            }
         }
-    };
-    let paths: Vec<String> = folder
-        .sub_folders()
-        .iter()
-        .filter_map(|sub_folder| sub_folder.relative_path())
-        .map(|name| format!("{SERVICES_DIR}/{}/{MANIFEST_FILE}", name.trim_matches('/')))
-        .collect();
-    let mut manifests: Vec<SourceFile> = stream::iter(paths)
-        .map(|path| async move { file(client, repository, commit, &path).await })
-        .buffer_unordered(concurrency.max(1))
+        let listed: Vec<Vec<String>> = stream::iter(to_list)
+            .map(|folder| async move { sub_folders(client, repository, commit, &folder).await })
+            .buffer_unordered(concurrency)
+            .try_collect()
+            .await?;
+        next.extend(listed.into_iter().flatten().filter(|folder| roots.leads_to(folder)));
+        level = next;
+    }
+    let mut manifests: Vec<SourceFile> = stream::iter(services)
+        .map(|folder| async move { file(client, repository, commit, &format!("{folder}/{MANIFEST_FILE}")).await })
+        .buffer_unordered(concurrency)
         .try_filter_map(|manifest| async move { Ok(manifest) })
         .try_collect()
         .await?;
     manifests.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(manifests)
+}
+
+/// The folders directly inside `folder` (`""`: the root) at `commit` (`GetFolder`), as
+/// repository-relative paths; none if there is no such folder.
+async fn sub_folders(
+    client: &Client,
+    repository: &str,
+    commit: &CommitId,
+    folder: &str,
+) -> Result<Vec<String>, Failure> {
+    // CodeCommit names the root `/`.
+    let asked = if folder.is_empty() { "/" } else { folder };
+    let answer = client
+        .get_folder()
+        .repository_name(repository)
+        .commit_specifier(commit.as_str())
+        .folder_path(asked)
+        .send()
+        .await;
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(err) if aws_error::code(&err) == Some("FolderDoesNotExistException") => return Ok(Vec::new()),
+        Err(err) => {
+            let target = format!("{repository}:{asked} at {}", commit.short());
+            return Err(aws_error::failure("GetFolder", &target, &err, &NOT_FOUND));
+        }
+    };
+    Ok(answer
+        .sub_folders()
+        .iter()
+        .filter_map(|sub_folder| sub_folder.relative_path())
+        .map(|name| {
+            let name = name.trim_matches('/');
+            if folder.is_empty() { name.to_owned() } else { format!("{folder}/{name}") }
+        })
+        .collect())
 }
 
 /// The message of `commit` (`GetCommit`), for `[skip deploy]`.

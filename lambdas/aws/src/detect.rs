@@ -1,14 +1,16 @@
 //! detect-changes: the EventBridge target that plans a push and starts the pipeline.
 //!
 //! 1. The event becomes a [`Trigger`]; tags, deleted branches and merge-commit notices are
-//!    ignored (logged, nothing started), and a pushed commit whose message contains
-//!    `[skip deploy]` (`GetCommit`) is skipped. A repository, cluster or project outside the
+//!    ignored (logged, nothing started). A repository, cluster or project outside the
 //!    function's [`Scope`] is refused (`OutOfScope`).
-//! 2. `deltaship.toml` and every `services/<name>/service.toml` are read at the pushed commit;
-//!    a branch the settings do not deploy is ignored.
+//! 2. What the push deploys is [`deltaship_core::decision`]'s to say, asked as soon as it can
+//!    answer: a pushed commit whose message contains `[skip deploy]` (`GetCommit`) is skipped
+//!    before anything else is read; then `deltaship.toml` and every service's `service.toml`
+//!    are read at the pushed commit (the folders its service roots match), and a branch the
+//!    settings do not deploy, or a commit with no service, deploys nothing.
 //! 3. The changed paths come from `GetDifferences` between `oldCommitId` and `commitId` (every
 //!    page); a branch's first push has no old commit and follows `first_push`.
-//! 4. The core planner decides; a push that changes no service starts nothing.
+//! 4. The plan decides; a push that changes no service starts nothing.
 //! 5. `StartExecution` with the deterministic name and the plan as input. A duplicate delivery of
 //!    the same push finds its execution already there: that is success, not an error. A later
 //!    push of a commit that already has an execution on the branch (a reset, a force-push back)
@@ -29,17 +31,22 @@
 //! (its first part's); it records nothing.
 
 use aws_config::SdkConfig;
-use deltaship_core::deliveries::{Arrival, RecordedPush, SKIP_DEPLOY, covers, skips_deploy};
+use deltaship_core::decision::{self, Decision};
+use deltaship_core::deliveries::{Arrival, RecordedPush, SKIP_DEPLOY, covers};
 use deltaship_core::ledger::{PushRecord, PushStatus};
 use deltaship_core::naming::MAX_ATTEMPTS;
 use deltaship_core::naming::execution_name_part;
 use deltaship_core::payloads::{DetectOutput, DetectStatus};
 use deltaship_core::pipeline::Limits;
+use deltaship_core::settings::roots_of;
+use deltaship_core::snapshot::{Next, Snapshot};
 use deltaship_core::{
-    Catalog, CatalogError, ErrorKind, Failure, Origin, PipelineInput, Push, Scope, Trigger, execution_name_attempt,
-    links,
+    Catalog, CatalogError, Change, ErrorKind, Failure, Origin, PipelineInput, Push, Scope, SourceFile, Trigger,
+    execution_name_attempt, links,
 };
+use futures_util::{StreamExt, TryStreamExt, stream};
 
+use crate::catalogs::Catalogs;
 use crate::ledger::{Ledger, Recorded};
 use crate::settings::{self, DetectSettings, SettingsError, Source};
 use crate::{Clock, Function, aws_error, codecommit};
@@ -53,6 +60,7 @@ pub struct DetectChanges {
     codecommit: aws_sdk_codecommit::Client,
     sfn: aws_sdk_sfn::Client,
     ledger: Option<Ledger>,
+    catalogs: Option<Catalogs>,
     settings: DetectSettings,
     scope: Scope,
     clock: Clock,
@@ -68,7 +76,15 @@ impl DetectChanges {
         settings: DetectSettings,
         clock: Clock,
     ) -> Self {
-        Self { codecommit, sfn, ledger, settings, scope: Scope::default(), clock }
+        Self { codecommit, sfn, ledger, catalogs: None, settings, scope: Scope::default(), clock }
+    }
+
+    /// The same function, keeping each planned commit's catalog in `catalogs` and building the
+    /// next push's from it ([`deltaship_core::snapshot`]).
+    #[must_use]
+    pub fn with_catalogs(mut self, catalogs: Catalogs) -> Self {
+        self.catalogs = Some(catalogs);
+        self
     }
 
     /// The same function, refusing what `scope` does not allow (the template's parameters).
@@ -90,10 +106,15 @@ impl Function for DetectChanges {
     }
 
     fn build(config: &SdkConfig, (detect, scope): &Self::Settings) -> Self {
-        let ledger =
-            detect.ledger_table.clone().map(|table| Ledger::from_client(aws_sdk_dynamodb::Client::new(config), table));
+        let dynamodb = aws_sdk_dynamodb::Client::new(config);
+        let ledger = detect.ledger_table.clone().map(|table| Ledger::from_client(dynamodb.clone(), table));
         let (codecommit, sfn) = (aws_sdk_codecommit::Client::new(config), aws_sdk_sfn::Client::new(config));
-        Self::from_clients(codecommit, sfn, ledger, detect.clone(), crate::system_clock).with_scope(scope.clone())
+        let function =
+            Self::from_clients(codecommit, sfn, ledger, detect.clone(), crate::system_clock).with_scope(scope.clone());
+        match detect.ledger_table.clone() {
+            Some(table) => function.with_catalogs(Catalogs::from_client(dynamodb, table)),
+            None => function,
+        }
     }
 
     /// Handles one EventBridge event.
@@ -177,22 +198,16 @@ impl DetectChanges {
         let (repository, head) = (push.repository.as_str(), &push.head);
         self.scope.check_repository(repository)?;
         let message = codecommit::commit_message(&self.codecommit, repository, head).await?;
-        if skips_deploy(&message) {
-            let subject = message.lines().next().unwrap_or_default();
-            return Ok(DetectOutput::without_plan(
-                DetectStatus::Skipped,
-                format!(
-                    "commit {} of {repository}@{} says {SKIP_DEPLOY} ({subject:?}): nothing deployed",
-                    head.short(),
-                    push.branch
-                ),
-            ));
+        if let Some(skip) = decision::skip(&message) {
+            return Ok(nothing(push, &skip));
         }
-        let (settings, manifests) = futures_util::future::try_join(
-            codecommit::settings(&self.codecommit, repository, head),
-            codecommit::manifests(&self.codecommit, repository, head, self.settings.manifest_concurrency),
-        )
-        .await?;
+        // With a stored catalog to start from, the diff says what to read again: read it first.
+        // Without, the branch and the services are decided before the diff is read.
+        let mut changes = match (&push.base, &self.catalogs) {
+            (Some(base), Some(_)) => Some(codecommit::changes(&self.codecommit, repository, base, head).await?),
+            _ => None,
+        };
+        let (settings, manifests, snapshot) = self.files(push, changes.as_deref()).await?;
         let catalog = Catalog::load(settings.as_ref(), &manifests).map_err(|error| invalid_manifest(push, &error))?;
         self.scope.check_services(catalog.services()).map_err(|failure| {
             Failure::new(
@@ -206,24 +221,25 @@ impl DetectChanges {
                 ),
             )
         })?;
-        if !catalog.settings().deploys_branch(&push.branch) {
-            return Ok(DetectOutput::without_plan(
-                DetectStatus::Ignored,
-                format!(
-                    "branch {} of {repository} does not deploy: deltaship.toml `branches` is {:?}",
-                    push.branch,
-                    catalog.settings().branches()
-                ),
-            ));
+        // The next push of the branch builds its catalog from this one's.
+        if let (Some(catalogs), Some(snapshot), false) = (&self.catalogs, &snapshot, self.settings.dry_run)
+            && let Err(failure) = catalogs.put(repository, snapshot, (self.clock)()).await
+        {
+            tracing::warn!(
+                "the catalog of {} was not stored (the next push reads every manifest): {failure}",
+                head.short()
+            );
         }
-
-        let changes = match &push.base {
-            Some(base) => codecommit::changes(&self.codecommit, repository, base, head).await?,
-            None => Vec::new(),
-        };
-        let plan = if push.base.is_some() { catalog.plan(&changes) } else { catalog.plan_first_push() };
+        if let Some(decided) = decision::without_diff(&message, Some(&push.branch), &catalog) {
+            return Ok(nothing(push, &decided));
+        }
+        if let (None, Some(base)) = (&changes, &push.base) {
+            changes = Some(codecommit::changes(&self.codecommit, repository, base, head).await?);
+        }
+        let decided = decision::decide(&message, Some(&push.branch), &catalog, changes.as_deref());
+        let Decision::Deploy { plan, .. } = &decided else { return Ok(nothing(push, &decided)) };
         let mut name = execution_name_attempt(repository, &push.branch, head, 1);
-        let mut input = PipelineInput::new(push, name.clone(), &plan, self.settings.max_concurrency);
+        let mut input = PipelineInput::new(push, name.clone(), plan, self.settings.max_concurrency);
         if matches!(arrival, Arrival::Reconciler { .. }) {
             input.origin = Origin::Reconciler;
         }
@@ -232,15 +248,7 @@ impl DetectChanges {
         let summary = |name: &str, verb: &str| summary(push, name, &services, verb);
 
         if services.is_empty() {
-            let why = match &push.base {
-                Some(_) if changes.len() == 1 => "the one changed path touches no service".to_owned(),
-                Some(_) => format!("none of the {} changed paths touches a service", changes.len()),
-                None => "first push of the branch and deltaship.toml says first_push = \"none\"".to_owned(),
-            };
-            let mut output = DetectOutput::without_plan(
-                DetectStatus::NothingToDeploy,
-                format!("nothing to deploy for {repository}@{} {}: {why}", push.branch, head.short()),
-            );
+            let mut output = nothing(push, &decided);
             output.removed = removed;
             return Ok(output);
         }
@@ -344,6 +352,58 @@ impl DetectChanges {
         }
     }
 
+    /// `deltaship.toml` and the manifests at the pushed commit, and their snapshot: from the
+    /// base's stored snapshot and the files the diff touched when there is one, else read whole
+    /// ([`deltaship_core::snapshot`]). The snapshot is `None` when a file is not UTF-8.
+    async fn files(
+        &self,
+        push: &Push,
+        changes: Option<&[Change]>,
+    ) -> Result<(Option<SourceFile>, Vec<SourceFile>, Option<Snapshot>), Failure> {
+        let (repository, head) = (push.repository.as_str(), &push.head);
+        if let (Some(catalogs), Some(base), Some(changes)) = (&self.catalogs, &push.base, changes) {
+            match catalogs.get(repository, base).await {
+                Ok(Some(stored)) => {
+                    let touched = stored.touched(changes);
+                    let settings = match touched.settings {
+                        true => Some(codecommit::settings(&self.codecommit, repository, head).await?),
+                        false => None,
+                    };
+                    let read: Vec<(String, Option<SourceFile>)> = stream::iter(touched.read.iter().cloned())
+                        .map(|path| async move {
+                            let file = codecommit::file(&self.codecommit, repository, head, &path).await?;
+                            Ok::<_, Failure>((path, file))
+                        })
+                        .buffer_unordered(self.settings.manifest_concurrency.max(1))
+                        .try_collect()
+                        .await?;
+                    if let Next::Snapshot(next) = stored.next(head.as_str(), &touched, settings, read) {
+                        tracing::info!(
+                            repository,
+                            read = touched.read.len(),
+                            gone = touched.gone.len(),
+                            settings = touched.settings,
+                            "the catalog of {} from the stored one of {}",
+                            head.short(),
+                            base.short()
+                        );
+                        let (settings, manifests) = next.files();
+                        return Ok((settings, manifests, Some(next)));
+                    }
+                }
+                Ok(None) => tracing::info!(repository, "no stored catalog of {}: reading every manifest", base.short()),
+                Err(failure) => tracing::warn!("the stored catalog of {} could not be read: {failure}", base.short()),
+            }
+        }
+        let settings = codecommit::settings(&self.codecommit, repository, head).await?;
+        let roots = roots_of(settings.as_ref());
+        let manifests =
+            codecommit::manifests(&self.codecommit, repository, head, &roots, self.settings.manifest_concurrency)
+                .await?;
+        let snapshot = Snapshot::of(head.as_str(), settings.as_ref(), &manifests);
+        Ok((settings, manifests, snapshot))
+    }
+
     /// Whether the existing execution `name` already deploys `push` (see [`covers`]), and its ARN.
     async fn covered_by(
         &self,
@@ -373,6 +433,26 @@ impl DetectChanges {
             );
         }
         Ok((arn, covered))
+    }
+}
+
+/// The answer for a push that deploys nothing, as `decided` says why.
+fn nothing(push: &Push, decided: &Decision<'_>) -> DetectOutput {
+    let (repository, branch, head) = (&push.repository, &push.branch, push.head.short());
+    let why = decided.why_nothing().unwrap_or_default();
+    match decided {
+        Decision::Skip { subject } => DetectOutput::without_plan(
+            DetectStatus::Skipped,
+            format!("commit {head} of {repository}@{branch} says {SKIP_DEPLOY} ({subject:?}): nothing deployed"),
+        ),
+        Decision::BranchNotDeployed { branches, .. } => DetectOutput::without_plan(
+            DetectStatus::Ignored,
+            format!("branch {branch} of {repository} does not deploy: deltaship.toml `branches` is {branches:?}"),
+        ),
+        Decision::NoServices { .. } | Decision::Deploy { .. } => DetectOutput::without_plan(
+            DetectStatus::NothingToDeploy,
+            format!("nothing to deploy for {repository}@{branch} {head}: {why}"),
+        ),
     }
 }
 

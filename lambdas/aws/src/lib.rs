@@ -36,6 +36,7 @@
 //! `AWS_MAX_ATTEMPTS` for the SDK's own retries (standard mode: throttling and transient errors
 //! are retried with back-off before a function reports `Throttled` or `AwsUnavailable`).
 
+pub mod catalogs;
 pub mod check_build;
 pub mod check_rollout;
 pub mod codecommit;

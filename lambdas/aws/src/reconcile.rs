@@ -27,6 +27,7 @@ use deltaship_core::ledger::PushRecord;
 use deltaship_core::wildcard;
 use deltaship_core::{Failure, Push, Scope};
 
+use crate::catalogs::Catalogs;
 use crate::detect::DetectChanges;
 use crate::ledger::Ledger;
 use crate::settings::{self, DetectSettings, ReconcileSettings, SettingsError, Source};
@@ -66,6 +67,13 @@ impl Reconcile {
         self.detect = self.detect.with_scope(scope);
         self
     }
+
+    /// The same function, building each push's catalog from its base's in `catalogs`.
+    #[must_use]
+    pub fn with_catalogs(mut self, catalogs: Catalogs) -> Self {
+        self.detect = self.detect.with_catalogs(catalogs);
+        self
+    }
 }
 
 impl Function for Reconcile {
@@ -86,9 +94,11 @@ impl Function for Reconcile {
 
     fn build(config: &SdkConfig, (detect, own, scope, table): &Self::Settings) -> Self {
         let (codecommit, sfn) = (aws_sdk_codecommit::Client::new(config), aws_sdk_sfn::Client::new(config));
-        let ledger = Ledger::from_client(aws_sdk_dynamodb::Client::new(config), table.clone());
+        let dynamodb = aws_sdk_dynamodb::Client::new(config);
+        let ledger = Ledger::from_client(dynamodb.clone(), table.clone());
         Self::from_clients(codecommit, sfn, ledger, detect.clone(), own.clone(), crate::system_clock)
             .with_scope(scope.clone())
+            .with_catalogs(Catalogs::from_client(dynamodb, table.clone()))
     }
 
     /// Reconciles every branch a pattern matches. Fails (after looking at every branch) if any

@@ -33,8 +33,10 @@ use deltaship_aws::settings::{DetectSettings, ReconcileSettings};
 use deltaship_core::budget::Waits;
 use deltaship_core::ledger::{PushRecord, PushStatus};
 use deltaship_core::payloads::{BranchStatus, DetectOutput, DetectStatus};
+use deltaship_core::snapshot::{self, Snapshot};
 use deltaship_core::{
-    CommitId, ErrorKind, Origin, PipelineInput, Scope, WaitPolicy, execution_name, execution_name_attempt, links,
+    CommitId, ErrorKind, Origin, PipelineInput, Scope, SourceFile, WaitPolicy, execution_name, execution_name_attempt,
+    links,
 };
 use serde_json::{Value, json};
 
@@ -991,9 +993,182 @@ async fn a_repository_without_a_services_folder_deploys_nothing() {
     assert_eq!(output.status, DetectStatus::NothingToDeploy);
     assert_eq!(
         output.message,
-        "nothing to deploy for shop-monorepo@main 7f0103fa1b2c: the one changed path touches no service"
+        "nothing to deploy for shop-monorepo@main 7f0103fa1b2c: no service is defined: no folder that deltaship.toml \
+         `services` (services/*) matches holds a service.toml; `deltaship init` proposes them"
     );
-    assert_eq!((folder.num_calls(), diff[0].num_calls(), start.num_calls()), (1, 1, 0));
+    assert_eq!(
+        (folder.num_calls(), diff[0].num_calls(), start.num_calls()),
+        (1, 0, 0),
+        "no service: the diff is not read"
+    );
+}
+
+#[tokio::test]
+async fn services_are_found_under_the_roots_deltaship_toml_names() {
+    const X: &str = r#"
+[build]
+project = "x-build"
+
+[deploy]
+cluster = "shop"
+service = "x"
+container = "app"
+image_repository = "shop/x"
+"#;
+    let roots = file_rule("deltaship.toml".into(), Some("services = [\"teams/*/services/*\"]\n"));
+    let folder = |path: &'static str, subfolders: &'static [&'static str]| {
+        mock!(aws_sdk_codecommit::Client::get_folder)
+            .match_requests(move |req| req.commit_specifier() == Some(NEW) && req.folder_path() == Some(path))
+            .then_output(move || {
+                let mut output = GetFolderOutput::builder().commit_id(NEW).folder_path(path).tree_id("tree");
+                for name in subfolders {
+                    output = output.sub_folders(
+                        Folder::builder().absolute_path(format!("{path}/{name}")).relative_path(*name).build(),
+                    );
+                }
+                output.build().unwrap()
+            })
+    };
+    let teams = folder("teams", &["a", "b"]);
+    let a = folder("teams/a/services", &["x"]);
+    let b = mock!(aws_sdk_codecommit::Client::get_folder)
+        .match_requests(|req| req.folder_path() == Some("teams/b/services"))
+        .then_error(|| {
+            let message = "The specified folder teams/b/services does not exist.";
+            GetFolderError::FolderDoesNotExistException(
+                FolderDoesNotExistException::builder()
+                    .message(message)
+                    .meta(meta("FolderDoesNotExistException", message))
+                    .build(),
+            )
+        });
+    let x = file_rule("teams/a/services/x/service.toml".into(), Some(X));
+    let message = Tree::shop().rules().pop().unwrap();
+    let diff = pages(vec![vec![modified("teams/a/services/x/src/main.go"), modified("services/users/src/main.rs")]]);
+    let start = start_rule(&name_of("main"), &Recorder::default());
+    let rules: Vec<&Rule> = [&roots, &teams, &a, &b, &x, &message].into_iter().chain(&diff).collect();
+    let handler = detector(codecommit(&rules), sfn(&[&start]), settings());
+
+    let output = handler.handle(push()).await.unwrap();
+
+    // `services/users` is no service here: only the roots' folders are.
+    assert_eq!(output.services, ["x"], "{}", output.message);
+    assert_eq!((teams.num_calls(), a.num_calls(), b.num_calls(), x.num_calls()), (1, 1, 1, 1));
+}
+
+// ---- stored catalogs ------------------------------------------------------------------------------
+
+/// detect-changes recording in `table` and keeping its catalogs there.
+fn detector_with_catalogs(
+    codecommit: aws_sdk_codecommit::Client,
+    sfn: aws_sdk_sfn::Client,
+    table: &LedgerTable,
+) -> DetectChanges {
+    DetectChanges::from_clients(codecommit, sfn, Some(table.ledger()), settings(), common::clock)
+        .with_catalogs(table.catalogs())
+}
+
+/// The shop's files at `commit`, as detect-changes stores them.
+fn shop_snapshot(commit: &str, settings: Option<&str>) -> Snapshot {
+    let manifests = [
+        SourceFile::new("services/products/service.toml", PRODUCTS),
+        SourceFile::new("services/users/service.toml", USERS),
+    ];
+    let settings = settings.map(|text| SourceFile::new("deltaship.toml", text));
+    Snapshot::of(commit, settings.as_ref(), &manifests).unwrap()
+}
+
+/// The number of calls of each of the shop tree's rules: deltaship.toml, users, products,
+/// common, GetFolder.
+fn reads(tree: &[Rule]) -> Vec<usize> {
+    tree.iter().take(5).map(Rule::num_calls).collect()
+}
+
+#[tokio::test]
+async fn without_a_stored_catalog_every_manifest_is_read_and_the_heads_is_stored() {
+    let table = LedgerTable::default();
+    let tree = Tree::shop().rules();
+    let diff = pages(vec![vec![modified("services/products/src/lib.rs")]]);
+    let start = start_rule(&name_of("main"), &Recorder::default());
+    let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
+    let handler = detector_with_catalogs(codecommit(&rules), sfn(&[&start]), &table);
+
+    let output = handler.handle(push()).await.unwrap();
+
+    assert_eq!(output.status, DetectStatus::Started, "{}", output.message);
+    assert_eq!(output.services, ["products"]);
+    assert_eq!(reads(&tree), [1, 1, 1, 1, 1], "every manifest, and the folder listed");
+    // The head's catalog, stored whole and read back as detect-changes made it.
+    assert_eq!(table.waiters(&snapshot::resource(REPOSITORY)), [format!("{NEW}#0000")]);
+    let stored = table.catalogs().get(REPOSITORY, &commit(NEW)).await.unwrap().unwrap();
+    assert_eq!(stored, shop_snapshot(NEW, None));
+}
+
+#[tokio::test]
+async fn with_the_bases_catalog_only_what_the_push_touched_is_read() {
+    // (diff, the reads of deltaship.toml/users/products/common/GetFolder, services started)
+    let cases: Vec<(Vec<Difference>, [usize; 5], Vec<&str>)> = vec![
+        // Code only: no manifest is read.
+        (vec![modified("services/products/src/lib.rs")], [0, 0, 0, 0, 0], vec!["products"]),
+        // One manifest changed: that one is read.
+        (vec![modified("services/users/service.toml")], [0, 1, 0, 0, 0], vec!["users"]),
+        // A file added in the shared library that is where a manifest would be: read alone (the
+        // tree has none there, so no service), and `users`, which depends on the library, deploys.
+        (vec![added("services/common/service.toml")], [0, 0, 0, 1, 0], vec!["users"]),
+    ];
+    for (differences, expected_reads, services) in cases {
+        let table = LedgerTable::default();
+        table.catalogs().put(REPOSITORY, &shop_snapshot(OLD, None), NOW).await.unwrap();
+        let tree = Tree::shop().rules();
+        let diff = pages(vec![differences.clone()]);
+        let start = start_rule(&name_of("main"), &Recorder::default());
+        let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
+        let handler = detector_with_catalogs(codecommit(&rules), sfn(&[&start]), &table);
+
+        let output = handler.handle(push()).await;
+
+        assert_eq!(reads(&tree), expected_reads, "{differences:?}");
+        match output {
+            Ok(output) => assert_eq!(output.services, services, "{differences:?}: {}", output.message),
+            // `common` has no manifest in the tree: its GetFile says so, and it is no service.
+            Err(failure) => panic!("{differences:?}: {failure}"),
+        }
+        assert!(table.catalogs().get(REPOSITORY, &commit(NEW)).await.unwrap().is_some(), "{differences:?}");
+    }
+}
+
+#[tokio::test]
+async fn new_service_roots_read_every_manifest_again() {
+    let table = LedgerTable::default();
+    table.catalogs().put(REPOSITORY, &shop_snapshot(OLD, Some("services = [\"apps/*\"]")), NOW).await.unwrap();
+    // At the head, deltaship.toml is gone: the default roots, services/*.
+    let tree = Tree::shop().rules();
+    let diff = pages(vec![vec![deleted("deltaship.toml"), modified("services/products/src/lib.rs")]]);
+    let start = start_rule(&name_of("main"), &Recorder::default());
+    let rules: Vec<&Rule> = tree.iter().chain(&diff).collect();
+    let handler = detector_with_catalogs(codecommit(&rules), sfn(&[&start]), &table);
+
+    let output = handler.handle(push()).await.unwrap();
+
+    assert_eq!(output.services, ["products"], "{}", output.message);
+    // deltaship.toml read for the new roots, then again with every manifest.
+    assert_eq!(reads(&tree), [2, 1, 1, 1, 1]);
+}
+
+#[tokio::test]
+async fn a_stored_catalog_that_does_not_decode_is_no_catalog() {
+    let mut broken = common::catalog_item(REPOSITORY, OLD);
+    broken.insert(
+        "data".into(),
+        aws_sdk_dynamodb::types::AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new("not gzip")),
+    );
+    let table = LedgerTable::with(vec![broken]);
+    assert_eq!(table.catalogs().get(REPOSITORY, &commit(OLD)).await.unwrap(), None);
+    // A part missing: none either.
+    let mut first_of_two = common::catalog_item(REPOSITORY, OLD);
+    first_of_two.insert("parts".into(), aws_sdk_dynamodb::types::AttributeValue::N("2".into()));
+    let table = LedgerTable::with(vec![first_of_two]);
+    assert_eq!(table.catalogs().get(REPOSITORY, &commit(OLD)).await.unwrap(), None);
 }
 
 // ---- reconcile-pushes -----------------------------------------------------------------------------

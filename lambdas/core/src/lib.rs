@@ -7,9 +7,14 @@
 //! |--------|---------|
 //! | [`event`] | what an EventBridge "CodeCommit Repository State Change" event asks for: a [`Push`] to plan, or an [`Ignored`] reason |
 //! | [`paths`] | which paths a `watch`/`ignore`/`depends_on`/`deploy_all` entry stands for (globs, "a path and everything below") |
-//! | [`manifest`] | what a `services/<name>/service.toml` says, validated strictly |
-//! | [`settings`] | what `deltaship.toml` says: branches, `deploy_all`, `first_push` |
+//! | [`roots`] | which folders are service folders (`deltaship.toml`'s `services`), and how to list them |
+//! | [`manifest`] | what a service's `service.toml` says, validated strictly |
+//! | [`settings`] | what `deltaship.toml` says: service roots, branches, `deploy_all`, `first_push` |
+//! | [`snapshot`] | the files a catalog is built from, kept between pushes: what a push needs read again |
+//! | [`adopt`] | which folders of an existing repository are services: the roots and manifests `deltaship init` proposes |
 //! | [`planner`] | which services a set of [`Change`]s deploys, and why ([`Catalog`], [`Plan`]) |
+//! | [`decision`] | what a push deploys: `[skip deploy]`, the branch, no service defined, first push, the plan |
+//! | [`check`] | what is wrong with a repository's configuration, what triggers each service, which paths no service owns |
 //! | [`naming`] | the deterministic Step Functions execution name of a push |
 //! | [`pipeline`] | the execution input (one [`ServiceJob`] per planned service), fitted to Step Functions' payload limit |
 //! | [`payloads`] | every Lambda's input and output, and each service's [`Outcome`] |
@@ -58,9 +63,12 @@
 //! assert_eq!(plan.services[0].reasons, ["services/common/src/lib.rs"]);
 //! ```
 
+pub mod adopt;
 pub mod budget;
 pub mod build;
+pub mod check;
 pub mod commit;
+pub mod decision;
 pub mod deliveries;
 pub mod event;
 pub mod failure;
@@ -76,8 +84,10 @@ pub mod pipeline;
 pub mod planner;
 pub mod races;
 pub mod rollout;
+pub mod roots;
 pub mod scope;
 pub mod settings;
+pub mod snapshot;
 pub mod source;
 pub mod tags;
 #[cfg(any(test, feature = "testing"))]

@@ -1,8 +1,10 @@
-//! Service manifests: `services/<name>/service.toml`, validated strictly.
+//! Service manifests: `<service folder>/service.toml`, validated strictly.
 //!
-//! A service is a folder `services/<name>/` holding a `service.toml`:
+//! A service is a folder that one of the repository's service roots matches (`services/*` by
+//! default: [`crate::roots`]) holding a `service.toml`; its name is the folder's name:
 //!
 //! ```toml
+//! name = "users"                     # default: the folder's name
 //! # Paths and globs are relative to this folder; `..` may leave it but not the repository.
 //! watch = ["."]                      # default: the whole folder
 //! ignore = ["docs", "**/*.md"]       # never deploy for these
@@ -31,8 +33,6 @@ use serde::{Deserialize, Serialize};
 use crate::paths::resolve_list;
 use crate::source::{ManifestError, SourceFile, parse_toml};
 
-/// The folder whose sub-folders are services.
-pub const SERVICES_DIR: &str = "services";
 /// The manifest's file name inside a service folder.
 pub const MANIFEST_FILE: &str = "service.toml";
 /// The rollout deadline when a manifest does not set `deploy.timeout_minutes`.
@@ -49,7 +49,7 @@ pub const MAX_TIMEOUT_MINUTES: u32 = 24 * 60;
 /// One deployable service, validated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Service {
-    /// The service's name: its folder's name under `services/`.
+    /// The service's name: `name` in its manifest, else its folder's last component.
     pub name: String,
     /// Its folder, e.g. `services/user-service`.
     pub folder: String,
@@ -107,12 +107,30 @@ pub fn resource_name(name_or_arn: &str) -> &str {
     if name_or_arn.starts_with("arn:") { name_or_arn.rsplit('/').next().unwrap_or(name_or_arn) } else { name_or_arn }
 }
 
-/// Reads and validates `services/<name>/service.toml`.
+/// Reads and validates a `service.toml`: the service's folder is the file's, and its name the
+/// folder's last component. (Whether a root matches the folder is the catalog's to check.)
 pub fn parse_service(file: &SourceFile) -> Result<Service, Vec<ManifestError>> {
     let path = file.path.as_str();
-    let (name, folder) = service_location(path).map_err(|problem| vec![ManifestError::new(path, None, problem)])?;
+    let (folder_name, folder) =
+        service_location(path).map_err(|problem| vec![ManifestError::new(path, None, problem)])?;
     let raw: RawManifest = parse_toml(file).map_err(|error| vec![error])?;
     let mut errors = Vec::new();
+    let name = match &raw.name {
+        Some(name) if !valid_service_name(name) => {
+            errors.push(ManifestError::new(path, "name".to_owned(), name_problem(name)));
+            name.clone()
+        }
+        Some(name) => name.clone(),
+        None if !valid_service_name(&folder_name) => {
+            let problem = format!(
+                "{} (set `name` in the manifest, or rename the folder)",
+                name_problem(&folder_name).replacen("service name", "service folder name", 1)
+            );
+            errors.push(ManifestError::new(path, None, problem));
+            folder_name
+        }
+        None => folder_name,
+    };
     let mut check = |key: &str, value: &str, rule: NameRule| {
         if let Err(problem) = rule.check(value) {
             errors.push(ManifestError::new(path, key.to_owned(), problem));
@@ -167,27 +185,23 @@ pub fn parse_service(file: &SourceFile) -> Result<Service, Vec<ManifestError>> {
     })
 }
 
-/// If `path` is `services/<name>/service.toml`, the name of the service it declares.
-pub fn service_name_of_manifest(path: &str) -> Option<&str> {
-    let name = path.strip_prefix(SERVICES_DIR)?.strip_prefix('/')?;
-    let name = name.strip_suffix(MANIFEST_FILE)?.strip_suffix('/')?;
-    (!name.is_empty() && !name.contains('/')).then_some(name)
+/// The service's folder from its manifest path, and the folder's name, the service's unless
+/// the manifest says `name`.
+fn service_location(path: &str) -> Result<(String, String), String> {
+    let folder = path
+        .strip_suffix(MANIFEST_FILE)
+        .and_then(|folder| folder.strip_suffix('/'))
+        .filter(|folder| !folder.is_empty())
+        .ok_or_else(|| format!("a service manifest must be a service folder's {MANIFEST_FILE}"))?;
+    Ok((crate::roots::service_name(folder).to_owned(), folder.to_owned()))
 }
 
-/// The service's name and folder from its manifest path, checking the name is usable everywhere
-/// it goes (Step Functions, CodeBuild environment, logs).
-fn service_location(path: &str) -> Result<(String, String), String> {
-    let name = service_name_of_manifest(path)
-        .ok_or_else(|| format!("a service manifest must be at {SERVICES_DIR}/<name>/{MANIFEST_FILE}"))?;
-    let valid = name.len() <= 63
+/// Whether `name` is usable everywhere a service's name goes (Step Functions, CodeBuild
+/// environment, logs): 1 to 63 letters, digits, '-', '_' or '.', starting with a letter or digit.
+pub fn valid_service_name(name: &str) -> bool {
+    name.len() <= 63
         && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if !valid {
-        return Err(format!(
-            "service folder name `{name}` must be 1 to 63 letters, digits, '-', '_' or '.', starting with a letter or digit"
-        ));
-    }
-    Ok((name.to_owned(), format!("{SERVICES_DIR}/{name}")))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 const fn default_timeout() -> u32 {
@@ -198,9 +212,16 @@ const fn default_build_timeout() -> u32 {
     DEFAULT_BUILD_TIMEOUT_MINUTES
 }
 
+/// Why `name` is not a service name.
+fn name_problem(name: &str) -> String {
+    format!("service name `{name}` must be 1 to 63 letters, digits, '-', '_' or '.', starting with a letter or digit")
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawManifest {
+    #[serde(default)]
+    name: Option<String>,
     #[serde(default)]
     watch: Option<Vec<String>>,
     #[serde(default)]
@@ -521,19 +542,34 @@ image_repository = "shop/user-service"
 
     #[test]
     fn manifest_location_and_folder_names() {
-        for (path, ok) in [
-            ("services/api/service.toml", true),
-            ("services/api.v2_x-y/service.toml", true),
-            ("services/a/b/service.toml", false),
-            ("service.toml", false),
-            ("other/api/service.toml", false),
-            ("services/my api/service.toml", false),
-            ("services/-api/service.toml", false),
-            ("services/.hidden/service.toml", false),
+        // Whether a root matches the folder is the catalog's question (`crate::roots`): here any
+        // folder will do, and its last component is the name.
+        for (path, name) in [
+            ("services/api/service.toml", Some("api")),
+            ("services/api.v2_x-y/service.toml", Some("api.v2_x-y")),
+            ("services/a/b/service.toml", Some("b")),
+            ("src/api/service.toml", Some("api")),
+            ("teams/a/services/x/service.toml", Some("x")),
+            ("service.toml", None),
+            ("services/api/service.tom", None),
+            ("services/my api/service.toml", None),
+            ("services/-api/service.toml", None),
+            ("services/.hidden/service.toml", None),
         ] {
             let result = parse_service(&file(path, GOOD));
-            assert_eq!(result.is_ok(), ok, "{path}: {result:?}");
+            assert_eq!(result.as_ref().ok().map(|service| service.name.as_str()), name, "{path}: {result:?}");
+            if let Ok(service) = result {
+                assert_eq!(service.folder, path.trim_end_matches("/service.toml"));
+            }
         }
+        // `name` names it whatever the folder is called; a bad `name` is named as such.
+        let named = format!("name = \"apps-web\"\n{GOOD}");
+        let service = parse_service(&file("apps/my web/service.toml", &named)).unwrap();
+        assert_eq!((service.name.as_str(), service.folder.as_str()), ("apps-web", "apps/my web"));
+        let errors = parse_service(&file("apps/web/service.toml", &format!("name = \"-web\"\n{GOOD}"))).unwrap_err();
+        assert_eq!(errors[0].key.as_deref(), Some("name"), "{errors:?}");
+        let errors = parse_service(&file("apps/my web/service.toml", GOOD)).unwrap_err();
+        assert!(errors[0].problem.contains("set `name` in the manifest"), "{errors:?}");
     }
 
     #[test]

@@ -20,8 +20,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::manifest::{self, Service, service_name_of_manifest};
+use crate::manifest::{self, Service};
 use crate::matcher::{FolderContext, Matcher, MatcherBuilder};
+use crate::roots::service_name;
 use crate::settings::{FirstPush, SETTINGS_FILE, Settings};
 use crate::source::{ManifestError, SourceFile};
 
@@ -115,8 +116,9 @@ impl CatalogError {
 }
 
 impl Catalog {
-    /// Reads `deltaship.toml` (if the repository has one) and every `services/<name>/service.toml`,
-    /// validates them all, and compiles the matcher. Every problem in every file is reported.
+    /// Reads `deltaship.toml` (if the repository has one) and every service's `service.toml`,
+    /// validates them all, and compiles the matcher. Every problem in every file is reported;
+    /// a manifest in a folder no service root matches is one ([`crate::roots`]).
     pub fn load(settings: Option<&SourceFile>, manifests: &[SourceFile]) -> Result<Self, CatalogError> {
         let mut problems = Vec::new();
         let settings = match settings {
@@ -128,12 +130,22 @@ impl Catalog {
         };
         let mut services = Vec::with_capacity(manifests.len());
         for file in manifests {
+            if settings.roots().manifest_folder(&file.path).is_none() {
+                let problem = format!(
+                    "is not in a service folder: no root of {SETTINGS_FILE} `services` ({}) matches its folder",
+                    settings.roots().patterns().join(", ")
+                );
+                problems.push(ManifestError::new(&file.path, None, problem));
+                continue;
+            }
             match manifest::parse_service(file) {
                 Ok(service) => services.push(service),
                 Err(errors) => problems.extend(errors),
             }
         }
         if !problems.is_empty() {
+            // The conflicts among the valid ones too: every problem at once.
+            problems.extend(conflicts(&mut services));
             return Err(CatalogError::Invalid(problems));
         }
         Self::new(settings, services)
@@ -142,36 +154,7 @@ impl Catalog {
     /// A catalog of already validated services. Two services may not deploy to the same ECS
     /// service.
     pub fn new(settings: Settings, mut services: Vec<Service>) -> Result<Self, CatalogError> {
-        services.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut problems = Vec::new();
-        for pair in services.windows(2) {
-            if let [a, b] = pair
-                && a.name == b.name
-            {
-                let problem = format!("service `{}` is declared twice (also in {})", b.name, a.manifest);
-                problems.push(ManifestError { file: b.manifest.clone(), line: None, key: None, problem });
-            }
-        }
-        // Services are in name order, so each duplicate names the first service (by name) that
-        // deploys the same target.
-        let mut owners_by_target: BTreeMap<(&str, &str), &Service> = BTreeMap::new();
-        for service in &services {
-            let (cluster, ecs_service) = service.deploy.target();
-            match owners_by_target.entry((cluster, ecs_service)) {
-                Entry::Vacant(slot) => {
-                    slot.insert(service);
-                }
-                Entry::Occupied(first) => problems.push(ManifestError {
-                    file: service.manifest.clone(),
-                    line: None,
-                    key: Some("deploy.service".to_owned()),
-                    problem: format!(
-                        "ECS service `{ecs_service}` in cluster `{cluster}` is already deployed by {}",
-                        first.get().manifest
-                    ),
-                }),
-            }
-        }
+        let problems = conflicts(&mut services);
         if !problems.is_empty() {
             return Err(CatalogError::Invalid(problems));
         }
@@ -242,7 +225,8 @@ impl Catalog {
         let removed: BTreeSet<&str> = changes
             .iter()
             .filter_map(Change::gone)
-            .filter_map(service_name_of_manifest)
+            .filter_map(|path| self.settings.roots().manifest_folder(path))
+            .map(service_name)
             .filter(|name| self.service(name).is_none())
             .collect();
         Plan { services, removed: removed.into_iter().collect() }
@@ -316,6 +300,42 @@ impl Catalog {
         };
         Plan { services, removed: Vec::new() }
     }
+}
+
+/// Sorts `services` by name, and finds the conflicts among them: a name declared twice, two
+/// services deploying one ECS service.
+fn conflicts(services: &mut [Service]) -> Vec<ManifestError> {
+    services.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut problems = Vec::new();
+    for pair in services.windows(2) {
+        if let [a, b] = pair
+            && a.name == b.name
+        {
+            let problem = format!("service `{}` is declared twice (also in {})", b.name, a.manifest);
+            problems.push(ManifestError { file: b.manifest.clone(), line: None, key: None, problem });
+        }
+    }
+    // Services are in name order, so each duplicate names the first service (by name) that
+    // deploys the same target.
+    let mut owners_by_target: BTreeMap<(&str, &str), &Service> = BTreeMap::new();
+    for service in services.iter() {
+        let (cluster, ecs_service) = service.deploy.target();
+        match owners_by_target.entry((cluster, ecs_service)) {
+            Entry::Vacant(slot) => {
+                slot.insert(service);
+            }
+            Entry::Occupied(first) => problems.push(ManifestError {
+                file: service.manifest.clone(),
+                line: None,
+                key: Some("deploy.service".to_owned()),
+                problem: format!(
+                    "ECS service `{ecs_service}` in cluster `{cluster}` is already deployed by {}",
+                    first.get().manifest
+                ),
+            }),
+        }
+    }
+    problems
 }
 
 /// Paths given to [`Catalog::reasons`] out of order.

@@ -1,18 +1,21 @@
 //! Repository settings: `deltaship.toml` at the repository root, validated strictly.
 //!
 //! ```toml
+//! services = ["services/*"]          # service roots: folders that may be services (default)
 //! branches = ["main", "release/*"]   # branches that deploy (globs; default ["main"])
 //! deploy_all = ["Cargo.lock"]        # a change here deploys every service (default none)
 //! first_push = "all"                 # a new branch deploys "all" services or "none" (default "all")
 //! ```
 //!
 //! The file is optional: without it every default holds. Unknown keys, empty or malformed branch
-//! patterns, and `deploy_all` entries that leave the repository are errors naming the key.
+//! patterns or roots ([`crate::roots`]), and `deploy_all` entries that leave the repository are
+//! errors naming the key.
 
 use globset::{GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::paths::{compile_glob, resolve_list};
+use crate::roots::{DEFAULT_ROOTS, ServiceRoots};
 use crate::source::{ManifestError, SourceFile, parse_toml};
 
 /// The optional settings file at the repository root.
@@ -32,6 +35,7 @@ pub enum FirstPush {
 /// Repository-wide settings from `deltaship.toml` (or the defaults when there is none).
 #[derive(Debug, Clone)]
 pub struct Settings {
+    roots: ServiceRoots,
     branches: Vec<String>,
     branch_matcher: GlobSet,
     deploy_all: Vec<String>,
@@ -42,7 +46,8 @@ impl Default for Settings {
     fn default() -> Self {
         let branches = default_branches();
         let branch_matcher = compile_branch_globs("", &branches).unwrap_or_else(|_| GlobSet::empty());
-        Self { branches, branch_matcher, deploy_all: Vec::new(), first_push: FirstPush::All }
+        let roots = ServiceRoots::default();
+        Self { roots, branches, branch_matcher, deploy_all: Vec::new(), first_push: FirstPush::All }
     }
 }
 
@@ -70,13 +75,19 @@ impl Settings {
             }
         };
         let deploy_all = resolve_list(path, "", "deploy_all", &raw.deploy_all, &mut errors);
+        let roots = ServiceRoots::parse(path, &raw.services).map_err(|problems| errors.extend(problems)).ok();
 
-        match branch_matcher {
-            Some(branch_matcher) if errors.is_empty() => {
-                Ok(Self { branches: raw.branches, branch_matcher, deploy_all, first_push: raw.first_push })
+        match (roots, branch_matcher) {
+            (Some(roots), Some(branch_matcher)) if errors.is_empty() => {
+                Ok(Self { roots, branches: raw.branches, branch_matcher, deploy_all, first_push: raw.first_push })
             }
             _ => Err(errors),
         }
+    }
+
+    /// Where the service folders are.
+    pub fn roots(&self) -> &ServiceRoots {
+        &self.roots
     }
 
     /// Whether a push to `branch` deploys.
@@ -100,13 +111,28 @@ impl Settings {
     }
 }
 
+/// The service roots `file` (`deltaship.toml`, if the repository has one) sets, for listing the
+/// manifests before the catalog is built: the default when there is no file or a broken one (the
+/// catalog then reports what is wrong with it).
+pub fn roots_of(file: Option<&SourceFile>) -> ServiceRoots {
+    file.and_then(|file| parse_toml::<RawSettings>(file).ok())
+        .and_then(|raw| ServiceRoots::parse(SETTINGS_FILE, &raw.services).ok())
+        .unwrap_or_default()
+}
+
 fn default_branches() -> Vec<String> {
     vec!["main".to_owned()]
+}
+
+fn default_roots() -> Vec<String> {
+    DEFAULT_ROOTS.iter().map(|root| (*root).to_owned()).collect()
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSettings {
+    #[serde(default = "default_roots")]
+    services: Vec<String>,
     #[serde(default = "default_branches")]
     branches: Vec<String>,
     #[serde(default)]
@@ -140,8 +166,10 @@ mod tests {
         assert!(defaults.deploys_branch("main"));
         assert!(!defaults.deploys_branch("dev"));
         assert_eq!(defaults.first_push(), FirstPush::All);
+        assert_eq!(defaults.roots().patterns(), ["services/*"]);
 
         let text = r#"
+services = ["src/*", "teams/*/services/*"]
 branches = ["main", "release/*"]
 deploy_all = ["Cargo.lock", "rust-toolchain.toml"]
 first_push = "none"
@@ -153,6 +181,8 @@ first_push = "none"
         assert_eq!(settings.deploy_all(), ["Cargo.lock", "rust-toolchain.toml"]);
         assert_eq!(settings.first_push(), FirstPush::None);
         assert_eq!(settings.branches(), ["main", "release/*"]);
+        assert_eq!(settings.roots().patterns(), ["src/*", "teams/*/services/*"]);
+        assert!(settings.roots().matches("teams/a/services/x"));
     }
 
     #[test]
@@ -165,6 +195,9 @@ first_push = "none"
             ("first_push = \"some\"", Some("first_push"), "unknown variant `some`"),
             ("deploy_all = [\"../x\"]", Some("deploy_all[0]"), "leaves the repository"),
             ("deploy_all = [\"{a\"]", Some("deploy_all[0]"), "not a valid glob"),
+            ("services = []", Some("services"), "at least one root"),
+            ("services = [\"**/svc/*\"]", Some("services[0]"), "has `**`"),
+            ("services = \"src/*\"", Some("services"), "expected a sequence"),
         ];
         for (text, key, problem) in table {
             let errors = Settings::parse(&file(SETTINGS_FILE, text)).unwrap_err();

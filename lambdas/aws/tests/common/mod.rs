@@ -418,6 +418,24 @@ impl LedgerTable {
         deltaship_aws::ledger::Ledger::from_client(dynamodb, TABLE.to_owned())
     }
 
+    /// The stored catalogs over this table, each call tried once.
+    pub(crate) fn catalogs(&self) -> deltaship_aws::catalogs::Catalogs {
+        let rules = [self.put_item(), self.get_item(), self.query()];
+        let dynamodb = mock_client!(
+            aws_sdk_dynamodb,
+            RuleMode::MatchAny,
+            &rules.iter().collect::<Vec<_>>(),
+            |config: aws_sdk_dynamodb::config::Builder| config
+                .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(1))
+        );
+        deltaship_aws::catalogs::Catalogs::from_client(dynamodb, TABLE.to_owned())
+    }
+
+    /// The keys of the items under `resource`.
+    pub(crate) fn waiters(&self, resource: &str) -> Vec<String> {
+        self.items.lock().unwrap().keys().filter(|(r, _)| r == resource).map(|(_, waiter)| waiter.clone()).collect()
+    }
+
     /// The item under `resource` and `waiter`.
     pub(crate) fn item(&self, resource: &str, waiter: &str) -> Option<Item> {
         self.items.lock().unwrap().get(&(resource.to_owned(), waiter.to_owned())).cloned()
@@ -484,13 +502,14 @@ impl LedgerTable {
             .match_requests(|req| req.table_name() == Some(TABLE))
             .then_compute_output(move |req: &QueryInput| {
                 table.log.record(&"Query");
-                assert_eq!(
-                    req.key_condition_expression(),
-                    Some("#resource = :resource AND begins_with(#waiter, :second)"),
-                    "the ledger table knows one key condition"
-                );
+                // The ledger's one key condition, and the stored catalogs'.
+                let prefix = match req.key_condition_expression() {
+                    Some("#resource = :resource AND begins_with(#waiter, :second)") => ":second",
+                    Some("#resource = :resource AND begins_with(#waiter, :commit)") => ":commit",
+                    other => panic!("the ledger table does not know the key condition {other:?}"),
+                };
                 let values = req.expression_attribute_values().cloned().unwrap_or_default();
-                let (resource, second) = (text_of(&values, ":resource"), text_of(&values, ":second"));
+                let (resource, second) = (text_of(&values, ":resource"), text_of(&values, prefix));
                 let items: Vec<Item> = table
                     .items
                     .lock()
@@ -502,4 +521,15 @@ impl LedgerTable {
                 QueryOutput::builder().set_items(Some(items)).build()
             })
     }
+}
+
+/// One whole part (of one) of a stored catalog of `commit`, its data for the test to set.
+pub(crate) fn catalog_item(repository: &str, commit: &str) -> Item {
+    HashMap::from([
+        ("resource".to_owned(), AttributeValue::S(deltaship_core::snapshot::resource(repository))),
+        ("waiter".to_owned(), AttributeValue::S(deltaship_core::snapshot::waiter(commit, 0))),
+        ("part".to_owned(), AttributeValue::N("0".to_owned())),
+        ("parts".to_owned(), AttributeValue::N("1".to_owned())),
+        ("data".to_owned(), AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(Vec::new()))),
+    ])
 }
