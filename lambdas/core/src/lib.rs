@@ -9,7 +9,8 @@
 //! | [`paths`] | which paths a `watch`/`ignore`/`depends_on`/`deploy_all` entry stands for (globs, "a path and everything below") |
 //! | [`roots`] | which folders are service folders (`deltaship.toml`'s `services`), and how to list them |
 //! | [`manifest`] | what a service's `service.toml` says, validated strictly |
-//! | [`settings`] | what `deltaship.toml` says: service roots, branches, `deploy_all`, `first_push` |
+//! | [`settings`] | what `deltaship.toml` says: service roots, branches, `deploy_all`, `first_push`, environments |
+//! | [`environments`] | the environments in pipeline order, their approvals, and each service's target in each |
 //! | [`snapshot`] | the files a catalog is built from, kept between pushes: what a push needs read again |
 //! | [`adopt`] | which folders of an existing repository are services: the roots and manifests `deltaship init` proposes |
 //! | [`planner`] | which services a set of [`Change`]s deploys, and why ([`Catalog`], [`Plan`]) |
@@ -70,6 +71,7 @@ pub mod check;
 pub mod commit;
 pub mod decision;
 pub mod deliveries;
+pub mod environments;
 pub mod event;
 pub mod failure;
 pub mod ledger;
