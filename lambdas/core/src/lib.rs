@@ -11,6 +11,7 @@
 //! | [`manifest`] | what a service's `service.toml` says, validated strictly |
 //! | [`settings`] | what `deltaship.toml` says: service roots, branches, `deploy_all`, `first_push`, environments |
 //! | [`environments`] | the environments in pipeline order, their approvals, and each service's target in each |
+//! | [`gates`] | where a promotion waits for its approval, which wait an approval answers, and which waits a newer push supersedes |
 //! | [`snapshot`] | the files a catalog is built from, kept between pushes: what a push needs read again |
 //! | [`adopt`] | which folders of an existing repository are services: the roots and manifests `deltaship init` proposes |
 //! | [`planner`] | which services a set of [`Change`]s deploys, and why ([`Catalog`], [`Plan`]) |
@@ -74,6 +75,7 @@ pub mod deliveries;
 pub mod environments;
 pub mod event;
 pub mod failure;
+pub mod gates;
 pub mod ledger;
 pub mod links;
 pub mod manifest;
