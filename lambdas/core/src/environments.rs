@@ -230,6 +230,68 @@ pub fn unknown_environments(
         .collect()
 }
 
+/// One later environment a service is promoted into, as the execution input will carry it: in
+/// pipeline order, with the gate's settings and the service's target there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Promotion {
+    /// The environment.
+    pub environment: String,
+    /// Whether promotion into it waits for an approval.
+    pub approval: bool,
+    /// How long the approval may wait, in seconds.
+    pub approval_timeout_seconds: u32,
+    /// The ECS cluster there.
+    pub cluster: String,
+    /// The ECS service there.
+    pub service: String,
+    /// The container whose image is replaced.
+    pub container: String,
+    /// The rollout deadline there, in minutes.
+    pub timeout_minutes: u32,
+}
+
+/// The environments after the first that `service` is promoted into, in pipeline order: those
+/// its manifest names a target for (the others are skipped: it is not deployed there). The
+/// container and deadline default to its first environment's (`[deploy]`).
+pub fn promotions(service: &crate::Service, environments: &[Environment]) -> Vec<Promotion> {
+    environments
+        .iter()
+        .skip(1)
+        .filter_map(|environment| {
+            let target = service.environments.get(&environment.name)?;
+            Some(Promotion {
+                environment: environment.name.clone(),
+                approval: environment.approval,
+                approval_timeout_seconds: environment.approval_timeout_hours.saturating_mul(3600),
+                cluster: target.cluster.clone(),
+                service: target.service.clone(),
+                container: target.container.clone().unwrap_or_else(|| service.deploy.container.clone()),
+                timeout_minutes: target.timeout_minutes.unwrap_or(service.deploy.timeout_minutes),
+            })
+        })
+        .collect()
+}
+
+/// The image a later environment deploys: the one the build pushed, by digest, so that every
+/// environment runs the same bits whatever happens to the tag. `image` is the build's image
+/// (`<registry>/<repository>:<tag>`), `digest` what the build exported as `IMAGE_DIGEST`
+/// (`sha256:` and 64 hex digits). `None` without a digest; an error for one that is not a digest.
+pub fn promoted_image(image: &str, digest: Option<&str>) -> Result<Option<String>, String> {
+    let Some(digest) = digest.map(str::trim).filter(|digest| !digest.is_empty()) else { return Ok(None) };
+    let hex = digest.strip_prefix("sha256:").unwrap_or_default();
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return Err(format!("IMAGE_DIGEST {digest:?} is not a sha256 digest"));
+    }
+    // Strip the tag (after the last ':' that follows the last '/': a registry may have a port)
+    // or an earlier digest.
+    let repository = image.split('@').next().unwrap_or(image);
+    let repository = match repository.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => name,
+        _ => repository,
+    };
+    Ok(Some(format!("{repository}@{digest}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,5 +431,58 @@ mod tests {
         let shown = error.to_string();
         assert!(shown.contains("already deployed in production by services/admin/service.toml"), "{shown}");
         assert!(shown.contains("lists no environment `qa`"), "{shown}");
+    }
+
+    #[test]
+    fn promotions_follow_the_environments_a_service_names() {
+        use crate::{Catalog, SourceFile};
+        let settings = SourceFile::new(
+            "deltaship.toml",
+            "[[environments]]\nname = \"staging\"\n[[environments]]\nname = \"qa\"\n\
+             [[environments]]\nname = \"production\"\napproval = true\napproval_timeout_hours = 2\n",
+        );
+        let manifest = SourceFile::new(
+            "services/users/service.toml",
+            "[build]\nproject = \"build-users\"\n[deploy]\ncluster = \"staging\"\nservice = \"users\"\n\
+             container = \"app\"\nimage_repository = \"shop/users\"\ntimeout_minutes = 20\n\
+             [environments.production]\ncluster = \"prod\"\nservice = \"users-prod\"\ntimeout_minutes = 45\n",
+        );
+        let catalog = Catalog::load(Some(&settings), &[manifest]).unwrap();
+        let service = catalog.service("users").unwrap();
+        // Not qa (no target there); production with its gate, [deploy]'s container.
+        assert_eq!(
+            promotions(service, catalog.settings().environments()),
+            [Promotion {
+                environment: "production".into(),
+                approval: true,
+                approval_timeout_seconds: 7200,
+                cluster: "prod".into(),
+                service: "users-prod".into(),
+                container: "app".into(),
+                timeout_minutes: 45,
+            }]
+        );
+        assert!(promotions(service, &[Environment::default_environment()]).is_empty());
+    }
+
+    #[test]
+    fn the_promoted_image_is_the_builds_by_digest() {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let table = [
+            (
+                "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/users:7f01",
+                "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/users",
+            ),
+            ("localhost:5000/shop/users:abc", "localhost:5000/shop/users"),
+            ("localhost:5000/shop/users", "localhost:5000/shop/users"),
+            ("registry.example.com/users@sha256:00", "registry.example.com/users"),
+        ];
+        for (image, repository) in table {
+            assert_eq!(promoted_image(image, Some(&digest)), Ok(Some(format!("{repository}@{digest}"))), "{image}");
+        }
+        assert_eq!(promoted_image("shop/users:abc", None), Ok(None));
+        assert_eq!(promoted_image("shop/users:abc", Some(" ")), Ok(None));
+        assert!(promoted_image("shop/users:abc", Some("sha256:xyz")).is_err());
+        assert!(promoted_image("shop/users:abc", Some(&"ab".repeat(32))).is_err());
     }
 }
