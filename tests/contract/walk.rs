@@ -50,6 +50,7 @@ fn build(input: &CheckBuildInput, done: bool) -> CheckBuildOutput {
         wait_seconds: if done { 0 } else { 120 },
         phase: (!done).then(|| "BUILD".to_owned()),
         image: done.then(|| "registry/users:cccc".to_owned()),
+        image_by_digest: None,
         build_url: "https://console/build".into(),
         logs_url: None,
     }

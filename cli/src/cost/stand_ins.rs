@@ -277,6 +277,7 @@ fn start_build(job: &ServiceJob, scenario: &Scenario, now_ms: u64, world: &mut W
         wait_seconds: scenario.build_wait.next_before(0, remaining(deadline, now)),
         phase: None,
         image: None,
+        image_by_digest: None,
         build_url: URL.into(),
         logs_url: None,
     })
@@ -323,6 +324,7 @@ fn look_at_build(
         wait_seconds: 0,
         phase: None,
         image: None,
+        image_by_digest: None,
         build_url: URL.into(),
         logs_url: None,
     };

@@ -58,6 +58,10 @@ pub struct CheckBuildOutput {
     pub phase: Option<String>,
     /// The image a successful build pushed.
     pub image: Option<String>,
+    /// The same image by digest (`<repository>@sha256:...`), when the build exported
+    /// `IMAGE_DIGEST`: what later environments deploy.
+    #[serde(default)]
+    pub image_by_digest: Option<String>,
     /// The build's console page.
     pub build_url: String,
     /// The build's CloudWatch logs, when CodeBuild gives the link.
