@@ -399,6 +399,7 @@ fn execution_input() -> Value {
         build_timeout_minutes: 60,
         reasons: vec!["services/users/src/main.rs".into()],
         more_reasons: 0,
+        promotions: Vec::new(),
     };
     serde_json::to_value(PipelineInput {
         execution: "shop-main-cccccccccccc-0123456789".into(),

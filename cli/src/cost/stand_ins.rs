@@ -169,6 +169,7 @@ pub(super) fn job(scenario: &Scenario, index: u64) -> ServiceJob {
         build_timeout_minutes: scenario.build_timeout_minutes,
         reasons: Vec::new(),
         more_reasons: 0,
+        promotions: Vec::new(),
     }
 }
 

@@ -97,6 +97,7 @@ mod tests {
             build_timeout_minutes: build_minutes,
             reasons: Vec::new(),
             more_reasons: 0,
+            promotions: Vec::new(),
         }
     }
 

@@ -133,6 +133,7 @@ impl PipelineInput {
                     build_timeout_minutes: service.build.timeout_minutes,
                     reasons: planned.reasons.iter().take(kept).map(|reason| (*reason).to_owned()).collect(),
                     more_reasons: planned.reasons.len() - kept,
+                    promotions: Vec::new(),
                 }
             })
             .collect();
@@ -204,6 +205,19 @@ impl PipelineInput {
             .collect()
     }
 
+    /// The same input with each service's promotions into the environments after the first
+    /// ([`crate::environments::promotions`]), as `catalog`'s settings and manifests name them.
+    #[must_use]
+    pub fn promoted(mut self, catalog: &crate::Catalog) -> Self {
+        let environments = catalog.settings().environments();
+        for job in &mut self.services {
+            if let Some(service) = catalog.service(&job.name) {
+                job.promotions = crate::environments::promotions(service, environments);
+            }
+        }
+        self
+    }
+
     /// The same input under another execution name (a later attempt, see
     /// [`crate::naming::execution_name_attempt`]).
     pub fn renamed(mut self, execution: &str) -> Self {
@@ -245,6 +259,44 @@ impl PipelineInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn promotions_ride_with_their_services_and_one_environment_writes_none() {
+        use crate::{Catalog, Change, CommitId, SourceFile};
+        let settings = SourceFile::new(
+            "deltaship.toml",
+            "[[environments]]\nname = \"staging\"\n[[environments]]\nname = \"production\"\napproval = true\n",
+        );
+        let manifest = |name: &str, extra: &str| {
+            SourceFile::new(
+                format!("services/{name}/service.toml"),
+                format!(
+                    "[build]\nproject = \"build-{name}\"\n[deploy]\ncluster = \"staging\"\nservice = \"{name}\"\n\
+                     container = \"app\"\nimage_repository = \"shop/{name}\"\n{extra}"
+                ),
+            )
+        };
+        let promoted = "[environments.production]\ncluster = \"prod\"\nservice = \"users\"\n";
+        let catalog = Catalog::load(Some(&settings), &[manifest("users", promoted), manifest("docs", "")]).unwrap();
+        let changes = [Change::Modified("services/users/a".into()), Change::Modified("services/docs/b".into())];
+        let plan = catalog.plan(&changes);
+        let push = Push {
+            repository: "shop".into(),
+            branch: "main".into(),
+            head: CommitId::parse(&"a".repeat(40)).unwrap(),
+            base: None,
+            pushed_by: None,
+            pushed_at: 1,
+        };
+        let input = PipelineInput::new(&push, "x".into(), &plan, 1).promoted(&catalog);
+        let by_name = |name: &str| input.services.iter().find(|job| job.name == name).unwrap();
+        assert_eq!(by_name("users").promotions.len(), 1);
+        assert_eq!(by_name("users").promotions[0].environment, "production");
+        assert!(by_name("docs").promotions.is_empty());
+        let json = serde_json::to_value(&input).unwrap();
+        let docs = json["services"].as_array().unwrap().iter().find(|job| job["name"] == "docs").unwrap();
+        assert!(docs.get("promotions").is_none(), "not written: {docs}");
+    }
     use crate::{Catalog, Change, SourceFile};
 
     fn catalog(names: &[&str]) -> Catalog {

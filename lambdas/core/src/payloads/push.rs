@@ -47,6 +47,11 @@ pub struct ServiceJob {
     /// How many more changed paths planned it than `reasons` lists.
     #[serde(default)]
     pub more_reasons: usize,
+    /// The environments after the first it is promoted into, in order
+    /// ([`crate::environments::promotions`]); none in a one-environment repository (and then
+    /// not written, so that such inputs are as before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub promotions: Vec<crate::environments::Promotion>,
 }
 
 /// What detect-changes did.
