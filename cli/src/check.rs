@@ -8,9 +8,9 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use deltaship_core::check::{CheckReport, check};
+use deltaship_core::check::{CheckReport, Triggers, check};
 use deltaship_core::settings::roots_of;
-use deltaship_core::{Catalog, CommitId};
+use deltaship_core::{Catalog, CommitId, ManifestError};
 use serde::Serialize;
 
 use crate::git::GitRepo;
@@ -45,43 +45,12 @@ pub struct CheckJson<'a> {
     /// Whether nothing is wrong.
     pub ok: bool,
     /// Every problem: `{"file", "line", "key", "problem"}`.
-    pub problems: Vec<ProblemJson<'a>>,
-    /// Each service's triggers.
-    pub services: Vec<ServiceJson<'a>>,
+    pub problems: &'a [ManifestError],
+    /// Each service's triggers: `{"name", "folder", "watch", "depends_on", "deploy_all",
+    /// "ignore", "files"}`.
+    pub services: &'a [Triggers<'a>],
     /// The files no service owns: a change there deploys nothing.
     pub unowned: &'a [&'a str],
-}
-
-/// One problem of [`CheckJson`].
-#[derive(Debug, Serialize)]
-pub struct ProblemJson<'a> {
-    /// The file.
-    pub file: &'a str,
-    /// The line, when the TOML itself is broken.
-    pub line: Option<usize>,
-    /// The key, when the problem is with one.
-    pub key: Option<&'a str>,
-    /// What is wrong.
-    pub problem: &'a str,
-}
-
-/// One service of [`CheckJson`].
-#[derive(Debug, Serialize)]
-pub struct ServiceJson<'a> {
-    /// The service.
-    pub name: &'a str,
-    /// Its folder.
-    pub folder: &'a str,
-    /// Its own sources.
-    pub watch: &'a [String],
-    /// What it depends on outside its folder.
-    pub depends_on: &'a [String],
-    /// What deploys every service.
-    pub deploy_all: &'a [String],
-    /// What never deploys it.
-    pub ignore: &'a [String],
-    /// How many of the revision's files deploy it.
-    pub files: usize,
 }
 
 /// Runs `deltaship check`.
@@ -103,29 +72,8 @@ fn to_json<'a>(commit: &'a CommitId, roots: &'a [String], report: &'a CheckRepor
         revision: commit.as_str(),
         roots,
         ok: !report.has_problems(),
-        problems: report
-            .problems
-            .iter()
-            .map(|problem| ProblemJson {
-                file: &problem.file,
-                line: problem.line,
-                key: problem.key.as_deref(),
-                problem: &problem.problem,
-            })
-            .collect(),
-        services: report
-            .services
-            .iter()
-            .map(|service| ServiceJson {
-                name: service.name,
-                folder: service.folder,
-                watch: service.watch,
-                depends_on: service.depends_on,
-                deploy_all: service.deploy_all,
-                ignore: service.ignore,
-                files: service.files,
-            })
-            .collect(),
+        problems: &report.problems,
+        services: &report.services,
         unowned: &report.unowned,
     }
 }

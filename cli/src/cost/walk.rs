@@ -561,20 +561,25 @@ mod tests {
         ];
         for (name, scenario, expected, outcome, _) in table {
             let walk = simulate(&definition(), &scenario, 1).unwrap().service;
-            let c = &walk.counts;
-            let figures = [
-                c.transitions,
-                c.lambda_invocations,
-                c.wake_invocations,
-                c.history_events,
-                walk.timeouts,
-                walk.build_checks,
-                walk.rollout_checks,
-                walk.finished_at,
-            ];
-            assert_eq!(figures, expected, "{name}: {:?}", walk.path);
+            assert_eq!(figures(&walk), expected, "{name}: {:?}", walk.path);
             assert_eq!(walk.outcome.as_deref(), Some(outcome), "{name}");
         }
+    }
+
+    /// A walk's figures, in the tables' order: transitions, Lambda tasks, wake-ups, history
+    /// events, timeouts, build looks, rollout looks, done at.
+    fn figures(walk: &ServiceWalk) -> [u64; 8] {
+        let c = &walk.counts;
+        [
+            c.transitions,
+            c.lambda_invocations,
+            c.wake_invocations,
+            c.history_events,
+            walk.timeouts,
+            walk.build_checks,
+            walk.rollout_checks,
+            walk.finished_at,
+        ]
     }
 
     /// With the default policies (a flat 600 s), a build and a rollout that end within 10
@@ -593,18 +598,7 @@ mod tests {
         ];
         for (name, scenario, expected) in table {
             let walk = simulate(&definition(), &scenario, 1).unwrap().service;
-            let c = &walk.counts;
-            let figures = [
-                c.transitions,
-                c.lambda_invocations,
-                c.wake_invocations,
-                c.history_events,
-                walk.timeouts,
-                walk.build_checks,
-                walk.rollout_checks,
-                walk.finished_at,
-            ];
-            assert_eq!(figures, expected, "{name}: {:?}", walk.path);
+            assert_eq!(figures(&walk), expected, "{name}: {:?}", walk.path);
             assert_eq!(walk.outcome.as_deref(), Some("deployed"), "{name}");
         }
     }

@@ -24,9 +24,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "REV", default_value = "HEAD")]
     pub head: String,
     /// Output format: text (progress on stderr, the execution on stdout) or one JSON document
-    /// {"execution", "executions", "status", "duration_seconds", "history_events", "services":
-    /// [{"name", "outcome", "task_definition", "image", "error", "strategy", "deployment",
-    /// "rolled_back_by", "build_seconds", "rollout_seconds"}]}.
+    /// {"execution", "executions", "status", "duration_seconds", "history_events", "aws_calls",
+    /// "services": [{"name", "outcome", "task_definition", "image", "error", "strategy",
+    /// "deployment", "rolled_back_by", "build_seconds", "rollout_seconds"}]}.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Make SERVICE's build fail, as CodeBuild reports a failed buildspec command (repeatable).

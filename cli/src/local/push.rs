@@ -24,7 +24,7 @@ use serde_json::Value;
 use super::follow::{RunReport, follow};
 use super::front::{CALLS_PATH, STACK_PATH};
 use super::run::push_event;
-use super::stack::{ACCOUNT, PREFIX, REGION, watcher_config_at};
+use super::stack::{PREFIX, state_machine_arn, watcher_config_at};
 use super::{LocalError, Progress, RunStatus, report, seed};
 use crate::git::GitRepo;
 use crate::output::{CliError, Format, write_report};
@@ -124,7 +124,7 @@ async fn send(args: &PushArgs, endpoint: &str, progress: &mut dyn FnMut(&Progres
 
     // What the head's manifests name and the stack lacks (a service added since it started).
     let watcher = watcher_config_at(endpoint).await;
-    let state_machine_arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{PREFIX}pipeline");
+    let state_machine_arn = state_machine_arn();
     let (settings, manifests) = git.manifests(&head)?;
     let catalog = Catalog::load(settings.as_ref(), &manifests)
         .map_err(|error| LocalError::BadInput(format!("the manifests at {} are invalid:\n{error}", head.short())))?;

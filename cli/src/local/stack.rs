@@ -158,7 +158,7 @@ impl LocalStack {
 
         let config = sdk_config(endpoint).await;
         let watcher = watcher_config(endpoint).await;
-        let state_machine_arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{PREFIX}pipeline");
+        let state_machine_arn = state_machine_arn();
         let (build_wait, rollout_wait) = options.waits.policies();
         let variables = Variables(
             [
@@ -331,6 +331,11 @@ async fn create_waits_table(config: &SdkConfig) -> Result<(), LocalError> {
         .await
         .map_err(|error| failed("UpdateTimeToLive", aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string()))?;
     Ok(())
+}
+
+/// The ARN of the local stack's pipeline state machine.
+pub fn state_machine_arn() -> String {
+    format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{PREFIX}pipeline")
 }
 
 /// The AWS configuration of the local stack: fixed region and dummy credentials, so that

@@ -34,6 +34,18 @@ where
     Failure::new(kind, format!("{call} {target}: {detail}"))
 }
 
+/// A missing table is a setup problem, named as such.
+pub(crate) const TABLE_NOT_FOUND: [(&str, ErrorKind); 1] = [("ResourceNotFoundException", ErrorKind::AwsError)];
+
+/// [`failure`] of a DynamoDB call on `table`'s items under `resource` (the waits table: waits,
+/// the push ledger, the stored catalogs).
+pub(crate) fn table_failure<E>(call: &str, table: &str, resource: &str, err: &SdkError<E, HttpResponse>) -> Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    failure(call, &format!("{table} {resource}"), err, &TABLE_NOT_FOUND)
+}
+
 /// The code of an SDK error, if AWS answered with one.
 pub(crate) fn code<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Option<&str> {
     err.code()

@@ -49,7 +49,7 @@ impl Catalogs {
             .send();
         let mut parts: Vec<(usize, usize, Vec<u8>)> = Vec::new();
         while let Some(item) = pages.next().await {
-            let item = item.map_err(|err| self.failure("Query", &resource, &err))?;
+            let item = item.map_err(|err| aws_error::table_failure("Query", &self.table, &resource, &err))?;
             let number = |name: &str| item.get(name).and_then(|value| value.as_n().ok()).and_then(|n| n.parse().ok());
             let data = item.get("data").and_then(|value| value.as_b().ok()).map(|blob| blob.as_ref().to_vec());
             match (number("part"), number("parts"), data) {
@@ -110,25 +110,8 @@ impl Catalogs {
                 .set_item(Some(item))
                 .send()
                 .await
-                .map_err(|err| self.failure("PutItem", &resource, &err))?;
+                .map_err(|err| aws_error::table_failure("PutItem", &self.table, &resource, &err))?;
         }
         Ok(())
-    }
-
-    fn failure<E>(
-        &self,
-        call: &str,
-        resource: &str,
-        err: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
-    ) -> Failure
-    where
-        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        aws_error::failure(
-            call,
-            &format!("{} {resource}", self.table),
-            err,
-            &[("ResourceNotFoundException", ErrorKind::AwsError)],
-        )
     }
 }

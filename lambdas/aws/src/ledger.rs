@@ -65,7 +65,7 @@ impl Ledger {
                     None => Recorded::New,
                 }
             }
-            Err(err) => return Err(self.failure("PutItem", &resource, &err)),
+            Err(err) => return Err(aws_error::table_failure("PutItem", &self.table, &resource, &err)),
         };
         self.advance_latest(record).await?;
         Ok(recorded)
@@ -95,7 +95,7 @@ impl Ledger {
             .send();
         let mut records = Vec::new();
         while let Some(item) = pages.next().await {
-            let item = item.map_err(|err| self.failure("Query", &resource, &err))?;
+            let item = item.map_err(|err| aws_error::table_failure("Query", &self.table, &resource, &err))?;
             match record_of(&item) {
                 Ok(record) => records.push(record),
                 Err(problem) => tracing::warn!(resource, "skipping a malformed ledger record: {problem}"),
@@ -133,7 +133,7 @@ impl Ledger {
             match put.send().await {
                 Ok(_) => return Ok(()),
                 Err(err) if aws_error::code(&err) == Some("ConditionalCheckFailedException") => {}
-                Err(err) => return Err(self.failure("PutItem", &resource, &err)),
+                Err(err) => return Err(aws_error::table_failure("PutItem", &self.table, &resource, &err)),
             }
         }
         Err(Failure::new(
@@ -159,7 +159,7 @@ impl Ledger {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|err| self.failure("GetItem", resource, &err))?;
+            .map_err(|err| aws_error::table_failure("GetItem", &self.table, resource, &err))?;
         let Some(item) = got.item() else { return Ok(None) };
         let record = record_of(item).map_err(|problem| {
             Failure::new(
@@ -168,23 +168,6 @@ impl Ledger {
             )
         })?;
         Ok(Some(record))
-    }
-
-    fn failure<E>(
-        &self,
-        call: &str,
-        resource: &str,
-        err: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
-    ) -> Failure
-    where
-        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        aws_error::failure(
-            call,
-            &format!("{} {resource}", self.table),
-            err,
-            &[("ResourceNotFoundException", ErrorKind::AwsError)],
-        )
     }
 }
 

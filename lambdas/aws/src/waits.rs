@@ -79,7 +79,7 @@ impl Waits {
             .set_item(Some(item))
             .send()
             .await
-            .map_err(|err| aws_error::failure("PutItem", &self.target(&record.resource), &err, &TABLE_NOT_FOUND))?;
+            .map_err(|err| aws_error::table_failure("PutItem", &self.table, &record.resource, &err))?;
         Ok(())
     }
 
@@ -97,8 +97,7 @@ impl Waits {
             .send();
         let mut records = Vec::new();
         while let Some(item) = pages.next().await {
-            let item =
-                item.map_err(|err| aws_error::failure("Query", &self.target(resource), &err, &TABLE_NOT_FOUND))?;
+            let item = item.map_err(|err| aws_error::table_failure("Query", &self.table, resource, &err))?;
             match record_of(&item) {
                 // DynamoDB deletes expired items lazily: they may still be read.
                 Some(record) if record.expires_at > now => records.push(record),
@@ -125,7 +124,7 @@ impl Waits {
         match result {
             Ok(_) => Ok(()),
             Err(err) if aws_error::code(&err) == Some("ConditionalCheckFailedException") => Ok(()),
-            Err(err) => Err(aws_error::failure("DeleteItem", &self.target(&record.resource), &err, &TABLE_NOT_FOUND)),
+            Err(err) => Err(aws_error::table_failure("DeleteItem", &self.table, &record.resource, &err)),
         }
     }
 
@@ -188,14 +187,7 @@ impl Waits {
             }
         }
     }
-
-    fn target(&self, resource: &str) -> String {
-        format!("{} {resource}", self.table)
-    }
 }
-
-/// A missing table is a setup problem, named as such.
-const TABLE_NOT_FOUND: [(&str, ErrorKind); 1] = [("ResourceNotFoundException", ErrorKind::AwsError)];
 
 /// `None` (the token is closed: nothing to do) for the codes that mean so, else the failure.
 fn closed_or(code: Option<&str>, failure: impl FnOnce() -> Failure) -> Option<Failure> {

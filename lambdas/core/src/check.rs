@@ -26,8 +26,8 @@ pub struct CheckReport<'a> {
     pub unowned: Vec<&'a str>,
 }
 
-/// What deploys one service.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What deploys one service (as `deltaship check --format json` prints it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Triggers<'a> {
     /// The service.
     pub name: &'a str,

@@ -142,11 +142,6 @@ impl ServiceRoots {
         &self.patterns
     }
 
-    /// Whether the roots are the default ones.
-    pub fn is_default(&self) -> bool {
-        self.patterns.iter().map(String::as_str).eq(DEFAULT_ROOTS)
-    }
-
     /// Whether a root matches `folder` (repository-relative, no trailing `/`).
     pub fn matches(&self, folder: &str) -> bool {
         let parts: Vec<&str> = folder.split('/').collect();
@@ -220,9 +215,8 @@ mod tests {
     fn the_default_is_services_star() {
         let default = ServiceRoots::default();
         assert_eq!(default.patterns(), ["services/*"]);
-        assert!(default.is_default());
         assert!(default.matches("services/api"));
-        assert!(!roots(&["src/*"]).is_default());
+        assert_eq!(roots(&["src/*"]).patterns(), ["src/*"]);
     }
 
     #[test]

@@ -25,7 +25,7 @@ impl SourceFile {
 }
 
 /// A problem in one file, naming the file, the key (when there is one) and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ManifestError {
     /// Repository-relative path of the file.
     pub file: String,

@@ -407,28 +407,24 @@ impl LedgerTable {
 
     /// The ledger over this table, each call tried once.
     pub(crate) fn ledger(&self) -> deltaship_aws::ledger::Ledger {
-        let rules = [self.put_item(), self.get_item(), self.query()];
-        let dynamodb = mock_client!(
-            aws_sdk_dynamodb,
-            RuleMode::MatchAny,
-            &rules.iter().collect::<Vec<_>>(),
-            |config: aws_sdk_dynamodb::config::Builder| config
-                .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(1))
-        );
-        deltaship_aws::ledger::Ledger::from_client(dynamodb, TABLE.to_owned())
+        deltaship_aws::ledger::Ledger::from_client(self.client(), TABLE.to_owned())
     }
 
     /// The stored catalogs over this table, each call tried once.
     pub(crate) fn catalogs(&self) -> deltaship_aws::catalogs::Catalogs {
+        deltaship_aws::catalogs::Catalogs::from_client(self.client(), TABLE.to_owned())
+    }
+
+    /// A DynamoDB client answered by this table, each call tried once.
+    fn client(&self) -> aws_sdk_dynamodb::Client {
         let rules = [self.put_item(), self.get_item(), self.query()];
-        let dynamodb = mock_client!(
+        mock_client!(
             aws_sdk_dynamodb,
             RuleMode::MatchAny,
             &rules.iter().collect::<Vec<_>>(),
             |config: aws_sdk_dynamodb::config::Builder| config
                 .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(1))
-        );
-        deltaship_aws::catalogs::Catalogs::from_client(dynamodb, TABLE.to_owned())
+        )
     }
 
     /// The keys of the items under `resource`.
