@@ -169,7 +169,10 @@ pub(super) fn job(scenario: &Scenario, index: u64) -> ServiceJob {
         build_timeout_minutes: scenario.build_timeout_minutes,
         reasons: Vec::new(),
         more_reasons: 0,
+        environment: deltaship_core::environments::DEFAULT_ENVIRONMENT.to_owned(),
+        pushed_by: None,
         promotions: Vec::new(),
+        image: None,
     }
 }
 

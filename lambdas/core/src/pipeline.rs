@@ -133,7 +133,10 @@ impl PipelineInput {
                     build_timeout_minutes: service.build.timeout_minutes,
                     reasons: planned.reasons.iter().take(kept).map(|reason| (*reason).to_owned()).collect(),
                     more_reasons: planned.reasons.len() - kept,
+                    environment: crate::environments::DEFAULT_ENVIRONMENT.to_owned(),
+                    pushed_by: push.pushed_by.clone(),
                     promotions: Vec::new(),
+                    image: None,
                 }
             })
             .collect();
@@ -211,6 +214,9 @@ impl PipelineInput {
     pub fn promoted(mut self, catalog: &crate::Catalog) -> Self {
         let environments = catalog.settings().environments();
         for job in &mut self.services {
+            if let Some(first) = environments.first() {
+                first.name.clone_into(&mut job.environment);
+            }
             if let Some(service) = catalog.service(&job.name) {
                 job.promotions = crate::environments::promotions(service, environments);
             }
@@ -261,7 +267,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn promotions_ride_with_their_services_and_one_environment_writes_none() {
+    fn promotions_and_the_first_environment_ride_with_their_services() {
         use crate::{Catalog, Change, CommitId, SourceFile};
         let settings = SourceFile::new(
             "deltaship.toml",
@@ -295,7 +301,9 @@ mod tests {
         assert!(by_name("docs").promotions.is_empty());
         let json = serde_json::to_value(&input).unwrap();
         let docs = json["services"].as_array().unwrap().iter().find(|job| job["name"] == "docs").unwrap();
-        assert!(docs.get("promotions").is_none(), "not written: {docs}");
+        assert_eq!(docs["promotions"], serde_json::json!([]), "always written: {docs}");
+        assert_eq!(docs["environment"], "staging");
+        assert!(docs.get("image").is_none(), "a push names no image: {docs}");
     }
     use crate::{Catalog, Change, SourceFile};
 

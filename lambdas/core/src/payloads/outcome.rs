@@ -19,17 +19,25 @@ pub enum Outcome {
     Superseded,
     /// The rollout failed and so did the rollback: the service needs a person.
     RollbackFailed,
+    /// Someone rejected its promotion into an environment (`deltaship reject`); that environment
+    /// keeps its revision.
+    Rejected,
+    /// Its promotion into an environment was not approved in time (the environment's
+    /// `approval_timeout_hours`), or could not be asked for; that environment keeps its revision.
+    NotPromoted,
 }
 
 impl Outcome {
     /// Every outcome, in the order above.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 8] = [
         Self::Deployed,
         Self::BuildFailed,
         Self::DeployFailed,
         Self::RolledBack,
         Self::Superseded,
         Self::RollbackFailed,
+        Self::Rejected,
+        Self::NotPromoted,
     ];
 
     /// The name the state machine writes (`deployed`, `build_failed`, ...).
@@ -41,6 +49,8 @@ impl Outcome {
             Self::RolledBack => "rolled_back",
             Self::Superseded => "superseded",
             Self::RollbackFailed => "rollback_failed",
+            Self::Rejected => "rejected",
+            Self::NotPromoted => "not_promoted",
         }
     }
 
@@ -94,6 +104,43 @@ pub struct ServiceOutcome {
     /// Who rolled the deployment back, for [`Outcome::RolledBack`].
     #[serde(default)]
     pub rolled_back_by: Option<super::RolledBackBy>,
+    /// The answer that let it into its last environment, when that one has a gate
+    /// ([`crate::gates::Answer`]).
+    #[serde(default)]
+    pub approval: Option<crate::gates::Answer>,
+    /// Every environment the service got to, in pipeline order (empty when its build failed):
+    /// the service's `outcome` is the last one's.
+    #[serde(default)]
+    pub environments: Vec<EnvironmentOutcome>,
+}
+
+/// What became of one service in one environment, as the state machine's environment outcome
+/// states write it (`environments` of a [`ServiceOutcome`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvironmentOutcome {
+    /// The environment.
+    pub name: String,
+    /// What became of the service there.
+    pub outcome: Outcome,
+    /// The image deployed (or that would have been), by digest when the build exported one.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// The task definition the environment's service runs afterwards, when the outcome names one.
+    #[serde(default)]
+    pub task_definition: Option<String>,
+    /// The service deployment deltaship created there.
+    #[serde(default)]
+    pub deployment: Option<String>,
+    /// The answer that let it in: `{"decision": "approved", "by", "comment"}`
+    /// ([`crate::gates::Answer`]); `null` for an environment without a gate.
+    #[serde(default)]
+    pub approval: Option<crate::gates::Answer>,
+    /// The error's name, for an outcome other than deployed (`Rejected`, `States.Timeout`, ...).
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The error's cause (for a rejection, the answer as JSON: who and why).
+    #[serde(default)]
+    pub cause: Option<String>,
 }
 
 #[cfg(test)]

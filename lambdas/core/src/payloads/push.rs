@@ -47,11 +47,26 @@ pub struct ServiceJob {
     /// How many more changed paths planned it than `reasons` lists.
     #[serde(default)]
     pub more_reasons: usize,
+    /// The first environment (where `cluster`, `service` and `container` are): `default` in a
+    /// repository that lists no environments.
+    #[serde(default = "default_environment")]
+    pub environment: String,
+    /// Who pushed (the event's `callerUserArn`), for an approval's notification.
+    #[serde(default)]
+    pub pushed_by: Option<String>,
     /// The environments after the first it is promoted into, in order
-    /// ([`crate::environments::promotions`]); none in a one-environment repository (and then
-    /// not written, so that such inputs are as before).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// ([`crate::environments::promotions`]); empty in a one-environment repository. Always
+    /// written: the state machine reads its length.
+    #[serde(default)]
     pub promotions: Vec<crate::environments::Promotion>,
+    /// The image to deploy instead of building one (by digest): set by `deltaship redeploy`,
+    /// which deploys what an earlier push built. Absent for a push.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+fn default_environment() -> String {
+    crate::environments::DEFAULT_ENVIRONMENT.to_owned()
 }
 
 /// What detect-changes did.
