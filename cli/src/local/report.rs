@@ -6,8 +6,10 @@ use std::io::{self, Write};
 use deltaship_core::manifest::resource_name;
 use serde_json::Value;
 
+use super::answers::GateEvent;
 use super::follow::{RunReport, RunStatus};
 use super::run::Progress;
+use crate::approvals::Decision;
 
 /// One line for a progress event.
 pub fn progress_line(progress: &Progress) -> String {
@@ -24,6 +26,16 @@ pub fn progress_line(progress: &Progress) -> String {
                 Err((kind, message)) => format!("{kind}: {message}"),
             };
             format!("  {service:<20} {:<17} {what}", invocation.function)
+        }
+        Progress::Gate(GateEvent::Answered { service, environment, decision, by }) => {
+            let what = match decision {
+                Decision::Approve => "approved",
+                Decision::Reject => "rejected",
+            };
+            format!("  {service:<20} {:<17} {what} into {environment} by {by}", "gate")
+        }
+        Progress::Gate(GateEvent::Waiting { service, environment, command }) => {
+            format!("  {service:<20} {:<17} waits for an approval into {environment}: {command}", "gate")
         }
     }
 }
@@ -114,6 +126,17 @@ pub fn write_text(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
         }
         if let Some(error) = &service.error {
             writeln!(out, "  {:<20}   {error}", "")?;
+        }
+        // One environment is the service itself: its lines above say it all.
+        if service.environments.len() > 1 {
+            for environment in &service.environments {
+                let image = environment.image.as_deref().unwrap_or("-");
+                let by = match &environment.approval {
+                    Some(deltaship_core::gates::Answer::Approved { by, .. }) => format!(", approved by {by}"),
+                    _ => String::new(),
+                };
+                writeln!(out, "  {:<20}   {}: {} {image}{by}", "", environment.name, environment.outcome)?;
+            }
         }
     }
     write_calls(report, out)

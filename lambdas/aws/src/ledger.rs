@@ -203,6 +203,7 @@ fn origin_name(origin: Origin) -> &'static str {
     match origin {
         Origin::Push => "push",
         Origin::Reconciler => "reconciler",
+        Origin::Redeploy => "redeploy",
     }
 }
 
@@ -223,6 +224,7 @@ fn record_of(item: &HashMap<String, AttributeValue>) -> Result<PushRecord, Strin
     let origin = match text("origin")?.as_str() {
         "push" => Origin::Push,
         "reconciler" => Origin::Reconciler,
+        "redeploy" => Origin::Redeploy,
         other => return Err(format!("origin {other:?}")),
     };
     Ok(PushRecord {

@@ -12,6 +12,7 @@
 //! | [`settings`] | what `deltaship.toml` says: service roots, branches, `deploy_all`, `first_push`, environments |
 //! | [`environments`] | the environments in pipeline order, their approvals, and each service's target in each |
 //! | [`gates`] | where a promotion waits for its approval, which wait an approval answers, and which waits a newer push supersedes |
+//! | [`approval_notice`] | what the notification of a wait at a gate says: the question, the push, and the commands that answer it |
 //! | [`snapshot`] | the files a catalog is built from, kept between pushes: what a push needs read again |
 //! | [`adopt`] | which folders of an existing repository are services: the roots and manifests `deltaship init` proposes |
 //! | [`planner`] | which services a set of [`Change`]s deploys, and why ([`Catalog`], [`Plan`]) |
@@ -66,6 +67,7 @@
 //! ```
 
 pub mod adopt;
+pub mod approval_notice;
 pub mod budget;
 pub mod build;
 pub mod check;
@@ -87,6 +89,7 @@ pub mod payloads;
 pub mod pipeline;
 pub mod planner;
 pub mod races;
+pub mod redeploy;
 pub mod rollout;
 pub mod roots;
 pub mod scope;

@@ -105,6 +105,8 @@ pub enum Origin {
     Push,
     /// The reconciler, for a push whose event never arrived.
     Reconciler,
+    /// `deltaship redeploy`: an earlier push's image, deployed again ([`crate::redeploy`]).
+    Redeploy,
 }
 
 impl PipelineInput {
