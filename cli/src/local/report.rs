@@ -144,6 +144,10 @@ pub fn write_text(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
 
 /// The push's AWS calls, by service (the JSON report has them by operation).
 fn write_calls(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
+    // Counted by a local stack only (`deltaship redeploy --wait` against AWS counts none).
+    if report.aws_calls.is_empty() {
+        return Ok(());
+    }
     let mut by_service: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
     for (operation, count) in &report.aws_calls {
         *by_service.entry(operation.split_once(':').map_or(operation.as_str(), |(service, _)| service)).or_default() +=
