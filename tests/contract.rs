@@ -134,7 +134,7 @@ fn the_template_the_bins_and_the_list_of_functions_agree() {
         template_functions(&template).into_iter().map(|(_, binary, _)| binary.to_owned()).collect();
     let bins = lambda_bins();
     assert_eq!(named, bins, "functions in sam/template.yaml vs bins under lambdas/");
-    assert_eq!(bins.len(), 8);
+    assert_eq!(bins.len(), 9);
     // The list the local stack builds and seeds from (the bins run the same types).
     let listed: BTreeSet<String> = deltaship_aws::function::names().iter().map(|name| (*name).to_owned()).collect();
     assert_eq!(listed, bins, "deltaship_aws::FUNCTIONS vs bins under lambdas/");
@@ -213,7 +213,8 @@ fn every_function_builds_from_its_variables_and_reads_each_of_them() {
             "wake-waits",
             "detect-changes",
             "reconcile-pushes",
-            "deploy-service"
+            "deploy-service",
+            "request-approval"
         ])
     );
 }
@@ -550,6 +551,7 @@ fn function_input_problem(name: &str, payload: Value) -> Option<String> {
         "deploy-service" => "${DeployServiceFunctionArn}",
         "check-rollout" => "${CheckRolloutFunctionArn}",
         "rollback-service" => "${RollbackServiceFunctionArn}",
+        "request-approval" => "${RequestApprovalFunctionArn}",
         "detect-changes" => {
             return match deltaship_core::parse_event_value(payload) {
                 Ok(_) => None,
@@ -742,6 +744,7 @@ fn every_sam_event_is_its_functions_input_and_passes_its_rule() {
         ("deploy-service.json", "deploy-service", false),
         ("check-rollout.json", "check-rollout", false),
         ("rollback-service.json", "rollback-service", false),
+        ("request-approval.json", "request-approval", false),
         ("reconcile-pushes.json", "reconcile-pushes", false),
     ];
     let functions: BTreeSet<&str> = expected.iter().map(|(_, function, _)| *function).collect();

@@ -166,6 +166,7 @@ pub(crate) fn input_problem(placeholder: &str, payload: &Value) -> Option<String
         "${DeployServiceFunctionArn}" => parse::<DeployInput>(payload),
         "${CheckRolloutFunctionArn}" => parse::<CheckRolloutInput>(payload),
         "${RollbackServiceFunctionArn}" => parse::<RollbackInput>(payload),
+        "${RequestApprovalFunctionArn}" => parse::<deltaship_core::payloads::RequestApprovalInput>(payload),
         other => Some(format!("{other} is no function of the state machine")),
     }
 }

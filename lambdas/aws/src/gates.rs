@@ -39,7 +39,12 @@ impl GateTable {
     /// Every record at the gate of `service` into `environment` (expired ones too, until DynamoDB
     /// deletes them: [`gates::waiting`] tells the waiting ones), read consistently. A malformed
     /// item is skipped with a warning.
-    pub async fn records(&self, repository: &str, service: &str, environment: &str) -> Result<Vec<GateRecord>, Failure> {
+    pub async fn records(
+        &self,
+        repository: &str,
+        service: &str,
+        environment: &str,
+    ) -> Result<Vec<GateRecord>, Failure> {
         let resource = gates::resource(repository, service, environment);
         let mut pages = self
             .dynamodb
@@ -135,7 +140,9 @@ pub fn record_of(item: &HashMap<String, AttributeValue>) -> Result<GateRecord, S
     };
     let number = |name: &str| -> Result<i64, String> {
         match item.get(name) {
-            Some(AttributeValue::N(value)) => value.parse().map_err(|_| format!("`{name}` is {value:?}, not a whole number")),
+            Some(AttributeValue::N(value)) => {
+                value.parse().map_err(|_| format!("`{name}` is {value:?}, not a whole number"))
+            }
             Some(_) => Err(format!("`{name}` is not a number")),
             None => Err(format!("no `{name}`")),
         }
@@ -155,7 +162,11 @@ pub fn record_of(item: &HashMap<String, AttributeValue>) -> Result<GateRecord, S
     };
     let (resource, waiter) = (text("resource")?, text("waiter")?);
     if resource != record.resource() || waiter != record.waiter() {
-        return Err(format!("its key ({resource}, {waiter}) is not its record's ({}, {})", record.resource(), record.waiter()));
+        return Err(format!(
+            "its key ({resource}, {waiter}) is not its record's ({}, {})",
+            record.resource(),
+            record.waiter()
+        ));
     }
     Ok(record)
 }
@@ -183,7 +194,10 @@ mod tests {
     #[test]
     fn items_read_back_what_was_stored_and_nothing_less() {
         let stored = item(&record());
-        assert_eq!(stored.get("resource").and_then(|v| v.as_s().ok()).map(String::as_str), Some("gate#shop#users#production"));
+        assert_eq!(
+            stored.get("resource").and_then(|v| v.as_s().ok()).map(String::as_str),
+            Some("gate#shop#users#production")
+        );
         assert_eq!(stored.get("deadline").and_then(|v| v.as_n().ok()).map(String::as_str), Some("1700087000"));
         assert_eq!(stored.get("expires_at").and_then(|v| v.as_n().ok()).map(String::as_str), Some("1700691800"));
         assert_eq!(record_of(&stored), Ok(record()));

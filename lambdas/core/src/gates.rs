@@ -41,7 +41,18 @@ pub struct GateRecord {
     pub expires_at: i64,
 }
 
+/// How long a record stays in the waits table after its wait expired, before DynamoDB's TTL
+/// deletes it: long enough for an older push that arrives late to find the newer one (and be
+/// superseded, [`arrives_superseded`]), and for `deltaship status` to show a recent timeout.
+pub const KEPT_AFTER_EXPIRY_SECONDS: i64 = 7 * 24 * 3600;
+
 impl GateRecord {
+    /// Its TTL in the waits table (`expires_at`, seconds since the Unix epoch): a week after its
+    /// wait expires ([`KEPT_AFTER_EXPIRY_SECONDS`]).
+    pub fn ttl(&self) -> i64 {
+        self.expires_at.saturating_add(KEPT_AFTER_EXPIRY_SECONDS)
+    }
+
     /// The partition key of its gate.
     pub fn resource(&self) -> String {
         resource(&self.repository, &self.service, &self.environment)
@@ -187,6 +198,7 @@ mod tests {
         assert_eq!(early.resource(), "gate#shop#users#production");
         assert!(early.waiter() < late.waiter(), "{} {}", early.waiter(), late.waiter());
         assert_eq!(early.waiter(), "001700000000#bbb");
+        assert_eq!(early.ttl(), 1 + 7 * 24 * 3600);
     }
 
     #[test]
