@@ -45,8 +45,9 @@ pub const WATCHER_APP: &str = "deltaship-watch";
 /// The front's own path: the calls counted since the last read, as JSON, reset by the read.
 pub const CALLS_PATH: &str = "/deltaship/calls";
 
-/// The front's own path: which repository the stack serves (`{"repository", "path"}`), for
-/// `deltaship local push`.
+/// The front's own path: which repository the stack serves and under which names
+/// (`{"repository", "path", "state_machine_arn", "waits_table", "region"}`), for `deltaship local
+/// push` and the ops commands ([`super::client::StackInfo`]).
 pub const STACK_PATH: &str = "/deltaship/stack";
 
 /// How many times an event is delivered to a target that keeps failing for a transient reason
@@ -257,7 +258,13 @@ impl Front {
             return json_response(&json!(self.take_calls()));
         }
         if path == STACK_PATH {
-            return json_response(&json!({ "repository": self.repository.name, "path": self.repository.path }));
+            return json_response(&json!({
+                "repository": self.repository.name,
+                "path": self.repository.path,
+                "state_machine_arn": super::stack::state_machine_arn(),
+                "waits_table": super::stack::WAITS_TABLE,
+                "region": super::stack::REGION,
+            }));
         }
         if let Some(function) = path.strip_prefix("/2015-03-31/functions/").and_then(|p| p.strip_suffix("/invocations"))
         {
