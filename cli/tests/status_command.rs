@@ -6,7 +6,8 @@
 // Test code: a panic here is a failed assertion, with the value in the message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use deltaship_tests::{TestRepo, manifest};
 use serde_json::Value;
@@ -123,6 +124,100 @@ fn status_shows_what_a_push_deployed_and_its_execution() {
     let output = status(&repo, &["--endpoint-url", &endpoint]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains(&format!("nothing answers at {endpoint}")), "{}", stderr(&output));
+}
+
+/// staging, then production behind an approval; users is deployed to both.
+const ENVIRONMENTS: &str = "[[environments]]\nname = \"staging\"\n\n[[environments]]\nname = \"production\"\n\
+                            approval = true\n";
+
+fn json(output: &Output) -> Value {
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn status_shows_a_push_waiting_for_its_approval_then_promoted() {
+    let repo = TestRepo::new();
+    let users =
+        format!("{}[environments.production]\ncluster = \"shop-prod\"\nservice = \"users\"\n", manifest("users", ""));
+    let root = repo.commit(
+        "HEAD",
+        &[],
+        &[
+            ("deltaship.toml", Some(ENVIRONMENTS)),
+            ("services/users/service.toml", Some(&users)),
+            ("services/users/src/main.rs", Some("fn main() {}")),
+        ],
+    );
+    let head = repo.commit("HEAD", &[&root], &[("services/users/src/main.rs", Some("fn main() { /* 2 */ }"))]);
+    let (child, stack) = up(&repo);
+    let endpoint = stack["endpoint"].as_str().unwrap().to_owned();
+    // The push waits at production's gate: followed in the background.
+    let push = Command::new(env!("CARGO_BIN_EXE_deltaship"))
+        .args(["local", "push", "--format", "json", "--timeout", "120", "--base", &root, "--head", &head])
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .current_dir(repo.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let started = Instant::now();
+    let waiting = loop {
+        let document = json(&status(&repo, &["--endpoint-url", &endpoint, "--format", "json"]));
+        if document["services"][0]["environments"][1]["pending_approvals"].as_array().is_some_and(|p| !p.is_empty()) {
+            break document;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no approval pending: {document}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let users = &waiting["services"][0];
+    let (staging, production) = (&users["environments"][0], &users["environments"][1]);
+    assert_eq!((&staging["name"], &staging["approval"]), (&Value::from("staging"), &Value::from(false)));
+    assert_eq!(staging["commit"], head.as_str(), "{staging}");
+    assert_eq!(staging["deployment"]["status"], "SUCCESSFUL", "{staging}");
+    let digest = staging["image"].as_str().unwrap().to_owned();
+    assert!(digest.contains("@sha256:"), "staging runs the image by digest: {digest}");
+    assert_eq!((&production["name"], &production["approval"]), (&Value::from("production"), &Value::from(true)));
+    assert_eq!(production["cluster"], "shop-prod");
+    assert_eq!(production["commit"], Value::Null, "production still runs what it ran: {production}");
+    let pending = &production["pending_approvals"][0];
+    assert_eq!(pending["commit"], head.as_str(), "{pending}");
+    assert_eq!(pending["image"], digest.as_str(), "{pending}");
+    assert_eq!(pending["execution"], users["last_execution"]["name"], "{users}");
+    assert!(pending["expires_at"].as_i64().unwrap() > pending["requested_at"].as_i64().unwrap(), "{pending}");
+    assert!(pending.get("token").is_none(), "{pending}");
+    assert_eq!(users["last_execution"]["status"], "RUNNING", "{users}");
+    let text = String::from_utf8_lossy(&status(&repo, &["--endpoint-url", &endpoint]).stdout).into_owned();
+    assert!(text.contains(&format!("waiting    {} by ", &head[..12])), "{text}");
+
+    // Approved: production runs the same digest, nothing waits, the execution ends.
+    let approve = Command::new(env!("CARGO_BIN_EXE_deltaship"))
+        .args(["approve", "--service", "users", "--environment", "production", "--endpoint-url", &endpoint])
+        .output()
+        .unwrap();
+    assert_eq!(approve.status.code(), Some(0), "{}", stderr(&approve));
+    let pushed = push.wait_with_output().unwrap();
+    assert_eq!(pushed.status.code(), Some(0), "{}", String::from_utf8_lossy(&pushed.stderr));
+
+    let document = json(&status(&repo, &["--endpoint-url", &endpoint, "--format", "json"]));
+    let users = &document["services"][0];
+    let production = &users["environments"][1];
+    assert_eq!(production["commit"], head.as_str(), "{production}");
+    assert_eq!(production["image"], digest.as_str(), "{production}");
+    assert_eq!(production["deployment"]["status"], "SUCCESSFUL", "{production}");
+    assert_eq!(production["pending_approvals"], Value::Array(Vec::new()), "{production}");
+    let last = &users["last_execution"];
+    assert_eq!((&last["status"], &last["outcome"]), (&Value::from("SUCCEEDED"), &Value::from("deployed")), "{last}");
+    let environments: Vec<(&str, &str)> = last["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|environment| (environment["name"].as_str().unwrap(), environment["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(environments, [("staging", "deployed"), ("production", "deployed")], "{last}");
+
+    stop(child);
 }
 
 #[test]

@@ -10,7 +10,7 @@
 //! | the running revision | ECS `DescribeServices` (its `taskDefinition`, `currentServiceDeployment`) |
 //! | its image, commit, push time, execution | ECS `DescribeTaskDefinition` with its tags (`deltaship:commit`, `deltaship:pushed-at`, `deltaship:execution`: [`deltaship_core::races`]) |
 //! | the deployment's state | ECS `DescribeServiceDeployments` of `currentServiceDeployment` |
-//! | pending approvals | DynamoDB `Query` of the gate's records in the waits table ([`deltaship_core::gates`]), those whose execution still runs |
+//! | pending approvals | DynamoDB `Query` of the gate's records in the waits table ([`deltaship_aws::gates`]), those whose deadline has not passed and whose execution still runs |
 //! | the last execution | the push ledger's newest pushes of each branch ([`deltaship_core::ledger`]), Step Functions `DescribeExecution` (input, status, output), and for an execution that failed its *Tally* state's output (`GetExecutionHistory`) |
 //!
 //! What the answers mean is decided by small pure functions (table-tested below); the AWS calls
@@ -24,6 +24,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_ecs::error::ProvideErrorMetadata;
 use aws_sdk_ecs::types::TaskDefinitionField;
+use deltaship_aws::gates::GateTable;
 use deltaship_core::gates::{self, GateRecord};
 use deltaship_core::ledger;
 use deltaship_core::races::{TAG_COMMIT, TAG_EXECUTION, TAG_PUSHED_AT};
@@ -260,16 +261,20 @@ async fn gather(
         .enumerate()
         .flat_map(|(index, (_, service_targets))| service_targets.iter().map(move |target| (index, target)))
         .collect();
+    // The gates' records, as request-approval stores them (one item format: deltaship_aws::gates).
+    let gate_table = GateTable::from_client(dynamodb.clone(), stack.waits_table.clone());
     let mut executions = Executions::new(&sfn, stack);
     let mut environments: Vec<Vec<EnvironmentStatus>> = vec![Vec::new(); targets.len()];
     let read: Vec<Result<Row, CliError>> = futures_util::stream::iter(rows.into_iter().map(|(index, target)| {
-        let (ecs, dynamodb) = (&ecs, &dynamodb);
+        let (ecs, gate_table) = (&ecs, &gate_table);
         let service = targets.get(index).map(|(name, _)| name.as_str()).unwrap_or_default();
         async move {
             let running = describe_running(ecs, target).await?;
             let gate = if target.approval {
-                let resource = gates::resource(&stack.repository, service, &target.environment);
-                gate_records(dynamodb, &stack.waits_table, &resource).await?
+                gate_table
+                    .records(&stack.repository, service, &target.environment)
+                    .await
+                    .map_err(|failure| CliError::failure(failure.message))?
             } else {
                 Vec::new()
             };
@@ -427,55 +432,12 @@ async fn describe_running(ecs: &aws_sdk_ecs::Client, target: &Target) -> Result<
     Ok(Some(running))
 }
 
-/// The records at the gate `resource`, however old.
-async fn gate_records(
-    dynamodb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    resource: &str,
-) -> Result<Vec<GateRecord>, CliError> {
-    let mut pages = dynamodb
-        .query()
-        .table_name(table)
-        .key_condition_expression("#resource = :resource")
-        .expression_attribute_names("#resource", "resource")
-        .expression_attribute_values(":resource", AttributeValue::S(resource.to_owned()))
-        .consistent_read(true)
-        .into_paginator()
-        .items()
-        .send();
-    let mut records = Vec::new();
-    while let Some(item) = pages.next().await {
-        let item = item.map_err(|error| aws_failure("Query", &format!("{table} {resource}"), &error))?;
-        records.extend(gate_record(&item));
-    }
-    Ok(records)
-}
-
 fn text(item: &HashMap<String, AttributeValue>, key: &str) -> Option<String> {
     item.get(key).and_then(|value| value.as_s().ok()).cloned()
 }
 
 fn number(item: &HashMap<String, AttributeValue>, key: &str) -> Option<i64> {
     item.get(key).and_then(|value| value.as_n().ok()).and_then(|value| value.trim().parse().ok())
-}
-
-/// A gate's record as request-approval writes it (the fields of [`GateRecord`], numbers as
-/// DynamoDB numbers), read defensively: `None` without the execution, the commit or the deadline
-/// (a wait that cannot be told apart nor timed); the task token is not read.
-pub fn gate_record(item: &HashMap<String, AttributeValue>) -> Option<GateRecord> {
-    Some(GateRecord {
-        repository: text(item, "repository").unwrap_or_default(),
-        service: text(item, "service").unwrap_or_default(),
-        environment: text(item, "environment").unwrap_or_default(),
-        commit: text(item, "commit")?,
-        execution: text(item, "execution")?,
-        pushed_at: number(item, "pushed_at").unwrap_or_default(),
-        pushed_by: text(item, "pushed_by").unwrap_or_default(),
-        image: text(item, "image").unwrap_or_default(),
-        token: String::new(),
-        requested_at: number(item, "requested_at").unwrap_or_default(),
-        expires_at: number(item, "expires_at")?,
-    })
 }
 
 /// What the report shows of a waiting record.
@@ -994,53 +956,56 @@ mod tests {
     }
 
     #[test]
-    fn gate_records_are_read_defensively_and_only_waiting_ones_show() {
-        let full = |commit: &str, execution: &str, pushed_at: &str, expires_at: &str| {
-            item(
-                &[
-                    ("resource", "gate#shop#users#production"),
-                    ("waiter", "x"),
-                    ("repository", "shop"),
-                    ("service", "users"),
-                    ("environment", "production"),
-                    ("commit", commit),
-                    ("execution", execution),
-                    ("pushed_by", "arn:aws:iam::1:user/ana"),
-                    ("image", "1.dkr.ecr/shop/users@sha256:ab"),
-                    ("token", "secret-token"),
-                ],
-                &[("pushed_at", pushed_at), ("requested_at", "1000"), ("expires_at", expires_at)],
-            )
+    fn waiting_records_show_their_deadline_and_never_their_token() {
+        // As request-approval stores them: the deadline in `deadline`, the TTL (a week later) in
+        // `expires_at`.
+        let record = |commit: &str, execution: &str, pushed_at: i64, deadline: i64| GateRecord {
+            repository: "shop".into(),
+            service: "users".into(),
+            environment: "production".into(),
+            commit: commit.into(),
+            execution: execution.into(),
+            pushed_at,
+            pushed_by: "arn:aws:iam::1:user/ana".into(),
+            image: "1.dkr.ecr/shop/users@sha256:ab".into(),
+            token: "secret-token".into(),
+            requested_at: 1000,
+            expires_at: deadline,
         };
-        let items = [
-            full("bbb", "exec-b", "200", "5000"),
-            full("aaa", "exec-a", "100", "5000"),
-            // Timed out: no longer waiting.
-            full("old", "exec-old", "50", "1500"),
-            // Without a deadline, an execution or a commit: not a wait that can be shown.
-            item(&[("commit", "c"), ("execution", "e")], &[]),
-            item(&[("commit", "c")], &[("expires_at", "5000")]),
-            item(&[("execution", "e")], &[("expires_at", "5000")]),
-            // Numbers as text, the token missing: still read.
-            item(&[("commit", "ccc"), ("execution", "exec-c"), ("pushed_at", "300")], &[("expires_at", "5000")]),
+        let stored = [
+            record("bbb", "exec-b", 200, 5000),
+            record("aaa", "exec-a", 100, 5000),
+            // Its deadline passed: no longer waiting, though the item stays until its TTL.
+            record("old", "exec-old", 50, 1500),
         ];
-        let records: Vec<GateRecord> = items.iter().filter_map(gate_record).collect();
-        assert_eq!(records.len(), 4);
-        assert!(records.iter().all(|record| record.token.is_empty()), "the token is never read");
+        let records: Vec<GateRecord> = stored
+            .iter()
+            .map(|record| deltaship_aws::gates::record_of(&deltaship_aws::gates::item(record)).unwrap())
+            .collect();
         let shown: Vec<PendingApproval> = gates::waiting(&records, 2000).into_iter().map(pending_approval).collect();
-        let executions: Vec<&str> = shown.iter().map(|pending| pending.execution.as_str()).collect();
-        assert_eq!(executions, ["exec-c", "exec-a", "exec-b"], "oldest push first (exec-c has no push time)");
         assert_eq!(
-            shown[1],
-            PendingApproval {
-                execution: "exec-a".into(),
-                commit: "aaa".into(),
-                image: "1.dkr.ecr/shop/users@sha256:ab".into(),
-                pushed_by: "arn:aws:iam::1:user/ana".into(),
-                pushed_at: 100,
-                requested_at: 1000,
-                expires_at: 5000,
-            }
+            shown,
+            [
+                PendingApproval {
+                    execution: "exec-a".into(),
+                    commit: "aaa".into(),
+                    image: "1.dkr.ecr/shop/users@sha256:ab".into(),
+                    pushed_by: "arn:aws:iam::1:user/ana".into(),
+                    pushed_at: 100,
+                    requested_at: 1000,
+                    expires_at: 5000,
+                },
+                PendingApproval {
+                    execution: "exec-b".into(),
+                    commit: "bbb".into(),
+                    image: "1.dkr.ecr/shop/users@sha256:ab".into(),
+                    pushed_by: "arn:aws:iam::1:user/ana".into(),
+                    pushed_at: 200,
+                    requested_at: 1000,
+                    expires_at: 5000,
+                },
+            ],
+            "oldest push first, until the deadline (not the TTL)"
         );
         let json = serde_json::to_string(&shown).unwrap();
         assert!(!json.contains("token") && !json.contains("secret"), "{json}");
