@@ -136,9 +136,12 @@ pub async fn resolve(args: &StackArgs) -> Result<Stack, CliError> {
         loader = loader.endpoint_url(endpoint);
     }
     let config = loader.load().await;
-    let region = config.region().map(ToString::to_string).ok_or_else(|| {
-        CliError::bad_input("no AWS region: give the stack's with --region, or set AWS_REGION (or a profile's region)")
-    })?;
+    let region =
+        config.region().map(ToString::to_string).filter(|region| !region.trim().is_empty()).ok_or_else(|| {
+            CliError::bad_input(
+                "no AWS region: give the stack's with --region, or set AWS_REGION (or a profile's region)",
+            )
+        })?;
     let described = aws_sdk_cloudformation::Client::new(&config)
         .describe_stacks()
         .stack_name(&args.stack)
