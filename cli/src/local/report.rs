@@ -208,6 +208,14 @@ mod tests {
                 rolled_back_by: Some(deltaship_core::payloads::RolledBackBy::Ecs),
                 build_seconds: Some(1.0),
                 rollout_seconds: Some(2.0),
+                environments: vec![
+                    environment("staging", deltaship_core::Outcome::Deployed, None),
+                    environment(
+                        "production",
+                        deltaship_core::Outcome::RolledBack,
+                        Some(deltaship_core::gates::Answer::Approved { by: "arn:ops".into(), comment: None }),
+                    ),
+                ],
             }],
             duration_seconds: 4.25,
             history_events: 40,
@@ -235,5 +243,24 @@ mod tests {
         assert!(text.contains("rolled_back") && text.contains("task definition user-service:1"), "{text}");
         assert!(text.contains("RolloutFailed: circuit breaker"), "{text}");
         assert!(text.contains("8 AWS calls: codecommit 3, lambda 5"), "{text}");
+        assert!(text.contains("staging: deployed img@sha256:1\n"), "{text}");
+        assert!(text.contains("production: rolled_back img@sha256:1, approved by arn:ops\n"), "{text}");
+    }
+
+    fn environment(
+        name: &str,
+        outcome: deltaship_core::Outcome,
+        approval: Option<deltaship_core::gates::Answer>,
+    ) -> deltaship_core::payloads::EnvironmentOutcome {
+        deltaship_core::payloads::EnvironmentOutcome {
+            name: name.into(),
+            outcome,
+            image: Some("img@sha256:1".into()),
+            task_definition: None,
+            deployment: None,
+            approval,
+            error: None,
+            cause: None,
+        }
     }
 }
