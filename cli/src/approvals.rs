@@ -101,7 +101,7 @@ impl Approvals {
     ) -> Result<Answered, ApprovalError> {
         let records = self.gates.records(&self.repository, service, environment).await.map_err(aws)?;
         let record = gates::choose(&records, service, environment, execution, now)?.clone();
-        let by = self.caller().await?;
+        let by = caller(&self.sts).await?;
         let answer = match decision {
             Decision::Approve => Answer::Approved { by, comment },
             Decision::Reject => Answer::Rejected { by, comment },
@@ -144,20 +144,14 @@ impl Approvals {
         self.gates.delete(&record).await.map_err(aws)?;
         Ok(Answered { record, answer })
     }
+}
 
-    /// The caller's identity ARN.
-    async fn caller(&self) -> Result<String, ApprovalError> {
-        let identity = self
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|error| ApprovalError::Aws(format!("sts:GetCallerIdentity failed: {error}")))?;
-        identity
-            .arn()
-            .map(ToOwned::to_owned)
-            .ok_or_else(|| ApprovalError::Aws("sts:GetCallerIdentity named no ARN".into()))
-    }
+/// The caller's identity ARN (`sts:GetCallerIdentity`): who an answer, or a redeploy, is by.
+pub async fn caller(sts: &aws_sdk_sts::Client) -> Result<String, ApprovalError> {
+    let identity = sts.get_caller_identity().send().await.map_err(|error| {
+        ApprovalError::Aws(format!("sts:GetCallerIdentity failed: {}", aws_sdk_sts::error::DisplayErrorContext(error)))
+    })?;
+    identity.arn().map(ToOwned::to_owned).ok_or_else(|| ApprovalError::Aws("sts:GetCallerIdentity named no ARN".into()))
 }
 
 /// Whether `code` says the token's wait is over (SendTaskSuccess/SendTaskFailure errors).

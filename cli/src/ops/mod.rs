@@ -368,14 +368,12 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(|error| CliError::failure(format!("could not start the async runtime: {error}")))
 }
 
-/// The caller's identity (`sts:GetCallerIdentity`): the ARN an approval or rejection records.
+/// The caller's identity (`sts:GetCallerIdentity`): the ARN an approval, a rejection or a
+/// redeploy records ([`crate::approvals::caller`]).
 pub async fn caller(stack: &Stack) -> Result<String, CliError> {
-    let identity = aws_sdk_sts::Client::new(&stack.config)
-        .get_caller_identity()
-        .send()
+    crate::approvals::caller(&aws_sdk_sts::Client::new(&stack.config))
         .await
-        .map_err(|error| aws_failure("GetCallerIdentity", "the caller", &error))?;
-    identity.arn().map(ToOwned::to_owned).ok_or_else(|| CliError::failure("GetCallerIdentity answered no ARN"))
+        .map_err(|error| CliError::failure(error.to_string()))
 }
 
 #[cfg(test)]
