@@ -38,6 +38,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use deltaship_aws::settings::Source;
+use deltaship_core::environments::Promotion;
 use deltaship_core::{ErrorKind, Origin, PipelineInput, ServiceJob, WaitPolicy};
 use serde_json::{Value, json};
 
@@ -314,6 +315,11 @@ const LAMBDA_ERRORS: [&str; 7] = [
     "Sandbox.Timedout",
 ];
 
+/// Errors no function returns, which the state machine catches: sent with `SendTaskFailure` on a
+/// task token by the CLI. `Rejected` is what `deltaship reject` fails an approval's wait with
+/// (`deltaship::approvals::REJECTED_ERROR`); it is not an `ErrorKind`, as no Lambda returns it.
+const SENT_BY_THE_CLI: [&str; 1] = [deltaship::approvals::REJECTED_ERROR];
+
 /// Errors a `Retry` must not name: retrying them would hide a failure or, for a callback task's
 /// timeout, skip the look that follows it.
 const NEVER_RETRIED: [&str; 4] = ["States.ALL", "States.TaskFailed", "States.Timeout", "States.HeartbeatTimeout"];
@@ -341,8 +347,15 @@ fn every_error_name_is_one_the_functions_return_and_retries_are_only_retryable()
                     seen += 1;
                     if retry {
                         assert!(!NEVER_RETRIED.contains(&error), "state {name:?} retries {error}");
+                        assert!(!SENT_BY_THE_CLI.contains(&error), "state {name:?} retries {error}, an answer");
                     }
                     if STATES_ERRORS.contains(&error) || LAMBDA_ERRORS.contains(&error) {
+                        continue;
+                    }
+                    if SENT_BY_THE_CLI.contains(&error) {
+                        // Only where the CLI sends it: on an approval's wait.
+                        let function = state["Parameters"]["FunctionName"].as_str();
+                        assert_eq!(function, Some("${RequestApprovalFunctionArn}"), "state {name:?} catches {error}");
                         continue;
                     }
                     let kind = ErrorKind::from_name(error)
@@ -379,10 +392,27 @@ fn every_task_retries_the_transient_errors_and_catches_the_rest() {
         assert!(state["Catch"].is_array(), "task {name:?} has no Catch: one failure would stop every service");
     });
     // Start build, Wait for build, Look at build, Deploy, Wait for rollout, Look at rollout,
-    // Roll back, Wait for rollback, Look at rollback.
-    assert_eq!(tasks, 9);
+    // Roll back, Wait for rollback, Look at rollback, Wait for approval.
+    assert_eq!(tasks, 10);
 }
 
+/// A promotion of `service` into `environment`, with a gate or not.
+fn promotion(environment: &str, approval: bool) -> Promotion {
+    Promotion {
+        environment: environment.into(),
+        approval,
+        approval_timeout_seconds: 86_400,
+        cluster: format!("shop-{environment}"),
+        service: "users".into(),
+        container: "app".into(),
+        timeout_minutes: 15,
+    }
+}
+
+/// A push's execution input with two services: one pushed, built and promoted from staging into
+/// production through a gate; one redeployed (`deltaship redeploy`: an earlier push's image, no
+/// build), promoted into production without a gate. Between them they take every state and
+/// every choice.
 fn execution_input() -> Value {
     let job = ServiceJob {
         name: "users".into(),
@@ -400,7 +430,20 @@ fn execution_input() -> Value {
         build_timeout_minutes: 60,
         reasons: vec!["services/users/src/main.rs".into()],
         more_reasons: 0,
-        promotions: Vec::new(),
+        environment: "staging".into(),
+        pushed_by: Some("arn:aws:iam::123456789012:user/mary".into()),
+        promotions: vec![promotion("production", true)],
+        image: None,
+    };
+    let redeploy = ServiceJob {
+        name: "orders".into(),
+        project: "orders-build".into(),
+        service: "orders".into(),
+        image_repository: "shop/orders".into(),
+        reasons: Vec::new(),
+        promotions: vec![promotion("production", false)],
+        image: Some(format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/orders@sha256:{}", "b".repeat(64))),
+        ..job.clone()
     };
     serde_json::to_value(PipelineInput {
         execution: "shop-main-cccccccccccc-0123456789".into(),
@@ -408,11 +451,11 @@ fn execution_input() -> Value {
         branch: "main".into(),
         commit: "c".repeat(40),
         base: None,
-        pushed_by: None,
+        pushed_by: Some("arn:aws:iam::123456789012:user/mary".into()),
         pushed_at: 1_700_000_000,
         origin: Origin::Push,
         max_concurrency: 10,
-        services: vec![job],
+        services: vec![job, redeploy],
         part: 1,
         parts: 1,
         removed: vec![],
@@ -422,7 +465,7 @@ fn execution_input() -> Value {
 
 /// The whole machine walked: the states that end it.
 fn walk_machine(asl: &Value) -> BTreeSet<String> {
-    Walk::run(asl, execution_input()).into_iter().map(|end| end.state).collect()
+    Walk::run(asl, vec![execution_input()]).into_iter().map(|end| end.state).collect()
 }
 
 #[test]
@@ -538,6 +581,76 @@ fn the_outcome_check_catches_a_record_that_says_too_little() {
             state["Parameters"].as_object_mut().unwrap().remove("strategy.$");
         },
         "an outcome after the deployment without its strategy must fail the walk",
+    );
+}
+
+/// The environment outcome states that follow deploy-service's answer, which must name the
+/// service deployment: found from the definition, so that a new one is checked too.
+#[test]
+fn the_outcomes_after_a_deployment_are_found_from_the_definition() {
+    let found = walk::after_deploy(&asl()["States"]["Deploy each service"]["ItemProcessor"]["States"]);
+    let expected = ["Deployed", "Rolled back", "Rollback failed", "Superseded"];
+    assert_eq!(found, expected.into_iter().map(ToOwned::to_owned).collect::<BTreeSet<_>>());
+}
+
+#[test]
+fn the_environment_checks_catch_a_promotion_gone_wrong() {
+    assert_walk_fails(
+        "Rejected",
+        |state| state["Next"] = json!("Service summary"),
+        "an environment's outcome that is not recorded must fail the walk",
+    );
+    assert_walk_fails(
+        "Service done",
+        |state| {
+            state.as_object_mut().unwrap().remove("OutputPath");
+        },
+        "an iteration whose output is not the outcome itself must fail the walk",
+    );
+    assert_walk_fails(
+        "Record a later environment",
+        |state| state["Parameters"]["environments.$"] = json!("States.JsonToString($.last)"),
+        "a later environment's record that drops the earlier ones must fail the walk",
+    );
+    assert_walk_fails(
+        "Promote",
+        |state| state["Parameters"]["image.$"] = json!("$.build.image"),
+        "a promotion by tag must fail the walk",
+    );
+    assert_walk_fails(
+        "Next environment?",
+        |state| {
+            let both = state["Choices"][0]["And"].as_array().unwrap().clone();
+            state["Choices"][0] = json!({ "And": [both[1]], "Next": "Next environment" });
+        },
+        "promoting a service that did not deploy must fail the walk",
+    );
+    assert_walk_fails(
+        "Next environment?",
+        |state| state["Choices"][0]["And"][1]["NumericLessThanPath"] = json!("$.record.missing"),
+        "a Choice rule reading a path that does not exist must fail the walk",
+    );
+    assert_walk_fails(
+        "Approval needed?",
+        |state| {
+            state["Choices"].as_array_mut().unwrap().remove(1);
+        },
+        "a gate that is never waited at must fail the walk",
+    );
+    assert_walk_fails(
+        "Wait for approval",
+        |state| state["Catch"][1]["Next"] = json!("Not promoted"),
+        "a rejection that is not the rejected outcome must fail the walk",
+    );
+    assert_walk_fails(
+        "Wait for approval",
+        |state| state["TimeoutSecondsPath"] = json!("$.timeout_minutes"),
+        "an approval that times out at another time than it says must fail the walk",
+    );
+    assert_walk_fails(
+        "Record the first environment",
+        |state| state["Parameters"]["count.$"] = json!("States.ArrayLength($.promotion)"),
+        "an intrinsic function over what does not exist must fail the walk",
     );
 }
 
