@@ -7,7 +7,7 @@
 //! to staging only (it has no production target), so it never waits on `users`' gate.
 
 // Test code: a panic here is a failed assertion, with the value in the message.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,8 @@ use deltaship::local::{LocalStack, RunReport, RunRequest, RunStatus, ServiceRepo
 use deltaship_core::Outcome;
 use deltaship_tests::TestRepo;
 
-const SETTINGS: &str = "[[environments]]\nname = \"staging\"\n\n[[environments]]\nname = \"production\"\napproval = true\n";
+const SETTINGS: &str =
+    "[[environments]]\nname = \"staging\"\n\n[[environments]]\nname = \"production\"\napproval = true\n";
 
 fn manifest(name: &str, production: bool) -> String {
     let mut text = format!(
@@ -131,10 +132,10 @@ async fn an_approval_promotes_the_same_image_and_a_rejection_keeps_production() 
     let first = stack.run(&push(&root, rules(&["users"], &[])), &mut |_| {}).await.unwrap();
     assert_eq!(first.status, RunStatus::Succeeded, "{first:?}");
     let users = environments(&first, "users");
-    assert_eq!(users.iter().map(|(name, outcome, _)| (name.as_str(), *outcome)).collect::<Vec<_>>(), [
-        ("staging", Outcome::Deployed),
-        ("production", Outcome::Deployed)
-    ]);
+    assert_eq!(
+        users.iter().map(|(name, outcome, _)| (name.as_str(), *outcome)).collect::<Vec<_>>(),
+        [("staging", Outcome::Deployed), ("production", Outcome::Deployed)]
+    );
     let digest = users[0].2.clone().unwrap();
     assert!(digest.contains("/shop/users@sha256:"), "{digest}");
     assert_eq!(users[1].2.as_deref(), Some(digest.as_str()), "production gets staging's image");
@@ -183,8 +184,14 @@ async fn a_newer_push_supersedes_the_one_waiting_and_other_services_go_on() {
     assert_eq!(waiting.iter().map(|record| record.execution.as_str()).collect::<Vec<_>>(), [second_execution.as_str()]);
 
     // Approving answers the newest push, the only one waiting.
-    let answered =
-        approvals.answer("users", "production", None, Decision::Approve, Some("ship it".into()), deltaship_aws::system_clock());
+    let answered = approvals.answer(
+        "users",
+        "production",
+        None,
+        Decision::Approve,
+        Some("ship it".into()),
+        deltaship_aws::system_clock(),
+    );
     assert_eq!(answered.await.unwrap().record.execution, second_execution);
     let newer = stack.follow(second, Duration::from_secs(60), &mut none, &mut |_| {}).await.unwrap();
     assert_eq!(newer.status, RunStatus::Succeeded, "{newer:?}");

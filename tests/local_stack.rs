@@ -11,9 +11,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use deltaship::local::answers::GateRules;
 use deltaship::local::deployments::{Fault, Strategy};
 use deltaship::local::stack::Waits;
-use deltaship::local::answers::GateRules;
 use deltaship::local::{LocalStack, RunReport, RunRequest, RunStatus, StackOptions};
 use deltaship_core::ledger::PushStatus;
 use deltaship_core::payloads::{BranchStatus, DetectStatus, ReconcileOutput, RolledBackBy};
@@ -302,8 +302,12 @@ async fn a_newer_push_supersedes_an_older_rollout_of_the_same_service() {
     }
     let second = stack.push(&push(&newer), &mut |_| {}).await.expect("the newer push starts");
     let mut no_answers = stack.answers(GateRules::default());
-    let older_report = stack.follow(first, Duration::from_secs(120), &mut no_answers, &mut |_| {}).await.expect("the older push ends");
-    let newer_report = stack.follow(second, Duration::from_secs(120), &mut no_answers, &mut |_| {}).await.expect("the newer push ends");
+    let older_report =
+        stack.follow(first, Duration::from_secs(120), &mut no_answers, &mut |_| {}).await.expect("the older push ends");
+    let newer_report = stack
+        .follow(second, Duration::from_secs(120), &mut no_answers, &mut |_| {})
+        .await
+        .expect("the newer push ends");
 
     assert_eq!(outcomes(&older_report), pairs(&[("users", "superseded")]), "{older_report:?}");
     assert_eq!(outcomes(&newer_report), pairs(&[("users", "deployed")]), "{newer_report:?}");
@@ -333,8 +337,12 @@ async fn an_older_push_that_finishes_building_last_does_not_deploy_over_a_newer_
     stack.set_durations(0.5, 0.5);
     let second = stack.push(&push(&newer), &mut |_| {}).await.expect("the newer push starts");
     let mut no_answers = stack.answers(GateRules::default());
-    let newer_report = stack.follow(second, Duration::from_secs(120), &mut no_answers, &mut |_| {}).await.expect("the newer push ends");
-    let older_report = stack.follow(first, Duration::from_secs(120), &mut no_answers, &mut |_| {}).await.expect("the older push ends");
+    let newer_report = stack
+        .follow(second, Duration::from_secs(120), &mut no_answers, &mut |_| {})
+        .await
+        .expect("the newer push ends");
+    let older_report =
+        stack.follow(first, Duration::from_secs(120), &mut no_answers, &mut |_| {}).await.expect("the older push ends");
 
     assert_eq!(outcomes(&newer_report), pairs(&[("users", "deployed")]), "{newer_report:?}");
     assert_eq!(outcomes(&older_report), pairs(&[("users", "superseded")]), "{older_report:?}");

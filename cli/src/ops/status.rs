@@ -21,7 +21,6 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_ecs::error::ProvideErrorMetadata;
 use aws_sdk_ecs::types::TaskDefinitionField;
 use deltaship_aws::gates::GateTable;
@@ -300,7 +299,8 @@ async fn gather(
     }
 
     let names: Vec<&str> = targets.iter().map(|(name, _)| name.as_str()).collect();
-    let mut last = last_executions(&dynamodb, &mut executions, stack, &names, branches).await?;
+    let ledger = deltaship_aws::ledger::Ledger::from_client(dynamodb.clone(), stack.waits_table.clone());
+    let mut last = last_executions(&ledger, &mut executions, stack, &names, branches).await?;
     let services = targets
         .iter()
         .zip(environments)
@@ -432,14 +432,6 @@ async fn describe_running(ecs: &aws_sdk_ecs::Client, target: &Target) -> Result<
     Ok(Some(running))
 }
 
-fn text(item: &HashMap<String, AttributeValue>, key: &str) -> Option<String> {
-    item.get(key).and_then(|value| value.as_s().ok()).cloned()
-}
-
-fn number(item: &HashMap<String, AttributeValue>, key: &str) -> Option<i64> {
-    item.get(key).and_then(|value| value.as_n().ok()).and_then(|value| value.trim().parse().ok())
-}
-
 /// What the report shows of a waiting record.
 pub fn pending_approval(record: &GateRecord) -> PendingApproval {
     PendingApproval {
@@ -451,29 +443,6 @@ pub fn pending_approval(record: &GateRecord) -> PendingApproval {
         requested_at: record.requested_at,
         expires_at: record.expires_at,
     }
-}
-
-/// One push of the ledger.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LedgerPush {
-    /// The pushed commit.
-    pub commit: String,
-    /// When, seconds since the Unix epoch.
-    pub pushed_at: i64,
-    /// What became of it (`STARTED`, `NOTHING_TO_DEPLOY`, ...).
-    pub status: String,
-    /// The execution it started (its first part's name).
-    pub execution: Option<String>,
-}
-
-/// A ledger item read defensively: `None` without a commit.
-pub fn ledger_push(item: &HashMap<String, AttributeValue>) -> Option<LedgerPush> {
-    Some(LedgerPush {
-        commit: text(item, "commit")?,
-        pushed_at: number(item, "pushed_at").unwrap_or_default(),
-        status: text(item, "status").unwrap_or_default(),
-        execution: text(item, "execution").filter(|execution| !execution.is_empty()),
-    })
 }
 
 /// What an execution's input says of it.
@@ -662,7 +631,7 @@ struct Candidate {
 /// newest first, until every service has its own (or [`LEDGER_LOOKBACK`] pushes were read);
 /// across branches, the newest push.
 async fn last_executions(
-    dynamodb: &aws_sdk_dynamodb::Client,
+    ledger: &deltaship_aws::ledger::Ledger,
     executions: &mut Executions<'_>,
     stack: &Stack,
     services: &[&str],
@@ -670,26 +639,16 @@ async fn last_executions(
 ) -> Result<BTreeMap<String, LastExecution>, CliError> {
     let mut newest: BTreeMap<String, Candidate> = BTreeMap::new();
     for branch in branches {
-        let resource = ledger::resource(&stack.repository, branch);
-        let answer = dynamodb
-            .query()
-            .table_name(&stack.waits_table)
-            .key_condition_expression("#resource = :resource AND begins_with(#waiter, :push)")
-            .expression_attribute_names("#resource", "resource")
-            .expression_attribute_names("#waiter", "waiter")
-            .expression_attribute_values(":resource", AttributeValue::S(resource.clone()))
-            .expression_attribute_values(":push", AttributeValue::S("push#".to_owned()))
-            .scan_index_forward(false)
-            .limit(LEDGER_LOOKBACK)
-            .send()
+        let pushes = ledger
+            .newest(&stack.repository, branch, LEDGER_LOOKBACK)
             .await
-            .map_err(|error| aws_failure("Query", &format!("{} {resource}", stack.waits_table), &error))?;
+            .map_err(|failure| CliError::failure(failure.message))?;
         let mut found: BTreeMap<&str, Candidate> = BTreeMap::new();
-        for push in answer.items().iter().filter_map(ledger_push) {
+        for push in pushes {
             if found.len() == services.len() {
                 break;
             }
-            let Some(first) = push.execution.filter(|_| push.status == ledger::PushStatus::Started.name()) else {
+            let Some(first) = push.execution.filter(|_| push.status == ledger::PushStatus::Started) else {
                 continue;
             };
             let Some(described) = executions.describe(&first).await? else { continue };
@@ -711,7 +670,7 @@ async fn last_executions(
                                 pushed_at: push.pushed_at,
                                 execution: execution.clone(),
                                 branch: branch.clone(),
-                                commit: push.commit.clone(),
+                                commit: push.commit.to_string(),
                             },
                         );
                     }
@@ -948,13 +907,6 @@ mod tests {
         }
     }
 
-    fn item(pairs: &[(&str, &str)], numbers: &[(&str, &str)]) -> HashMap<String, AttributeValue> {
-        let mut item: HashMap<String, AttributeValue> =
-            pairs.iter().map(|(key, value)| ((*key).to_owned(), AttributeValue::S((*value).to_owned()))).collect();
-        item.extend(numbers.iter().map(|(key, value)| ((*key).to_owned(), AttributeValue::N((*value).to_owned()))));
-        item
-    }
-
     #[test]
     fn waiting_records_show_their_deadline_and_never_their_token() {
         // As request-approval stores them: the deadline in `deadline`, the TTL (a week later) in
@@ -1009,24 +961,6 @@ mod tests {
         );
         let json = serde_json::to_string(&shown).unwrap();
         assert!(!json.contains("token") && !json.contains("secret"), "{json}");
-    }
-
-    #[test]
-    fn ledger_items_are_pushes_with_or_without_an_execution() {
-        let started =
-            item(&[("commit", "c1"), ("status", "STARTED"), ("execution", "shop-main-c1")], &[("pushed_at", "10")]);
-        let nothing = item(&[("commit", "c2"), ("status", "NOTHING_TO_DEPLOY")], &[("pushed_at", "20")]);
-        assert_eq!(
-            ledger_push(&started),
-            Some(LedgerPush {
-                commit: "c1".into(),
-                pushed_at: 10,
-                status: "STARTED".into(),
-                execution: Some("shop-main-c1".into())
-            })
-        );
-        assert_eq!(ledger_push(&nothing).and_then(|push| push.execution), None);
-        assert_eq!(ledger_push(&item(&[("status", "STARTED")], &[])), None);
     }
 
     const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";

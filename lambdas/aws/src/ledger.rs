@@ -77,6 +77,35 @@ impl Ledger {
         self.get(&ledger::resource(repository, branch), LATEST).await
     }
 
+    /// The `limit` newest pushes recorded for `branch` of `repository`, newest first (what
+    /// `deltaship status` reads for each service's last execution). A malformed record is
+    /// skipped with a warning.
+    pub async fn newest(&self, repository: &str, branch: &str, limit: i32) -> Result<Vec<PushRecord>, Failure> {
+        let resource = ledger::resource(repository, branch);
+        let answer = self
+            .dynamodb
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#resource = :resource AND begins_with(#waiter, :push)")
+            .expression_attribute_names("#resource", "resource")
+            .expression_attribute_names("#waiter", "waiter")
+            .expression_attribute_values(":resource", AttributeValue::S(resource.clone()))
+            .expression_attribute_values(":push", AttributeValue::S(ledger::PUSH_PREFIX.to_owned()))
+            .scan_index_forward(false)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|err| aws_error::table_failure("Query", &self.table, &resource, &err))?;
+        let mut records = Vec::new();
+        for item in answer.items() {
+            match record_of(item) {
+                Ok(record) => records.push(record),
+                Err(problem) => tracing::warn!(resource, "skipping a malformed ledger record: {problem}"),
+            }
+        }
+        Ok(records)
+    }
+
     /// The branch's pushes recorded for second `pushed_at`.
     pub async fn second(&self, repository: &str, branch: &str, pushed_at: i64) -> Result<Vec<PushRecord>, Failure> {
         let resource = ledger::resource(repository, branch);

@@ -206,7 +206,7 @@ mod tests {
         ];
         let table = [
             ('a', "app", Some(format!("shop/users:{}", "a".repeat(40)))),
-            ('b', "app", Some(digest.clone())),
+            ('b', "app", Some(digest)),
             ('b', "sidecar", Some("envoy:1".to_owned())),
             ('c', "app", None),
             ('a', "missing", None),
@@ -250,7 +250,10 @@ mod tests {
 
         let production = redeploy_input(&catalog, &redeploy(Some("production"))).unwrap_or_else(|e| panic!("{e}"));
         let job = &production.services[0];
-        assert_eq!((job.environment.as_str(), job.cluster.as_str(), job.service.as_str()), ("production", "prod", "users-prod"));
+        assert_eq!(
+            (job.environment.as_str(), job.cluster.as_str(), job.service.as_str()),
+            ("production", "prod", "users-prod")
+        );
         assert!(job.promotions.is_empty(), "one environment, no gate");
 
         let staging = redeploy_input(&catalog, &redeploy(Some("staging"))).unwrap_or_else(|e| panic!("{e}"));
