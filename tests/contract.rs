@@ -406,6 +406,7 @@ fn promotion(environment: &str, approval: bool) -> Promotion {
         service: "users".into(),
         container: "app".into(),
         timeout_minutes: 15,
+        answer: None,
     }
 }
 
@@ -433,6 +434,7 @@ fn execution_input() -> Value {
         environment: "staging".into(),
         pushed_by: Some("arn:aws:iam::123456789012:user/mary".into()),
         promotions: vec![promotion("production", true)],
+        answer: None,
         image: None,
     };
     let redeploy = ServiceJob {
@@ -442,6 +444,7 @@ fn execution_input() -> Value {
         image_repository: "shop/orders".into(),
         reasons: Vec::new(),
         promotions: vec![promotion("production", false)],
+        answer: None,
         image: Some(format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/orders@sha256:{}", "b".repeat(64))),
         ..job.clone()
     };

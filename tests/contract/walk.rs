@@ -78,6 +78,8 @@ fn build(input: &CheckBuildInput, done: bool, digest: bool) -> CheckBuildOutput 
         phase: (!done).then(|| "BUILD".to_owned()),
         image: done.then(|| "registry/users:cccc".to_owned()),
         image_by_digest: (done && digest).then(|| format!("registry/users@{DIGEST}")),
+        deploy_image: done
+            .then(|| if digest { format!("registry/users@{DIGEST}") } else { "registry/users:cccc".to_owned() }),
         build_url: "https://console/build".into(),
         logs_url: None,
     }

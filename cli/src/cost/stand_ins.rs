@@ -202,9 +202,11 @@ pub(super) fn job(scenario: &Scenario, index: u64) -> ServiceJob {
                     service: format!("service-{index}"),
                     container: "app".into(),
                     timeout_minutes: scenario.timeout_minutes,
+                    answer: None,
                 }
             })
             .collect(),
+        answer: None,
         image: None,
     }
 }
@@ -326,6 +328,7 @@ fn start_build(job: &ServiceJob, scenario: &Scenario, now_ms: u64, world: &mut W
         phase: None,
         image: None,
         image_by_digest: None,
+        deploy_image: None,
         build_url: URL.into(),
         logs_url: None,
     })
@@ -373,6 +376,7 @@ fn look_at_build(
         phase: None,
         image: None,
         image_by_digest: None,
+        deploy_image: None,
         build_url: URL.into(),
         logs_url: None,
     };
@@ -393,6 +397,7 @@ fn look_at_build(
             Ok(by_digest) => {
                 world.build_seen_at_ms.get_or_insert(now_ms);
                 output.status = BuildStatus::Succeeded;
+                output.deploy_image = Some(by_digest.clone().unwrap_or_else(|| image.clone()));
                 output.image = Some(image);
                 output.image_by_digest = by_digest;
                 Looked::Done(serialized(&output)?)

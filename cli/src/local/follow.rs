@@ -254,20 +254,28 @@ fn report(outcome: ServiceOutcome, steps: &[Step]) -> ServiceReport {
         let end = ours.iter().filter_map(|step| step.exited).reduce(f64::max)?;
         Some(((end - start) * 1000.0).round() / 1000.0)
     };
+    // The details are the last environment's (an execution from before environments has them on
+    // the service itself; a failed build has no environment).
+    let last = outcome.last_environment().cloned();
+    let pick = |own: Option<String>, theirs: fn(&EnvironmentOutcome) -> Option<String>| {
+        own.or_else(|| last.as_ref().and_then(theirs))
+    };
+    let error = pick(outcome.error, |last| last.error.clone());
+    let cause = pick(outcome.cause, |last| last.cause.clone());
     ServiceReport {
         build_seconds: phase(&BUILD_STATES),
         rollout_seconds: phase(&ROLLOUT_STATES),
-        name: outcome.name,
-        outcome: outcome.outcome,
-        task_definition: outcome.task_definition,
-        image: outcome.image,
-        error: outcome.error.map(|error| match outcome.cause {
+        task_definition: pick(outcome.task_definition, |last| last.task_definition.clone()),
+        image: pick(outcome.image, |last| last.image.clone()),
+        error: error.map(|error| match cause {
             Some(cause) => format!("{error}: {}", cause_message(&cause)),
             None => error,
         }),
-        strategy: outcome.strategy,
-        deployment: outcome.deployment,
-        rolled_back_by: outcome.rolled_back_by,
+        strategy: pick(outcome.strategy, |last| last.strategy.clone()),
+        deployment: pick(outcome.deployment, |last| last.deployment.clone()),
+        rolled_back_by: outcome.rolled_back_by.or_else(|| last.as_ref().and_then(|last| last.rolled_back_by)),
+        name: outcome.name,
+        outcome: outcome.outcome,
         environments: outcome.environments,
     }
 }

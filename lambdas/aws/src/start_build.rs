@@ -131,6 +131,7 @@ impl Function for StartBuild {
             phase: build.current_phase().map(ToOwned::to_owned),
             image: None,
             image_by_digest: None,
+            deploy_image: None,
             logs_url: None,
         })
     }

@@ -138,6 +138,7 @@ async fn start_build_pins_the_commit_and_answers_a_build_in_progress() {
             phase: Some("QUEUED".into()),
             image: None,
             image_by_digest: None,
+            deploy_image: None,
             build_url: links::build("eu-west-1", ID),
             logs_url: None,
         }
@@ -154,6 +155,7 @@ async fn start_build_pins_the_commit_and_answers_a_build_in_progress() {
             "phase": "QUEUED",
             "image": null,
             "image_by_digest": null,
+            "deploy_image": null,
             "build_url": links::build("eu-west-1", ID),
             "logs_url": null
         })
@@ -419,6 +421,7 @@ fn answer(status: BuildStatus, wait_seconds: u32, phase: Option<&str>, image: Op
         phase: phase.map(Into::into),
         image: image.map(Into::into),
         image_by_digest: None,
+        deploy_image: None,
         build_url: links::build("eu-west-1", ID),
         logs_url: Some(LOGS.into()),
     }

@@ -248,6 +248,11 @@ pub struct Promotion {
     pub container: String,
     /// The rollout deadline there, in minutes.
     pub timeout_minutes: u32,
+    /// The answer that let the service in: always `null` in the execution input; the state
+    /// machine's *Wait for approval* sets it at the gate, and *Promote* makes it the service's
+    /// [`crate::payloads::ServiceJob::answer`].
+    #[serde(default)]
+    pub answer: Option<crate::gates::Answer>,
 }
 
 /// The environments after the first that `service` is promoted into, in pipeline order: those
@@ -267,6 +272,7 @@ pub fn promotions(service: &crate::Service, environments: &[Environment]) -> Vec
                 service: target.service.clone(),
                 container: target.container.clone().unwrap_or_else(|| service.deploy.container.clone()),
                 timeout_minutes: target.timeout_minutes.unwrap_or(service.deploy.timeout_minutes),
+                answer: None,
             })
         })
         .collect()
@@ -460,6 +466,7 @@ mod tests {
                 service: "users-prod".into(),
                 container: "app".into(),
                 timeout_minutes: 45,
+                answer: None,
             }]
         );
         assert!(promotions(service, &[Environment::default_environment()]).is_empty());

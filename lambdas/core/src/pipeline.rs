@@ -71,7 +71,8 @@ const fn one() -> u32 {
 pub struct Limits {
     /// The largest execution input, in bytes.
     pub input_bytes: usize,
-    /// The most services (their outcomes travel together through the last states).
+    /// The most environment outcomes (a service counts once per environment it may deploy to:
+    /// every record travels together through the last states).
     pub services: usize,
     /// The most history events the execution may write at worst.
     pub history_events: u64,
@@ -92,8 +93,9 @@ impl Limits {
     }
 }
 
-/// The most services one execution deploys: their outcomes (about 1 KiB each, links included)
-/// travel together through the execution's last states, whose payload is capped at 256 KiB.
+/// The most services one execution deploys, each counted once per environment it may deploy to:
+/// every environment's outcome record (about 1 KiB, links included) travels with the others
+/// through the execution's last states, whose payload is capped at 256 KiB.
 pub const MAX_SERVICES_PER_EXECUTION: usize = 100;
 
 /// Who started an execution.
@@ -138,6 +140,7 @@ impl PipelineInput {
                     environment: crate::environments::DEFAULT_ENVIRONMENT.to_owned(),
                     pushed_by: push.pushed_by.clone(),
                     promotions: Vec::new(),
+                    answer: None,
                     image: None,
                 }
             })
@@ -170,7 +173,9 @@ impl PipelineInput {
         let mut groups: Vec<Vec<ServiceJob>> = Vec::new();
         let mut events = EXECUTION_EVENTS;
         let mut current: Vec<ServiceJob> = Vec::new();
+        let mut outcomes = 0;
         for job in self.services.iter().cloned() {
+            let records = 1 + job.promotions.len();
             let worst = worst_case_service(&job, limits.waits);
             if EXECUTION_EVENTS + worst > limits.history_events {
                 return Err(Failure::new(
@@ -183,11 +188,13 @@ impl PipelineInput {
                     ),
                 ));
             }
-            if !current.is_empty() && (events + worst > limits.history_events || current.len() >= limits.services) {
+            if !current.is_empty() && (events + worst > limits.history_events || outcomes + records > limits.services) {
                 groups.push(std::mem::take(&mut current));
                 events = EXECUTION_EVENTS;
+                outcomes = 0;
             }
             events += worst;
+            outcomes += records;
             current.push(job);
         }
         groups.push(current);
@@ -440,6 +447,31 @@ mod tests {
 
         let tight = Limits { services: 7, ..Limits::new(WAITS) };
         assert_eq!(wide_push(15).into_parts(tight, |part| format!("x{part}")).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_service_counts_once_per_environment_it_may_deploy_to() {
+        let promotion = |environment: &str| crate::environments::Promotion {
+            environment: environment.into(),
+            approval: false,
+            approval_timeout_seconds: 3600,
+            cluster: environment.into(),
+            service: "s".into(),
+            container: "app".into(),
+            timeout_minutes: 1,
+            answer: None,
+        };
+        let mut input = wide_push(10);
+        for job in &mut input.services {
+            job.timeout_minutes = 1;
+            job.build_timeout_minutes = 1;
+            job.promotions = vec![promotion("qa"), promotion("production")];
+        }
+        // Three records a service: at most three services in nine records.
+        let limits = Limits { services: 9, ..Limits::new(WAITS) };
+        let parts = input.into_parts(limits, |part| format!("x{part}")).unwrap();
+        let sizes: Vec<usize> = parts.iter().map(|(part, _)| part.services.len()).collect();
+        assert_eq!(sizes, [3, 3, 3, 1]);
     }
 
     #[test]

@@ -128,6 +128,7 @@ pub fn redeploy_input(catalog: &Catalog, redeploy: &Redeploy<'_>) -> Result<Pipe
         environment: first.to_owned(),
         pushed_by: redeploy.by.clone(),
         promotions: later.clone(),
+        answer: None,
         image: Some(redeploy.image.clone()),
     };
     if let Some(environment) = redeploy.environment.filter(|environment| *environment != first) {

@@ -62,6 +62,10 @@ pub struct CheckBuildOutput {
     /// `IMAGE_DIGEST`: what later environments deploy.
     #[serde(default)]
     pub image_by_digest: Option<String>,
+    /// The image every environment deploys: `image_by_digest` when the build exported a digest,
+    /// else `image` (an older buildspec: the first environment only).
+    #[serde(default)]
+    pub deploy_image: Option<String>,
     /// The build's console page.
     pub build_url: String,
     /// The build's CloudWatch logs, when CodeBuild gives the link.

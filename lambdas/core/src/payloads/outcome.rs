@@ -66,8 +66,11 @@ impl std::fmt::Display for Outcome {
     }
 }
 
-/// One service's outcome record, as the outcome states write it. Fields that an outcome does not
-/// name are absent (`None`).
+/// One service's outcome record, as the state machine's *Service done* (or a build's outcome
+/// state) writes it: `outcome` is its last environment's, whose record, like every environment's,
+/// is in `environments` (see [`ServiceOutcome::last_environment`]). The other fields are a failed
+/// build's (`error`, `cause`, `build_url`), or every field of executions started before
+/// environments existed. Fields that an outcome does not name are absent (`None`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceOutcome {
     /// The service.
@@ -131,6 +134,15 @@ pub struct EnvironmentOutcome {
     /// The service deployment deltaship created there.
     #[serde(default)]
     pub deployment: Option<String>,
+    /// The ECS service's deployment strategy there, once it deployed.
+    #[serde(default)]
+    pub strategy: Option<String>,
+    /// Who rolled the deployment back, for [`Outcome::RolledBack`].
+    #[serde(default)]
+    pub rolled_back_by: Option<super::RolledBackBy>,
+    /// The ECS service's deployments in the console.
+    #[serde(default)]
+    pub service_url: Option<String>,
     /// The answer that let it in: `{"decision": "approved", "by", "comment"}`
     /// ([`crate::gates::Answer`]); `null` for an environment without a gate.
     #[serde(default)]
@@ -143,9 +155,32 @@ pub struct EnvironmentOutcome {
     pub cause: Option<String>,
 }
 
+impl ServiceOutcome {
+    /// The record of the last environment the service got to, if it got to one.
+    pub fn last_environment(&self) -> Option<&EnvironmentOutcome> {
+        self.environments.last()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_service_record_has_its_environments_last_one_last() {
+        let record: ServiceOutcome = serde_json::from_str(
+            r#"{"name":"users","ok":false,"outcome":"rejected","build_url":"b","environments":[
+                {"name":"staging","ok":true,"outcome":"deployed","image":"i@sha256:1","task_definition":"td:2",
+                 "strategy":"ROLLING","approval":null},
+                {"name":"production","ok":false,"outcome":"rejected","image":"i@sha256:1","error":"Rejected",
+                 "cause":"{\"decision\":\"rejected\",\"by\":\"arn:ops\",\"comment\":null}","approval":null}]}"#,
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        let last = record.last_environment().map(|environment| (environment.name.as_str(), environment.outcome));
+        assert_eq!(last, Some(("production", Outcome::Rejected)));
+        assert_eq!(record.environments[0].strategy.as_deref(), Some("ROLLING"));
+        assert_eq!(record.task_definition, None, "details are the environments'");
+    }
 
     #[test]
     fn names_are_what_the_state_machine_writes() {

@@ -59,6 +59,11 @@ pub struct ServiceJob {
     /// written: the state machine reads its length.
     #[serde(default)]
     pub promotions: Vec<crate::environments::Promotion>,
+    /// The answer that let the service into `environment`: `null` in the input (the first
+    /// environment has no gate); the state machine's *Promote* sets it with each later
+    /// environment's target, and each environment's outcome records it.
+    #[serde(default)]
+    pub answer: Option<crate::gates::Answer>,
     /// The image to deploy instead of building one (by digest): set by `deltaship redeploy`,
     /// which deploys what an earlier push built. Absent for a push.
     #[serde(default, skip_serializing_if = "Option::is_none")]
