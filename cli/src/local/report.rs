@@ -59,6 +59,21 @@ fn summary(function: &str, output: &Value) -> String {
         "check-rollout" => {
             format!("{}: {}", field(output, "status").to_lowercase().replace('_', " "), field(output, "detail"))
         }
+        "request-approval" => {
+            let superseded: Vec<&str> = output
+                .get("superseded")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let gate = field(output, "gate");
+            let environment = gate.rsplit('#').next().unwrap_or_default().to_owned();
+            match superseded.as_slice() {
+                [] => format!("waits for an approval into {environment}"),
+                older => format!("waits for an approval into {environment}; superseded {}", older.join(", ")),
+            }
+        }
         "rollback-service" => format!(
             "{} {}",
             field(output, "action").to_lowercase().replace('_', " "),
@@ -168,6 +183,15 @@ mod tests {
     use crate::local::history::Step;
 
     #[test]
+    fn an_approval_request_says_where_it_waits_and_what_it_superseded() {
+        let line = |output: Value| summary("request-approval", &output);
+        let asked = json!({"status": "WAITING", "gate": "gate#shop#users#production", "superseded": []});
+        assert_eq!(line(asked), "waits for an approval into production");
+        let newer = json!({"status": "WAITING", "gate": "gate#shop#users#production", "superseded": ["shop-main-a"]});
+        assert_eq!(line(newer), "waits for an approval into production; superseded shop-main-a");
+    }
+
+    #[test]
     fn invocations_read_as_what_happened() {
         let line = progress_line(&Progress::Invoked(Invocation {
             function: "deploy-service".into(),
@@ -258,6 +282,9 @@ mod tests {
             image: Some("img@sha256:1".into()),
             task_definition: None,
             deployment: None,
+            strategy: None,
+            rolled_back_by: None,
+            service_url: None,
             approval,
             error: None,
             cause: None,
