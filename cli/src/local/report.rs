@@ -117,7 +117,7 @@ pub fn write_text(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "\nstates entered and exited (seconds from the start):")?;
         for step in &report.steps {
             let exited = step.exited.map_or_else(|| "-".to_owned(), |exited| format!("{exited:6.1}"));
-            writeln!(out, "  {:<20} {:<24} {:6.1} → {exited}", step.service, step.state, step.entered)?;
+            writeln!(out, "  {:<20} {:<28} {:6.1} → {exited}", step.service, step.state, step.entered)?;
         }
     }
     writeln!(out, "\nservices:")?;
