@@ -18,6 +18,11 @@
 //!   answer itself), an error of the function, or `States.Timeout`, which leads to a look;
 //! - every iteration ends with a `ServiceOutcome`, every outcome is reached, and each records
 //!   what ops need (who rolled back; the service deployment and its strategy once deployed);
+//!   one that got to an environment ends in "Service done", its outcome the last environment's
+//!   and its environments the records their outcome states wrote, in pipeline order; each
+//!   environment's deployment is sent that environment's target (a later one's from its
+//!   promotion, which "Promote" makes the service's own) and the image by digest, and the record
+//!   of an environment behind a gate carries the approval that let the service in;
 //! - the template's EventBridge rules deliver the events AWS sends (`tests/fixtures/aws/events/`)
 //!   that the waits need, and not another cluster's or project's; the `sam/events/` events are
 //!   their functions' inputs and pass their rules.
@@ -396,24 +401,26 @@ fn every_task_retries_the_transient_errors_and_catches_the_rest() {
     assert_eq!(tasks, 10);
 }
 
-/// A promotion of `service` into `environment`, with a gate or not.
-fn promotion(environment: &str, approval: bool) -> Promotion {
+/// A promotion of `service` into `environment`, with a gate or not: a target of its own there
+/// (another cluster, ECS service, container and deadline than the first environment's), so that
+/// the walk sees which one each deployment was sent.
+fn promotion(service: &str, environment: &str, approval: bool) -> Promotion {
     Promotion {
         environment: environment.into(),
         approval,
         approval_timeout_seconds: 86_400,
         cluster: format!("shop-{environment}"),
-        service: "users".into(),
-        container: "app".into(),
-        timeout_minutes: 15,
+        service: format!("{service}-{environment}"),
+        container: "main".into(),
+        timeout_minutes: 45,
         answer: None,
     }
 }
 
 /// A push's execution input with two services: one pushed, built and promoted from staging into
 /// production through a gate; one redeployed (`deltaship redeploy`: an earlier push's image, no
-/// build), promoted into production without a gate. Between them they take every state and
-/// every choice.
+/// build), promoted into qa through a gate, then into production without one (the answer that
+/// let it into qa is not production's). Between them they take every state and every choice.
 fn execution_input() -> Value {
     let job = ServiceJob {
         name: "users".into(),
@@ -433,7 +440,7 @@ fn execution_input() -> Value {
         more_reasons: 0,
         environment: "staging".into(),
         pushed_by: Some("arn:aws:iam::123456789012:user/mary".into()),
-        promotions: vec![promotion("production", true)],
+        promotions: vec![promotion("users", "production", true)],
         answer: None,
         image: None,
     };
@@ -443,7 +450,7 @@ fn execution_input() -> Value {
         service: "orders".into(),
         image_repository: "shop/orders".into(),
         reasons: Vec::new(),
-        promotions: vec![promotion("production", false)],
+        promotions: vec![promotion("orders", "qa", true), promotion("orders", "production", false)],
         answer: None,
         image: Some(format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/orders@sha256:{}", "b".repeat(64))),
         ..job.clone()
@@ -468,7 +475,7 @@ fn execution_input() -> Value {
 
 /// The whole machine walked: the states that end it.
 fn walk_machine(asl: &Value) -> BTreeSet<String> {
-    Walk::run(asl, vec![execution_input()]).into_iter().map(|end| end.state).collect()
+    Walk::run(asl, vec![execution_input()], |_| {}).into_iter().map(|end| end.state).collect()
 }
 
 #[test]
@@ -477,12 +484,29 @@ fn every_path_a_state_reads_exists_on_every_branch() {
     assert_eq!(finals, BTreeSet::from(["All services deployed".to_owned(), "Some services failed".to_owned()]));
 }
 
-/// The walk over `asl` changed by `change` (a state of the iteration, by name) fails.
-fn assert_walk_fails(state: &str, change: impl FnOnce(&mut Value), why: &str) {
+/// The walk over `asl` changed by `change` (a state of the iteration, by name) fails: what it
+/// says.
+fn walk_failure(state: &str, change: impl FnOnce(&mut Value), why: &str) -> String {
     let mut asl = asl();
     change(&mut asl["States"]["Deploy each service"]["ItemProcessor"]["States"][state]);
     let result = std::panic::catch_unwind(|| walk_machine(&asl));
-    assert!(result.is_err(), "{why}");
+    let Err(panic) = result else { panic!("{why}") };
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
+        .unwrap_or_default()
+}
+
+/// The walk over `asl` changed by `change` (a state of the iteration, by name) fails.
+fn assert_walk_fails(state: &str, change: impl FnOnce(&mut Value), why: &str) {
+    walk_failure(state, change, why);
+}
+
+/// The walk over `asl` changed by `change` fails, and the check that catches it says `says`.
+fn assert_walk_fails_saying(state: &str, change: impl FnOnce(&mut Value), says: &str, why: &str) {
+    let failure = walk_failure(state, change, why);
+    assert!(failure.contains(says), "{why}: the walk failed, but not saying {says:?}: {failure}");
 }
 
 #[test]
@@ -598,34 +622,71 @@ fn the_outcomes_after_a_deployment_are_found_from_the_definition() {
 
 #[test]
 fn the_environment_checks_catch_a_promotion_gone_wrong() {
-    assert_walk_fails(
+    assert_walk_fails_saying(
         "Rejected",
-        |state| state["Next"] = json!("Service summary"),
+        |state| state["Next"] = json!("Service done"),
+        "environment outcome \"Rejected\"",
         "an environment's outcome that is not recorded must fail the walk",
     );
-    assert_walk_fails(
+    assert_walk_fails_saying(
         "Service done",
         |state| {
-            state.as_object_mut().unwrap().remove("OutputPath");
+            let parameters = state["Parameters"].as_object_mut().unwrap();
+            parameters.remove("ok.$");
+            parameters.insert("ok".into(), json!(true));
         },
-        "an iteration whose output is not the outcome itself must fail the walk",
+        "ok and outcome disagree",
+        "a service whose ok is not its last environment's must fail the walk",
     );
-    assert_walk_fails(
+    assert_walk_fails_saying(
+        "Service done",
+        |state| state["Parameters"]["last.$"] = json!("$.last"),
+        "the service's record repeats or misses something",
+        "a service's record that repeats its last environment's must fail the walk",
+    );
+    assert_walk_fails_saying(
         "Record a later environment",
         |state| state["Parameters"]["environments.$"] = json!("States.JsonToString($.last)"),
+        "the environments listed are not the records written",
         "a later environment's record that drops the earlier ones must fail the walk",
     );
-    assert_walk_fails(
+    assert_walk_fails_saying(
         "Promote",
-        |state| state["Parameters"]["image.$"] = json!("$.build.image"),
-        "a promotion by tag must fail the walk",
+        |state| state["Parameters"]["state.$"] = json!("States.JsonMerge($.promotion.target, $, false)"),
+        "the environments in pipeline order",
+        "a promotion that keeps the first environment's target must fail the walk",
     );
-    assert_walk_fails(
+    assert_walk_fails_saying(
+        "Deploy",
+        |state| state["Parameters"]["Payload"]["service.$"] = json!("$.name"),
+        "deploy-service was sent another environment's target",
+        "a deployment sent another ECS service than its environment's must fail the walk",
+    );
+    assert_walk_fails_saying(
+        "Deploy",
+        |state| state["Parameters"]["Payload"]["image.$"] = json!("$.build.image"),
+        "deployed one image, recorded another",
+        "a deployment by tag of an image built by digest must fail the walk",
+    );
+    assert_walk_fails_saying(
+        "Next environment",
+        |state| state["Parameters"]["target.$"] = json!("States.ArrayGetItem($.promotions, 0)"),
+        "the environments in pipeline order",
+        "promoting into the first promotion's environment again must fail the walk",
+    );
+    assert_walk_fails_saying(
+        "Wait for approval",
+        |state| state["ResultPath"] = json!("$.promotion.answer"),
+        "the approval that let it in",
+        "an approval that the promoted environment's record does not carry must fail the walk",
+    );
+    assert_walk_fails_saying(
         "Next environment?",
         |state| {
             let both = state["Choices"][0]["And"].as_array().unwrap().clone();
             state["Choices"][0] = json!({ "And": [both[1]], "Next": "Next environment" });
         },
+        "promoted past an environment it did not deploy to",
         "promoting a service that did not deploy must fail the walk",
     );
     assert_walk_fails(

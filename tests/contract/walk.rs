@@ -11,14 +11,19 @@
 //! A Map walks every item of its input (a push's service and a redeploy's), and every state and
 //! Choice rule must be reached by one of them. Each environment's outcome (a Pass state writing
 //! [`LAST`]) must lead to "Record environment", say why when it is not ok, and, after deploy-service
-//! answered in that environment, name the service deployment and its strategy; each iteration must
-//! end with a `ServiceOutcome` whose `environments` are the ones it got to, in pipeline order, its
-//! outcome the last one's.
+//! answered in that environment, name the service deployment and its strategy. Each path keeps a
+//! [`Trail`]: the environment records its outcome states wrote, each with the payload
+//! deploy-service was sent there. Each iteration that got to an environment must end in "Service
+//! done" with a `ServiceOutcome` whose `environments` are exactly those records, in pipeline order,
+//! its outcome the last one's, and nothing of theirs repeated; deploy-service must have been sent
+//! each environment's own target (the first from the service's job, a later one from its
+//! promotion: cluster, service, container, deadline) with the image its record names, later
+//! environments the first one's image by digest; and an environment's record must carry the
+//! approval that let the service in there, and only there.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use deltaship::asl;
-use deltaship_core::environments::Promotion;
 use deltaship_core::gates::Answer;
 use deltaship_core::payloads::{
     BuildStatus, CheckBuildInput, CheckBuildOutput, CheckRolloutInput, CheckRolloutOutput, DeployInput,
@@ -53,6 +58,11 @@ const DEPLOY: &str = "${DeployServiceFunctionArn}";
 
 /// The digest a build exports, when it exports one.
 const DIGEST: &str = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";
+
+/// The answer `deltaship approve` completes an approval's wait with, in the walk.
+fn approved() -> Answer {
+    Answer::Approved { by: "arn:aws:iam::123456789012:user/mary".into(), comment: Some("canary looked fine".into()) }
+}
 
 /// A rollout in progress or done, of the watched deployment `watch`.
 fn rollout(watch: RolloutWatch, done: bool) -> CheckRolloutOutput {
@@ -123,11 +133,7 @@ fn answers(state: &str, placeholder: &str, payload: &Value, callback: bool) -> V
         APPROVAL => {
             assert!(callback, "state {state:?} invokes request-approval without waiting for its token");
             let _: RequestApprovalInput = parsed(state, payload);
-            let approved = Answer::Approved {
-                by: "arn:aws:iam::123456789012:user/mary".into(),
-                comment: Some("canary looked fine".into()),
-            };
-            vec![to_json(&approved)]
+            vec![to_json(&approved())]
         }
         "${DeployServiceFunctionArn}" => {
             let input: DeployInput = parsed(state, payload);
@@ -309,11 +315,23 @@ fn caught_errors(name: &str, state: &Value) -> Vec<(String, Value)> {
     caught
 }
 
-/// How one iteration (or the whole machine) ended: the final state, its output and its input.
+/// How one iteration (or the whole machine) ended: the final state and its output, the item the
+/// walk started from (a Map iteration's service job), and the path's [`Trail`].
 pub(crate) struct End {
     pub(crate) state: String,
     output: Value,
-    input: Value,
+    item: Value,
+    trail: Trail,
+}
+
+/// What one path did before the state it is at: each environment's outcome, as its outcome state
+/// wrote it to [`LAST`], with the payload deploy-service was sent in that environment (none when
+/// the service did not get to Deploy there); and the payload of the deployment whose outcome is
+/// still to be written.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Trail {
+    environments: Vec<(Value, Option<Value>)>,
+    deploying: Option<Value>,
 }
 
 /// A walk over every path of a `States` map: each state with each data it can see.
@@ -322,7 +340,7 @@ pub(crate) struct Walk<'a> {
     /// The environment outcome states that come after deploy-service answered (before the next
     /// outcome is recorded): they name the service deployment.
     after_deploy: BTreeSet<String>,
-    seen: BTreeSet<(String, String)>,
+    seen: BTreeSet<(String, String, String)>,
     reached: BTreeSet<String>,
     choices_taken: BTreeSet<(String, Option<usize>)>,
     ends: Vec<End>,
@@ -330,9 +348,9 @@ pub(crate) struct Walk<'a> {
 
 impl<'a> Walk<'a> {
     /// Walks `machine` (an object with `States` and `StartAt`) from its start with each of
-    /// `inputs`, then checks that every state was reached and every choice rule taken, by one of
-    /// them.
-    pub(crate) fn run(machine: &'a Value, inputs: Vec<Value>) -> Vec<End> {
+    /// `inputs`, checks how the walks ended with `check_ends`, then that every state was reached
+    /// and every choice rule taken, by one of them.
+    pub(crate) fn run(machine: &'a Value, inputs: Vec<Value>, check_ends: fn(&[End])) -> Vec<End> {
         let states = &machine["States"];
         let mut walk = Walk {
             states,
@@ -343,8 +361,13 @@ impl<'a> Walk<'a> {
             ends: Vec::new(),
         };
         for input in inputs {
-            walk.state(machine["StartAt"].as_str().unwrap(), input);
+            let walked = walk.ends.len();
+            walk.state(machine["StartAt"].as_str().unwrap(), input.clone(), Trail::default());
+            for end in &mut walk.ends[walked..] {
+                end.item = input.clone();
+            }
         }
+        check_ends(&walk.ends);
         for (name, state) in walk.states.as_object().unwrap() {
             assert!(walk.reached.contains(name), "state {name:?} is never reached with the functions' answers");
             let rules = state.get("Choices").and_then(Value::as_array).map_or(0, Vec::len);
@@ -360,8 +383,8 @@ impl<'a> Walk<'a> {
     }
 
     /// Follows every transition from `name` with `data`, checking each path a state reads.
-    fn state(&mut self, name: &str, data: Value) {
-        if !self.seen.insert((name.to_owned(), data.to_string())) {
+    fn state(&mut self, name: &str, data: Value, mut trail: Trail) {
+        if !self.seen.insert((name.to_owned(), data.to_string(), format!("{trail:?}"))) {
             return;
         }
         self.reached.insert(name.to_owned());
@@ -370,11 +393,11 @@ impl<'a> Walk<'a> {
         let kind = state["Type"].as_str().unwrap_or_else(|| panic!("no state {name:?}"));
         assert!(state.get("InputPath").is_none(), "state {name:?}: InputPath is beyond what this test follows");
         match kind {
-            "Task" => self.task(name, state, &data),
+            "Task" => self.task(name, state, &data, trail),
             "Choice" => {
                 let next = self.choose(name, state, &data);
                 let output = pass_on(name, state, data);
-                self.state(&next, output);
+                self.state(&next, output, trail);
             }
             "Pass" => {
                 let mut output = data.clone();
@@ -385,25 +408,32 @@ impl<'a> Walk<'a> {
                 };
                 if state.get("ResultPath").and_then(Value::as_str) == Some(LAST) {
                     self.check_environment_outcome(name, state, &result);
+                    let deployed = trail.deploying.take();
+                    trail.environments.push((result.clone(), deployed));
                 }
                 put(name, &mut output, state.get("ResultPath"), result);
                 let output = pass_on(name, state, output);
-                self.next(name, state, output, data);
+                self.next(name, state, output, trail);
             }
-            "Map" => self.map(name, state, &data),
-            "Succeed" | "Fail" => self.ends.push(End { state: name.to_owned(), output: data.clone(), input: data }),
+            "Map" => self.map(name, state, &data, &trail),
+            "Succeed" | "Fail" => self.end(name, data, trail),
             other => panic!("state {name:?} has type {other}, which this test does not follow"),
         }
     }
 
-    fn next(&mut self, name: &str, state: &Value, output: Value, input: Value) {
+    fn next(&mut self, name: &str, state: &Value, output: Value, trail: Trail) {
         match state.get("Next").and_then(Value::as_str) {
-            Some(next) => self.state(next, output),
-            None => self.ends.push(End { state: name.to_owned(), output, input }),
+            Some(next) => self.state(next, output, trail),
+            None => self.end(name, output, trail),
         }
     }
 
-    fn task(&mut self, name: &str, state: &Value, data: &Value) {
+    /// An end of the walk (its item is set once the walk from that item is over).
+    fn end(&mut self, name: &str, output: Value, trail: Trail) {
+        self.ends.push(End { state: name.to_owned(), output, item: Value::Null, trail });
+    }
+
+    fn task(&mut self, name: &str, state: &Value, data: &Value, mut trail: Trail) {
         let resource = state["Resource"].as_str().unwrap();
         let callback = match resource {
             INVOKE => false,
@@ -429,11 +459,14 @@ impl<'a> Walk<'a> {
             self.check_fallback(name, state, function);
         }
         check_input(name, function, payload, callback, timeout.as_ref());
+        if function == DEPLOY {
+            trail.deploying = Some(payload.clone());
+        }
         for (error, catch) in caught_errors(name, state) {
             let mut failed = data.clone();
             let cause = json!({ "errorType": error, "errorMessage": "..." }).to_string();
             put(name, &mut failed, catch.get("ResultPath"), json!({ "Error": error, "Cause": cause }));
-            self.state(catch["Next"].as_str().unwrap(), failed);
+            self.state(catch["Next"].as_str().unwrap(), failed, trail.clone());
         }
         for answer in answers(name, function, payload, callback) {
             let mut output = data.clone();
@@ -441,7 +474,7 @@ impl<'a> Walk<'a> {
             asl::apply_result(state, &mut output, result)
                 .unwrap_or_else(|error| panic!("state {name:?}: {error}, in {function}'s answer"));
             let output = pass_on(name, state, output);
-            self.next(name, state, output, data.clone());
+            self.next(name, state, output, trail.clone());
         }
     }
 
@@ -504,20 +537,19 @@ impl<'a> Walk<'a> {
 
     /// Every item of the Map's input walked through its iteration, whose ends are checked; the
     /// state goes on with each end's output as the list of outcomes.
-    fn map(&mut self, name: &str, state: &Value, data: &Value) {
+    fn map(&mut self, name: &str, state: &Value, data: &Value, trail: &Trail) {
         let items = read(name, data, state["ItemsPath"].as_str().unwrap());
         let items = items.as_array().unwrap().clone();
         if let Some(path) = state.get("MaxConcurrencyPath") {
             let limit = read(name, data, path.as_str().unwrap());
             assert!(limit.is_u64(), "MaxConcurrencyPath is a number");
         }
-        let iteration_ends = Walk::run(&state["ItemProcessor"], items);
-        check_outcomes(&iteration_ends);
+        let iteration_ends = Walk::run(&state["ItemProcessor"], items, check_outcomes);
         for end in iteration_ends {
             let mut output = data.clone();
             put(name, &mut output, state.get("ResultPath"), json!([end.output]));
             let output = pass_on(name, state, output);
-            self.next(name, state, output, data.clone());
+            self.next(name, state, output, trail.clone());
         }
     }
 
@@ -607,55 +639,114 @@ fn check_types(name: &str, rule: &Value, data: &Value) {
     }
 }
 
-/// Every iteration ends with the service's outcome: "Service done" (or, with no environment to
-/// record, a failed build), a `ServiceOutcome` naming the service, whether it is ok and what
-/// happened, the environments it got to in pipeline order (every one before the last deployed;
-/// all of them when it deployed), its outcome the last one's; a rolled back service names who
-/// rolled it back, and an environment with a gate that it deployed to names the approval. Every
-/// outcome is reached.
+/// Every iteration ends with the service's outcome: "Service done" when it got to an environment,
+/// else a failed build's (its error and cause, no environment). "Service done"'s record names the
+/// service, whether it is ok and its outcome, both its last environment's, its build, and lists
+/// exactly the records the environments' outcome states wrote ([`Trail`]), in pipeline order
+/// (every one before the last deployed; all of them when it deployed); it repeats nothing of
+/// theirs (each record travels once through the execution's last states: `pipeline::Limits`
+/// counts one record per environment). In each environment the service got to Deploy in,
+/// deploy-service was sent that environment's target (the job's for the first, its promotion's
+/// for a later one: cluster, service, container, deadline) and the image its record names: for a
+/// later environment the first one's, by digest; for a redeploy the image it names. The record
+/// of an environment behind a gate that the service got through carries the approval, and every
+/// other environment's none. Every outcome is reached.
 fn check_outcomes(ends: &[End]) {
     let mut outcomes = BTreeMap::new();
-    for End { state, output, input } in ends {
+    for End { state, output, item, trail } in ends {
         let record: ServiceOutcome = serde_json::from_value(output.clone())
             .unwrap_or_else(|error| panic!("outcome state {state:?} writes no outcome record ({error}): {output}"));
+        let job: ServiceJob = serde_json::from_value(item.clone()).unwrap();
         assert_eq!(record.ok, record.outcome.is_ok(), "state {state:?}: ok and outcome disagree");
-        assert_eq!(record.name, input["name"].as_str().unwrap(), "state {state:?} names another service");
-        if !record.ok {
-            assert!(record.error.is_some() && record.cause.is_some(), "state {state:?} says no why: {output}");
-        }
-        if record.outcome == Outcome::RolledBack {
-            let by = serde_json::from_value::<RolledBackBy>(output["rolled_back_by"].clone());
-            assert!(by.is_ok(), "state {state:?} does not say who rolled back: {output}");
-        }
-        let promotions: Vec<Promotion> = serde_json::from_value(input["promotions"].clone()).unwrap();
-        let order: Vec<&str> = std::iter::once(input["environment"].as_str().unwrap())
-            .chain(promotions.iter().map(|promotion| promotion.environment.as_str()))
-            .collect();
+        assert_eq!(record.name, job.name, "state {state:?} names another service");
         let Some((last, before)) = record.environments.split_last() else {
             assert_eq!(record.outcome, Outcome::BuildFailed, "state {state:?} ends with no environment: {output}");
+            assert!(record.error.is_some() && record.cause.is_some(), "state {state:?} says no why: {output}");
+            assert!(trail.environments.is_empty(), "state {state:?} drops the environments recorded: {output}");
             outcomes.insert(record.outcome, state.clone());
             continue;
         };
         assert_eq!(state, "Service done", "an iteration that got to an environment ends elsewhere: {output}");
-        let names: Vec<&str> = record.environments.iter().map(|environment| environment.name.as_str()).collect();
-        assert_eq!(names, order[..names.len()], "state {state:?}: the environments in pipeline order");
-        assert!(before.iter().all(|environment| environment.outcome == Outcome::Deployed), "{output}");
+        let fields: BTreeSet<&str> = output.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            fields,
+            BTreeSet::from(["name", "ok", "outcome", "build_url", "environments"]),
+            "state {state:?}: the service's record repeats or misses something: {output}"
+        );
+        let written: Vec<Value> = trail.environments.iter().map(|(written, _)| written.clone()).collect();
+        assert_eq!(
+            output["environments"],
+            Value::Array(written),
+            "state {state:?}: the environments listed are not the records written, in the order written"
+        );
         assert_eq!(last.outcome, record.outcome, "state {state:?}: the outcome is the last environment's");
-        assert_eq!(last.approval, record.approval, "state {state:?}: the approval is the last environment's");
+        if !record.ok {
+            assert!(last.error.is_some() && last.cause.is_some(), "state {state:?}: its last says no why: {output}");
+        }
+        if record.outcome == Outcome::RolledBack {
+            assert!(last.rolled_back_by.is_some(), "state {state:?} does not say who rolled back: {output}");
+        }
+        let targets: Vec<(&str, &str, &str, &str, u32)> = std::iter::once((
+            job.environment.as_str(),
+            job.cluster.as_str(),
+            job.service.as_str(),
+            job.container.as_str(),
+            job.timeout_minutes,
+        ))
+        .chain(job.promotions.iter().map(|promotion| {
+            (
+                promotion.environment.as_str(),
+                promotion.cluster.as_str(),
+                promotion.service.as_str(),
+                promotion.container.as_str(),
+                promotion.timeout_minutes,
+            )
+        }))
+        .collect();
+        let names: Vec<&str> = record.environments.iter().map(|environment| environment.name.as_str()).collect();
+        let order: Vec<&str> = targets.iter().map(|target| target.0).collect();
+        assert_eq!(names, order[..names.len()], "state {state:?}: the environments in pipeline order");
+        assert!(
+            before.iter().all(|environment| environment.outcome == Outcome::Deployed),
+            "state {state:?}: promoted past an environment it did not deploy to: {output}"
+        );
         if record.outcome == Outcome::Deployed {
             assert_eq!(names, order, "state {state:?}: a deployed service got to every environment");
         }
-        for (environment, promotion) in record.environments.iter().skip(1).zip(&promotions) {
-            if environment.outcome != Outcome::Deployed {
+        let gates = std::iter::once(false).chain(job.promotions.iter().map(|promotion| promotion.approval));
+        for ((environment, (_, deploy)), (target, gate)) in
+            record.environments.iter().zip(&trail.environments).zip(targets.iter().zip(gates))
+        {
+            let name = &environment.name;
+            let Some(deploy) = deploy else {
+                assert!(
+                    matches!(environment.outcome, Outcome::Rejected | Outcome::NotPromoted | Outcome::Superseded),
+                    "{name}: {} with nothing sent to deploy-service: {output}",
+                    environment.outcome.name()
+                );
+                assert_eq!(environment.approval, None, "{name}: an approval it did not get: {output}");
                 continue;
-            }
-            let image = environment.image.as_deref().unwrap_or_default();
-            assert!(image.contains("@sha256:"), "{}: promoted by tag {image:?}: {output}", environment.name);
-            let approved = matches!(environment.approval, Some(Answer::Approved { .. }));
+            };
+            let sent: DeployInput = serde_json::from_value(deploy.clone()).unwrap();
+            let (_, cluster, service, container, timeout_minutes) = *target;
             assert_eq!(
-                approved, promotion.approval,
-                "{}: the approval it needed, and only then: {output}",
-                environment.name
+                (sent.cluster.as_str(), sent.service.as_str(), sent.container.as_str(), sent.timeout_minutes),
+                (cluster, service, container, timeout_minutes),
+                "{name}: deploy-service was sent another environment's target: {deploy}"
+            );
+            assert_eq!(Some(&sent.image), environment.image.as_ref(), "{name}: deployed one image, recorded another");
+            if let Some(image) = &job.image {
+                assert_eq!(&sent.image, image, "{name}: a redeploy deploys the image it names");
+            }
+            if name != job.environment.as_str() {
+                assert!(sent.image.contains("@sha256:"), "{name}: promoted by tag {}: {output}", sent.image);
+                let promoted = record.environments[0].image.as_ref();
+                assert_eq!(Some(&sent.image), promoted, "{name}: promoted another image than the first deployed");
+            }
+            assert_eq!(
+                environment.approval,
+                gate.then(approved),
+                "{name}: the approval that let it in, and only behind a gate: {output}"
             );
         }
         outcomes.insert(record.outcome, state.clone());
