@@ -16,22 +16,25 @@ fn cost() -> Command {
     command
 }
 
-/// Issue 19's bookkeeping of environments puts a deploy whose waits end with their events over
-/// issue 15's budgets per service and per one-service push (see `cost::report`'s tests).
+/// Issue 19's bookkeeping of environments (Built already?, Record environment, Record the first
+/// environment, Next environment?, Service done: 10 history events) puts a deploy whose waits
+/// end with their events over issue 15's history budgets per service (36 > 30) and per
+/// one-service push (50 > 40); its cost is within its budget (see `cost::report`'s tests).
 #[test]
 fn a_deploy_whose_waits_end_with_their_events_is_the_normal_path() {
     cost()
         .args(["--build", "50s", "--rollout", "20s"])
         .assert()
         .success()
-        .stdout(predicate::str::is_match(r"state transitions\s+13\s+5\s+18\n").unwrap())
-        .stdout(predicate::str::is_match(r"history events\s+42\s+14\s+56\n").unwrap())
+        .stdout(predicate::str::is_match(r"state transitions\s+10\s+5\s+15\n").unwrap())
+        .stdout(predicate::str::is_match(r"history events\s+36\s+14\s+50\n").unwrap())
         .stdout(predicate::str::contains("0 fallback timeouts"))
         .stdout(
-            predicate::str::is_match(r"orchestration of a one-service push <= \$0.0004\s+\$0.000462  OVER BUDGET\n")
-                .unwrap(),
+            predicate::str::is_match(r"orchestration of a one-service push <= \$0.0004\s+\$0.000387  ok\n").unwrap(),
         )
-        .stdout(predicate::str::is_match(r"history events of this push <= 25000\s+56  ok\n").unwrap());
+        .stdout(predicate::str::is_match(r"history events per service <= 30\s+36  OVER BUDGET\n").unwrap())
+        .stdout(predicate::str::is_match(r"history events of a one-service push <= 40\s+50  OVER BUDGET\n").unwrap())
+        .stdout(predicate::str::is_match(r"history events of this push <= 25000\s+50  ok\n").unwrap());
 }
 
 #[test]
@@ -43,9 +46,9 @@ fn first_waits_shorter_than_the_build_and_rollout_time_out_although_events_flow(
         .stdout(predicate::str::contains(
             "7 fallback timeouts; 7 check-build and 9 check-rollout invocations, 3 wake-ups",
         ))
-        .stdout(predicate::str::is_match(r"state transitions\s+34\s+5\s+39\n").unwrap())
-        .stdout(predicate::str::is_match(r"history events\s+133\s+14\s+147\n").unwrap())
-        .stdout(predicate::str::is_match(r"history events per service <= 30\s+133  OVER BUDGET\n").unwrap());
+        .stdout(predicate::str::is_match(r"state transitions\s+31\s+5\s+36\n").unwrap())
+        .stdout(predicate::str::is_match(r"history events\s+127\s+14\s+141\n").unwrap())
+        .stdout(predicate::str::is_match(r"history events per service <= 30\s+127  OVER BUDGET\n").unwrap());
 }
 
 #[test]
@@ -57,7 +60,7 @@ fn with_events_lost_every_wait_ends_by_its_timeout() {
         .stdout(predicate::str::contains("events lost"))
         .stdout(predicate::str::contains("2 fallback timeouts"))
         .stdout(predicate::str::is_match(r"wake-waits invocations \(events\)\s+0\s+0\s+0\n").unwrap())
-        .stdout(predicate::str::is_match(r"history events\s+56\s+14\s+70\n").unwrap());
+        .stdout(predicate::str::is_match(r"history events\s+50\s+14\s+64\n").unwrap());
 }
 
 #[test]
@@ -67,9 +70,9 @@ fn json_has_the_counts_and_prices() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let estimate: Value = serde_json::from_slice(&output.stdout).unwrap();
     // 5 + 5 minutes with the default waits: the normal path, 2 registrations and 2 deletions.
-    assert_eq!(estimate["simulation"]["service"]["counts"]["transitions"], 13);
-    assert_eq!(estimate["simulation"]["total"]["transitions"], 1305);
-    assert_eq!(estimate["simulation"]["total"]["history_events"], 4214);
+    assert_eq!(estimate["simulation"]["service"]["counts"]["transitions"], 10);
+    assert_eq!(estimate["simulation"]["total"]["transitions"], 1005);
+    assert_eq!(estimate["simulation"]["total"]["history_events"], 3614);
     assert_eq!(estimate["simulation"]["total"]["wake_invocations"], 300);
     assert_eq!(estimate["simulation"]["service"]["counts"]["dynamodb_write_units"], 4 * 3);
     assert_eq!(estimate["codepipeline"]["pipelines"], 100);
@@ -91,7 +94,7 @@ fn environments_are_promoted_in_order_after_their_approvals() {
         .success()
         .stdout(predicate::str::contains("environments   2 in order"))
         .stdout(predicate::str::contains("outcome deployed (env-1 deployed, env-2 deployed) at 45m01s"))
-        .stdout(predicate::str::is_match(r"history events\s+73\s+14\s+87\n").unwrap())
+        .stdout(predicate::str::is_match(r"history events\s+67\s+14\s+81\n").unwrap())
         .stdout(predicate::str::contains("CodePipeline V2, same work: 16 action-minutes a pipeline"));
     cost()
         .args(["--environments", "2", "--approvals", "--approval", "24h"])
@@ -109,7 +112,7 @@ fn the_default_waits_need_no_fallback_with_five_minute_builds_and_rollouts() {
         .assert()
         .success()
         .stdout(predicate::str::contains("0 fallback timeouts"))
-        .stdout(predicate::str::is_match(r"history events\s+42\s+14\s+56\n").unwrap());
+        .stdout(predicate::str::is_match(r"history events\s+36\s+14\s+50\n").unwrap());
 }
 
 #[test]

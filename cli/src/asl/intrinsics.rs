@@ -548,6 +548,26 @@ mod tests {
         assert_eq!(merged, Ok(json!({ "x": { "j": 3 }, "y": 2, "z": 4 })));
     }
 
+    /// `$` is a path too: the state machine's *Promote* merges the next environment's target over
+    /// the whole state (`States.JsonMerge($, $.promotion.target, false)`), so the target's fields
+    /// replace the service's, `null` ones included, and the rest stays.
+    #[test]
+    fn json_merge_over_the_whole_state() {
+        let data = json!({
+            "name": "users", "cluster": "shop", "timeout_minutes": 15,
+            "answer": { "decision": "approved", "by": "arn:ops", "comment": null },
+            "promotion": { "target": { "cluster": "shop-production", "timeout_minutes": 45, "answer": null } },
+        });
+        let merged = evaluate("States.JsonMerge($, $.promotion.target, false)", &data).unwrap();
+        assert_eq!(
+            merged,
+            json!({
+                "name": "users", "cluster": "shop-production", "timeout_minutes": 45, "answer": null,
+                "promotion": data["promotion"].clone(),
+            })
+        );
+    }
+
     /// Errors name the expression and the problem.
     #[test]
     fn errors_name_the_expression_and_the_problem() {

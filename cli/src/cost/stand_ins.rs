@@ -23,7 +23,9 @@
 //! task ends at its token's first completion ([`World::completion`]).
 //!
 //! A build exports its image by digest too (`IMAGE_DIGEST`), which the core turns into
-//! `image_by_digest` ([`image_by_digest`]): what every later environment deploys.
+//! `image_by_digest` ([`image_by_digest`]); check-build answers it as `deploy_image` too (as the
+//! real one does: the image by tag only when the build exported no digest), which every
+//! environment deploys.
 //!
 //! request-approval (the "Wait for approval" callback task, a gate before a later environment):
 //! records the wait at its gate and notifies; in the model a person approves
@@ -687,6 +689,7 @@ mod tests {
         let built: CheckBuildOutput = parsed(ask("${CheckBuildFunctionArn}", look(&started, Some("token-2")), 301_000));
         assert_eq!((built.status, built.image.as_deref()), (BuildStatus::Succeeded, Some(IMAGE)));
         assert_eq!(built.image_by_digest, Some(format!("registry/service@{DIGEST}")));
+        assert_eq!(built.deploy_image, built.image_by_digest, "every environment deploys the image by digest");
         let deploy = json!(DeployInput {
             name: "service-0".into(),
             cluster: "shop".into(),

@@ -597,13 +597,13 @@ mod tests {
     /// 5 + 5 minutes, events flowing: the build's waits time out at 60, 120 and 240 s, the fourth
     /// (240 s long) ends with the build's event at 300 s; the rollout's at 30, 60, 120 and 240 s,
     /// the fifth with its event. Transitions: Built already?, Start build, 4 waits, 3 looks, 3
-    /// choices; Image by digest?, First environment, Deploy, 5 waits, 4 looks, 4 choices;
-    /// Deployed, Record environment, Record the first environment, Next environment?, Service
-    /// summary, Service done: 34. Lambda tasks: 1 + 7 + 1 + 9. Events: 3. History: 2 + 2 + 5 +
-    /// (4 × 6 + 3 × 5 + 3 × 2) + 2 × 2 + 5 + (5 × 6 + 4 × 5 + 4 × 2) + 6 × 2 = 133.
+    /// choices; Deploy, 5 waits, 4 looks, 4 choices; Deployed, Record environment, Record the
+    /// first environment, Next environment?, Service done: 31. Lambda tasks: 1 + 7 + 1 + 9.
+    /// Events: 3. History: 2 + 2 + 5 + (4 × 6 + 3 × 5 + 3 × 2) + 5 + (5 × 6 + 4 × 5 + 4 × 2) +
+    /// 5 × 2 = 127.
     ///
     /// Events lost: every wait times out (the build's fourth at 8m01s, whose look sees it done;
-    /// the rollout's fifth at 16m03s): 9 × (wait, look, choice), 147 history events.
+    /// the rollout's fifth at 16m03s): 9 × (wait, look, choice), 141 history events.
     ///
     /// A rollout past its 5-minute deadline (events flowing): its waits time out at 30, 60, 120,
     /// 240 s and at the deadline; the look then fails (`DeadlineExceeded`): Roll back, Rolled
@@ -621,11 +621,11 @@ mod tests {
         // rollout looks, outcome, done at)
         type Row<'a> = (&'a str, Scenario, [u64; 8], &'a str, &'a str);
         let table: Vec<Row<'_>> = vec![
-            ("5+5 min, events flowing", scenario(300, 300), [34, 18, 3, 133, 7, 7, 9, 600], "deployed", "10m00s"),
-            ("5+5 min, events lost", lost(scenario(300, 300)), [38, 20, 0, 147, 9, 8, 10, 963], "deployed", "16m03s"),
-            ("50 s build, 20 s rollout", scenario(50, 20), [13, 4, 3, 42, 0, 1, 1, 70], "deployed", "1m10s"),
-            ("the same, events lost", lost(scenario(50, 20)), [17, 6, 0, 56, 2, 2, 2, 90], "deployed", "1m30s"),
-            ("rollout past its deadline", late_rollout, [52, 30, 4, 210, 13, 7, 20, 900], "rolled_back", ""),
+            ("5+5 min, events flowing", scenario(300, 300), [31, 18, 3, 127, 7, 7, 9, 600], "deployed", "10m00s"),
+            ("5+5 min, events lost", lost(scenario(300, 300)), [35, 20, 0, 141, 9, 8, 10, 963], "deployed", "16m03s"),
+            ("50 s build, 20 s rollout", scenario(50, 20), [10, 4, 3, 36, 0, 1, 1, 70], "deployed", "1m10s"),
+            ("the same, events lost", lost(scenario(50, 20)), [14, 6, 0, 50, 2, 2, 2, 90], "deployed", "1m30s"),
+            ("rollout past its deadline", late_rollout, [49, 30, 4, 204, 13, 7, 20, 900], "rolled_back", ""),
             ("build past its deadline", late_build, [14, 9, 1, 61, 4, 8, 0, 301], "build_failed", ""),
         ];
         for (name, scenario, expected, outcome, _) in table {
@@ -652,8 +652,8 @@ mod tests {
     }
 
     /// With the default policies (a flat 600 s), a build and a rollout that end within 10
-    /// minutes are seen by their events alone: no fallback, the normal path's 13 transitions and
-    /// 42 history events. A longer one is looked at once per 10 minutes; with events lost, each
+    /// minutes are seen by their events alone: no fallback, the normal path's 10 transitions and
+    /// 36 history events. A longer one is looked at once per 10 minutes; with events lost, each
     /// wait ends at its first timeout.
     #[test]
     fn walks_with_the_default_waits() {
@@ -661,9 +661,9 @@ mod tests {
         // (name, scenario, [transitions, Lambda tasks, wake-ups, events, timeouts, build looks,
         // rollout looks, done at])
         let table = [
-            ("5+5 min, events flowing", defaults(300, 300), [13, 4, 3, 42, 0, 1, 1, 600]),
-            ("5+5 min, events lost", lost(defaults(300, 300)), [17, 6, 0, 56, 2, 2, 2, 1200]),
-            ("25 min build, events flowing", defaults(1500, 300), [19, 8, 3, 68, 2, 5, 1, 1800]),
+            ("5+5 min, events flowing", defaults(300, 300), [10, 4, 3, 36, 0, 1, 1, 600]),
+            ("5+5 min, events lost", lost(defaults(300, 300)), [14, 6, 0, 50, 2, 2, 2, 1200]),
+            ("25 min build, events flowing", defaults(1500, 300), [16, 8, 3, 62, 2, 5, 1, 1800]),
         ];
         for (name, scenario, expected) in table {
             let walk = simulate(&definition(), &scenario, 1).unwrap().service;
@@ -693,8 +693,8 @@ mod tests {
         assert_eq!(one.end, "All services deployed");
         let hundred = simulate(&definition(), &scenario(300, 300), 100).unwrap();
         assert_eq!(hundred.overhead, one.overhead);
-        assert_eq!(hundred.total.transitions, 100 * 34 + 5);
-        assert_eq!(hundred.total.history_events, 100 * 133 + 14);
+        assert_eq!(hundred.total.transitions, 100 * 31 + 5);
+        assert_eq!(hundred.total.history_events, 100 * 127 + 14);
         assert_eq!(hundred.total.wake_invocations, 100 * 3);
         let failed = simulate(&definition(), &Scenario { timeout_minutes: 5, ..scenario(300, 600) }, 2).unwrap();
         assert_eq!(failed.end, "Some services failed");
@@ -711,7 +711,7 @@ mod tests {
         let walk = simulate(&fixed, &scenario(300, 300), 1).unwrap().service;
         // The build's wait outlasts the build: only the rollout's 4 fallbacks are left.
         assert_eq!((walk.timeouts, walk.build_checks), (4, 1));
-        assert_eq!(walk.counts.history_events, 133 - 3 * 13);
+        assert_eq!(walk.counts.history_events, 127 - 3 * 13);
 
         let mut extra = definition();
         let states = extra.pointer_mut(states).unwrap();
@@ -719,7 +719,7 @@ mod tests {
         states["Service done"]["Next"] = json!("Note");
         states["Note"] = json!({ "Type": "Pass", "End": true });
         let walk = simulate(&extra, &scenario(300, 300), 1).unwrap().service;
-        assert_eq!(walk.counts.transitions, 35);
+        assert_eq!(walk.counts.transitions, 32);
         assert_eq!(walk.path.last().map(String::as_str), Some("Note"));
         assert_eq!(walk.outcome.as_deref(), Some("deployed"), "a Pass passes its input on");
     }
@@ -769,14 +769,21 @@ mod tests {
                 json!("States.ArrayLenght($.promotions)"),
                 "deltaship knows no States.ArrayLenght",
             ),
-            (format!("{processor}/Service done/OutputPath"), json!("$.nothing"), "$.nothing does not exist"),
-            (format!("{processor}/Service done/OutputPath"), json!(3), "OutputPath 3 is not a path"),
             (format!("{processor}/Record environment/Choices"), json!([]), "needs a non-empty Choices list"),
             ("/StartAt".to_owned(), json!(7), "no StartAt"),
         ];
         for (pointer, value, message) in table {
             let error = edit(&pointer, value, &normal);
             assert!(error.contains(message), "{pointer}: {error}");
+        }
+        // Promote passes on the merged state alone (its OutputPath): a second environment walks it.
+        let promoted = Scenario { environments: 2, ..normal };
+        let output_path = format!("{processor}/Promote/OutputPath");
+        for (value, message) in
+            [(json!("$.nothing"), "$.nothing does not exist"), (json!(3), "OutputPath 3 is not a path")]
+        {
+            let error = edit(&output_path, value, &promoted);
+            assert!(error.contains(message), "{output_path}: {error}");
         }
         let mut endless = definition();
         endless
@@ -836,7 +843,7 @@ mod tests {
         let gated = simulate(&definition(), &promoted(2, true, 600), 1).unwrap().service;
         assert_eq!(reached(&gated), [pair("env-1", "deployed"), pair("env-2", "deployed")]);
         assert_eq!(gated.outcome.as_deref(), Some("deployed"));
-        assert_eq!(figures(&gated), [13 + 10, 4 + 3, 3 + 2, 42 + 25 + 6, 0, 1, 2, 50 + 20 + 600 + 20 + 1]);
+        assert_eq!(figures(&gated), [10 + 10, 4 + 3, 3 + 2, 36 + 25 + 6, 0, 1, 2, 50 + 20 + 600 + 20 + 1]);
         let approval = gated.path.iter().position(|state| state == "Wait for approval").unwrap();
         assert_eq!(gated.path[approval + 1], "Promote");
 
@@ -846,7 +853,7 @@ mod tests {
             reached(&ungated),
             [pair("env-1", "deployed"), pair("env-2", "deployed"), pair("env-3", "deployed")]
         );
-        assert_eq!(ungated.counts.history_events, 42 + 2 * 25);
+        assert_eq!(ungated.counts.history_events, 36 + 2 * 25);
         assert!(!ungated.path.iter().any(|state| state == "Wait for approval"));
 
         // An approval past the 24-hour timeout: not promoted, and not a fallback.
