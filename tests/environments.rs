@@ -97,7 +97,7 @@ fn environments(report: &RunReport, name: &str) -> Vec<(String, Outcome, Option<
     service(report, name)
         .environments
         .iter()
-        .map(|environment| (environment.name.clone(), environment.outcome, environment.image.clone()))
+        .map(|environment| (environment.name.clone(), environment.outcome, environment.details.image.clone()))
         .collect()
 }
 
@@ -142,7 +142,7 @@ async fn an_approval_promotes_the_same_image_and_a_rejection_keeps_production() 
     assert_eq!(running_image(&stack, "shop-production", "users-live").await, digest);
     assert_eq!(running_image(&stack, "shop-staging", "users").await, digest);
     assert!(
-        matches!(&service(&first, "users").environments[1].approval,
+        matches!(&service(&first, "users").environments[1].details.approval,
             Some(deltaship_core::gates::Answer::Approved { by, .. }) if by.starts_with("arn:aws:")),
         "who approved is in the outcome: {first:?}"
     );

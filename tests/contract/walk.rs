@@ -563,7 +563,10 @@ impl<'a> Walk<'a> {
             .unwrap_or_else(|error| panic!("state {name:?} writes no environment outcome ({error}): {record}"));
         assert_eq!(record["ok"].as_bool(), Some(outcome.outcome.is_ok()), "state {name:?}: ok and outcome disagree");
         if !outcome.outcome.is_ok() {
-            assert!(outcome.error.is_some() && outcome.cause.is_some(), "state {name:?} says no why: {record}");
+            assert!(
+                outcome.details.error.is_some() && outcome.details.cause.is_some(),
+                "state {name:?} says no why: {record}"
+            );
         }
         if outcome.outcome == Outcome::RolledBack {
             let by = serde_json::from_value::<RolledBackBy>(record["rolled_back_by"].clone());
@@ -661,7 +664,10 @@ fn check_outcomes(ends: &[End]) {
         assert_eq!(record.name, job.name, "state {state:?} names another service");
         let Some((last, before)) = record.environments.split_last() else {
             assert_eq!(record.outcome, Outcome::BuildFailed, "state {state:?} ends with no environment: {output}");
-            assert!(record.error.is_some() && record.cause.is_some(), "state {state:?} says no why: {output}");
+            assert!(
+                record.details.error.is_some() && record.details.cause.is_some(),
+                "state {state:?} says no why: {output}"
+            );
             assert!(trail.environments.is_empty(), "state {state:?} drops the environments recorded: {output}");
             outcomes.insert(record.outcome, state.clone());
             continue;
@@ -681,10 +687,13 @@ fn check_outcomes(ends: &[End]) {
         );
         assert_eq!(last.outcome, record.outcome, "state {state:?}: the outcome is the last environment's");
         if !record.ok {
-            assert!(last.error.is_some() && last.cause.is_some(), "state {state:?}: its last says no why: {output}");
+            assert!(
+                last.details.error.is_some() && last.details.cause.is_some(),
+                "state {state:?}: its last says no why: {output}"
+            );
         }
         if record.outcome == Outcome::RolledBack {
-            assert!(last.rolled_back_by.is_some(), "state {state:?} does not say who rolled back: {output}");
+            assert!(last.details.rolled_back_by.is_some(), "state {state:?} does not say who rolled back: {output}");
         }
         let targets: Vec<(&str, &str, &str, &str, u32)> = std::iter::once((
             job.environment.as_str(),
@@ -724,7 +733,7 @@ fn check_outcomes(ends: &[End]) {
                     "{name}: {} with nothing sent to deploy-service: {output}",
                     environment.outcome.name()
                 );
-                assert_eq!(environment.approval, None, "{name}: an approval it did not get: {output}");
+                assert_eq!(environment.details.approval, None, "{name}: an approval it did not get: {output}");
                 continue;
             };
             let sent: DeployInput = serde_json::from_value(deploy.clone()).unwrap();
@@ -734,17 +743,21 @@ fn check_outcomes(ends: &[End]) {
                 (cluster, service, container, timeout_minutes),
                 "{name}: deploy-service was sent another environment's target: {deploy}"
             );
-            assert_eq!(Some(&sent.image), environment.image.as_ref(), "{name}: deployed one image, recorded another");
+            assert_eq!(
+                Some(&sent.image),
+                environment.details.image.as_ref(),
+                "{name}: deployed one image, recorded another"
+            );
             if let Some(image) = &job.image {
                 assert_eq!(&sent.image, image, "{name}: a redeploy deploys the image it names");
             }
             if name != job.environment.as_str() {
                 assert!(sent.image.contains("@sha256:"), "{name}: promoted by tag {}: {output}", sent.image);
-                let promoted = record.environments[0].image.as_ref();
+                let promoted = record.environments[0].details.image.as_ref();
                 assert_eq!(Some(&sent.image), promoted, "{name}: promoted another image than the first deployed");
             }
             assert_eq!(
-                environment.approval,
+                environment.details.approval,
                 gate.then(approved),
                 "{name}: the approval that let it in, and only behind a gate: {output}"
             );

@@ -256,24 +256,19 @@ fn report(outcome: ServiceOutcome, steps: &[Step]) -> ServiceReport {
     };
     // The details are the last environment's (an execution from before environments has them on
     // the service itself; a failed build has no environment).
-    let last = outcome.last_environment().cloned();
-    let pick = |own: Option<String>, theirs: fn(&EnvironmentOutcome) -> Option<String>| {
-        own.or_else(|| last.as_ref().and_then(theirs))
-    };
-    let error = pick(outcome.error, |last| last.error.clone());
-    let cause = pick(outcome.cause, |last| last.cause.clone());
+    let details = outcome.details();
     ServiceReport {
         build_seconds: phase(&BUILD_STATES),
         rollout_seconds: phase(&ROLLOUT_STATES),
-        task_definition: pick(outcome.task_definition, |last| last.task_definition.clone()),
-        image: pick(outcome.image, |last| last.image.clone()),
-        error: error.map(|error| match cause {
+        task_definition: details.task_definition,
+        image: details.image,
+        error: details.error.map(|error| match details.cause {
             Some(cause) => format!("{error}: {}", cause_message(&cause)),
             None => error,
         }),
-        strategy: pick(outcome.strategy, |last| last.strategy.clone()),
-        deployment: pick(outcome.deployment, |last| last.deployment.clone()),
-        rolled_back_by: outcome.rolled_back_by.or_else(|| last.as_ref().and_then(|last| last.rolled_back_by)),
+        strategy: details.strategy,
+        deployment: details.deployment,
+        rolled_back_by: details.rolled_back_by,
         name: outcome.name,
         outcome: outcome.outcome,
         environments: outcome.environments,

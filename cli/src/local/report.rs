@@ -145,8 +145,8 @@ pub fn write_text(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
         // One environment is the service itself: its lines above say it all.
         if service.environments.len() > 1 {
             for environment in &service.environments {
-                let image = environment.image.as_deref().unwrap_or("-");
-                let by = match &environment.approval {
+                let image = environment.details.image.as_deref().unwrap_or("-");
+                let by = match &environment.details.approval {
                     Some(deltaship_core::gates::Answer::Approved { by, .. }) => format!(", approved by {by}"),
                     _ => String::new(),
                 };
@@ -279,15 +279,11 @@ mod tests {
         deltaship_core::payloads::EnvironmentOutcome {
             name: name.into(),
             outcome,
-            image: Some("img@sha256:1".into()),
-            task_definition: None,
-            deployment: None,
-            strategy: None,
-            rolled_back_by: None,
-            service_url: None,
-            approval,
-            error: None,
-            cause: None,
+            details: deltaship_core::payloads::Details {
+                image: Some("img@sha256:1".into()),
+                approval,
+                ..deltaship_core::payloads::Details::default()
+            },
         }
     }
 }

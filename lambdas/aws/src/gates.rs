@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use deltaship_core::Failure;
 use deltaship_core::gates::{self, GateRecord};
 
-use crate::aws_error;
+use crate::{aws_error, table};
 
 /// The gates in a DynamoDB table (the stack's waits table).
 #[derive(Debug, Clone)]
@@ -46,26 +46,15 @@ impl GateTable {
         environment: &str,
     ) -> Result<Vec<GateRecord>, Failure> {
         let resource = gates::resource(repository, service, environment);
-        let mut pages = self
+        let query = self
             .dynamodb
             .query()
             .table_name(&self.table)
             .key_condition_expression("#resource = :resource")
             .expression_attribute_names("#resource", "resource")
             .expression_attribute_values(":resource", AttributeValue::S(resource.clone()))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send();
-        let mut records = Vec::new();
-        while let Some(item) = pages.next().await {
-            let item = item.map_err(|err| aws_error::table_failure("Query", &self.table, &resource, &err))?;
-            match record_of(&item) {
-                Ok(record) => records.push(record),
-                Err(problem) => tracing::warn!(resource, "skipping a malformed gate record: {problem}"),
-            }
-        }
-        Ok(records)
+            .consistent_read(true);
+        table::query_all(query, &self.table, &resource, "gate record", record_of).await
     }
 
     /// Stores `record`, replacing the one under its key (the same push at the same gate: a retried
@@ -84,23 +73,7 @@ impl GateTable {
     /// Deletes `record` if it still holds its token (a newer registration of the same push, with
     /// another token, stays; so does nothing, when it is gone already).
     pub async fn delete(&self, record: &GateRecord) -> Result<(), Failure> {
-        let resource = record.resource();
-        let result = self
-            .dynamodb
-            .delete_item()
-            .table_name(&self.table)
-            .key("resource", AttributeValue::S(resource.clone()))
-            .key("waiter", AttributeValue::S(record.waiter()))
-            .condition_expression("#token = :token")
-            .expression_attribute_names("#token", "token")
-            .expression_attribute_values(":token", AttributeValue::S(record.token.clone()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if aws_error::code(&err) == Some("ConditionalCheckFailedException") => Ok(()),
-            Err(err) => Err(aws_error::table_failure("DeleteItem", &self.table, &resource, &err)),
-        }
+        table::delete_holding(&self.dynamodb, &self.table, &record.resource(), &record.waiter(), &record.token).await
     }
 }
 

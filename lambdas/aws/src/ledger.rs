@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use deltaship_core::ledger::{self, LATEST, PushRecord, PushStatus, becomes_latest};
 use deltaship_core::{CommitId, ErrorKind, Failure, Origin};
 
-use crate::aws_error;
+use crate::{aws_error, table};
 
 /// How many times the latest push is read and written again when concurrent pushes move it.
 const LATEST_ATTEMPTS: usize = 5;
@@ -109,7 +109,7 @@ impl Ledger {
     /// The branch's pushes recorded for second `pushed_at`.
     pub async fn second(&self, repository: &str, branch: &str, pushed_at: i64) -> Result<Vec<PushRecord>, Failure> {
         let resource = ledger::resource(repository, branch);
-        let mut pages = self
+        let query = self
             .dynamodb
             .query()
             .table_name(&self.table)
@@ -118,19 +118,8 @@ impl Ledger {
             .expression_attribute_names("#waiter", "waiter")
             .expression_attribute_values(":resource", AttributeValue::S(resource.clone()))
             .expression_attribute_values(":second", AttributeValue::S(ledger::second_prefix(pushed_at)))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send();
-        let mut records = Vec::new();
-        while let Some(item) = pages.next().await {
-            let item = item.map_err(|err| aws_error::table_failure("Query", &self.table, &resource, &err))?;
-            match record_of(&item) {
-                Ok(record) => records.push(record),
-                Err(problem) => tracing::warn!(resource, "skipping a malformed ledger record: {problem}"),
-            }
-        }
-        Ok(records)
+            .consistent_read(true);
+        table::query_all(query, &self.table, &resource, "ledger record", record_of).await
     }
 
     /// Makes `record` the branch's latest push if it is, retrying when another push moved the

@@ -59,6 +59,7 @@ mod aws_error;
 mod codebuild;
 mod ecs;
 mod input;
+mod table;
 
 pub use deltaship_core::{ErrorKind, Failure};
 pub use function::{AnyFunction, FUNCTIONS, Function};

@@ -137,19 +137,7 @@ impl Mocks {
         let request = self.puts.only();
         assert_eq!(request.table_name(), Some(TABLE));
         assert_eq!(request.condition_expression(), None, "the same push's retry replaces its record");
-        request
-            .item()
-            .unwrap()
-            .iter()
-            .map(|(name, value)| {
-                let text = match value {
-                    AttributeValue::S(text) => text.clone(),
-                    AttributeValue::N(number) => format!("N:{number}"),
-                    other => panic!("{name}: unexpected {other:?}"),
-                };
-                (name.clone(), text)
-            })
-            .collect()
+        common::item_text(request.item().unwrap())
     }
 }
 

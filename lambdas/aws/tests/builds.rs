@@ -421,7 +421,8 @@ fn answer(status: BuildStatus, wait_seconds: u32, phase: Option<&str>, image: Op
         phase: phase.map(Into::into),
         image: image.map(Into::into),
         image_by_digest: None,
-        deploy_image: None,
+        // Without IMAGE_DIGEST, every environment's image is the tagged one.
+        deploy_image: image.map(Into::into),
         build_url: links::build("eu-west-1", ID),
         logs_url: Some(LOGS.into()),
     }
@@ -486,7 +487,8 @@ async fn a_build_that_exports_its_digest_gives_the_image_by_digest_for_later_env
     let output = check(&[&rule]).handle(look_input(Some(DEADLINE))).await.unwrap();
     let repository = IMAGE.rsplit_once(':').unwrap().0;
     assert_eq!(output.image_by_digest, Some(format!("{repository}@{digest}")));
-    assert_eq!(output.image.as_deref(), Some(IMAGE), "the first environment deploys the tag, as before");
+    assert_eq!(output.image.as_deref(), Some(IMAGE), "the tag, as the buildspec exported it");
+    assert_eq!(output.deploy_image, output.image_by_digest, "every environment deploys the digest");
 
     // A digest that is not one: the build is not taken as a success.
     let mut broken = succeeded();

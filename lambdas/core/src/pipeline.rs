@@ -122,26 +122,9 @@ impl PipelineInput {
                 let service = planned.service;
                 let kept = planned.reasons.len().min(MAX_REASONS);
                 ServiceJob {
-                    name: service.name.clone(),
-                    repository: push.repository.clone(),
-                    branch: push.branch.clone(),
-                    commit: push.head.to_string(),
-                    execution: execution.clone(),
-                    pushed_at: push.pushed_at,
-                    project: service.build.project.clone(),
-                    cluster: service.deploy.cluster.clone(),
-                    service: service.deploy.service.clone(),
-                    container: service.deploy.container.clone(),
-                    image_repository: service.deploy.image_repository.clone(),
-                    timeout_minutes: service.deploy.timeout_minutes,
-                    build_timeout_minutes: service.build.timeout_minutes,
                     reasons: planned.reasons.iter().take(kept).map(|reason| (*reason).to_owned()).collect(),
                     more_reasons: planned.reasons.len() - kept,
-                    environment: crate::environments::DEFAULT_ENVIRONMENT.to_owned(),
-                    pushed_by: push.pushed_by.clone(),
-                    promotions: Vec::new(),
-                    answer: None,
-                    image: None,
+                    ..ServiceJob::of(service, push, &execution)
                 }
             })
             .collect();

@@ -16,7 +16,7 @@
 use crate::environments::{Environment, promotions};
 use crate::payloads::ServiceJob;
 use crate::pipeline::{Origin, PipelineInput};
-use crate::{Catalog, CommitId};
+use crate::{Catalog, CommitId, Push};
 
 /// One task definition revision of a service's family, as far as a redeploy needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,27 +109,20 @@ pub fn redeploy_input(catalog: &Catalog, redeploy: &Redeploy<'_>) -> Result<Pipe
     let first = environments.first().map_or(crate::environments::DEFAULT_ENVIRONMENT, |first| first.name.as_str());
     let later = promotions(service, environments);
     let execution = execution_name(redeploy.service, redeploy.commit, redeploy.now);
-    let mut job = ServiceJob {
-        name: service.name.clone(),
+    let push = Push {
         repository: redeploy.repository.to_owned(),
         branch: redeploy.branch.to_owned(),
-        commit: redeploy.commit.to_string(),
-        execution: execution.clone(),
-        pushed_at: redeploy.now,
-        project: service.build.project.clone(),
-        cluster: service.deploy.cluster.clone(),
-        service: service.deploy.service.clone(),
-        container: service.deploy.container.clone(),
-        image_repository: service.deploy.image_repository.clone(),
-        timeout_minutes: service.deploy.timeout_minutes,
-        build_timeout_minutes: service.build.timeout_minutes,
-        reasons: vec![format!("redeploy of {}", redeploy.commit.short())],
-        more_reasons: 0,
-        environment: first.to_owned(),
+        head: redeploy.commit.clone(),
+        base: None,
         pushed_by: redeploy.by.clone(),
+        pushed_at: redeploy.now,
+    };
+    let mut job = ServiceJob {
+        reasons: vec![format!("redeploy of {}", redeploy.commit.short())],
+        environment: first.to_owned(),
         promotions: later.clone(),
-        answer: None,
         image: Some(redeploy.image.clone()),
+        ..ServiceJob::of(service, &push, &execution)
     };
     if let Some(environment) = redeploy.environment.filter(|environment| *environment != first) {
         let Some(target) = later.iter().find(|promotion| promotion.environment == environment) else {

@@ -30,7 +30,7 @@ mod wake;
 
 pub use approval::{ApprovalStatus, RequestApprovalInput, RequestApprovalOutput};
 pub use build::{BuildStatus, CheckBuildInput, CheckBuildOutput};
-pub use outcome::{EnvironmentOutcome, Outcome, ServiceOutcome};
+pub use outcome::{Details, EnvironmentOutcome, Outcome, ServiceOutcome};
 pub use push::{BranchReport, BranchStatus, DetectOutput, DetectStatus, ReconcileInput, ReconcileOutput, ServiceJob};
 pub use rollout::{
     CheckRolloutInput, CheckRolloutOutput, DeployInput, RollbackAction, RollbackInput, RollbackOutput, RolledBackBy,

@@ -70,6 +70,36 @@ pub struct ServiceJob {
     pub image: Option<String>,
 }
 
+impl ServiceJob {
+    /// The job of `service` for `push`, in the execution `execution`: its first environment's
+    /// target, no reasons, no promotions ([`PipelineInput::promoted`] adds them), built from the
+    /// push's commit.
+    pub fn of(service: &crate::Service, push: &crate::Push, execution: &str) -> Self {
+        Self {
+            name: service.name.clone(),
+            repository: push.repository.clone(),
+            branch: push.branch.clone(),
+            commit: push.head.to_string(),
+            execution: execution.to_owned(),
+            pushed_at: push.pushed_at,
+            project: service.build.project.clone(),
+            cluster: service.deploy.cluster.clone(),
+            service: service.deploy.service.clone(),
+            container: service.deploy.container.clone(),
+            image_repository: service.deploy.image_repository.clone(),
+            timeout_minutes: service.deploy.timeout_minutes,
+            build_timeout_minutes: service.build.timeout_minutes,
+            reasons: Vec::new(),
+            more_reasons: 0,
+            environment: crate::environments::DEFAULT_ENVIRONMENT.to_owned(),
+            pushed_by: push.pushed_by.clone(),
+            promotions: Vec::new(),
+            answer: None,
+            image: None,
+        }
+    }
+}
+
 fn default_environment() -> String {
     crate::environments::DEFAULT_ENVIRONMENT.to_owned()
 }
