@@ -90,7 +90,7 @@ fn wait(
 }
 
 /// The most iterations an inline Map state runs at once.
-pub const MAX_MAP_CONCURRENCY: u32 = 40;
+pub use deltaship_core::pipeline::MAX_MAP_CONCURRENCY;
 
 /// How many services the pipeline works on at once unless `MAX_CONCURRENCY` says otherwise.
 pub const DEFAULT_MAX_CONCURRENCY: u32 = 10;

@@ -98,6 +98,11 @@ impl Limits {
 /// through the execution's last states, whose payload is capped at 256 KiB.
 pub const MAX_SERVICES_PER_EXECUTION: usize = 100;
 
+/// The most iterations an inline Map state runs at once: "In this mode, the Map state supports up
+/// to 40 concurrent iterations"
+/// (<https://docs.aws.amazon.com/step-functions/latest/dg/state-map-inline.html>).
+pub const MAX_MAP_CONCURRENCY: u32 = 40;
+
 /// Who started an execution.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -202,6 +207,10 @@ impl PipelineInput {
 
     /// The same input with each service's promotions into the environments after the first
     /// ([`crate::environments::promotions`]), as `catalog`'s settings and manifests name them.
+    ///
+    /// A service waiting at a gate holds one of the Map's iterations for as long as it waits, so
+    /// each service with a gate adds one to `max_concurrency` (up to [`MAX_MAP_CONCURRENCY`]): the
+    /// services without one keep the slots they had.
     #[must_use]
     pub fn promoted(mut self, catalog: &crate::Catalog) -> Self {
         let environments = catalog.settings().environments();
@@ -213,6 +222,10 @@ impl PipelineInput {
                 job.promotions = crate::environments::promotions(service, environments);
             }
         }
+        let gated =
+            self.services.iter().filter(|job| job.promotions.iter().any(|promotion| promotion.approval)).count();
+        let gated = u32::try_from(gated).unwrap_or(u32::MAX);
+        self.max_concurrency = self.max_concurrency.saturating_add(gated).min(MAX_MAP_CONCURRENCY);
         self
     }
 
@@ -294,6 +307,9 @@ mod tests {
         let json = serde_json::to_value(&input).unwrap();
         let docs = json["services"].as_array().unwrap().iter().find(|job| job["name"] == "docs").unwrap();
         assert_eq!(docs["promotions"], serde_json::json!([]), "always written: {docs}");
+        assert_eq!(input.max_concurrency, 2, "users waits at a gate: one more iteration at once");
+        let most = PipelineInput::new(&push, "x".into(), &plan, MAX_MAP_CONCURRENCY).promoted(&catalog);
+        assert_eq!(most.max_concurrency, MAX_MAP_CONCURRENCY, "never past the inline Map's limit");
         assert_eq!(docs["environment"], "staging");
         assert!(docs.get("image").is_none(), "a push names no image: {docs}");
     }
