@@ -50,7 +50,7 @@ lint: venv ## statelint on the ASL, cfn-lint on both templates, sam validate --l
 # cargo-lambda (from the venv) cross-compiles every function for arm64 with zig (from the
 # ziglang wheel, found through the venv's python), in release mode, into CARGO_TARGET_DIR;
 # sam puts each bootstrap in sam/.aws-sam/build/<Function>/.
-sam-build: venv-build ## sam build: the eight Lambdas for arm64, with cargo-lambda and zig
+sam-build: venv-build ## sam build: the nine Lambdas for arm64, with cargo-lambda and zig
 	cd sam && $(SAM_ENV) PATH="$(BIN):$$PATH" sam build
 
 # Starts a container engine if none runs (as root; it installs Debian's docker.io if missing) and

@@ -7,7 +7,8 @@ a failing command fails the build and skips the phases after it), against stand-
   to IMAGE_REPOSITORY, a name in the build's account and region or a full URI;
 - a tag that exists already is neither built nor pushed, and the build succeeds (tags are
   immutable, and deltaship may re-run a commit);
-- IMAGE_URI (<repository URI>:<tag>) is exported;
+- IMAGE_URI (<repository URI>:<tag>) and IMAGE_DIGEST (what ECR says the tag names) are
+  exported;
 - errors other than "image not found" fail the build.
 
 Needs PyYAML (cfn-lint brings it). Usage: python3 tests/buildspecs.py (from anywhere).
@@ -24,6 +25,7 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 ACCOUNT, REGION = "444455556666", "eu-west-1"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
+DIGEST = "sha256:" + "0123456789abcdef" * 4
 
 AWS_STUB = r"""#!/bin/bash
 echo "aws $*" >> "$CALLS"
@@ -31,6 +33,13 @@ case "$1 $2" in
   "ecr get-login-password") echo password ;;
   "ecr describe-images")
     seen=$(grep -c "describe-images" "$CALLS")
+    if [[ "$*" == *"--query imageDetails[0].imageDigest"* ]]; then
+      case "$ECR_STATE" in
+        no-digest) echo None ;;
+        *) echo "$DIGEST" ;;
+      esac
+      exit 0
+    fi
     case "$ECR_STATE" in
       exists) echo '{"imageDetails": [{}]}' ;;
       pushed-meanwhile) if (( seen > 1 )); then echo '{"imageDetails": [{}]}'; else
@@ -62,6 +71,7 @@ def script(spec):
         for index, command in enumerate(spec.get("phases", {}).get(phase, {}).get("commands", [])):
             lines.append("{ " + command.rstrip("\n") + f"\n}} || {{ echo 'FAILED: {phase}[{index}]' >&2; exit 1; }}")
     lines.append('echo "EXPORTED IMAGE_URI=${IMAGE_URI:-}"')
+    lines.append('echo "EXPORTED IMAGE_DIGEST=${IMAGE_DIGEST:-}"')
     return "\n".join(lines) + "\n"
 
 
@@ -76,10 +86,13 @@ def run(buildspec, workdir, ecr_state, **variables):
         "AWS_REGION": REGION,
         "CODEBUILD_BUILD_ARN": f"arn:aws:codebuild:{REGION}:{ACCOUNT}:build/project:1234",
         "CODEBUILD_RESOLVED_SOURCE_VERSION": COMMIT,
+        "DIGEST": DIGEST,
         **variables,
     }
     done = subprocess.run(["bash", "-c", script(buildspec)], env=env, capture_output=True, text=True, check=False)
     exported = [line.split("=", 1)[1] for line in done.stdout.splitlines() if line.startswith("EXPORTED IMAGE_URI=")]
+    digests = [line.split("=", 1)[1] for line in done.stdout.splitlines() if line.startswith("EXPORTED IMAGE_DIGEST=")]
+    run.digest = (digests or [""])[0]
     return done.returncode, (exported or [""])[0], calls.read_text().splitlines(), done.stdout + done.stderr
 
 
@@ -95,12 +108,14 @@ def check(path, workdir):
     expect(str(spec.get("version")) == "0.2", "version must be 0.2")
     expect(spec["env"].get("shell") == "bash", "env.shell must be bash")
     expect("IMAGE_URI" in spec["env"].get("exported-variables", []), "IMAGE_URI must be exported")
+    expect("IMAGE_DIGEST" in spec["env"].get("exported-variables", []), "IMAGE_DIGEST must be exported")
 
     here = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
     tag = "f" * 40
     code, uri, calls, out = run(spec, workdir, "missing", IMAGE_REPOSITORY=f"sample/{name}", IMAGE_TAG=tag)
     expect(code == 0, "a new image: the build succeeds", out)
     expect(uri == f"{here}/sample/{name}:{tag}", f"a new image: IMAGE_URI is {uri!r}", out)
+    expect(run.digest == DIGEST, f"a new image: IMAGE_DIGEST is {run.digest!r}", out)
     expect(f"docker login --username AWS --password-stdin {here}" in calls, "logs in to this account's registry", out)
     expect(
         any(c.startswith(f"docker build --pull -f services/{name}/Dockerfile -t {here}/sample/{name}:{tag} ") and c.endswith(" .")
@@ -110,6 +125,7 @@ def check(path, workdir):
 
     code, uri, calls, out = run(spec, workdir, "exists", IMAGE_REPOSITORY=f"sample/{name}", IMAGE_TAG=tag)
     expect(code == 0 and uri == f"{here}/sample/{name}:{tag}", "an existing tag: success with IMAGE_URI", out)
+    expect(run.digest == DIGEST, "an existing tag: its IMAGE_DIGEST", out)
     expect(not any(c.startswith(("docker build", "docker push")) for c in calls), "an existing tag: no build, no push",
            "\n".join(calls))
 
@@ -138,6 +154,7 @@ def check(path, workdir):
         ("denied", {"IMAGE_REPOSITORY": f"sample/{name}", "IMAGE_TAG": tag}, "describe-images denied"),
         ("build-fails", {"IMAGE_REPOSITORY": f"sample/{name}", "IMAGE_TAG": tag}, "docker build fails"),
         ("push-fails", {"IMAGE_REPOSITORY": f"sample/{name}", "IMAGE_TAG": tag}, "docker push fails"),
+        ("no-digest", {"IMAGE_REPOSITORY": f"sample/{name}", "IMAGE_TAG": tag}, "ECR gives no digest"),
         ("missing", {"IMAGE_TAG": tag}, "no IMAGE_REPOSITORY"),
         ("missing", {"IMAGE_REPOSITORY": f"sample/{name}", "IMAGE_TAG": "not/a/tag"}, "an invalid tag"),
     ]:

@@ -18,6 +18,11 @@
 //!   answer itself), an error of the function, or `States.Timeout`, which leads to a look;
 //! - every iteration ends with a `ServiceOutcome`, every outcome is reached, and each records
 //!   what ops need (who rolled back; the service deployment and its strategy once deployed);
+//!   one that got to an environment ends in "Service done", its outcome the last environment's
+//!   and its environments the records their outcome states wrote, in pipeline order; each
+//!   environment's deployment is sent that environment's target (a later one's from its
+//!   promotion, which "Promote" makes the service's own) and the image by digest, and the record
+//!   of an environment behind a gate carries the approval that let the service in;
 //! - the template's EventBridge rules deliver the events AWS sends (`tests/fixtures/aws/events/`)
 //!   that the waits need, and not another cluster's or project's; the `sam/events/` events are
 //!   their functions' inputs and pass their rules.
@@ -38,6 +43,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use deltaship_aws::settings::Source;
+use deltaship_core::environments::Promotion;
 use deltaship_core::{ErrorKind, Origin, PipelineInput, ServiceJob, WaitPolicy};
 use serde_json::{Value, json};
 
@@ -134,7 +140,7 @@ fn the_template_the_bins_and_the_list_of_functions_agree() {
         template_functions(&template).into_iter().map(|(_, binary, _)| binary.to_owned()).collect();
     let bins = lambda_bins();
     assert_eq!(named, bins, "functions in sam/template.yaml vs bins under lambdas/");
-    assert_eq!(bins.len(), 8);
+    assert_eq!(bins.len(), 9);
     // The list the local stack builds and seeds from (the bins run the same types).
     let listed: BTreeSet<String> = deltaship_aws::function::names().iter().map(|name| (*name).to_owned()).collect();
     assert_eq!(listed, bins, "deltaship_aws::FUNCTIONS vs bins under lambdas/");
@@ -213,7 +219,8 @@ fn every_function_builds_from_its_variables_and_reads_each_of_them() {
             "wake-waits",
             "detect-changes",
             "reconcile-pushes",
-            "deploy-service"
+            "deploy-service",
+            "request-approval"
         ])
     );
 }
@@ -313,6 +320,11 @@ const LAMBDA_ERRORS: [&str; 7] = [
     "Sandbox.Timedout",
 ];
 
+/// Errors no function returns, which the state machine catches: sent with `SendTaskFailure` on a
+/// task token by the CLI. `Rejected` is what `deltaship reject` fails an approval's wait with
+/// (`deltaship::approvals::REJECTED_ERROR`); it is not an `ErrorKind`, as no Lambda returns it.
+const SENT_BY_THE_CLI: [&str; 1] = [deltaship::approvals::REJECTED_ERROR];
+
 /// Errors a `Retry` must not name: retrying them would hide a failure or, for a callback task's
 /// timeout, skip the look that follows it.
 const NEVER_RETRIED: [&str; 4] = ["States.ALL", "States.TaskFailed", "States.Timeout", "States.HeartbeatTimeout"];
@@ -340,8 +352,15 @@ fn every_error_name_is_one_the_functions_return_and_retries_are_only_retryable()
                     seen += 1;
                     if retry {
                         assert!(!NEVER_RETRIED.contains(&error), "state {name:?} retries {error}");
+                        assert!(!SENT_BY_THE_CLI.contains(&error), "state {name:?} retries {error}, an answer");
                     }
                     if STATES_ERRORS.contains(&error) || LAMBDA_ERRORS.contains(&error) {
+                        continue;
+                    }
+                    if SENT_BY_THE_CLI.contains(&error) {
+                        // Only where the CLI sends it: on an approval's wait.
+                        let function = state["Parameters"]["FunctionName"].as_str();
+                        assert_eq!(function, Some("${RequestApprovalFunctionArn}"), "state {name:?} catches {error}");
                         continue;
                     }
                     let kind = ErrorKind::from_name(error)
@@ -378,10 +397,30 @@ fn every_task_retries_the_transient_errors_and_catches_the_rest() {
         assert!(state["Catch"].is_array(), "task {name:?} has no Catch: one failure would stop every service");
     });
     // Start build, Wait for build, Look at build, Deploy, Wait for rollout, Look at rollout,
-    // Roll back, Wait for rollback, Look at rollback.
-    assert_eq!(tasks, 9);
+    // Roll back, Wait for rollback, Look at rollback, Wait for approval.
+    assert_eq!(tasks, 10);
 }
 
+/// A promotion of `service` into `environment`, with a gate or not: a target of its own there
+/// (another cluster, ECS service, container and deadline than the first environment's), so that
+/// the walk sees which one each deployment was sent.
+fn promotion(service: &str, environment: &str, approval: bool) -> Promotion {
+    Promotion {
+        environment: environment.into(),
+        approval,
+        approval_timeout_seconds: 86_400,
+        cluster: format!("shop-{environment}"),
+        service: format!("{service}-{environment}"),
+        container: "main".into(),
+        timeout_minutes: 45,
+        answer: None,
+    }
+}
+
+/// A push's execution input with two services: one pushed, built and promoted from staging into
+/// production through a gate; one redeployed (`deltaship redeploy`: an earlier push's image, no
+/// build), promoted into qa through a gate, then into production without one (the answer that
+/// let it into qa is not production's). Between them they take every state and every choice.
 fn execution_input() -> Value {
     let job = ServiceJob {
         name: "users".into(),
@@ -399,6 +438,22 @@ fn execution_input() -> Value {
         build_timeout_minutes: 60,
         reasons: vec!["services/users/src/main.rs".into()],
         more_reasons: 0,
+        environment: "staging".into(),
+        pushed_by: Some("arn:aws:iam::123456789012:user/mary".into()),
+        promotions: vec![promotion("users", "production", true)],
+        answer: None,
+        image: None,
+    };
+    let redeploy = ServiceJob {
+        name: "orders".into(),
+        project: "orders-build".into(),
+        service: "orders".into(),
+        image_repository: "shop/orders".into(),
+        reasons: Vec::new(),
+        promotions: vec![promotion("orders", "qa", true), promotion("orders", "production", false)],
+        answer: None,
+        image: Some(format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/orders@sha256:{}", "b".repeat(64))),
+        ..job.clone()
     };
     serde_json::to_value(PipelineInput {
         execution: "shop-main-cccccccccccc-0123456789".into(),
@@ -406,11 +461,11 @@ fn execution_input() -> Value {
         branch: "main".into(),
         commit: "c".repeat(40),
         base: None,
-        pushed_by: None,
+        pushed_by: Some("arn:aws:iam::123456789012:user/mary".into()),
         pushed_at: 1_700_000_000,
         origin: Origin::Push,
         max_concurrency: 10,
-        services: vec![job],
+        services: vec![job, redeploy],
         part: 1,
         parts: 1,
         removed: vec![],
@@ -420,7 +475,7 @@ fn execution_input() -> Value {
 
 /// The whole machine walked: the states that end it.
 fn walk_machine(asl: &Value) -> BTreeSet<String> {
-    Walk::run(asl, execution_input()).into_iter().map(|end| end.state).collect()
+    Walk::run(asl, vec![execution_input()], |_| {}).into_iter().map(|end| end.state).collect()
 }
 
 #[test]
@@ -429,12 +484,29 @@ fn every_path_a_state_reads_exists_on_every_branch() {
     assert_eq!(finals, BTreeSet::from(["All services deployed".to_owned(), "Some services failed".to_owned()]));
 }
 
-/// The walk over `asl` changed by `change` (a state of the iteration, by name) fails.
-fn assert_walk_fails(state: &str, change: impl FnOnce(&mut Value), why: &str) {
+/// The walk over `asl` changed by `change` (a state of the iteration, by name) fails: what it
+/// says.
+fn walk_failure(state: &str, change: impl FnOnce(&mut Value), why: &str) -> String {
     let mut asl = asl();
     change(&mut asl["States"]["Deploy each service"]["ItemProcessor"]["States"][state]);
     let result = std::panic::catch_unwind(|| walk_machine(&asl));
-    assert!(result.is_err(), "{why}");
+    let Err(panic) = result else { panic!("{why}") };
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
+        .unwrap_or_default()
+}
+
+/// The walk over `asl` changed by `change` (a state of the iteration, by name) fails.
+fn assert_walk_fails(state: &str, change: impl FnOnce(&mut Value), why: &str) {
+    walk_failure(state, change, why);
+}
+
+/// The walk over `asl` changed by `change` fails, and the check that catches it says `says`.
+fn assert_walk_fails_saying(state: &str, change: impl FnOnce(&mut Value), says: &str, why: &str) {
+    let failure = walk_failure(state, change, why);
+    assert!(failure.contains(says), "{why}: the walk failed, but not saying {says:?}: {failure}");
 }
 
 #[test]
@@ -539,6 +611,113 @@ fn the_outcome_check_catches_a_record_that_says_too_little() {
     );
 }
 
+/// The environment outcome states that follow deploy-service's answer, which must name the
+/// service deployment: found from the definition, so that a new one is checked too.
+#[test]
+fn the_outcomes_after_a_deployment_are_found_from_the_definition() {
+    let found = walk::after_deploy(&asl()["States"]["Deploy each service"]["ItemProcessor"]["States"]);
+    let expected = ["Deployed", "Rolled back", "Rollback failed", "Superseded"];
+    assert_eq!(found, expected.into_iter().map(ToOwned::to_owned).collect::<BTreeSet<_>>());
+}
+
+#[test]
+fn the_environment_checks_catch_a_promotion_gone_wrong() {
+    assert_walk_fails_saying(
+        "Rejected",
+        |state| state["Next"] = json!("Service done"),
+        "environment outcome \"Rejected\"",
+        "an environment's outcome that is not recorded must fail the walk",
+    );
+    assert_walk_fails_saying(
+        "Service done",
+        |state| {
+            let parameters = state["Parameters"].as_object_mut().unwrap();
+            parameters.remove("ok.$");
+            parameters.insert("ok".into(), json!(true));
+        },
+        "ok and outcome disagree",
+        "a service whose ok is not its last environment's must fail the walk",
+    );
+    assert_walk_fails_saying(
+        "Service done",
+        |state| state["Parameters"]["last.$"] = json!("$.last"),
+        "the service's record repeats or misses something",
+        "a service's record that repeats its last environment's must fail the walk",
+    );
+    assert_walk_fails_saying(
+        "Record a later environment",
+        |state| state["Parameters"]["environments.$"] = json!("States.JsonToString($.last)"),
+        "the environments listed are not the records written",
+        "a later environment's record that drops the earlier ones must fail the walk",
+    );
+    assert_walk_fails_saying(
+        "Promote",
+        |state| state["Parameters"]["state.$"] = json!("States.JsonMerge($.promotion.target, $, false)"),
+        "the environments in pipeline order",
+        "a promotion that keeps the first environment's target must fail the walk",
+    );
+    assert_walk_fails_saying(
+        "Deploy",
+        |state| state["Parameters"]["Payload"]["service.$"] = json!("$.name"),
+        "deploy-service was sent another environment's target",
+        "a deployment sent another ECS service than its environment's must fail the walk",
+    );
+    assert_walk_fails_saying(
+        "Deploy",
+        |state| state["Parameters"]["Payload"]["image.$"] = json!("$.build.image"),
+        "deployed one image, recorded another",
+        "a deployment by tag of an image built by digest must fail the walk",
+    );
+    assert_walk_fails_saying(
+        "Next environment",
+        |state| state["Parameters"]["target.$"] = json!("States.ArrayGetItem($.promotions, 0)"),
+        "the environments in pipeline order",
+        "promoting into the first promotion's environment again must fail the walk",
+    );
+    assert_walk_fails_saying(
+        "Wait for approval",
+        |state| state["ResultPath"] = json!("$.promotion.answer"),
+        "the approval that let it in",
+        "an approval that the promoted environment's record does not carry must fail the walk",
+    );
+    assert_walk_fails_saying(
+        "Next environment?",
+        |state| {
+            let both = state["Choices"][0]["And"].as_array().unwrap().clone();
+            state["Choices"][0] = json!({ "And": [both[1]], "Next": "Next environment" });
+        },
+        "promoted past an environment it did not deploy to",
+        "promoting a service that did not deploy must fail the walk",
+    );
+    assert_walk_fails(
+        "Next environment?",
+        |state| state["Choices"][0]["And"][1]["NumericLessThanPath"] = json!("$.record.missing"),
+        "a Choice rule reading a path that does not exist must fail the walk",
+    );
+    assert_walk_fails(
+        "Approval needed?",
+        |state| {
+            state["Choices"].as_array_mut().unwrap().remove(1);
+        },
+        "a gate that is never waited at must fail the walk",
+    );
+    assert_walk_fails(
+        "Wait for approval",
+        |state| state["Catch"][1]["Next"] = json!("Not promoted"),
+        "a rejection that is not the rejected outcome must fail the walk",
+    );
+    assert_walk_fails(
+        "Wait for approval",
+        |state| state["TimeoutSecondsPath"] = json!("$.timeout_minutes"),
+        "an approval that times out at another time than it says must fail the walk",
+    );
+    assert_walk_fails(
+        "Record the first environment",
+        |state| state["Parameters"]["count.$"] = json!("States.ArrayLength($.promotion)"),
+        "an intrinsic function over what does not exist must fail the walk",
+    );
+}
+
 // ---- inputs from outside the state machine ----------------------------------------------------
 
 /// Whether `payload` is what the function `name` takes, or why not.
@@ -549,6 +728,7 @@ fn function_input_problem(name: &str, payload: Value) -> Option<String> {
         "deploy-service" => "${DeployServiceFunctionArn}",
         "check-rollout" => "${CheckRolloutFunctionArn}",
         "rollback-service" => "${RollbackServiceFunctionArn}",
+        "request-approval" => "${RequestApprovalFunctionArn}",
         "detect-changes" => {
             return match deltaship_core::parse_event_value(payload) {
                 Ok(_) => None,
@@ -741,6 +921,7 @@ fn every_sam_event_is_its_functions_input_and_passes_its_rule() {
         ("deploy-service.json", "deploy-service", false),
         ("check-rollout.json", "check-rollout", false),
         ("rollback-service.json", "rollback-service", false),
+        ("request-approval.json", "request-approval", false),
         ("reconcile-pushes.json", "reconcile-pushes", false),
     ];
     let functions: BTreeSet<&str> = expected.iter().map(|(_, function, _)| *function).collect();

@@ -176,6 +176,10 @@ const CALLS: &[(&str, &[&str])] = &[
         &["ecs:DescribeServices", "ecs:UpdateService", "ecs:DescribeServiceDeployments", "ecs:StopServiceDeployment"],
     ),
     (
+        "RequestApprovalRole",
+        &["dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", "states:SendTaskFailure", "sns:Publish"],
+    ),
+    (
         "ReconcilePushesRole",
         &[
             "codecommit:ListBranches",

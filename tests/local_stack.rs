@@ -11,6 +11,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use deltaship::local::answers::GateRules;
 use deltaship::local::deployments::{Fault, Strategy};
 use deltaship::local::stack::Waits;
 use deltaship::local::{LocalStack, RunReport, RunRequest, RunStatus, StackOptions};
@@ -67,6 +68,7 @@ fn push(head: &str) -> RunRequest {
         drop_events: false,
         definition: None,
         timeout: Duration::from_secs(120),
+        gates: GateRules::default(),
     }
 }
 
@@ -78,6 +80,16 @@ async fn run(stack: &mut LocalStack, request: &RunRequest) -> RunReport {
             panic!("the push did not run: {error}\nmoto's log:\n{log}")
         }
     }
+}
+
+/// The image the local stack's build of `service` at `commit` exports by digest (its emulator's
+/// digest is a hash of the tagged reference), which every environment deploys.
+fn built(service: &str, commit: &str) -> String {
+    use sha2::Digest;
+    let repository = format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/{service}");
+    let digest = sha2::Sha256::digest(format!("{repository}:{commit}").as_bytes());
+    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("{repository}@sha256:{hex}")
 }
 
 fn outcomes(report: &RunReport) -> Vec<(String, String)> {
@@ -147,7 +159,7 @@ async fn pushes_deploy_exactly_what_they_touch_and_a_duplicate_runs_once() {
     assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
     assert_eq!(outcomes(&report), pairs(&[("users", "deployed")]));
     let users = &report.services[0];
-    assert!(users.image.as_deref().is_some_and(|image| image.ends_with(&format!("shop/users:{one}"))), "{users:?}");
+    assert_eq!(users.image.as_deref(), Some(built("users", &one).as_str()), "{users:?}");
     assert!(users.task_definition.as_deref().is_some_and(|td| td.ends_with("task-definition/users:2")), "{users:?}");
     assert_eq!((revisions(&stack, "users").await, revisions(&stack, "products").await), (2, 1));
     assert_eq!((builds(&stack, "users-build").await, builds(&stack, "products-build").await), (1, 0));
@@ -299,15 +311,20 @@ async fn a_newer_push_supersedes_an_older_rollout_of_the_same_service() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let second = stack.push(&push(&newer), &mut |_| {}).await.expect("the newer push starts");
-    let older_report = stack.follow(first, Duration::from_secs(120), &mut |_| {}).await.expect("the older push ends");
-    let newer_report = stack.follow(second, Duration::from_secs(120), &mut |_| {}).await.expect("the newer push ends");
+    let mut no_answers = stack.answers(GateRules::default());
+    let older_report =
+        stack.follow(first, Duration::from_secs(120), &mut no_answers, &mut |_| {}).await.expect("the older push ends");
+    let newer_report = stack
+        .follow(second, Duration::from_secs(120), &mut no_answers, &mut |_| {})
+        .await
+        .expect("the newer push ends");
 
     assert_eq!(outcomes(&older_report), pairs(&[("users", "superseded")]), "{older_report:?}");
     assert_eq!(outcomes(&newer_report), pairs(&[("users", "deployed")]), "{newer_report:?}");
     assert_eq!(newer_report.status, RunStatus::Succeeded);
     assert!(running(&stack, "users").await.ends_with("users:3"), "the newer revision serves");
     let image = newer_report.services[0].image.clone().unwrap_or_default();
-    assert!(image.ends_with(&newer), "{image}");
+    assert_eq!(image, built("users", &newer));
     assert_eq!(revisions(&stack, "users").await, 3, "one revision per push, and no other");
     stop_and_check_ports(stack).await;
 }
@@ -329,8 +346,13 @@ async fn an_older_push_that_finishes_building_last_does_not_deploy_over_a_newer_
     tokio::time::sleep(Duration::from_millis(1100)).await;
     stack.set_durations(0.5, 0.5);
     let second = stack.push(&push(&newer), &mut |_| {}).await.expect("the newer push starts");
-    let newer_report = stack.follow(second, Duration::from_secs(120), &mut |_| {}).await.expect("the newer push ends");
-    let older_report = stack.follow(first, Duration::from_secs(120), &mut |_| {}).await.expect("the older push ends");
+    let mut no_answers = stack.answers(GateRules::default());
+    let newer_report = stack
+        .follow(second, Duration::from_secs(120), &mut no_answers, &mut |_| {})
+        .await
+        .expect("the newer push ends");
+    let older_report =
+        stack.follow(first, Duration::from_secs(120), &mut no_answers, &mut |_| {}).await.expect("the older push ends");
 
     assert_eq!(outcomes(&newer_report), pairs(&[("users", "deployed")]), "{newer_report:?}");
     assert_eq!(outcomes(&older_report), pairs(&[("users", "superseded")]), "{older_report:?}");

@@ -1,23 +1,39 @@
-//! The subset of Amazon States Language paths deltaship's pipeline uses
+//! The subset of the Amazon States Language (JSONPath) deltaship's pipeline uses
 //! (`state-machine/pipeline.asl.json`), over [`serde_json::Value`]: what a path reads, what a
-//! payload template (`Parameters`, `ResultSelector`) makes, and where a result goes
-//! (`ResultPath`).
+//! payload template (`Parameters`, `ResultSelector`) makes, where a result goes (`ResultPath`),
+//! what a state passes on (`OutputPath`), and which Choice rule holds ([`rule_holds`]).
 //!
 //! - A path is `$` (the whole data), `$.a.b` (a field of a field) or `$.list[*].b` (a field of
 //!   each item; `[*]` may follow any field). Field names are letters, digits, `_` and `-`.
-//! - A template's fields whose key ends in `.$` take a path, or the intrinsic
-//!   `States.ArrayContains(path, literal)`; other fields are copied, objects recursively.
+//! - A template's fields whose key ends in `.$` take a path, or an intrinsic function call
+//!   (`States.Format`, `States.JsonToString`, `States.StringToJson`, `States.ArrayLength`,
+//!   `States.ArrayGetItem`, `States.ArrayContains`, `States.MathAdd`, `States.JsonMerge`; nested,
+//!   with paths and literals as arguments: the `intrinsics` module says how each behaves, after
+//!   the AWS Step Functions developer guide); other fields are copied, objects recursively.
 //! - A `ResultPath` is absent or `$` (the result replaces the data), `null` (the result is
 //!   dropped) or `$.a.b` (the result is set there, objects made on the way).
+//! - An `OutputPath` is absent or `$` (the data as it is), a path (the value there, which must
+//!   exist), or `null` (`{}`: the Amazon States Language specification, "Filters": "If the value
+//!   of OutputPath is null, that means the input and result are discarded, and the effective
+//!   output from the state is an empty object").
+//! - A Choice rule is `And`, `Or`, `Not`, or a `Variable` with a comparison (`IsPresent`,
+//!   `IsNull`, `StringEquals`, `NumericLessThanPath`, ...): the `choice` module says which and how.
 //!
 //! It is as strict as Step Functions: a template reading a path that does not exist is an error
 //! (Step Functions fails the state with `States.Runtime`), and so is a `ResultPath` through
-//! something that is not an object (`States.ResultPathMatchFailure`). Anything beyond the subset
-//! is an error naming it, never a guess. `deltaship cost` walks the state machine with it, and
-//! the contract tests (`tests/contract.rs`) check with it that every path the state machine
-//! reads exists.
+//! something that is not an object (`States.ResultPathMatchFailure`), an intrinsic function
+//! given what it does not take (`States.IntrinsicFailure`... or a definition Step Functions
+//! refuses), and a Choice rule whose `Variable` does not exist (except under `IsPresent`).
+//! Anything beyond the subset is an error naming it, never a guess. `deltaship cost` walks the
+//! state machine with it, and the contract tests (`tests/contract.rs`) check with it that every
+//! path the state machine reads exists.
 
 use serde_json::{Map, Value};
+
+mod choice;
+mod intrinsics;
+
+pub use choice::rule_holds;
 
 /// Why a path, a template or a `ResultPath` could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,17 +50,29 @@ pub enum PathError {
     /// A template field named `key.$` whose value is not a string.
     #[error("{0} must be a path")]
     NotAString(String),
-    /// An intrinsic function beyond `States.ArrayContains(path, literal)`, or wrong arguments.
+    /// An intrinsic function call the model cannot evaluate: one it does not know, wrong
+    /// arguments, or a value Step Functions would refuse.
     #[error("{expression}: {problem}")]
     Function {
         /// The expression, as written.
         expression: String,
         /// What is wrong with it.
-        problem: &'static str,
+        problem: String,
     },
-    /// `States.ArrayContains` on a path that is not a list.
+    /// An intrinsic function's list argument (a path or a call) that is not a list.
     #[error("{0} is not a list")]
     NotAList(String),
+    /// A Choice rule the model cannot evaluate, or whose `Variable` does not exist.
+    #[error("the Choice rule {rule}: {problem}")]
+    Rule {
+        /// The rule, as JSON.
+        rule: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// An `OutputPath` that is neither a path nor `null`.
+    #[error("OutputPath {0} is not a path")]
+    OutputPath(String),
     /// A `ResultPath` that is neither a path nor `null`.
     #[error("ResultPath {0} is not a path")]
     ResultPath(String),
@@ -133,26 +161,13 @@ pub fn evaluate(template: &Value, data: &Value) -> Result<Value, PathError> {
     Ok(Value::Object(out))
 }
 
-/// The value of a `key.$` field's expression: `States.ArrayContains(path, literal)` or a path.
+/// The value of a `key.$` field's expression: an intrinsic function call (`States.` ...) or a
+/// path, which must exist.
 fn intrinsic_or_path(expression: &str, data: &Value) -> Result<Value, PathError> {
-    let function = |problem| PathError::Function { expression: expression.to_owned(), problem };
-    let Some(arguments) = expression.strip_prefix("States.ArrayContains(").and_then(|rest| rest.strip_suffix(')'))
-    else {
-        if expression.starts_with("States.") {
-            return Err(function("deltaship knows no intrinsic function but States.ArrayContains"));
-        }
-        return read(data, expression)?.ok_or_else(|| PathError::Missing(expression.to_owned()));
-    };
-    let (path, wanted) =
-        arguments.split_once(',').ok_or_else(|| function("needs two arguments, a path and a literal"))?;
-    let wanted: Value =
-        serde_json::from_str(wanted.trim()).map_err(|_| function("its second argument must be a JSON literal"))?;
-    let path = path.trim();
-    match read(data, path)? {
-        Some(Value::Array(list)) => Ok(Value::Bool(list.contains(&wanted))),
-        Some(_) => Err(PathError::NotAList(path.to_owned())),
-        None => Err(PathError::Missing(path.to_owned())),
+    if expression.starts_with("States.") {
+        return intrinsics::evaluate(expression, data);
     }
+    read(data, expression)?.ok_or_else(|| PathError::Missing(expression.to_owned()))
 }
 
 /// Puts `result` where a `ResultPath` (`result_path`, the field's value if present) says: the
@@ -194,6 +209,18 @@ pub fn apply_result(state: &Value, data: &mut Value, result: Value) -> Result<()
         None => result,
     };
     set_result(data, state.get("ResultPath"), selected)
+}
+
+/// What a state passes on: `data` filtered by its `OutputPath` (`output_path`, the field's value
+/// if present): all of it (absent or `$`), the value at a path (which must exist: Step Functions
+/// fails the state otherwise), or `{}` (`null`).
+pub fn output(data: Value, output_path: Option<&Value>) -> Result<Value, PathError> {
+    match output_path {
+        None => Ok(data),
+        Some(Value::Null) => Ok(Value::Object(Map::new())),
+        Some(Value::String(path)) => read(&data, path)?.ok_or_else(|| PathError::Missing(path.clone())),
+        Some(other) => Err(PathError::OutputPath(other.to_string())),
+    }
 }
 
 #[cfg(test)]
@@ -247,7 +274,9 @@ mod tests {
             "ok": true,
             "nested": { "image.$": "$.build.image", "list": ["$.name"] },
             "any_failed.$": "States.ArrayContains($.outcomes[*].ok, false)",
-            "all_c.$": "States.ArrayContains( $.lists[*].tags[*] , \"c\" )",
+            "all_c.$": "States.ArrayContains( $.lists[*].tags[*] , 'c' )",
+            "listed.$": "States.StringToJson(States.Format('[{}]', States.JsonToString($.build)))",
+            "merged.$": "States.JsonMerge($.build, States.ArrayGetItem($.outcomes, 0), false)",
         });
         let expected = json!({
             "name": "users",
@@ -255,6 +284,8 @@ mod tests {
             "nested": { "image": "registry/users:abc", "list": ["$.name"] },
             "any_failed": true,
             "all_c": false,
+            "listed": [{ "image": "registry/users:abc", "phase": null }],
+            "merged": { "image": "registry/users:abc", "phase": null, "ok": true, "name": "a" },
         });
         assert_eq!(evaluate(&template, &data()), Ok(expected));
         assert_eq!(evaluate(&json!("as is"), &data()), Ok(json!("as is")));
@@ -274,7 +305,7 @@ mod tests {
             assert_eq!(evaluate(&template, &data()), Err(error), "{template}");
         }
         for expression in
-            ["States.Format('{}', $.name)", "States.ArrayContains($.outcomes)", "States.ArrayContains($.o, x)"]
+            ["States.Format('{} {}', $.name)", "States.ArrayContains($.outcomes)", "States.ArrayContains($.o, x)"]
         {
             let error = evaluate(&json!({ "v.$": expression }), &data()).unwrap_err();
             assert!(matches!(error, PathError::Function { .. }), "{expression}: {error}");
@@ -309,6 +340,17 @@ mod tests {
         let mut text = json!("not an object");
         let error = set_result(&mut text, Some(&json!("$.x")), json!(1)).unwrap_err();
         assert_eq!(error, PathError::NotAnObject { path: "$.x".into(), at: "$".into() });
+    }
+
+    #[test]
+    fn output_paths_pass_on_all_a_part_or_nothing() {
+        let data = json!({ "outcome": { "ok": true }, "other": 1 });
+        assert_eq!(output(data.clone(), None), Ok(data.clone()));
+        assert_eq!(output(data.clone(), Some(&json!("$"))), Ok(data.clone()));
+        assert_eq!(output(data.clone(), Some(&json!("$.outcome"))), Ok(json!({ "ok": true })));
+        assert_eq!(output(data.clone(), Some(&Value::Null)), Ok(json!({})));
+        assert_eq!(output(data.clone(), Some(&json!("$.none"))), Err(PathError::Missing("$.none".into())));
+        assert_eq!(output(data, Some(&json!(1))), Err(PathError::OutputPath("1".into())));
     }
 
     #[test]

@@ -15,12 +15,16 @@
 //!   repository, written with `--write`.
 //! - [`local`]: `deltaship local run`, a push through the whole pipeline on a local stack (moto
 //!   and deltaship's own handlers), with no AWS account.
+//! - [`ops`]: the ops commands against a deployed stack or a `deltaship local up`: `deltaship
+//!   status`, `approve`, `reject`, `redeploy` ([`ops::status`], ...), on the stack and catalog
+//!   resolution they share.
 //! - [`output`]: how every command ends: its report as text or JSON, or an error, and the exit
 //!   code.
 //!
 //! Exit codes: 0 success, 1 an unexpected failure (e.g. a corrupt repository), 2 bad input
 //! (not a repository, unknown revision, invalid manifest, bad arguments).
 
+pub mod approvals;
 pub mod asl;
 pub mod check;
 pub mod cost;
@@ -28,6 +32,7 @@ pub mod event_pattern;
 pub mod git;
 pub mod init;
 pub mod local;
+pub mod ops;
 pub mod output;
 pub mod plan;
 

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use deltaship::EXIT_OK;
+use deltaship::approvals::Decision;
 use deltaship::output::{self, CliError, Format, write_report};
 use deltaship::plan::{PlanRequest, plan};
 use deltaship::{cost, local};
@@ -64,6 +65,33 @@ enum Command {
     /// CodePipeline V2, walked from the state machine with the Lambdas' wait policy, events
     /// flowing or lost.
     Cost(cost::CostArgs),
+    /// Per service and environment: the revision, image and commit running, the current service
+    /// deployment and its state, the pushes waiting for an approval, and the service's last
+    /// execution, with console links; against the stack's outputs (--stack, --region) or a
+    /// `deltaship local up` (--endpoint-url, or AWS_ENDPOINT_URL).
+    ///
+    /// Exit status: 0, 1 when an AWS call failed, 2 for bad input (no such stack, a bad
+    /// repository, revision or service).
+    Status(deltaship::ops::status::StatusArgs),
+    /// Approve a service's promotion into an environment: the push waiting at the gate (the
+    /// newest, or --execution's) deploys there, recorded as approved by the caller's identity.
+    ///
+    /// Exit status: 0 approved, 1 when an AWS call failed, 2 when nothing waits there (or bad
+    /// input).
+    Approve(deltaship::ops::answer::AnswerArgs),
+    /// Reject a service's promotion into an environment: the environment keeps its revision, the
+    /// service's outcome is `rejected`, recorded with the caller's identity and --comment.
+    ///
+    /// Exit status: 0 rejected, 1 when an AWS call failed, 2 when nothing waits there (or bad
+    /// input).
+    Reject(deltaship::ops::answer::AnswerArgs),
+    /// Deploy the image an earlier push (--commit) built, to roll a service back or forward: a
+    /// one-service execution with no build, judged and rolled back like any other; into one
+    /// --environment (no approval), or every environment in order.
+    ///
+    /// Exit status: 0 started (with --wait: deployed), 1 when it failed or an AWS call failed, 2
+    /// for bad input (no revision was deployed for the commit, an unknown service or environment).
+    Redeploy(deltaship::ops::redeploy::RedeployArgs),
 }
 
 #[derive(Subcommand)]
@@ -97,6 +125,10 @@ fn main() -> ExitCode {
         Command::Check(args) => deltaship::check::run(&args),
         Command::Init(args) => deltaship::init::run(&args),
         Command::Cost(args) => cost::run(&args),
+        Command::Status(args) => deltaship::ops::status::run(&args),
+        Command::Approve(args) => deltaship::ops::answer::answer(&args, Decision::Approve),
+        Command::Reject(args) => deltaship::ops::answer::answer(&args, Decision::Reject),
+        Command::Redeploy(args) => deltaship::ops::redeploy::redeploy(&args),
     })
 }
 

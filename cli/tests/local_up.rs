@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 use deltaship_tests::{TestRepo, manifest};
 use serde_json::Value;
 
+mod support;
+use support::{local_push, up};
+
 #[test]
 fn local_up_serves_the_pipeline_until_interrupted() {
     let repo = TestRepo::new();
@@ -78,43 +81,6 @@ fn local_up_serves_the_pipeline_until_interrupted() {
     assert!(status.success(), "{status}: {stderr}");
     assert!(stderr.contains("deltaship local up: stopped"), "{stderr}");
     assert!(TcpStream::connect_timeout(&address, Duration::from_secs(1)).is_err(), "{address} still answers");
-}
-
-/// `deltaship local up --loopback-only` on `repo`, and the JSON document it printed once up.
-/// The caller stops and waits for it (a failed assertion here ends the test, and the child with
-/// its stdout).
-#[allow(clippy::zombie_processes)]
-fn up(repo: &TestRepo) -> (std::process::Child, Value) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_deltaship"))
-        .args(["local", "up", "--loopback-only", "--format", "json", "--repo"])
-        .arg(repo.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut text = String::new();
-    loop {
-        let mut line = String::new();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "deltaship local up ended before it was up");
-        text.push_str(&line);
-        if let Ok(report) = serde_json::from_str(&text) {
-            return (child, report);
-        }
-    }
-}
-
-/// `deltaship local push ARGS --format json` against `endpoint`: its exit code and report.
-fn local_push(repo: &TestRepo, endpoint: &str, args: &[&str]) -> (Option<i32>, Value, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_deltaship"))
-        .args(["local", "push", "--format", "json"])
-        .args(args)
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .current_dir(repo.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    (output.status.code(), serde_json::from_slice(&output.stdout).unwrap_or(Value::Null), stderr)
 }
 
 #[test]

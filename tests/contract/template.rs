@@ -151,6 +151,12 @@ impl<'t> Stack<'t> {
                 let partition = self.values["AWS::Partition"].as_str().unwrap_or_default();
                 Json::String(format!("arn:{partition}:states:{region}:{ACCOUNT}:stateMachine:{STACK}-pipeline"))
             }
+            // A topic's Ref is its ARN (its name generated from the stack's and the logical id).
+            Some("AWS::SNS::Topic") => {
+                let region = self.values["AWS::Region"].as_str().unwrap_or_default();
+                let partition = self.values["AWS::Partition"].as_str().unwrap_or_default();
+                Json::String(format!("arn:{partition}:sns:{region}:{ACCOUNT}:{STACK}-{name}"))
+            }
             Some(_) => Json::String(name.to_owned()),
             None => panic!("!Ref {name}: no parameter, pseudo parameter or resource of that name"),
         }

@@ -4,14 +4,31 @@
 //! each iteration ends. Callback tasks (`lambda:invoke.waitForTaskToken`) send their task token,
 //! time out after a positive number of seconds read from their input, end with what their token
 //! is completed with (the answer itself, not wrapped in `Payload`), an error, or `States.Timeout`,
-//! which must lead to a look (a plain invocation of the same function).
+//! which must lead to a look (a plain invocation of the same function); an approval's wait
+//! (request-approval) ends with the answer `deltaship approve` sends, the error `deltaship reject`
+//! or a newer push sends, or its timeout, which is an outcome (`not_promoted`), not a look.
+//!
+//! A Map walks every item of its input (a push's service and a redeploy's), and every state and
+//! Choice rule must be reached by one of them. Each environment's outcome (a Pass state writing
+//! [`LAST`]) must lead to "Record environment", say why when it is not ok, and, after deploy-service
+//! answered in that environment, name the service deployment and its strategy. Each path keeps a
+//! [`Trail`]: the environment records its outcome states wrote, each with the payload
+//! deploy-service was sent there. Each iteration that got to an environment must end in "Service
+//! done" with a `ServiceOutcome` whose `environments` are exactly those records, in pipeline order,
+//! its outcome the last one's, and nothing of theirs repeated; deploy-service must have been sent
+//! each environment's own target (the first from the service's job, a later one from its
+//! promotion: cluster, service, container, deadline) with the image its record names, later
+//! environments the first one's image by digest; and an environment's record must carry the
+//! approval that let the service in there, and only there.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use deltaship::asl;
+use deltaship_core::gates::Answer;
 use deltaship_core::payloads::{
-    BuildStatus, CheckBuildInput, CheckBuildOutput, CheckRolloutInput, CheckRolloutOutput, DeployInput, Outcome,
-    RollbackAction, RollbackInput, RollbackOutput, RolledBackBy, RolloutStatus, ServiceOutcome,
+    BuildStatus, CheckBuildInput, CheckBuildOutput, CheckRolloutInput, CheckRolloutOutput, DeployInput,
+    EnvironmentOutcome, Outcome, RequestApprovalInput, RollbackAction, RollbackInput, RollbackOutput, RolledBackBy,
+    RolloutStatus, ServiceOutcome,
 };
 use deltaship_core::rollout::Expect;
 use deltaship_core::{ErrorKind, RolloutWatch, ServiceJob};
@@ -28,6 +45,25 @@ const WAIT: &str = "arn:aws:states:::lambda:invoke.waitForTaskToken";
 /// The only context object path the pipeline reads, and what stands for it.
 const TASK_TOKEN: (&str, &str) = ("$$.Task.Token", "AQCEAAAAKgAAAA-token-of-the-task");
 
+/// Where an environment's outcome state writes it ("Record environment" lists it, "Service done"
+/// makes the service's outcome of it).
+const LAST: &str = "$.last";
+
+/// The function whose callback task is an approval's wait.
+const APPROVAL: &str = "${RequestApprovalFunctionArn}";
+
+/// The function whose answer starts a rollout (an environment's outcome after it names the
+/// service deployment).
+const DEPLOY: &str = "${DeployServiceFunctionArn}";
+
+/// The digest a build exports, when it exports one.
+const DIGEST: &str = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";
+
+/// The answer `deltaship approve` completes an approval's wait with, in the walk.
+fn approved() -> Answer {
+    Answer::Approved { by: "arn:aws:iam::123456789012:user/mary".into(), comment: Some("canary looked fine".into()) }
+}
+
 /// A rollout in progress or done, of the watched deployment `watch`.
 fn rollout(watch: RolloutWatch, done: bool) -> CheckRolloutOutput {
     CheckRolloutOutput {
@@ -40,8 +76,9 @@ fn rollout(watch: RolloutWatch, done: bool) -> CheckRolloutOutput {
     }
 }
 
-/// A build in progress or done, as check-build answers `input`.
-fn build(input: &CheckBuildInput, done: bool) -> CheckBuildOutput {
+/// A build in progress or done, as check-build answers `input`; done, by digest too when the
+/// build exported one (`IMAGE_DIGEST`).
+fn build(input: &CheckBuildInput, done: bool, digest: bool) -> CheckBuildOutput {
     CheckBuildOutput {
         status: if done { BuildStatus::Succeeded } else { BuildStatus::InProgress },
         build_id: input.build_id.clone(),
@@ -50,6 +87,9 @@ fn build(input: &CheckBuildInput, done: bool) -> CheckBuildOutput {
         wait_seconds: if done { 0 } else { 120 },
         phase: (!done).then(|| "BUILD".to_owned()),
         image: done.then(|| "registry/users:cccc".to_owned()),
+        image_by_digest: (done && digest).then(|| format!("registry/users@{DIGEST}")),
+        deploy_image: done
+            .then(|| if digest { format!("registry/users@{DIGEST}") } else { "registry/users:cccc".to_owned() }),
         build_url: "https://console/build".into(),
         logs_url: None,
     }
@@ -66,7 +106,8 @@ fn parsed<T: serde::de::DeserializeOwned>(state: &str, payload: &Value) -> T {
 
 /// Every answer the function behind `placeholder` may give `payload` (its real output types,
 /// echoing what it echoes): all of them for a plain invocation, and for a callback task the
-/// answers that complete the wait (a look that finds the build or the deployment over).
+/// answers that complete the wait (a look that finds the build or the deployment over; for an
+/// approval, `deltaship approve`'s answer).
 fn answers(state: &str, placeholder: &str, payload: &Value, callback: bool) -> Vec<Value> {
     let answers: Vec<Value> = match placeholder {
         "${StartBuildFunctionArn}" => {
@@ -79,15 +120,20 @@ fn answers(state: &str, placeholder: &str, payload: &Value, callback: bool) -> V
                 execution: job.execution,
                 task_token: None,
             };
-            vec![to_json(&build(&started, false))]
+            vec![to_json(&build(&started, false, false))]
         }
         "${CheckBuildFunctionArn}" => {
             let input: CheckBuildInput = parsed(state, payload);
-            let mut looks = vec![to_json(&build(&input, true))];
+            let mut looks = vec![to_json(&build(&input, true, true)), to_json(&build(&input, true, false))];
             if !callback {
-                looks.push(to_json(&build(&input, false)));
+                looks.push(to_json(&build(&input, false, false)));
             }
             looks
+        }
+        APPROVAL => {
+            assert!(callback, "state {state:?} invokes request-approval without waiting for its token");
+            let _: RequestApprovalInput = parsed(state, payload);
+            vec![to_json(&approved())]
         }
         "${DeployServiceFunctionArn}" => {
             let input: DeployInput = parsed(state, payload);
@@ -165,13 +211,16 @@ pub(crate) fn input_problem(placeholder: &str, payload: &Value) -> Option<String
         "${DeployServiceFunctionArn}" => parse::<DeployInput>(payload),
         "${CheckRolloutFunctionArn}" => parse::<CheckRolloutInput>(payload),
         "${RollbackServiceFunctionArn}" => parse::<RollbackInput>(payload),
+        "${RequestApprovalFunctionArn}" => parse::<deltaship_core::payloads::RequestApprovalInput>(payload),
         other => Some(format!("{other} is no function of the state machine")),
     }
 }
 
 /// The payload a task sends is the input its function takes, and carries the task token exactly
-/// when the task waits for it (wait mode stores the wait under what the events name).
-fn check_input(state: &str, placeholder: &str, payload: &Value, callback: bool) {
+/// when the task waits for it (wait mode stores the wait under what the events name); an
+/// approval's is for the image by digest, and says how long the wait may last as the task's
+/// timeout does (`timeout_seconds`).
+fn check_input(state: &str, placeholder: &str, payload: &Value, callback: bool, timeout: Option<&Value>) {
     if let Some(problem) = input_problem(placeholder, payload) {
         panic!("state {state:?} sends {payload}, which its function does not take: {problem}");
     }
@@ -190,6 +239,11 @@ fn check_input(state: &str, placeholder: &str, payload: &Value, callback: bool) 
             {
                 assert!(!value.is_empty(), "state {state:?}: a build wait needs {field}");
             }
+        }
+        if placeholder == APPROVAL {
+            let input: RequestApprovalInput = parsed(state, payload);
+            assert!(input.image.contains("@sha256:"), "state {state:?} asks to promote {} by tag", input.image);
+            assert_eq!(timeout, Some(&json!(input.timeout_seconds)), "state {state:?}: its timeout and the wait's");
         }
     }
 }
@@ -261,34 +315,59 @@ fn caught_errors(name: &str, state: &Value) -> Vec<(String, Value)> {
     caught
 }
 
-/// How one iteration (or the whole machine) ended: the final state, its output and its input.
+/// How one iteration (or the whole machine) ended: the final state and its output, the item the
+/// walk started from (a Map iteration's service job), and the path's [`Trail`].
 pub(crate) struct End {
     pub(crate) state: String,
     output: Value,
-    input: Value,
+    item: Value,
+    trail: Trail,
+}
+
+/// What one path did before the state it is at: each environment's outcome, as its outcome state
+/// wrote it to [`LAST`], with the payload deploy-service was sent in that environment (none when
+/// the service did not get to Deploy there); and the payload of the deployment whose outcome is
+/// still to be written.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Trail {
+    environments: Vec<(Value, Option<Value>)>,
+    deploying: Option<Value>,
 }
 
 /// A walk over every path of a `States` map: each state with each data it can see.
 pub(crate) struct Walk<'a> {
     states: &'a Value,
-    seen: BTreeSet<(String, String)>,
+    /// The environment outcome states that come after deploy-service answered (before the next
+    /// outcome is recorded): they name the service deployment.
+    after_deploy: BTreeSet<String>,
+    seen: BTreeSet<(String, String, String)>,
     reached: BTreeSet<String>,
     choices_taken: BTreeSet<(String, Option<usize>)>,
     ends: Vec<End>,
 }
 
 impl<'a> Walk<'a> {
-    /// Walks `machine` (an object with `States` and `StartAt`) from its start with `input`, then
-    /// checks that every state was reached and every choice rule taken.
-    pub(crate) fn run(machine: &'a Value, input: Value) -> Vec<End> {
+    /// Walks `machine` (an object with `States` and `StartAt`) from its start with each of
+    /// `inputs`, checks how the walks ended with `check_ends`, then that every state was reached
+    /// and every choice rule taken, by one of them.
+    pub(crate) fn run(machine: &'a Value, inputs: Vec<Value>, check_ends: fn(&[End])) -> Vec<End> {
+        let states = &machine["States"];
         let mut walk = Walk {
-            states: &machine["States"],
+            states,
+            after_deploy: after_deploy(states),
             seen: BTreeSet::new(),
             reached: BTreeSet::new(),
             choices_taken: BTreeSet::new(),
             ends: Vec::new(),
         };
-        walk.state(machine["StartAt"].as_str().unwrap(), input);
+        for input in inputs {
+            let walked = walk.ends.len();
+            walk.state(machine["StartAt"].as_str().unwrap(), input.clone(), Trail::default());
+            for end in &mut walk.ends[walked..] {
+                end.item = input.clone();
+            }
+        }
+        check_ends(&walk.ends);
         for (name, state) in walk.states.as_object().unwrap() {
             assert!(walk.reached.contains(name), "state {name:?} is never reached with the functions' answers");
             let rules = state.get("Choices").and_then(Value::as_array).map_or(0, Vec::len);
@@ -304,42 +383,57 @@ impl<'a> Walk<'a> {
     }
 
     /// Follows every transition from `name` with `data`, checking each path a state reads.
-    fn state(&mut self, name: &str, data: Value) {
-        if !self.seen.insert((name.to_owned(), data.to_string())) {
+    fn state(&mut self, name: &str, data: Value, mut trail: Trail) {
+        if !self.seen.insert((name.to_owned(), data.to_string(), format!("{trail:?}"))) {
             return;
         }
         self.reached.insert(name.to_owned());
         let states = self.states;
         let state = &states[name];
         let kind = state["Type"].as_str().unwrap_or_else(|| panic!("no state {name:?}"));
+        assert!(state.get("InputPath").is_none(), "state {name:?}: InputPath is beyond what this test follows");
         match kind {
-            "Task" => self.task(name, state, &data),
+            "Task" => self.task(name, state, &data, trail),
             "Choice" => {
                 let next = self.choose(name, state, &data);
-                self.state(&next, data);
+                let output = pass_on(name, state, data);
+                self.state(&next, output, trail);
             }
             "Pass" => {
                 let mut output = data.clone();
-                if let Some(parameters) = state.get("Parameters") {
-                    let result = fill(name, parameters, &output);
-                    put(name, &mut output, state.get("ResultPath"), result);
+                let result = match (state.get("Parameters"), state.get("Result")) {
+                    (Some(parameters), _) => fill(name, parameters, &output),
+                    (None, Some(result)) => result.clone(),
+                    (None, None) => output.clone(),
+                };
+                if state.get("ResultPath").and_then(Value::as_str) == Some(LAST) {
+                    self.check_environment_outcome(name, state, &result);
+                    let deployed = trail.deploying.take();
+                    trail.environments.push((result.clone(), deployed));
                 }
-                self.next(name, state, output, data);
+                put(name, &mut output, state.get("ResultPath"), result);
+                let output = pass_on(name, state, output);
+                self.next(name, state, output, trail);
             }
-            "Map" => self.map(name, state, &data),
-            "Succeed" | "Fail" => self.ends.push(End { state: name.to_owned(), output: data.clone(), input: data }),
+            "Map" => self.map(name, state, &data, &trail),
+            "Succeed" | "Fail" => self.end(name, data, trail),
             other => panic!("state {name:?} has type {other}, which this test does not follow"),
         }
     }
 
-    fn next(&mut self, name: &str, state: &Value, output: Value, input: Value) {
+    fn next(&mut self, name: &str, state: &Value, output: Value, trail: Trail) {
         match state.get("Next").and_then(Value::as_str) {
-            Some(next) => self.state(next, output),
-            None => self.ends.push(End { state: name.to_owned(), output, input }),
+            Some(next) => self.state(next, output, trail),
+            None => self.end(name, output, trail),
         }
     }
 
-    fn task(&mut self, name: &str, state: &Value, data: &Value) {
+    /// An end of the walk (its item is set once the walk from that item is over).
+    fn end(&mut self, name: &str, output: Value, trail: Trail) {
+        self.ends.push(End { state: name.to_owned(), output, item: Value::Null, trail });
+    }
+
+    fn task(&mut self, name: &str, state: &Value, data: &Value, mut trail: Trail) {
         let resource = state["Resource"].as_str().unwrap();
         let callback = match resource {
             INVOKE => false,
@@ -350,7 +444,7 @@ impl<'a> Walk<'a> {
         let payload = &parameters["Payload"];
         assert!(payload.is_object(), "state {name:?} sends a payload that is not an object");
         let function = parameters["FunctionName"].as_str().unwrap();
-        check_input(name, function, payload, callback);
+        let mut timeout = None;
         if callback {
             assert!(state.get("TimeoutSeconds").is_none(), "callback task {name:?}: its timeout comes from its input");
             let path = state["TimeoutSecondsPath"]
@@ -361,30 +455,57 @@ impl<'a> Walk<'a> {
                 seconds.as_u64().is_some_and(|seconds| seconds > 0),
                 "state {name:?}: {path} is {seconds}, not a positive number of seconds"
             );
+            timeout = Some(seconds);
             self.check_fallback(name, state, function);
+        }
+        check_input(name, function, payload, callback, timeout.as_ref());
+        if function == DEPLOY {
+            trail.deploying = Some(payload.clone());
         }
         for (error, catch) in caught_errors(name, state) {
             let mut failed = data.clone();
             let cause = json!({ "errorType": error, "errorMessage": "..." }).to_string();
             put(name, &mut failed, catch.get("ResultPath"), json!({ "Error": error, "Cause": cause }));
-            self.state(catch["Next"].as_str().unwrap(), failed);
+            self.state(catch["Next"].as_str().unwrap(), failed, trail.clone());
         }
         for answer in answers(name, function, payload, callback) {
             let mut output = data.clone();
             let result = if callback { answer } else { json!({ "Payload": answer }) };
             asl::apply_result(state, &mut output, result)
                 .unwrap_or_else(|error| panic!("state {name:?}: {error}, in {function}'s answer"));
-            self.next(name, state, output, data.clone());
+            let output = pass_on(name, state, output);
+            self.next(name, state, output, trail.clone());
         }
     }
 
-    /// A callback task's timeout leads to a look: a plain invocation of the same function.
+    /// A callback task's timeout leads to a look: a plain invocation of the same function. An
+    /// approval's wait has no look: its timeout is the environment's `not_promoted`, and a
+    /// rejection (`deltaship reject`) and a newer push at the gate (`Superseded`) are caught as
+    /// outcomes too.
     fn check_fallback(&self, name: &str, state: &Value, function: &str) {
         let rules = state["Catch"].as_array().unwrap();
-        let timeout = rules.iter().find(|rule| error_names(rule).contains(&"States.Timeout")).unwrap_or_else(|| {
-            panic!("callback task {name:?} does not catch States.Timeout: a lost event would fail it")
-        });
-        let look = &self.states[timeout["Next"].as_str().unwrap()];
+        let catcher = |error: &str| {
+            let rule = rules.iter().find(|rule| error_names(rule).contains(&error));
+            let rule = rule.unwrap_or_else(|| panic!("callback task {name:?} does not catch {error}"));
+            &self.states[rule["Next"].as_str().unwrap()]
+        };
+        if function == APPROVAL {
+            for (error, outcome) in [
+                ("States.Timeout", Outcome::NotPromoted),
+                (deltaship::approvals::REJECTED_ERROR, Outcome::Rejected),
+                ("Superseded", Outcome::Superseded),
+            ] {
+                let next = catcher(error);
+                assert_eq!(
+                    next["Parameters"]["outcome"].as_str(),
+                    Some(outcome.name()),
+                    "approval {name:?}: {error} does not end the environment {}",
+                    outcome.name()
+                );
+            }
+            return;
+        }
+        let look = catcher("States.Timeout");
         assert_eq!(look["Resource"].as_str(), Some(INVOKE), "callback task {name:?}: its timeout leads to no look");
         assert_eq!(
             look["Parameters"]["FunctionName"].as_str(),
@@ -393,21 +514,15 @@ impl<'a> Walk<'a> {
         );
     }
 
-    /// The rule of a Choice state that `data` takes (StringEquals and BooleanEquals, as Step
-    /// Functions evaluates them), recorded as taken.
+    /// The rule of a Choice state that `data` takes (as Step Functions evaluates it,
+    /// `deltaship::asl::rule_holds`), recorded as taken. A comparison of a value of another type
+    /// than the comparison's, which Step Functions just does not match, fails the test: with the
+    /// functions' answers it is a mistake.
     fn choose(&mut self, name: &str, state: &Value, data: &Value) -> String {
         for (index, choice) in state["Choices"].as_array().unwrap().iter().enumerate() {
-            let path = choice["Variable"].as_str().unwrap();
-            let value = read(name, data, path);
-            let holds = if let Some(expected) = choice.get("StringEquals") {
-                assert!(value.is_string(), "state {name:?}: {path} is {value}, compared with {expected}");
-                &value == expected
-            } else if let Some(expected) = choice.get("BooleanEquals") {
-                assert!(value.is_boolean(), "state {name:?}: {path} is {value}, compared with {expected}");
-                &value == expected
-            } else {
-                panic!("state {name:?}: a comparison this test does not evaluate: {choice}")
-            };
+            check_types(name, choice, data);
+            let holds =
+                asl::rule_holds(choice, data).unwrap_or_else(|error| panic!("state {name:?}: {error}, in {data}"));
             if holds {
                 self.choices_taken.insert((name.to_owned(), Some(index)));
                 return choice["Next"].as_str().unwrap().to_owned();
@@ -420,47 +535,232 @@ impl<'a> Walk<'a> {
             .to_owned()
     }
 
-    fn map(&mut self, name: &str, state: &Value, data: &Value) {
+    /// Every item of the Map's input walked through its iteration, whose ends are checked; the
+    /// state goes on with each end's output as the list of outcomes.
+    fn map(&mut self, name: &str, state: &Value, data: &Value, trail: &Trail) {
         let items = read(name, data, state["ItemsPath"].as_str().unwrap());
-        let item = items.as_array().unwrap()[0].clone();
+        let items = items.as_array().unwrap().clone();
         if let Some(path) = state.get("MaxConcurrencyPath") {
             let limit = read(name, data, path.as_str().unwrap());
             assert!(limit.is_u64(), "MaxConcurrencyPath is a number");
         }
-        let iteration_ends = Walk::run(&state["ItemProcessor"], item);
-        check_outcomes(&iteration_ends);
+        let iteration_ends = Walk::run(&state["ItemProcessor"], items, check_outcomes);
         for end in iteration_ends {
             let mut output = data.clone();
             put(name, &mut output, state.get("ResultPath"), json!([end.output]));
-            self.next(name, state, output, data.clone());
+            let output = pass_on(name, state, output);
+            self.next(name, state, output, trail.clone());
+        }
+    }
+
+    /// An environment's outcome, as the state `name` writes it to [`LAST`]: an
+    /// `EnvironmentOutcome` whose `ok` is its outcome's, saying why when it is not ok, naming who
+    /// rolled back a rolled back one, and the service deployment and its strategy after
+    /// deploy-service answered; and the state leads to "Record environment".
+    fn check_environment_outcome(&self, name: &str, state: &Value, record: &Value) {
+        assert_eq!(state["Next"].as_str(), Some("Record environment"), "environment outcome {name:?}");
+        let outcome: EnvironmentOutcome = serde_json::from_value(record.clone())
+            .unwrap_or_else(|error| panic!("state {name:?} writes no environment outcome ({error}): {record}"));
+        assert_eq!(record["ok"].as_bool(), Some(outcome.outcome.is_ok()), "state {name:?}: ok and outcome disagree");
+        if !outcome.outcome.is_ok() {
+            assert!(
+                outcome.details.error.is_some() && outcome.details.cause.is_some(),
+                "state {name:?} says no why: {record}"
+            );
+        }
+        if outcome.outcome == Outcome::RolledBack {
+            let by = serde_json::from_value::<RolledBackBy>(record["rolled_back_by"].clone());
+            assert!(by.is_ok(), "state {name:?} does not say who rolled back: {record}");
+        }
+        if self.after_deploy.contains(name) {
+            for field in ["deployment", "strategy"] {
+                let value = record[field].as_str().unwrap_or_default();
+                assert!(
+                    !value.is_empty(),
+                    "state {name:?} comes after the deployment but records no {field}: {record}"
+                );
+            }
         }
     }
 }
 
-/// Every iteration ends with an outcome naming the service, whether it is ok, and what happened;
-/// every outcome is reached; a rolled back service names who rolled it back, and once
-/// deploy-service answered, the outcome names the service deployment and its strategy.
+/// What a state passes on: `data` through its `OutputPath` (`deltaship::asl::output`).
+fn pass_on(name: &str, state: &Value, data: Value) -> Value {
+    asl::output(data, state.get("OutputPath")).unwrap_or_else(|error| panic!("state {name:?}: {error}"))
+}
+
+/// The environment outcome states (writing [`LAST`]) that follow deploy-service's answer before
+/// another outcome is recorded: from each Task invoking it, its `Next`, through every transition
+/// (`Next`, `Choices`, `Default`, `Catch`), up to the first outcome state.
+pub(crate) fn after_deploy(states: &Value) -> BTreeSet<String> {
+    let states = states.as_object().unwrap();
+    let mut found = BTreeSet::new();
+    let mut queue: Vec<&str> = states
+        .values()
+        .filter(|state| state["Parameters"]["FunctionName"].as_str() == Some(DEPLOY))
+        .filter_map(|state| state["Next"].as_str())
+        .collect();
+    let mut visited = BTreeSet::new();
+    while let Some(name) = queue.pop() {
+        if !visited.insert(name) {
+            continue;
+        }
+        let state = &states[name];
+        if state["ResultPath"].as_str() == Some(LAST) {
+            found.insert(name.to_owned());
+            continue;
+        }
+        let rules =
+            state["Choices"].as_array().into_iter().flatten().chain(state["Catch"].as_array().into_iter().flatten());
+        let next = [&state["Next"], &state["Default"]].into_iter().chain(rules.map(|rule| &rule["Next"]));
+        queue.extend(next.filter_map(Value::as_str));
+    }
+    found
+}
+
+/// A comparison (in a rule, `And`, `Or` or `Not`) of a value of another type than its own.
+fn check_types(name: &str, rule: &Value, data: &Value) {
+    for nested in ["And", "Or"] {
+        for inner in rule[nested].as_array().into_iter().flatten() {
+            check_types(name, inner, data);
+        }
+    }
+    if rule.get("Not").is_some() {
+        check_types(name, &rule["Not"], data);
+    }
+    let Some(path) = rule["Variable"].as_str() else { return };
+    let Ok(Some(value)) = asl::read(data, path) else { return };
+    let fields = rule.as_object().unwrap();
+    for (prefix, fits) in [
+        ("String", Value::is_string as fn(&Value) -> bool),
+        ("Numeric", Value::is_number),
+        ("Boolean", Value::is_boolean),
+    ] {
+        if fields.keys().any(|key| key.starts_with(prefix)) {
+            assert!(fits(&value), "state {name:?}: {path} is {value}, compared by {rule}");
+        }
+    }
+}
+
+/// Every iteration ends with the service's outcome: "Service done" when it got to an environment,
+/// else a failed build's (its error and cause, no environment). "Service done"'s record names the
+/// service, whether it is ok and its outcome, both its last environment's, its build, and lists
+/// exactly the records the environments' outcome states wrote ([`Trail`]), in pipeline order
+/// (every one before the last deployed; all of them when it deployed); it repeats nothing of
+/// theirs (each record travels once through the execution's last states: `pipeline::Limits`
+/// counts one record per environment). In each environment the service got to Deploy in,
+/// deploy-service was sent that environment's target (the job's for the first, its promotion's
+/// for a later one: cluster, service, container, deadline) and the image its record names: for a
+/// later environment the first one's, by digest; for a redeploy the image it names. The record
+/// of an environment behind a gate that the service got through carries the approval, and every
+/// other environment's none. Every outcome is reached.
 fn check_outcomes(ends: &[End]) {
     let mut outcomes = BTreeMap::new();
-    for End { state, output, input } in ends {
+    for End { state, output, item, trail } in ends {
         let record: ServiceOutcome = serde_json::from_value(output.clone())
             .unwrap_or_else(|error| panic!("outcome state {state:?} writes no outcome record ({error}): {output}"));
+        let job: ServiceJob = serde_json::from_value(item.clone()).unwrap();
         assert_eq!(record.ok, record.outcome.is_ok(), "state {state:?}: ok and outcome disagree");
+        assert_eq!(record.name, job.name, "state {state:?} names another service");
+        let Some((last, before)) = record.environments.split_last() else {
+            assert_eq!(record.outcome, Outcome::BuildFailed, "state {state:?} ends with no environment: {output}");
+            assert!(
+                record.details.error.is_some() && record.details.cause.is_some(),
+                "state {state:?} says no why: {output}"
+            );
+            assert!(trail.environments.is_empty(), "state {state:?} drops the environments recorded: {output}");
+            outcomes.insert(record.outcome, state.clone());
+            continue;
+        };
+        assert_eq!(state, "Service done", "an iteration that got to an environment ends elsewhere: {output}");
+        let fields: BTreeSet<&str> = output.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            fields,
+            BTreeSet::from(["name", "ok", "outcome", "build_url", "environments"]),
+            "state {state:?}: the service's record repeats or misses something: {output}"
+        );
+        let written: Vec<Value> = trail.environments.iter().map(|(written, _)| written.clone()).collect();
+        assert_eq!(
+            output["environments"],
+            Value::Array(written),
+            "state {state:?}: the environments listed are not the records written, in the order written"
+        );
+        assert_eq!(last.outcome, record.outcome, "state {state:?}: the outcome is the last environment's");
         if !record.ok {
-            assert!(record.error.is_some() && record.cause.is_some(), "state {state:?} says no why");
+            assert!(
+                last.details.error.is_some() && last.details.cause.is_some(),
+                "state {state:?}: its last says no why: {output}"
+            );
         }
         if record.outcome == Outcome::RolledBack {
-            let by = serde_json::from_value::<RolledBackBy>(output["rolled_back_by"].clone());
-            assert!(by.is_ok(), "state {state:?} does not say who rolled back: {output}");
+            assert!(last.details.rolled_back_by.is_some(), "state {state:?} does not say who rolled back: {output}");
         }
-        if input.get("rollout").is_some() {
-            for field in ["deployment", "strategy"] {
-                let value = output[field].as_str().unwrap_or_default();
+        let targets: Vec<(&str, &str, &str, &str, u32)> = std::iter::once((
+            job.environment.as_str(),
+            job.cluster.as_str(),
+            job.service.as_str(),
+            job.container.as_str(),
+            job.timeout_minutes,
+        ))
+        .chain(job.promotions.iter().map(|promotion| {
+            (
+                promotion.environment.as_str(),
+                promotion.cluster.as_str(),
+                promotion.service.as_str(),
+                promotion.container.as_str(),
+                promotion.timeout_minutes,
+            )
+        }))
+        .collect();
+        let names: Vec<&str> = record.environments.iter().map(|environment| environment.name.as_str()).collect();
+        let order: Vec<&str> = targets.iter().map(|target| target.0).collect();
+        assert_eq!(names, order[..names.len()], "state {state:?}: the environments in pipeline order");
+        assert!(
+            before.iter().all(|environment| environment.outcome == Outcome::Deployed),
+            "state {state:?}: promoted past an environment it did not deploy to: {output}"
+        );
+        if record.outcome == Outcome::Deployed {
+            assert_eq!(names, order, "state {state:?}: a deployed service got to every environment");
+        }
+        let gates = std::iter::once(false).chain(job.promotions.iter().map(|promotion| promotion.approval));
+        for ((environment, (_, deploy)), (target, gate)) in
+            record.environments.iter().zip(&trail.environments).zip(targets.iter().zip(gates))
+        {
+            let name = &environment.name;
+            let Some(deploy) = deploy else {
                 assert!(
-                    !value.is_empty(),
-                    "state {state:?} comes after the deployment but records no {field}: {output}"
+                    matches!(environment.outcome, Outcome::Rejected | Outcome::NotPromoted | Outcome::Superseded),
+                    "{name}: {} with nothing sent to deploy-service: {output}",
+                    environment.outcome.name()
                 );
+                assert_eq!(environment.details.approval, None, "{name}: an approval it did not get: {output}");
+                continue;
+            };
+            let sent: DeployInput = serde_json::from_value(deploy.clone()).unwrap();
+            let (_, cluster, service, container, timeout_minutes) = *target;
+            assert_eq!(
+                (sent.cluster.as_str(), sent.service.as_str(), sent.container.as_str(), sent.timeout_minutes),
+                (cluster, service, container, timeout_minutes),
+                "{name}: deploy-service was sent another environment's target: {deploy}"
+            );
+            assert_eq!(
+                Some(&sent.image),
+                environment.details.image.as_ref(),
+                "{name}: deployed one image, recorded another"
+            );
+            if let Some(image) = &job.image {
+                assert_eq!(&sent.image, image, "{name}: a redeploy deploys the image it names");
             }
+            if name != job.environment.as_str() {
+                assert!(sent.image.contains("@sha256:"), "{name}: promoted by tag {}: {output}", sent.image);
+                let promoted = record.environments[0].details.image.as_ref();
+                assert_eq!(Some(&sent.image), promoted, "{name}: promoted another image than the first deployed");
+            }
+            assert_eq!(
+                environment.details.approval,
+                gate.then(approved),
+                "{name}: the approval that let it in, and only behind a gate: {output}"
+            );
         }
         outcomes.insert(record.outcome, state.clone());
     }

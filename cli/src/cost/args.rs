@@ -1,5 +1,6 @@
 //! `deltaship cost`'s arguments: what the model runs (durations, whether events flow, wait bounds,
-//! deadlines, the Lambdas' size, how many services), and how a duration (`90s`, `5m`, `1h`) and
+//! deadlines, the Lambdas' size, how many services, how many environments and whether their
+//! promotions wait for approvals), and how a duration (`90s`, `5m`, `1h`) and
 //! wait bounds (`MIN..MAX`, validated as the Lambdas validate theirs) are read from the command
 //! line.
 
@@ -49,6 +50,17 @@ pub struct CostArgs {
     /// The service's build deadline (`build.timeout_minutes`, 5 to 2160); a longer build fails.
     #[arg(long, value_name = "MINUTES", default_value_t = 60, value_parser = clap::value_parser!(u32).range(5..=2160))]
     pub build_timeout_minutes: u32,
+    /// Environments each service deploys to, in order (deltaship.toml's `[[environments]]`); each
+    /// after the first is a promotion of the same image.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub environments: u32,
+    /// Each environment after the first waits for an approval (`approval = true`).
+    #[arg(long)]
+    pub approvals: bool,
+    /// How long after it is asked for each approval is given (`deltaship approve`); one past the
+    /// environment's 24-hour approval timeout ends the service `not_promoted`.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub approval: u64,
     /// Billed duration of one Lambda invocation, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 200)]
     pub lambda_ms: u64,
@@ -100,5 +112,28 @@ mod tests {
         for bad in ["60", "0..10", "20..10", "a..b", "1..3601"] {
             assert!(parse_wait(bad).is_err(), "{bad}");
         }
+    }
+
+    /// `--environments` takes as many as deltaship.toml may list.
+    #[test]
+    fn environments_are_bounded_as_deltaship_toml_is() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Command {
+            #[command(flatten)]
+            args: CostArgs,
+        }
+        let most = deltaship_core::environments::MAX_ENVIRONMENTS.to_string();
+        let parsed =
+            Command::try_parse_from(["cost", "--environments", &most, "--approvals", "--approval", "1h"]).unwrap();
+        assert_eq!(
+            (parsed.args.environments.to_string(), parsed.args.approvals, parsed.args.approval),
+            (most, true, 3600)
+        );
+        let too_many = (deltaship_core::environments::MAX_ENVIRONMENTS + 1).to_string();
+        assert!(Command::try_parse_from(["cost", "--environments", &too_many]).is_err());
+        assert!(Command::try_parse_from(["cost", "--environments", "0"]).is_err());
+        let default = Command::try_parse_from(["cost"]).unwrap().args;
+        assert_eq!((default.environments, default.approvals, default.approval), (1, false, 600));
     }
 }

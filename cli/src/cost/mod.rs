@@ -2,8 +2,12 @@
 //!
 //! The model walks `state-machine/pipeline.asl.json` the way Step Functions runs it: a Map over
 //! the services, in each iteration Task states (Lambda invocations, and callback tasks that wait
-//! for a task token: `lambda:invoke.waitForTaskToken` with `TimeoutSecondsPath`), Choice, Pass
-//! and Wait states, `ResultSelector`, `ResultPath` and `Catch` (`States.Timeout` included). The
+//! for a task token: `lambda:invoke.waitForTaskToken` with `TimeoutSecondsPath`), Choice (And,
+//! IsPresent, IsNull, ...), Pass and Wait states, `ResultSelector`, `ResultPath`, `OutputPath`,
+//! `Catch` (`States.Timeout` included), and the intrinsic functions the iteration keeps its
+//! environments' outcomes with ([`crate::asl`]). Each service deploys to its environments in
+//! order (`--environments`), the same image promoted into each after the first, through a gate
+//! where `--approvals` says so: an approval is given `--approval` after it is asked for. The
 //! Lambdas are stood in for by the same core functions the real ones call ([`judge_build`],
 //! [`judge_rollout`], [`decide_rollback`]) with the real [`WaitPolicy`], on a clock that a build,
 //! a rollout and a rollback of the given durations run against; the waits table and the
@@ -47,7 +51,9 @@
 //! - `report`: the estimate, its budgets, the core's worst case, and the text and JSON
 //!   `deltaship cost` prints ([`Estimate`]).
 //!
-//! A test here pins the core's history budget ([`deltaship_core::budget`]) to the walk.
+//! A test here pins the core's history budget ([`deltaship_core::budget`]) to the walk: the
+//! normal deploy, each fallback, the rollback, each promotion into a later environment and its
+//! approval.
 //!
 //! [`judge_build`]: deltaship_core::build::judge_build
 //! [`judge_rollout`]: deltaship_core::rollout::judge_rollout
@@ -74,7 +80,7 @@ pub use report::{
     BUDGET_DOLLARS_PER_SERVICE, BUDGET_EVENTS_ONE_SERVICE_PUSH, BUDGET_EVENTS_PER_SERVICE, Estimate,
     HISTORY_EVENT_LIMIT, WorstCase,
 };
-pub use walk::{AslError, Counts, Events, Scenario, ServiceWalk, Simulation, simulate};
+pub use walk::{AslError, Counts, EnvironmentReached, Events, Scenario, ServiceWalk, Simulation, simulate};
 
 /// Runs `deltaship cost`: exit 0 with the report; bad input (2) when the definition cannot be
 /// read or walked.
@@ -99,6 +105,9 @@ pub fn run(args: &CostArgs) -> Result<ExitCode, CliError> {
         events: args.events,
         lambda_ms: args.lambda_ms,
         lambda_memory_mb: args.lambda_memory_mb,
+        environments: args.environments,
+        approvals: args.approvals,
+        approval_seconds: args.approval,
     };
     let repository = args.repository_services.unwrap_or(args.services);
     let estimate = match Estimate::new(&definition, &scenario, args.services, repository, &Prices::US_EAST_1) {
@@ -122,7 +131,8 @@ fn definition() -> Value {
 #[cfg(test)]
 mod budget {
     use deltaship_core::budget::{
-        EXECUTION_EVENTS, FALLBACK_EVENTS, NORMAL_SERVICE_EVENTS, ROLLBACK_EVENTS, Waits, fallbacks, worst_case_service,
+        APPROVAL_EVENTS, EXECUTION_EVENTS, FALLBACK_EVENTS, NORMAL_SERVICE_EVENTS, PROMOTION_EVENTS, ROLLBACK_EVENTS,
+        Waits, fallbacks, worst_case_service,
     };
 
     use super::*;
@@ -151,6 +161,25 @@ mod budget {
                 "{scenario:?}"
             );
         }
+    }
+
+    /// Each later environment is [`PROMOTION_EVENTS`], and its gate's approval
+    /// [`APPROVAL_EVENTS`], on top of [`NORMAL_SERVICE_EVENTS`]: a job with one promotion through
+    /// a gate, events flowing, approved in time, deploys to both environments in order.
+    #[test]
+    fn a_promotion_is_the_promotion_events_and_its_approval() {
+        let scenario = Scenario { environments: 2, approvals: true, ..Scenario::new(50, 20) };
+        let job = stand_ins::job(&scenario, 0);
+        assert_eq!(job.promotions.len(), 1);
+        assert!(job.promotions[0].approval);
+        let walk = walk(&scenario).service;
+        let environments: Vec<(&str, &str)> =
+            walk.environments.iter().map(|reached| (reached.name.as_str(), reached.outcome.as_str())).collect();
+        assert_eq!(environments, [("env-1", "deployed"), ("env-2", "deployed")]);
+        assert_eq!((walk.outcome.as_deref(), walk.timeouts), (Some("deployed"), 0));
+        assert_eq!(walk.counts.history_events, NORMAL_SERVICE_EVENTS + PROMOTION_EVENTS + APPROVAL_EVENTS);
+        let ungated = self::walk(&Scenario { approvals: false, ..scenario }).service;
+        assert_eq!(ungated.counts.history_events, NORMAL_SERVICE_EVENTS + PROMOTION_EVENTS);
     }
 
     /// deltaship's rollback is [`ROLLBACK_EVENTS`] (Roll back, the choice, the wait for the
@@ -221,18 +250,31 @@ mod budget {
             lost(Scenario { build_timeout_minutes: 5, ..Scenario::new(600, 60) }),
             lost(Scenario { timeout_minutes: 5, ..Scenario::new(60, 600) }),
             Scenario { timeout_minutes: 5, rollback_seconds: 900, ..Scenario::new(60, 600) },
+            Scenario { environments: 3, approvals: true, ..lost(Scenario::new(300, 300)) },
+            Scenario { environments: 2, approvals: true, approval_seconds: 24 * 3600, ..Scenario::new(50, 20) },
+            Scenario { environments: 2, ..lost(Scenario { timeout_minutes: 5, ..Scenario::new(60, 600) }) },
         ];
         for scenario in table {
             let walk = walk(&scenario).service;
             let rolled_back = walk.path.iter().any(|state| state == "Roll back");
-            let bound =
-                NORMAL_SERVICE_EVENTS + FALLBACK_EVENTS * walk.timeouts + ROLLBACK_EVENTS * u64::from(rolled_back);
+            let promoted = walk.path.iter().filter(|state| *state == "Next environment").count() as u64;
+            let approvals = walk.path.iter().filter(|state| *state == "Wait for approval").count() as u64;
+            let bound = NORMAL_SERVICE_EVENTS
+                + FALLBACK_EVENTS * walk.timeouts
+                + ROLLBACK_EVENTS * u64::from(rolled_back)
+                + PROMOTION_EVENTS * promoted
+                + APPROVAL_EVENTS * approvals;
             assert!(
                 walk.counts.history_events <= bound,
                 "{scenario:?}: {} > {bound}: {:?}",
                 walk.counts.history_events,
                 walk.path
             );
+            let worst = worst_case_service(
+                &stand_ins::job(&scenario, 0),
+                Waits { build: scenario.build_wait, rollout: scenario.rollout_wait },
+            );
+            assert!(walk.counts.history_events <= worst, "{scenario:?}: {} > {worst}", walk.counts.history_events);
         }
     }
 }

@@ -90,10 +90,13 @@ impl Dollars {
     }
 }
 
-/// CodePipeline V2 doing the same work: a pipeline per service (source, build, deploy).
+/// CodePipeline V2 doing the same work: a pipeline per service (source, build, a deploy per
+/// environment). A manual approval action's wait is not counted: the comparison leaves it out,
+/// in CodePipeline's favour if it is billed.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct CodePipeline {
-    /// Action minutes of one pipeline run: source (1), build and deploy, each rounded up.
+    /// Action minutes of one pipeline run: source (1), build and a deploy per environment, each
+    /// rounded up.
     pub action_minutes: u64,
     /// One pipeline run.
     pub per_pipeline: f64,
@@ -107,7 +110,8 @@ impl CodePipeline {
     /// CodePipeline V2 for a push deploying `services` of the repository's `repository_services`
     /// (at least `services`): every service's pipeline runs, each action rounded up to a minute.
     pub(super) fn of(scenario: &Scenario, services: u64, repository_services: u64, prices: &Prices) -> Self {
-        let action_minutes = 1 + scenario.build_seconds.div_ceil(60) + scenario.rollout_seconds.div_ceil(60);
+        let deploys = u64::from(scenario.environments.max(1)) * scenario.rollout_seconds.div_ceil(60);
+        let action_minutes = 1 + scenario.build_seconds.div_ceil(60) + deploys;
         let per_pipeline = action_minutes as f64 * prices.codepipeline_action_minute;
         let pipelines = repository_services.max(services);
         Self { action_minutes, per_pipeline, pipelines, per_push: per_pipeline * pipelines as f64 }
@@ -128,6 +132,8 @@ mod tests {
         let rounded = CodePipeline::of(&Scenario::new(61, 1), 1, 1, &Prices::US_EAST_1);
         assert_eq!(rounded.action_minutes, 1 + 2 + 1, "each action rounded up to a minute");
         assert_eq!(CodePipeline::of(&Scenario::new(61, 1), 5, 1, &Prices::US_EAST_1).pipelines, 5);
+        let promoted = Scenario { environments: 3, approvals: true, ..Scenario::new(300, 300) };
+        assert_eq!(CodePipeline::of(&promoted, 1, 1, &Prices::US_EAST_1).action_minutes, 1 + 5 + 3 * 5);
     }
 
     #[test]

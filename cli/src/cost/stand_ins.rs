@@ -21,13 +21,29 @@
 //! wake-waits, for each event EventBridge delivers: queries the records under the event's
 //! resource, looks again for each one, and completes and deletes those the look ends. A callback
 //! task ends at its token's first completion ([`World::completion`]).
+//!
+//! A build exports its image by digest too (`IMAGE_DIGEST`), which the core turns into
+//! `image_by_digest` ([`image_by_digest`]); check-build answers it as `deploy_image` too (as the
+//! real one does: the image by tag only when the build exported no digest), which every
+//! environment deploys.
+//!
+//! request-approval (the "Wait for approval" callback task, a gate before a later environment):
+//! records the wait at its gate and notifies; in the model a person approves
+//! `approval_seconds` after it (`deltaship approve`, which completes the token with
+//! `{"decision": "approved", "by": ..., "comment": null}`, [`deltaship_core::gates::Answer`]).
+//! Counted: its invocation and the task's history events, as for any callback task; the gate's
+//! record in the waits table, the SNS notification and the `SendTaskSuccess` of `deltaship
+//! approve` are not (they cost a few millionths of a dollar, and are not the state machine's).
 
 use std::collections::BTreeMap;
 
-use deltaship_core::build::{BuildSnapshot, IMAGE_URI_VARIABLE, judge_build};
+use deltaship_core::build::{BuildSnapshot, IMAGE_DIGEST_VARIABLE, IMAGE_URI_VARIABLE, image_by_digest, judge_build};
+use deltaship_core::environments::{DEFAULT_APPROVAL_TIMEOUT_HOURS, DEFAULT_ENVIRONMENT, Promotion};
+use deltaship_core::gates::{self, GateRecord};
 use deltaship_core::payloads::{
-    BuildStatus, CheckBuildInput, CheckBuildOutput, CheckRolloutInput, CheckRolloutOutput, DeployInput, RollbackAction,
-    RollbackInput, RollbackOutput, RolledBackBy, RolloutStatus,
+    ApprovalStatus, BuildStatus, CheckBuildInput, CheckBuildOutput, CheckRolloutInput, CheckRolloutOutput, DeployInput,
+    RequestApprovalInput, RequestApprovalOutput, RollbackAction, RollbackInput, RollbackOutput, RolledBackBy,
+    RolloutStatus,
 };
 use deltaship_core::rollout::{Expect, ServiceDeploymentSnapshot, decide_rollback, judge_rollout};
 use deltaship_core::{
@@ -44,6 +60,12 @@ use super::walk::{AslError, Events, Scenario, fail};
 const URL: &str = "u";
 /// The image every build pushes.
 const IMAGE: &str = "registry/service:commit";
+/// The digest every build exports (`IMAGE_DIGEST`).
+const DIGEST: &str = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";
+/// The placeholder of request-approval's ARN.
+const APPROVAL_FUNCTION: &str = "${RequestApprovalFunctionArn}";
+/// Who approves every promotion.
+const APPROVER: &str = "arn:aws:iam::123456789012:user/ops";
 /// The account and region of every ARN.
 const ACCOUNT: &str = "us-east-1:123456789012";
 
@@ -151,7 +173,7 @@ impl World {
     }
 }
 
-/// The service job of service `index`, with the scenario's deadlines.
+/// The service job of service `index`, with the scenario's deadlines and environments.
 pub(super) fn job(scenario: &Scenario, index: u64) -> ServiceJob {
     ServiceJob {
         name: format!("service-{index}"),
@@ -169,7 +191,31 @@ pub(super) fn job(scenario: &Scenario, index: u64) -> ServiceJob {
         build_timeout_minutes: scenario.build_timeout_minutes,
         reasons: Vec::new(),
         more_reasons: 0,
+        environment: environment_name(scenario, 0),
+        pushed_by: None,
+        promotions: (1..scenario.environments.max(1))
+            .map(|at| {
+                let environment = environment_name(scenario, at);
+                Promotion {
+                    cluster: format!("shop-{environment}"),
+                    environment,
+                    approval: scenario.approvals,
+                    approval_timeout_seconds: DEFAULT_APPROVAL_TIMEOUT_HOURS * 3600,
+                    service: format!("service-{index}"),
+                    container: "app".into(),
+                    timeout_minutes: scenario.timeout_minutes,
+                    answer: None,
+                }
+            })
+            .collect(),
+        answer: None,
+        image: None,
     }
+}
+
+/// The name of environment `at` (from 0): `default` when there is one, else `env-1`, `env-2`, ...
+fn environment_name(scenario: &Scenario, at: u32) -> String {
+    if scenario.environments <= 1 { DEFAULT_ENVIRONMENT.to_owned() } else { format!("env-{}", at + 1) }
 }
 
 /// The execution's input for a push of `services` alike services, as detect-changes starts it.
@@ -213,8 +259,14 @@ pub(super) fn answer(
         "${DeployServiceFunctionArn}" => deploy_service(input().parse()?, scenario, now_ms, world),
         "${CheckRolloutFunctionArn}" => check_rollout(&input().parse()?, scenario, now_ms, world),
         "${RollbackServiceFunctionArn}" => rollback_service(name, input().parse()?, scenario, now_ms, world),
+        APPROVAL_FUNCTION => request_approval(&input().parse()?, scenario, now_ms, world),
         other => fail(format!("state {name:?}: the cost model has no stand-in for the function {other:?}")),
     }
+}
+
+/// Whether the Task `state` is an approval's wait (request-approval's callback task).
+pub(super) fn is_approval(state: &Value) -> bool {
+    state.pointer("/Parameters/FunctionName").and_then(Value::as_str) == Some(APPROVAL_FUNCTION)
 }
 
 /// A function's payload, to be read as its input type.
@@ -277,6 +329,8 @@ fn start_build(job: &ServiceJob, scenario: &Scenario, now_ms: u64, world: &mut W
         wait_seconds: scenario.build_wait.next_before(0, remaining(deadline, now)),
         phase: None,
         image: None,
+        image_by_digest: None,
+        deploy_image: None,
         build_url: URL.into(),
         logs_url: None,
     })
@@ -310,7 +364,7 @@ fn look_at_build(
         id: input.build_id.clone(),
         arn: Some(input.build_arn.clone()),
         status: if ran_ms >= scenario.build_seconds * 1000 { "SUCCEEDED" } else { "IN_PROGRESS" }.into(),
-        exported: vec![(IMAGE_URI_VARIABLE.into(), IMAGE.into())],
+        exported: vec![(IMAGE_URI_VARIABLE.into(), IMAGE.into()), (IMAGE_DIGEST_VARIABLE.into(), DIGEST.into())],
         elapsed_seconds: ran_ms / 1000,
         ..BuildSnapshot::default()
     };
@@ -323,6 +377,8 @@ fn look_at_build(
         wait_seconds: 0,
         phase: None,
         image: None,
+        image_by_digest: None,
+        deploy_image: None,
         build_url: URL.into(),
         logs_url: None,
     };
@@ -339,12 +395,17 @@ fn look_at_build(
             output.phase = phase;
             Looked::Pending(serialized(&output)?)
         }
-        BuildVerdict::Succeeded { image } => {
-            world.build_seen_at_ms.get_or_insert(now_ms);
-            output.status = BuildStatus::Succeeded;
-            output.image = Some(image);
-            Looked::Done(serialized(&output)?)
-        }
+        BuildVerdict::Succeeded { image } => match image_by_digest(&snapshot, &image) {
+            Ok(by_digest) => {
+                world.build_seen_at_ms.get_or_insert(now_ms);
+                output.status = BuildStatus::Succeeded;
+                output.deploy_image = Some(by_digest.clone().unwrap_or_else(|| image.clone()));
+                output.image = Some(image);
+                output.image_by_digest = by_digest;
+                Looked::Done(serialized(&output)?)
+            }
+            Err(failure) => Looked::of_failure(&failure),
+        },
         BuildVerdict::Failed(failure) => Looked::of_failure(&failure),
     })
 }
@@ -475,6 +536,43 @@ fn rollback_service(
     })
 }
 
+/// request-approval: the wait is recorded at its gate and announced; the person approving
+/// completes its token `approval_seconds` from now (the callback task times out first if that
+/// is past the environment's `approval_timeout_hours`: `not_promoted`). It answers the recorded
+/// wait; the task's result is the token's completion.
+fn request_approval(
+    input: &RequestApprovalInput,
+    scenario: &Scenario,
+    now_ms: u64,
+    world: &mut World,
+) -> Result<Answer, AslError> {
+    let now = seconds(now_ms);
+    let record = GateRecord {
+        repository: input.repository.clone(),
+        service: input.name.clone(),
+        environment: input.environment.clone(),
+        commit: input.commit.to_string(),
+        execution: input.execution.clone(),
+        pushed_at: input.pushed_at,
+        pushed_by: input.pushed_by.clone().unwrap_or_default(),
+        image: input.image.clone(),
+        token: input.task_token.clone(),
+        requested_at: now,
+        expires_at: now + i64::from(input.timeout_seconds),
+    };
+    let approved = gates::Answer::Approved { by: APPROVER.into(), comment: None };
+    let approved_ms = now_ms.saturating_add(scenario.approval_seconds.saturating_mul(1000));
+    world.complete(&input.task_token, approved_ms, Ok(serialized(&approved)?));
+    answered(&RequestApprovalOutput {
+        status: ApprovalStatus::Waiting,
+        gate: record.resource(),
+        waiter: record.waiter(),
+        expires_at: record.expires_at,
+        superseded: Vec::new(),
+        notified: true,
+    })
+}
+
 /// check-build's and check-rollout's answer: the look in look mode (no `token`); in wait mode the
 /// wait's record (made from the token) is stored, and the look settles the wait if it ends it.
 fn look_or_wait(
@@ -590,6 +688,8 @@ mod tests {
         assert_eq!(waiting.status, BuildStatus::InProgress);
         let built: CheckBuildOutput = parsed(ask("${CheckBuildFunctionArn}", look(&started, Some("token-2")), 301_000));
         assert_eq!((built.status, built.image.as_deref()), (BuildStatus::Succeeded, Some(IMAGE)));
+        assert_eq!(built.image_by_digest, Some(format!("registry/service@{DIGEST}")));
+        assert_eq!(built.deploy_image, built.image_by_digest, "every environment deploys the image by digest");
         let deploy = json!(DeployInput {
             name: "service-0".into(),
             cluster: "shop".into(),
@@ -624,6 +724,46 @@ mod tests {
         let names: Vec<&str> = input.services.iter().map(|job| job.name.as_str()).collect();
         assert_eq!(names, ["service-0", "service-1"]);
         assert_eq!((input.services[1].timeout_minutes, input.services[1].build_timeout_minutes), (30, 60));
+    }
+
+    /// request-approval records the wait and answers it recorded; the token is completed with
+    /// `deltaship approve`'s answer `approval_seconds` later.
+    #[test]
+    fn an_approval_is_given_after_the_scenarios_delay() {
+        let scenario = Scenario { environments: 2, approvals: true, approval_seconds: 900, ..Scenario::new(60, 60) };
+        let job = job(&scenario, 3);
+        assert_eq!((job.environment.as_str(), job.promotions[0].environment.as_str()), ("env-1", "env-2"));
+        let payload = json!({
+            "task_token": "token-9",
+            "repository": job.repository,
+            "branch": job.branch,
+            "name": job.name,
+            "environment": "env-2",
+            "commit": job.commit,
+            "pushed_at": 1_700_000_000,
+            "pushed_by": null,
+            "execution": job.execution,
+            "image": format!("registry/service@{DIGEST}"),
+            "timeout_seconds": 86_400,
+        });
+        let mut world = World::default();
+        let state = json!({
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Parameters": { "FunctionName": APPROVAL_FUNCTION }
+        });
+        assert!(is_approval(&state));
+        let waiting: RequestApprovalOutput =
+            parsed(answer("Wait for approval", &state, &payload, &scenario, 5_000, &mut world).unwrap());
+        assert_eq!(waiting.gate, "gate#monorepo#service-3#env-2");
+        assert_eq!(waiting.waiter, format!("001700000000#{}", "0".repeat(40)));
+        assert_eq!((waiting.status, waiting.expires_at), (ApprovalStatus::Waiting, 5 + 86_400));
+        let done = world.completion("token-9").unwrap();
+        assert_eq!(done.at_ms, 5_000 + 900_000);
+        let approved = json!({ "decision": "approved", "by": "arn:aws:iam::123456789012:user/ops", "comment": null });
+        assert_eq!(done.answer, Ok(approved));
+        let error = answer("t", &state, &json!({ "task_token": "t" }), &scenario, 0, &mut world).unwrap_err();
+        assert!(error.0.contains("cannot read its payload"), "{error}");
     }
 
     /// Past its deadline a rollout is a `DeadlineExceeded` error; rollback-service stops it with a

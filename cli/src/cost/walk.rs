@@ -2,15 +2,24 @@
 //! which (Task, Wait, Choice, Pass, Map, Succeed and Fail; `Catch`), at what time on the
 //! simulated clock (Waits, each invocation's duration, callback tasks waiting for their token or
 //! their timeout, a Map's iterations side by side), and what each state counts (transitions,
-//! invocations, history events). The data the states read and write follows [`crate::asl`]'s
-//! paths (and the context object's `$$.Task.Token`); the Lambdas' answers, the waits table and
-//! the events are [`super::stand_ins`]' and [`super::waits`]'.
+//! invocations, history events). The data the states read and write follows [`crate::asl`]:
+//! its paths and intrinsic functions (and the context object's `$$.Task.Token`), `ResultPath`,
+//! then `OutputPath` (on a Pass, a Task that succeeded, a Map, a Choice, a Wait or a Succeed;
+//! `InputPath` is beyond the model, an error), and its Choice rules. A caught error goes into the
+//! state's input at the catcher's `ResultPath`, and that is what the catcher's `Next` gets (the
+//! Step Functions developer guide, "Error handling in Step Functions", "Error output": the error
+//! output "is added to the input ... Then, the entire input is sent to" the catcher's `Next`; the
+//! state's `OutputPath` plays no part). The Lambdas' answers, the waits table and the events are
+//! [`super::stand_ins`]' and [`super::waits`]'.
 //!
 //! A callback task (`arn:aws:states:::lambda:invoke.waitForTaskToken`) invokes its function with
 //! a new token, then waits: it ends with the token's first completion (by the function itself,
 //! or by wake-waits on an event), or fails with `States.Timeout` when its `TimeoutSeconds`
 //! (or `TimeoutSecondsPath`), counted from its start, pass first; its `Catch` takes it from there.
-//! A completion that comes too late finds the token closed and changes nothing.
+//! A completion that comes too late finds the token closed and changes nothing. An approval
+//! (request-approval's callback task) is completed by the person approving, `approval_seconds`
+//! after it was asked for ([`Scenario::approval_seconds`]), unless its timeout (the environment's
+//! `approval_timeout_hours`) passes first: `not_promoted`.
 
 use deltaship_core::WaitPolicy;
 use serde::Serialize;
@@ -64,6 +73,13 @@ pub struct Scenario {
     pub lambda_ms: u64,
     /// The Lambdas' memory in MB.
     pub lambda_memory_mb: u64,
+    /// The environments each service deploys to, in order (1: the one-environment case); each
+    /// after the first is a promotion of the image the build produced.
+    pub environments: u32,
+    /// Whether each environment after the first waits for an approval.
+    pub approvals: bool,
+    /// Seconds after it is asked for that each approval is given (`deltaship approve`).
+    pub approval_seconds: u64,
 }
 
 fn policy<S: serde::Serializer>(policy: &WaitPolicy, serializer: S) -> Result<S::Ok, S::Error> {
@@ -72,7 +88,9 @@ fn policy<S: serde::Serializer>(policy: &WaitPolicy, serializer: S) -> Result<S:
 
 impl Scenario {
     /// `build` and `rollout` seconds with the Lambdas' default wait policies, the manifest's
-    /// default deadlines, 5-minute rollbacks, events flowing, and 200 ms invocations at 128 MB.
+    /// default deadlines, 5-minute rollbacks, events flowing, 200 ms invocations at 128 MB, and
+    /// one environment (approvals, where a scenario has later environments that need them,
+    /// given after 10 minutes).
     pub fn new(build_seconds: u64, rollout_seconds: u64) -> Self {
         Self {
             build_seconds,
@@ -85,6 +103,9 @@ impl Scenario {
             events: Events::Flowing,
             lambda_ms: 200,
             lambda_memory_mb: 128,
+            environments: 1,
+            approvals: false,
+            approval_seconds: 600,
         }
     }
 
@@ -154,7 +175,8 @@ pub struct ServiceWalk {
     pub build_checks: u64,
     /// check-rollout's invocations (waits and looks, the rollback's included).
     pub rollout_checks: u64,
-    /// Callback waits that ended by their fallback timeout (`States.Timeout`).
+    /// Callback waits that ended by their fallback timeout (`States.Timeout`); an approval that
+    /// times out is not one (it ends the environment `not_promoted`, no look follows).
     pub timeouts: u64,
     /// When the build was seen done, in seconds after the iteration started.
     pub build_seen_at: Option<u64>,
@@ -164,6 +186,32 @@ pub struct ServiceWalk {
     pub path: Vec<String>,
     /// The outcome the iteration ended with (`deployed`, `rolled_back`, ...), if it set one.
     pub outcome: Option<String>,
+    /// Each environment's outcome, in pipeline order, as the iteration's outcome lists them
+    /// (`environments`; empty when the build failed).
+    pub environments: Vec<EnvironmentReached>,
+}
+
+/// One environment of a service's outcome: its name and what became of the service there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnvironmentReached {
+    /// The environment.
+    pub name: String,
+    /// Its outcome (`deployed`, `rejected`, `not_promoted`, ...).
+    pub outcome: String,
+}
+
+impl EnvironmentReached {
+    /// The `environments` of an iteration's output (entries without a name and an outcome are
+    /// left out: a changed definition may write anything).
+    fn of(output: &Value) -> Vec<Self> {
+        let entries = output.get("environments").and_then(Value::as_array).into_iter().flatten();
+        entries
+            .filter_map(|entry| {
+                let field = |key: &str| entry.get(key).and_then(Value::as_str).map(ToOwned::to_owned);
+                Some(Self { name: field("name")?, outcome: field("outcome")? })
+            })
+            .collect()
+    }
 }
 
 /// A whole execution for a push of some services, all alike.
@@ -248,17 +296,23 @@ impl Walker<'_> {
                 return fail(format!("{label}: more than {MAX_TRANSITIONS} transitions; does it ever end?"));
             }
             world.deliver_until(clock, self.scenario)?;
-            let next = match state.get("Type").and_then(Value::as_str).unwrap_or("") {
+            if state.get("InputPath").is_some() {
+                return fail(format!("state {name:?}: the cost model does not know InputPath"));
+            }
+            let kind = state.get("Type").and_then(Value::as_str).unwrap_or("");
+            let next = match kind {
                 "Task" => {
                     let (result, ended_ms) = self.task(&name, state, &data, clock, &mut world)?;
                     clock = ended_ms;
                     match result {
                         Ok(result) => {
                             asl::apply_result(state, &mut data, result).map_err(at(&name))?;
+                            data = asl::output(data, state.get("OutputPath")).map_err(at(&name))?;
                             next_of(state, &name)?
                         }
                         Err((error, cause)) => {
-                            timeouts += u64::from(error == "States.Timeout");
+                            // An approval's timeout is its end (not_promoted), not a fallback.
+                            timeouts += u64::from(error == "States.Timeout" && !stand_ins::is_approval(state));
                             let catcher = catcher(state, &error).ok_or_else(|| {
                                 AslError(format!("state {name:?}: nothing catches {error} ({cause})"))
                             })?;
@@ -273,18 +327,25 @@ impl Walker<'_> {
                     let seconds = seconds_of(state, &data, "Seconds", &name)?
                         .ok_or_else(|| AslError(format!("state {name:?}: no whole number of seconds to wait")))?;
                     clock += seconds * 1000;
+                    data = asl::output(data, state.get("OutputPath")).map_err(at(&name))?;
                     next_of(state, &name)?
                 }
                 "Choice" => {
                     self.counts.history_events += 2;
-                    Some(choose(state, &data, &name)?)
+                    let next = choose(state, &data, &name)?;
+                    data = asl::output(data, state.get("OutputPath")).map_err(at(&name))?;
+                    Some(next)
                 }
                 "Pass" => {
                     self.counts.history_events += 2;
-                    if let Some(parameters) = state.get("Parameters") {
-                        let result = asl::evaluate(parameters, &data).map_err(at(&name))?;
-                        asl::set_result(&mut data, state.get("ResultPath"), result).map_err(at(&name))?;
-                    }
+                    // Its result: Parameters filled in, else its Result, else its input as it is.
+                    let result = match (state.get("Parameters"), state.get("Result")) {
+                        (Some(parameters), _) => asl::evaluate(parameters, &data).map_err(at(&name))?,
+                        (None, Some(result)) => result.clone(),
+                        (None, None) => data.clone(),
+                    };
+                    asl::set_result(&mut data, state.get("ResultPath"), result).map_err(at(&name))?;
+                    data = asl::output(data, state.get("OutputPath")).map_err(at(&name))?;
                     next_of(state, &name)?
                 }
                 "Map" => {
@@ -292,10 +353,12 @@ impl Walker<'_> {
                     let (outputs, finished) = self.map(&name, state, &data, clock)?;
                     clock = finished;
                     asl::set_result(&mut data, state.get("ResultPath"), Value::Array(outputs)).map_err(at(&name))?;
+                    data = asl::output(data, state.get("OutputPath")).map_err(at(&name))?;
                     next_of(state, &name)?
                 }
                 "Succeed" => {
                     self.counts.history_events += 2;
+                    data = asl::output(data, state.get("OutputPath")).map_err(at(&name))?;
                     None
                 }
                 "Fail" => {
@@ -306,6 +369,9 @@ impl Walker<'_> {
                     return fail(format!("state {name:?}: the cost model does not know states of type {other:?}"));
                 }
             };
+            if kind == "Fail" && state.get("OutputPath").is_some() {
+                return fail(format!("state {name:?}: a Fail state has no OutputPath"));
+            }
             if let Some(next) = next {
                 name = next;
                 continue;
@@ -365,7 +431,10 @@ impl Walker<'_> {
         let timeout_ms = timeout_seconds.map(|seconds| started_ms + seconds * 1000);
         loop {
             if let Some(done) = world.completion(token).filter(|done| timeout_ms.is_none_or(|at| done.at_ms < at)) {
-                return Ok((done.answer.clone(), done.at_ms));
+                let (answer, at_ms) = (done.answer.clone(), done.at_ms);
+                // A completion set ahead (an approval) comes after the events due before it.
+                world.deliver_until(at_ms, self.scenario)?;
+                return Ok((answer, at_ms));
             }
             match (world.next_event_at(), timeout_ms) {
                 (Some(next), _) if timeout_ms.is_none_or(|at| next < at) => {
@@ -414,6 +483,7 @@ impl Walker<'_> {
                 build_seen_at: run.world.build_seen_at_ms.map(elapsed),
                 finished_at: elapsed(run.clock_ms),
                 outcome: run.output.get("outcome").and_then(Value::as_str).map(ToOwned::to_owned),
+                environments: EnvironmentReached::of(&run.output),
                 path: run.path,
             });
             outputs.push(run.output);
@@ -490,25 +560,21 @@ fn catcher<'v>(state: &'v Value, error: &str) -> Option<&'v Value> {
     })
 }
 
-/// A Choice state's next state for `data`.
+/// A Choice state's next state for `data`: the `Next` of its first rule that holds
+/// ([`asl::rule_holds`]), or its `Default`.
 fn choose(state: &Value, data: &Value, name: &str) -> Result<String, AslError> {
-    for rule in state.get("Choices").and_then(Value::as_array).into_iter().flatten() {
-        let variable = text(rule, "Variable", &format!("a choice of {name:?}"))?;
-        let value = asl::read(data, variable).map_err(at(name))?;
-        let matched = if let Some(expected) = rule.get("StringEquals").or_else(|| rule.get("BooleanEquals")) {
-            value.as_ref() == Some(expected)
-        } else if let Some(expected) = rule.get("NumericEquals") {
-            value.as_ref().and_then(Value::as_f64).is_some_and(|value| Some(value) == expected.as_f64())
-        } else {
-            return fail(format!(
-                "state {name:?}: the cost model knows StringEquals, BooleanEquals and NumericEquals only"
-            ));
-        };
-        if matched {
+    let rules = state
+        .get("Choices")
+        .and_then(Value::as_array)
+        .filter(|rules| !rules.is_empty())
+        .ok_or_else(|| AslError(format!("state {name:?}: a Choice state needs a non-empty Choices list")))?;
+    for rule in rules {
+        if asl::rule_holds(rule, data).map_err(at(name))? {
             return text(rule, "Next", &format!("a choice of {name:?}")).map(ToOwned::to_owned);
         }
     }
-    text(state, "Default", &format!("state {name:?}")).map(ToOwned::to_owned)
+    // No Default and no rule that holds: Step Functions fails the execution (States.NoChoiceMatched).
+    text(state, "Default", &format!("state {name:?} (States.NoChoiceMatched)")).map(ToOwned::to_owned)
 }
 
 #[cfg(test)]
@@ -530,20 +596,23 @@ mod tests {
     ///
     /// 5 + 5 minutes, events flowing: the build's waits time out at 60, 120 and 240 s, the fourth
     /// (240 s long) ends with the build's event at 300 s; the rollout's at 30, 60, 120 and 240 s,
-    /// the fifth with its event. Transitions: Start build, 4 waits, 3 looks, 3 choices; Deploy, 5
-    /// waits, 4 looks, 4 choices; Deployed: 26. Lambda tasks: 1 + 7 + 1 + 9. Events: 3.
-    /// History: 2 + 5 + (4 × 6 + 3 × 5 + 3 × 2) + 5 + (5 × 6 + 4 × 5 + 4 × 2) + 2 = 117.
+    /// the fifth with its event. Transitions: Built already?, Start build, 4 waits, 3 looks, 3
+    /// choices; Deploy, 5 waits, 4 looks, 4 choices; Deployed, Record environment, Record the
+    /// first environment, Next environment?, Service done: 31. Lambda tasks: 1 + 7 + 1 + 9.
+    /// Events: 3. History: 2 + 2 + 5 + (4 × 6 + 3 × 5 + 3 × 2) + 5 + (5 × 6 + 4 × 5 + 4 × 2) +
+    /// 5 × 2 = 127.
     ///
     /// Events lost: every wait times out (the build's fourth at 8m01s, whose look sees it done;
-    /// the rollout's fifth at 16m03s): 9 × (wait, look, choice), 131 history events.
+    /// the rollout's fifth at 16m03s): 9 × (wait, look, choice), 141 history events.
     ///
     /// A rollout past its 5-minute deadline (events flowing): its waits time out at 30, 60, 120,
     /// 240 s and at the deadline; the look then fails (`DeadlineExceeded`): Roll back, Rolled
     /// back?, 5 waits for the rollback (its deadline 5 minutes on), the look at that deadline
-    /// sees it rolled back: Rollback done?, Rolled back.
+    /// sees it rolled back: Rollback done?, Rolled back; then the outcome is recorded as a
+    /// deployed one's is.
     ///
-    /// A build past its 5-minute deadline: 4 waits, 4 looks (the last fails), 3 choices, Build
-    /// failed; its event comes later, finds the stale record and deletes it.
+    /// A build past its 5-minute deadline: Built already?, 4 waits, 4 looks (the last fails), 3
+    /// choices, Build failed; its event comes later, finds the stale record and deletes it.
     #[test]
     fn walks_table() {
         let late_rollout = Scenario { timeout_minutes: 5, ..scenario(300, 600) };
@@ -552,12 +621,12 @@ mod tests {
         // rollout looks, outcome, done at)
         type Row<'a> = (&'a str, Scenario, [u64; 8], &'a str, &'a str);
         let table: Vec<Row<'_>> = vec![
-            ("5+5 min, events flowing", scenario(300, 300), [26, 18, 3, 117, 7, 7, 9, 600], "deployed", "10m00s"),
-            ("5+5 min, events lost", lost(scenario(300, 300)), [30, 20, 0, 131, 9, 8, 10, 963], "deployed", "16m03s"),
-            ("50 s build, 20 s rollout", scenario(50, 20), [5, 4, 3, 26, 0, 1, 1, 70], "deployed", "1m10s"),
-            ("the same, events lost", lost(scenario(50, 20)), [9, 6, 0, 40, 2, 2, 2, 90], "deployed", "1m30s"),
-            ("rollout past its deadline", late_rollout, [44, 30, 4, 194, 13, 7, 20, 900], "rolled_back", ""),
-            ("build past its deadline", late_build, [13, 9, 1, 59, 4, 8, 0, 301], "build_failed", ""),
+            ("5+5 min, events flowing", scenario(300, 300), [31, 18, 3, 127, 7, 7, 9, 600], "deployed", "10m00s"),
+            ("5+5 min, events lost", lost(scenario(300, 300)), [35, 20, 0, 141, 9, 8, 10, 963], "deployed", "16m03s"),
+            ("50 s build, 20 s rollout", scenario(50, 20), [10, 4, 3, 36, 0, 1, 1, 70], "deployed", "1m10s"),
+            ("the same, events lost", lost(scenario(50, 20)), [14, 6, 0, 50, 2, 2, 2, 90], "deployed", "1m30s"),
+            ("rollout past its deadline", late_rollout, [49, 30, 4, 204, 13, 7, 20, 900], "rolled_back", ""),
+            ("build past its deadline", late_build, [14, 9, 1, 61, 4, 8, 0, 301], "build_failed", ""),
         ];
         for (name, scenario, expected, outcome, _) in table {
             let walk = simulate(&definition(), &scenario, 1).unwrap().service;
@@ -583,8 +652,8 @@ mod tests {
     }
 
     /// With the default policies (a flat 600 s), a build and a rollout that end within 10
-    /// minutes are seen by their events alone: no fallback, the normal path's 5 transitions and
-    /// 26 history events. A longer one is looked at once per 10 minutes; with events lost, each
+    /// minutes are seen by their events alone: no fallback, the normal path's 10 transitions and
+    /// 36 history events. A longer one is looked at once per 10 minutes; with events lost, each
     /// wait ends at its first timeout.
     #[test]
     fn walks_with_the_default_waits() {
@@ -592,9 +661,9 @@ mod tests {
         // (name, scenario, [transitions, Lambda tasks, wake-ups, events, timeouts, build looks,
         // rollout looks, done at])
         let table = [
-            ("5+5 min, events flowing", defaults(300, 300), [5, 4, 3, 26, 0, 1, 1, 600]),
-            ("5+5 min, events lost", lost(defaults(300, 300)), [9, 6, 0, 40, 2, 2, 2, 1200]),
-            ("25 min build, events flowing", defaults(1500, 300), [11, 8, 3, 52, 2, 5, 1, 1800]),
+            ("5+5 min, events flowing", defaults(300, 300), [10, 4, 3, 36, 0, 1, 1, 600]),
+            ("5+5 min, events lost", lost(defaults(300, 300)), [14, 6, 0, 50, 2, 2, 2, 1200]),
+            ("25 min build, events flowing", defaults(1500, 300), [16, 8, 3, 62, 2, 5, 1, 1800]),
         ];
         for (name, scenario, expected) in table {
             let walk = simulate(&definition(), &scenario, 1).unwrap().service;
@@ -624,8 +693,8 @@ mod tests {
         assert_eq!(one.end, "All services deployed");
         let hundred = simulate(&definition(), &scenario(300, 300), 100).unwrap();
         assert_eq!(hundred.overhead, one.overhead);
-        assert_eq!(hundred.total.transitions, 100 * 26 + 5);
-        assert_eq!(hundred.total.history_events, 100 * 117 + 14);
+        assert_eq!(hundred.total.transitions, 100 * 31 + 5);
+        assert_eq!(hundred.total.history_events, 100 * 127 + 14);
         assert_eq!(hundred.total.wake_invocations, 100 * 3);
         let failed = simulate(&definition(), &Scenario { timeout_minutes: 5, ..scenario(300, 600) }, 2).unwrap();
         assert_eq!(failed.end, "Some services failed");
@@ -642,16 +711,17 @@ mod tests {
         let walk = simulate(&fixed, &scenario(300, 300), 1).unwrap().service;
         // The build's wait outlasts the build: only the rollout's 4 fallbacks are left.
         assert_eq!((walk.timeouts, walk.build_checks), (4, 1));
-        assert_eq!(walk.counts.history_events, 117 - 3 * 13);
+        assert_eq!(walk.counts.history_events, 127 - 3 * 13);
 
         let mut extra = definition();
         let states = extra.pointer_mut(states).unwrap();
-        states["Deployed"]["End"] = json!(false);
-        states["Deployed"]["Next"] = json!("Note");
+        states["Service done"].as_object_mut().unwrap().remove("End");
+        states["Service done"]["Next"] = json!("Note");
         states["Note"] = json!({ "Type": "Pass", "End": true });
         let walk = simulate(&extra, &scenario(300, 300), 1).unwrap().service;
-        assert_eq!(walk.counts.transitions, 27);
+        assert_eq!(walk.counts.transitions, 32);
         assert_eq!(walk.path.last().map(String::as_str), Some("Note"));
+        assert_eq!(walk.outcome.as_deref(), Some("deployed"), "a Pass passes its input on");
     }
 
     #[test]
@@ -689,11 +759,31 @@ mod tests {
                 "outside a .waitForTaskToken task",
             ),
             (format!("{processor}/Deploy/Parameters/Payload"), json!({ "name": 1 }), "cannot read its payload"),
+            (
+                format!("{processor}/Next environment?/Choices/0/And/0/Variable"),
+                json!("$.last.missing"),
+                "its Variable $.last.missing does not exist (Step Functions fails the execution: States.Runtime)",
+            ),
+            (
+                format!("{processor}/Record the first environment/Parameters/count.$"),
+                json!("States.ArrayLenght($.promotions)"),
+                "deltaship knows no States.ArrayLenght",
+            ),
+            (format!("{processor}/Record environment/Choices"), json!([]), "needs a non-empty Choices list"),
             ("/StartAt".to_owned(), json!(7), "no StartAt"),
         ];
         for (pointer, value, message) in table {
             let error = edit(&pointer, value, &normal);
             assert!(error.contains(message), "{pointer}: {error}");
+        }
+        // Promote passes on the merged state alone (its OutputPath): a second environment walks it.
+        let promoted = Scenario { environments: 2, ..normal };
+        let output_path = format!("{processor}/Promote/OutputPath");
+        for (value, message) in
+            [(json!("$.nothing"), "$.nothing does not exist"), (json!(3), "OutputPath 3 is not a path")]
+        {
+            let error = edit(&output_path, value, &promoted);
+            assert!(error.contains(message), "{output_path}: {error}");
         }
         let mut endless = definition();
         endless
@@ -716,9 +806,62 @@ mod tests {
         let error = walked(&uncaught, &Scenario { timeout_minutes: 5, ..scenario(300, 600) });
         assert!(error.contains("nothing catches DeadlineExceeded"), "{error}");
 
+        let mut filtered = definition();
+        let deployed = filtered.pointer_mut(&format!("{processor}/Deployed")).unwrap();
+        deployed["InputPath"] = json!("$.rollout");
+        let error = walked(&filtered, &normal);
+        assert!(error.contains("does not know InputPath"), "{error}");
+
         let mut looping = definition();
         *looping.pointer_mut(&format!("{processor}/Deploy/Next")).unwrap() = json!("Start build");
         let error = walked(&looping, &scenario(30, 30));
         assert!(error.contains("does it ever end?"), "{error}");
+    }
+
+    /// A service promoted into later environments: the same deploy states again for each, after
+    /// its approval when it has a gate (given `approval_seconds` after it is asked for); an
+    /// approval that does not come within the environment's timeout ends it `not_promoted`, and
+    /// the service with it.
+    #[test]
+    fn promotions_walk_the_deploy_again_after_their_approval() {
+        let promoted = |environments: u32, approvals: bool, approval_seconds: u64| Scenario {
+            environments,
+            approvals,
+            approval_seconds,
+            ..Scenario::new(50, 20)
+        };
+        let reached = |walk: &ServiceWalk| -> Vec<(String, String)> {
+            walk.environments.iter().map(|reached| (reached.name.clone(), reached.outcome.clone())).collect()
+        };
+        let pair = |name: &str, outcome: &str| (name.to_owned(), outcome.to_owned());
+
+        let one = simulate(&definition(), &Scenario::new(50, 20), 1).unwrap().service;
+        assert_eq!(reached(&one), [pair("default", "deployed")]);
+
+        // Two environments, the second through a gate approved after 10 minutes: the build, a
+        // rollout, the approval, a rollout.
+        let gated = simulate(&definition(), &promoted(2, true, 600), 1).unwrap().service;
+        assert_eq!(reached(&gated), [pair("env-1", "deployed"), pair("env-2", "deployed")]);
+        assert_eq!(gated.outcome.as_deref(), Some("deployed"));
+        assert_eq!(figures(&gated), [10 + 10, 4 + 3, 3 + 2, 36 + 25 + 6, 0, 1, 2, 50 + 20 + 600 + 20 + 1]);
+        let approval = gated.path.iter().position(|state| state == "Wait for approval").unwrap();
+        assert_eq!(gated.path[approval + 1], "Promote");
+
+        // Without a gate: straight on.
+        let ungated = simulate(&definition(), &promoted(3, false, 600), 1).unwrap().service;
+        assert_eq!(
+            reached(&ungated),
+            [pair("env-1", "deployed"), pair("env-2", "deployed"), pair("env-3", "deployed")]
+        );
+        assert_eq!(ungated.counts.history_events, 36 + 2 * 25);
+        assert!(!ungated.path.iter().any(|state| state == "Wait for approval"));
+
+        // An approval past the 24-hour timeout: not promoted, and not a fallback.
+        let late = simulate(&definition(), &promoted(3, true, 24 * 3600), 1).unwrap();
+        assert_eq!(reached(&late.service), [pair("env-1", "deployed"), pair("env-2", "not_promoted")]);
+        assert_eq!(late.service.outcome.as_deref(), Some("not_promoted"));
+        assert_eq!(late.service.timeouts, 0);
+        assert_eq!(late.service.finished_at, 50 + 20 + 24 * 3600);
+        assert_eq!(late.end, "Some services failed");
     }
 }

@@ -26,7 +26,8 @@ pub struct RunArgs {
     /// Output format: text (progress on stderr, the execution on stdout) or one JSON document
     /// {"execution", "executions", "status", "duration_seconds", "history_events", "aws_calls",
     /// "services": [{"name", "outcome", "task_definition", "image", "error", "strategy",
-    /// "deployment", "rolled_back_by", "build_seconds", "rollout_seconds"}]}.
+    /// "deployment", "rolled_back_by", "build_seconds", "rollout_seconds", "environments":
+    /// [{"name", "outcome", "image", ...}]}]}.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Make SERVICE's build fail, as CodeBuild reports a failed buildspec command (repeatable).
@@ -64,6 +65,15 @@ pub struct RunArgs {
     /// Seconds the execution may take before it is stopped.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub timeout: u64,
+    /// Approve SERVICE's promotion into ENV (every environment with an approval when no @ENV) as
+    /// it reaches the gate (repeatable). A gate nobody answers waits: the command to answer it
+    /// is printed.
+    #[arg(long, value_name = "SERVICE[@ENV]")]
+    pub approve: Vec<super::answers::GateRule>,
+    /// Reject SERVICE's promotion into ENV (every environment with an approval when no @ENV):
+    /// that environment keeps its revision, the outcome is `rejected` (repeatable).
+    #[arg(long, value_name = "SERVICE[@ENV]")]
+    pub reject: Vec<super::answers::GateRule>,
 }
 
 /// Runs `deltaship local run`: exit 0 when the execution succeeded or nothing was to deploy, 1
@@ -84,7 +94,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         build_seconds,
         rollout_seconds,
         timeout,
+        approve,
+        reject,
     } = args;
+    let gates = super::answers::GateRules { approve, reject };
+    gates.check().map_err(CliError::bad_input)?;
     let definition = match state_machine.as_deref().map(std::fs::read_to_string).transpose() {
         Ok(definition) => definition,
         Err(error) => {
@@ -113,6 +127,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         drop_events,
         definition,
         timeout: Duration::from_secs(timeout),
+        gates,
     };
     let text = format == Format::Text;
     let report = runtime.block_on(async {

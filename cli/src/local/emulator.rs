@@ -10,7 +10,7 @@
 //! | call | moto answers | the emulator makes it |
 //! |------|--------------|-----------------------|
 //! | `StartBuild` | a build, ignoring `environmentVariablesOverride` and `idempotencyToken` | the build with the overrides in its environment; the same build again for a token seen before |
-//! | `BatchGetBuilds` | every build `SUCCEEDED` at the first look | `IN_PROGRESS` for [`Emulator::build_seconds`], then `SUCCEEDED` exporting `IMAGE_URI` (as the sample buildspecs do), or `FAILED` in phase `BUILD` for a project in [`Faults::fail_build`] |
+//! | `BatchGetBuilds` | every build `SUCCEEDED` at the first look | `IN_PROGRESS` for [`Emulator::build_seconds`], then `SUCCEEDED` exporting `IMAGE_URI` and `IMAGE_DIGEST` (as the sample buildspecs do), or `FAILED` in phase `BUILD` for a project in [`Faults::fail_build`] |
 //! | `CreateService`, `UpdateService`, `DescribeServices` | the service without its deployment configuration (moto drops it) and with deployments that never progress | the service as the [`Deployments`] model shows it: `currentServiceDeployment`, `deploymentConfiguration` (the strategy `--strategy` asks for), `deploymentController`, `deployments[]` |
 //! | `DescribeServiceDeployments`, `ListServiceDeployments`, `StopServiceDeployment` | nothing (moto has none of them) | answered by the [`Deployments`] model: each strategy progresses as ECS documents it, a fault (`--fail-rollout`) ends in ECS's rollback |
 //!
@@ -171,7 +171,13 @@ impl Emulator {
             let (region, account) = region_and_account(arn);
             if let (Some(repository), Some(tag)) = (variable("IMAGE_REPOSITORY"), variable("IMAGE_TAG")) {
                 let uri = format!("{account}.dkr.ecr.{region}.amazonaws.com/{repository}:{tag}");
-                fields.insert("exportedEnvironmentVariables".into(), json!([{ "name": "IMAGE_URI", "value": uri }]));
+                // As the sample buildspecs export them: the image, and its digest (here a hash of
+                // the reference: the same build of the same tag, the same digest).
+                let digest = format!("sha256:{}", sha256_hex(uri.as_bytes()));
+                fields.insert(
+                    "exportedEnvironmentVariables".into(),
+                    json!([{ "name": "IMAGE_URI", "value": uri }, { "name": "IMAGE_DIGEST", "value": digest }]),
+                );
             }
         }
     }
@@ -355,6 +361,12 @@ fn region_and_account(arn: &str) -> (&str, &str) {
     (parts.next().unwrap_or_default(), parts.next().unwrap_or_default())
 }
 
+/// The lower-case hex SHA-256 of `bytes`.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,10 +411,15 @@ mod tests {
 
         let done = look(&emulator, 102.0);
         assert_eq!(done["builds"][0]["buildStatus"], "SUCCEEDED");
+        let exported = &done["builds"][0]["exportedEnvironmentVariables"];
         assert_eq!(
-            done["builds"][0]["exportedEnvironmentVariables"],
-            json!([{ "name": "IMAGE_URI", "value": "123456789012.dkr.ecr.us-east-1.amazonaws.com/sample/p:abc" }])
+            exported[0],
+            json!({ "name": "IMAGE_URI", "value": "123456789012.dkr.ecr.us-east-1.amazonaws.com/sample/p:abc" })
         );
+        assert_eq!(exported[1]["name"], "IMAGE_DIGEST");
+        let digest = exported[1]["value"].as_str().unwrap();
+        assert!(digest.len() == 71 && digest.starts_with("sha256:"), "{digest}");
+        assert_eq!(look(&emulator, 103.0)["builds"][0]["exportedEnvironmentVariables"][1]["value"], digest, "stable");
     }
 
     #[test]

@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
-use deltaship_core::payloads::{DetectOutput, DetectStatus, RolledBackBy, ServiceOutcome};
+use deltaship_core::payloads::{DetectOutput, DetectStatus, EnvironmentOutcome, RolledBackBy, ServiceOutcome};
 use deltaship_core::{Outcome, PipelineInput};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::LocalError;
+use super::answers::{Answers, GateEvent};
 use super::history::{self, Event, Step};
 use super::run::{Progress, Pushed};
 use super::stack::LocalStack;
@@ -52,6 +53,9 @@ pub struct ServiceReport {
     pub build_seconds: Option<f64>,
     /// Seconds from the deployment's start to the end of the wait for it.
     pub rollout_seconds: Option<f64>,
+    /// Every environment the service got to, in pipeline order: `{"name", "outcome", "image",
+    /// ...}` (the service's `outcome` is the last one's).
+    pub environments: Vec<EnvironmentOutcome>,
 }
 
 /// What happened.
@@ -103,37 +107,56 @@ impl RunReport {
 const BUILD_STATES: [&str; 4] = ["Start build", "Wait for build", "Look at build", "Build done?"];
 const ROLLOUT_STATES: [&str; 4] = ["Deploy", "Wait for rollout", "Look at rollout", "Rollout done?"];
 
+/// What [`follow`] tells its caller while it waits.
+#[derive(Debug)]
+pub enum Followed {
+    /// It looked again: a moment to show what happened meanwhile.
+    Tick,
+    /// A service reached a gate.
+    Gate(GateEvent),
+}
+
 impl LocalStack {
     /// The second half of [`LocalStack::run`]: waits (at most `timeout`) for the push's
-    /// executions to end, and reads their histories.
+    /// executions to end, answering the gates it reaches as `answers` say, and reads their
+    /// histories.
     pub async fn follow(
         &mut self,
         pushed: Pushed,
         timeout: Duration,
+        answers: &mut Answers,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<RunReport, LocalError> {
         let Pushed(detected) = pushed;
         let invocations = &mut self.invocations;
-        let mut tick = || {
-            while let Ok(invocation) = invocations.try_recv() {
-                progress(&Progress::Invoked(invocation));
+        let mut show = |followed: Followed| match followed {
+            Followed::Tick => {
+                while let Ok(invocation) = invocations.try_recv() {
+                    progress(&Progress::Invoked(invocation));
+                }
             }
+            Followed::Gate(event) => progress(&Progress::Gate(event)),
         };
-        let mut report = follow(&self.watcher, &self.state_machine_arn, detected, timeout, &mut tick).await?;
+        let mut report = follow(&self.watcher, &self.state_machine_arn, detected, timeout, answers, &mut show).await?;
         report.aws_calls = self.front.take_calls();
         Ok(report)
     }
 }
 
+/// How often the gates are looked at while an execution runs.
+const GATE_LOOKS: Duration = Duration::from_millis(500);
+
 /// Waits (at most `timeout`) for the executions `detected` started on the state machine
-/// `state_machine_arn` to end, calling `tick` between looks, and reads their histories. The
-/// report's `aws_calls` is left empty for the caller, who knows where the calls were counted.
+/// `state_machine_arn` to end, telling `show` between looks and at each gate reached (answered
+/// as `answers` say), and reads their histories. The report's `aws_calls` is left empty for the
+/// caller, who knows where the calls were counted.
 pub async fn follow(
     watcher: &SdkConfig,
     state_machine_arn: &str,
     detected: DetectOutput,
     timeout: Duration,
-    tick: &mut dyn FnMut(),
+    answers: &mut Answers,
+    show: &mut dyn FnMut(Followed),
 ) -> Result<RunReport, LocalError> {
     let arns = match (&detected.status, &detected.execution_arn) {
         (DetectStatus::Started | DetectStatus::AlreadyStarted, Some(first)) => {
@@ -153,14 +176,25 @@ pub async fn follow(
     let started = Instant::now();
     let mut status = RunStatus::Succeeded;
     for arn in &arns {
+        let mut gates_looked = None::<Instant>;
         let ended = loop {
-            tick();
+            show(Followed::Tick);
             let described = sfn.describe_execution().execution_arn(arn).send().await.map_err(|error| {
                 LocalError::Stack(format!(
                     "DescribeExecution {arn}: {}",
                     aws_sdk_sfn::error::DisplayErrorContext(error)
                 ))
             })?;
+            if gates_looked.is_none_or(|at| at.elapsed() >= GATE_LOOKS)
+                && let Some(input) =
+                    described.input().and_then(|input| serde_json::from_str::<PipelineInput>(input).ok())
+                && input.services.iter().any(|job| job.promotions.iter().any(|promotion| promotion.approval))
+            {
+                gates_looked = Some(Instant::now());
+                for event in answers.look(&input.execution, &input.services).await? {
+                    show(Followed::Gate(event));
+                }
+            }
             match described.status().as_str() {
                 "RUNNING" | "PENDING_REDRIVE" => {}
                 "SUCCEEDED" => break RunStatus::Succeeded,
@@ -179,7 +213,7 @@ pub async fn follow(
             status = RunStatus::Failed;
         }
     }
-    tick();
+    show(Followed::Tick);
 
     let mut services = Vec::new();
     let mut steps = Vec::new();
@@ -220,20 +254,24 @@ fn report(outcome: ServiceOutcome, steps: &[Step]) -> ServiceReport {
         let end = ours.iter().filter_map(|step| step.exited).reduce(f64::max)?;
         Some(((end - start) * 1000.0).round() / 1000.0)
     };
+    // The details are the last environment's (an execution from before environments has them on
+    // the service itself; a failed build has no environment).
+    let details = outcome.details();
     ServiceReport {
         build_seconds: phase(&BUILD_STATES),
         rollout_seconds: phase(&ROLLOUT_STATES),
-        name: outcome.name,
-        outcome: outcome.outcome,
-        task_definition: outcome.task_definition,
-        image: outcome.image,
-        error: outcome.error.map(|error| match outcome.cause {
+        task_definition: details.task_definition,
+        image: details.image,
+        error: details.error.map(|error| match details.cause {
             Some(cause) => format!("{error}: {}", cause_message(&cause)),
             None => error,
         }),
-        strategy: outcome.strategy,
-        deployment: outcome.deployment,
-        rolled_back_by: outcome.rolled_back_by,
+        strategy: details.strategy,
+        deployment: details.deployment,
+        rolled_back_by: details.rolled_back_by,
+        name: outcome.name,
+        outcome: outcome.outcome,
+        environments: outcome.environments,
     }
 }
 

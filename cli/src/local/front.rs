@@ -45,8 +45,9 @@ pub const WATCHER_APP: &str = "deltaship-watch";
 /// The front's own path: the calls counted since the last read, as JSON, reset by the read.
 pub const CALLS_PATH: &str = "/deltaship/calls";
 
-/// The front's own path: which repository the stack serves (`{"repository", "path"}`), for
-/// `deltaship local push`.
+/// The front's own path: which repository the stack serves and under which names
+/// (`{"repository", "path", "state_machine_arn", "waits_table", "region"}`), for `deltaship local
+/// push` and the ops commands ([`super::client::StackInfo`]).
 pub const STACK_PATH: &str = "/deltaship/stack";
 
 /// How many times an event is delivered to a target that keeps failing for a transient reason
@@ -257,7 +258,13 @@ impl Front {
             return json_response(&json!(self.take_calls()));
         }
         if path == STACK_PATH {
-            return json_response(&json!({ "repository": self.repository.name, "path": self.repository.path }));
+            return json_response(&json!({
+                "repository": self.repository.name,
+                "path": self.repository.path,
+                "state_machine_arn": super::stack::state_machine_arn(),
+                "waits_table": super::stack::WAITS_TABLE,
+                "region": super::stack::REGION,
+            }));
         }
         if let Some(function) = path.strip_prefix("/2015-03-31/functions/").and_then(|p| p.strip_suffix("/invocations"))
         {
@@ -266,7 +273,12 @@ impl Front {
         }
         let target = parts.headers.get("x-amz-target").and_then(|value| value.to_str().ok()).unwrap_or_default();
         let (service, operation) = target.split_once('.').unwrap_or_default();
-        self.count(&parts, format!("{}:{operation}", iam_prefix(service)));
+        let counted = if target.is_empty() {
+            query_operation(&parts, &body)
+        } else {
+            format!("{}:{operation}", iam_prefix(service))
+        };
+        self.count(&parts, counted);
         let result = match (service, operation) {
             ("CodeCommit_20150413", operation) => json_request(&body)
                 .and_then(|request| self.repository.answer(operation, &request))
@@ -410,6 +422,26 @@ fn iam_prefix(target_service: &str) -> &str {
     }
 }
 
+/// `<service>:<Action>` of a query-protocol request (SNS, STS: a form body `Action=Publish&...`),
+/// the service from the signature's credential scope (`Credential=<key>/<date>/<region>/sns/...`,
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html>); `unknown`
+/// for what it cannot tell.
+fn query_operation(parts: &http::request::Parts, body: &[u8]) -> String {
+    let authorization =
+        parts.headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()).unwrap_or_default();
+    let service = authorization
+        .split_once("Credential=")
+        .and_then(|(_, credential)| credential.split('/').nth(3))
+        .filter(|service| !service.is_empty() && service.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .unwrap_or("unknown");
+    let action = std::str::from_utf8(body)
+        .ok()
+        .and_then(|form| form.split('&').find_map(|pair| pair.strip_prefix("Action=")))
+        .filter(|action| !action.is_empty() && action.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .unwrap_or_default();
+    format!("{service}:{action}")
+}
+
 /// Seconds since the epoch, as AWS JSON timestamps are.
 fn now() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |elapsed| elapsed.as_secs_f64())
@@ -474,6 +506,27 @@ mod tests {
         assert_eq!(iam_prefix("DynamoDB_20120810"), "dynamodb");
         assert_eq!(iam_prefix("Logs_20140328"), "Logs_20140328");
         assert_eq!(iam_prefix(""), "unknown");
+    }
+
+    #[test]
+    fn query_calls_are_named_by_their_credential_scope_and_action() {
+        let parts = |authorization: &str| {
+            let request =
+                http::Request::builder().header(header::AUTHORIZATION, authorization).body(()).unwrap_or_default();
+            request.into_parts().0
+        };
+        let signed =
+            "AWS4-HMAC-SHA256 Credential=AKID/20261129/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=x";
+        let table = [
+            (signed, "Action=Publish&Version=2010-03-31&TopicArn=arn", "sns:Publish"),
+            (signed, "Version=2010-03-31&Action=CreateTopic", "sns:CreateTopic"),
+            (signed, "Version=2010-03-31", "sns:"),
+            ("", "Action=GetCallerIdentity", "unknown:GetCallerIdentity"),
+            ("AWS4-HMAC-SHA256 Credential=AKID/20261129/us-east-1/s n s/aws4_request", "Action=X", "unknown:X"),
+        ];
+        for (authorization, body, expected) in table {
+            assert_eq!(query_operation(&parts(authorization), body.as_bytes()), expected, "{authorization} {body}");
+        }
     }
 
     #[test]

@@ -59,6 +59,7 @@ mod tests {
                 ("REPOSITORY_NAME", "shop"),
                 ("BRANCHES", "main"),
                 ("WAITS_TABLE", "deltaship-local-waits"),
+                ("APPROVALS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:deltaship-local-approvals"),
             ]),
         )
         .unwrap();

@@ -182,7 +182,7 @@ mod tests {
         let found = outcomes(&events).unwrap_or_default();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].outcome, deltaship_core::Outcome::Deployed);
-        assert_eq!(found[0].task_definition.as_deref(), Some("td:2"));
-        assert_eq!(found[0].error, None);
+        assert_eq!(found[0].details.task_definition.as_deref(), Some("td:2"));
+        assert_eq!(found[0].details.error, None);
     }
 }

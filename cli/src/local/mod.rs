@@ -18,6 +18,8 @@
 //! - [`push`]: `deltaship local push`, one push sent to a running `local up`, followed as `local
 //!   run` follows its own.
 //! - [`stack`]: starts and stops moto and the front.
+//! - [`client`]: the CLI's requests to a running `local up`'s front (which stack it is, its
+//!   counted calls, Lambda `Invoke`).
 //! - [`seed`]: creates what the manifests name, and the state machine.
 //! - [`run`]: one push, end to end, read back from the execution's [`history`].
 //! - [`deployments`]: ECS service deployments (every strategy, faults, rollbacks, events), as a
@@ -25,6 +27,8 @@
 //! - [`eventbridge`]: the template's rules, which the front delivers the events by.
 //! - [`follow`]: waiting for a push's executions, and the report read from their histories.
 
+pub mod answers;
+pub mod client;
 pub mod codecommit;
 pub mod command;
 pub mod deployments;

@@ -12,16 +12,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use bytes::Bytes;
 use deltaship_core::payloads::DetectOutput;
 use deltaship_core::{Catalog, ErrorKind, Failure};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use serde::Deserialize;
 use serde_json::Value;
 
-use super::follow::{RunReport, follow};
+use super::answers::{Answers, GateRules};
+use super::client::{StackInfo, get, request};
+use super::follow::{Followed, RunReport, follow};
 use super::front::{CALLS_PATH, STACK_PATH};
 use super::run::push_event;
 use super::stack::{PREFIX, state_machine_arn, watcher_config_at};
@@ -51,15 +48,6 @@ pub struct PushArgs {
     /// Seconds the execution may take before it is stopped.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub timeout: u64,
-}
-
-/// What the front says of the stack it is.
-#[derive(Debug, Clone, Deserialize)]
-pub struct StackInfo {
-    /// The repository's CodeCommit name.
-    pub repository: String,
-    /// Its folder.
-    pub path: PathBuf,
 }
 
 /// Runs `deltaship local push`: exit 0 when the execution succeeded or nothing was to deploy, 1
@@ -134,8 +122,17 @@ async fn send(args: &PushArgs, endpoint: &str, progress: &mut dyn FnMut(&Progres
     progress(&Progress::Push { branch: branch.clone(), base: base.clone(), head: head.clone() });
     let detected = detect(endpoint, &push_event(&info.repository, &branch, base.as_ref(), &head)).await?;
     progress(&Progress::Detected(Box::new(detected.clone())));
+    // Gates are announced (with the command to answer them), never answered, by a push.
+    let mut answers =
+        Answers::new(&watcher, endpoint, super::stack::WAITS_TABLE, &info.repository, GateRules::default());
+    let mut show = |followed: Followed| {
+        if let Followed::Gate(event) = followed {
+            progress(&Progress::Gate(event));
+        }
+    };
     let mut report =
-        follow(&watcher, &state_machine_arn, detected, Duration::from_secs(args.timeout), &mut || {}).await?;
+        follow(&watcher, &state_machine_arn, detected, Duration::from_secs(args.timeout), &mut answers, &mut show)
+            .await?;
     report.aws_calls = serde_json::from_value(get(endpoint, CALLS_PATH).await?)
         .map_err(|error| LocalError::Stack(format!("{CALLS_PATH} answered oddly: {error}")))?;
     Ok(report)
@@ -152,36 +149,6 @@ async fn detect(endpoint: &str, event: &Value) -> Result<DetectOutput, LocalErro
         return Err(LocalError::Detect(Failure::new(kind, field("errorMessage"))));
     }
     serde_json::from_value(answer).map_err(|error| LocalError::Stack(format!("detect-changes answered oddly: {error}")))
-}
-
-async fn get(endpoint: &str, path: &str) -> Result<Value, LocalError> {
-    request(endpoint, path, None).await.map(|(_, answer)| answer)
-}
-
-/// One request to the stack's front: GET without a body, POST with one. Whether Lambda said the
-/// function failed (`X-Amz-Function-Error`), and the JSON answer.
-async fn request(endpoint: &str, path: &str, body: Option<String>) -> Result<(bool, Value), LocalError> {
-    let unreachable = |error: &dyn std::fmt::Display| {
-        LocalError::BadInput(format!("no `deltaship local up` answers at {endpoint}: {error}"))
-    };
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let method = if body.is_some() { http::Method::POST } else { http::Method::GET };
-    let request = http::Request::builder()
-        .method(method)
-        .uri(format!("{endpoint}{path}"))
-        .header(http::header::USER_AGENT, format!("app/{}", super::front::WATCHER_APP))
-        .body(Full::new(Bytes::from(body.unwrap_or_default())))
-        .map_err(|error| unreachable(&error))?;
-    let response = client.request(request).await.map_err(|error| unreachable(&error))?;
-    let status = response.status();
-    let function_error = response.headers().contains_key("x-amz-function-error");
-    let bytes = response.into_body().collect().await.map_err(|error| unreachable(&error))?.to_bytes();
-    if !status.is_success() {
-        return Err(LocalError::Stack(format!("{path} answered {status}: {}", String::from_utf8_lossy(&bytes))));
-    }
-    let answer = serde_json::from_slice(&bytes)
-        .map_err(|error| LocalError::Stack(format!("{path} answered with something not JSON: {error}")))?;
-    Ok((function_error, answer))
 }
 
 fn same_folder(a: &Path, b: &Path) -> bool {

@@ -6,8 +6,10 @@ use std::io::{self, Write};
 use deltaship_core::manifest::resource_name;
 use serde_json::Value;
 
+use super::answers::GateEvent;
 use super::follow::{RunReport, RunStatus};
 use super::run::Progress;
+use crate::approvals::Decision;
 
 /// One line for a progress event.
 pub fn progress_line(progress: &Progress) -> String {
@@ -24,6 +26,16 @@ pub fn progress_line(progress: &Progress) -> String {
                 Err((kind, message)) => format!("{kind}: {message}"),
             };
             format!("  {service:<20} {:<17} {what}", invocation.function)
+        }
+        Progress::Gate(GateEvent::Answered { service, environment, decision, by }) => {
+            let what = match decision {
+                Decision::Approve => "approved",
+                Decision::Reject => "rejected",
+            };
+            format!("  {service:<20} {:<17} {what} into {environment} by {by}", "gate")
+        }
+        Progress::Gate(GateEvent::Waiting { service, environment, command }) => {
+            format!("  {service:<20} {:<17} waits for an approval into {environment}: {command}", "gate")
         }
     }
 }
@@ -46,6 +58,21 @@ fn summary(function: &str, output: &Value) -> String {
         ),
         "check-rollout" => {
             format!("{}: {}", field(output, "status").to_lowercase().replace('_', " "), field(output, "detail"))
+        }
+        "request-approval" => {
+            let superseded: Vec<&str> = output
+                .get("superseded")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let gate = field(output, "gate");
+            let environment = gate.rsplit('#').next().unwrap_or_default().to_owned();
+            match superseded.as_slice() {
+                [] => format!("waits for an approval into {environment}"),
+                older => format!("waits for an approval into {environment}; superseded {}", older.join(", ")),
+            }
         }
         "rollback-service" => format!(
             "{} {}",
@@ -90,7 +117,7 @@ pub fn write_text(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "\nstates entered and exited (seconds from the start):")?;
         for step in &report.steps {
             let exited = step.exited.map_or_else(|| "-".to_owned(), |exited| format!("{exited:6.1}"));
-            writeln!(out, "  {:<20} {:<24} {:6.1} → {exited}", step.service, step.state, step.entered)?;
+            writeln!(out, "  {:<20} {:<28} {:6.1} → {exited}", step.service, step.state, step.entered)?;
         }
     }
     writeln!(out, "\nservices:")?;
@@ -115,12 +142,27 @@ pub fn write_text(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
         if let Some(error) = &service.error {
             writeln!(out, "  {:<20}   {error}", "")?;
         }
+        // One environment is the service itself: its lines above say it all.
+        if service.environments.len() > 1 {
+            for environment in &service.environments {
+                let image = environment.details.image.as_deref().unwrap_or("-");
+                let by = match &environment.details.approval {
+                    Some(deltaship_core::gates::Answer::Approved { by, .. }) => format!(", approved by {by}"),
+                    _ => String::new(),
+                };
+                writeln!(out, "  {:<20}   {}: {} {image}{by}", "", environment.name, environment.outcome)?;
+            }
+        }
     }
     write_calls(report, out)
 }
 
 /// The push's AWS calls, by service (the JSON report has them by operation).
 fn write_calls(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
+    // Counted by a local stack only (`deltaship redeploy --wait` against AWS counts none).
+    if report.aws_calls.is_empty() {
+        return Ok(());
+    }
     let mut by_service: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
     for (operation, count) in &report.aws_calls {
         *by_service.entry(operation.split_once(':').map_or(operation.as_str(), |(service, _)| service)).or_default() +=
@@ -139,6 +181,15 @@ mod tests {
     use crate::local::ServiceReport;
     use crate::local::front::Invocation;
     use crate::local::history::Step;
+
+    #[test]
+    fn an_approval_request_says_where_it_waits_and_what_it_superseded() {
+        let line = |output: Value| summary("request-approval", &output);
+        let asked = json!({"status": "WAITING", "gate": "gate#shop#users#production", "superseded": []});
+        assert_eq!(line(asked), "waits for an approval into production");
+        let newer = json!({"status": "WAITING", "gate": "gate#shop#users#production", "superseded": ["shop-main-a"]});
+        assert_eq!(line(newer), "waits for an approval into production; superseded shop-main-a");
+    }
 
     #[test]
     fn invocations_read_as_what_happened() {
@@ -181,6 +232,14 @@ mod tests {
                 rolled_back_by: Some(deltaship_core::payloads::RolledBackBy::Ecs),
                 build_seconds: Some(1.0),
                 rollout_seconds: Some(2.0),
+                environments: vec![
+                    environment("staging", deltaship_core::Outcome::Deployed, None),
+                    environment(
+                        "production",
+                        deltaship_core::Outcome::RolledBack,
+                        Some(deltaship_core::gates::Answer::Approved { by: "arn:ops".into(), comment: None }),
+                    ),
+                ],
             }],
             duration_seconds: 4.25,
             history_events: 40,
@@ -208,5 +267,23 @@ mod tests {
         assert!(text.contains("rolled_back") && text.contains("task definition user-service:1"), "{text}");
         assert!(text.contains("RolloutFailed: circuit breaker"), "{text}");
         assert!(text.contains("8 AWS calls: codecommit 3, lambda 5"), "{text}");
+        assert!(text.contains("staging: deployed img@sha256:1\n"), "{text}");
+        assert!(text.contains("production: rolled_back img@sha256:1, approved by arn:ops\n"), "{text}");
+    }
+
+    fn environment(
+        name: &str,
+        outcome: deltaship_core::Outcome,
+        approval: Option<deltaship_core::gates::Answer>,
+    ) -> deltaship_core::payloads::EnvironmentOutcome {
+        deltaship_core::payloads::EnvironmentOutcome {
+            name: name.into(),
+            outcome,
+            details: deltaship_core::payloads::Details {
+                image: Some("img@sha256:1".into()),
+                approval,
+                ..deltaship_core::payloads::Details::default()
+            },
+        }
     }
 }

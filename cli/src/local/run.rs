@@ -38,6 +38,8 @@ pub struct RunRequest {
     pub definition: Option<String>,
     /// How long the execution may take.
     pub timeout: Duration,
+    /// The approvals and rejections to answer as services reach their gates.
+    pub gates: super::answers::GateRules,
 }
 
 /// A push detect-changes has answered: its execution (if any) is running.
@@ -60,6 +62,8 @@ pub enum Progress {
     Detected(Box<DetectOutput>),
     /// A function ran for a service.
     Invoked(Invocation),
+    /// A service reached a gate: answered, or waiting for someone.
+    Gate(super::answers::GateEvent),
 }
 
 impl LocalStack {
@@ -72,7 +76,14 @@ impl LocalStack {
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<RunReport, LocalError> {
         let pushed = self.push(request, progress).await?;
-        self.follow(pushed, request.timeout, progress).await
+        let mut answers = self.answers(request.gates.clone());
+        self.follow(pushed, request.timeout, &mut answers, progress).await
+    }
+
+    /// The gates' answers for pushes on this stack, as `rules` say.
+    pub fn answers(&self, rules: super::answers::GateRules) -> super::answers::Answers {
+        let endpoint = format!("http://{}", self.endpoint);
+        super::answers::Answers::new(&self.watcher, &endpoint, super::stack::WAITS_TABLE, &self.repository.name, rules)
     }
 
     /// The first half of [`LocalStack::run`]: seeds the stack, sets the faults, and invokes

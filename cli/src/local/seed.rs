@@ -80,55 +80,68 @@ pub async fn seed(
     let codebuild = aws_sdk_codebuild::Client::new(config);
     let failed = |what: String, error: &dyn std::fmt::Display| LocalError::Stack(format!("seeding {what}: {error}"));
     for service in catalog.services() {
-        let (cluster, name) = (resource_name(&service.deploy.cluster), resource_name(&service.deploy.service));
-        let clusters = ecs
-            .describe_clusters()
-            .clusters(cluster)
-            .send()
-            .await
-            .map_err(|e| failed(format!("cluster {cluster}"), &DisplayErrorContext(e)))?;
-        if !clusters.clusters().iter().any(|found| found.status() == Some("ACTIVE")) {
-            ecs.create_cluster()
-                .cluster_name(cluster)
+        // Its ECS service in every environment: [deploy], then each [environments.<name>].
+        let mut targets =
+            vec![(service.deploy.cluster.as_str(), service.deploy.service.as_str(), &service.deploy.container)];
+        targets.extend(service.environments.values().map(|target| {
+            (
+                target.cluster.as_str(),
+                target.service.as_str(),
+                target.container.as_ref().unwrap_or(&service.deploy.container),
+            )
+        }));
+        for (cluster, name, container) in targets {
+            let (cluster, name) = (resource_name(cluster), resource_name(name));
+            let clusters = ecs
+                .describe_clusters()
+                .clusters(cluster)
                 .send()
                 .await
                 .map_err(|e| failed(format!("cluster {cluster}"), &DisplayErrorContext(e)))?;
-        }
-        let existing = ecs.describe_services().cluster(cluster).services(name).send().await;
-        let running = existing.is_ok_and(|found| found.services().iter().any(|s| s.status() == Some("ACTIVE")));
-        if !running {
-            let image = format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{}:seed", service.deploy.image_repository);
-            let registered = ecs
-                .register_task_definition()
-                .family(name)
-                .network_mode(NetworkMode::Awsvpc)
-                .requires_compatibilities(Compatibility::Fargate)
-                .cpu("256")
-                .memory("512")
-                .container_definitions(
-                    ContainerDefinition::builder().name(&service.deploy.container).image(image).essential(true).build(),
-                )
-                .send()
-                .await
-                .map_err(|e| failed(format!("task definition {name}"), &DisplayErrorContext(e)))?;
-            let task_definition =
-                registered.task_definition().and_then(|td| td.task_definition_arn()).unwrap_or(name).to_owned();
-            ecs.create_service()
-                .cluster(cluster)
-                .service_name(name)
-                .task_definition(task_definition)
-                .desired_count(1)
-                .launch_type(LaunchType::Fargate)
-                .deployment_configuration(
-                    DeploymentConfiguration::builder()
-                        .deployment_circuit_breaker(
-                            DeploymentCircuitBreaker::builder().enable(true).rollback(false).build(),
-                        )
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(|e| failed(format!("service {cluster}/{name}"), &DisplayErrorContext(e)))?;
+            if !clusters.clusters().iter().any(|found| found.status() == Some("ACTIVE")) {
+                ecs.create_cluster()
+                    .cluster_name(cluster)
+                    .send()
+                    .await
+                    .map_err(|e| failed(format!("cluster {cluster}"), &DisplayErrorContext(e)))?;
+            }
+            let existing = ecs.describe_services().cluster(cluster).services(name).send().await;
+            let running = existing.is_ok_and(|found| found.services().iter().any(|s| s.status() == Some("ACTIVE")));
+            if !running {
+                let image =
+                    format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{}:seed", service.deploy.image_repository);
+                let registered = ecs
+                    .register_task_definition()
+                    .family(name)
+                    .network_mode(NetworkMode::Awsvpc)
+                    .requires_compatibilities(Compatibility::Fargate)
+                    .cpu("256")
+                    .memory("512")
+                    .container_definitions(
+                        ContainerDefinition::builder().name(container).image(image).essential(true).build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| failed(format!("task definition {name}"), &DisplayErrorContext(e)))?;
+                let task_definition =
+                    registered.task_definition().and_then(|td| td.task_definition_arn()).unwrap_or(name).to_owned();
+                ecs.create_service()
+                    .cluster(cluster)
+                    .service_name(name)
+                    .task_definition(task_definition)
+                    .desired_count(1)
+                    .launch_type(LaunchType::Fargate)
+                    .deployment_configuration(
+                        DeploymentConfiguration::builder()
+                            .deployment_circuit_breaker(
+                                DeploymentCircuitBreaker::builder().enable(true).rollback(false).build(),
+                            )
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| failed(format!("service {cluster}/{name}"), &DisplayErrorContext(e)))?;
+            }
         }
 
         let project = resource_name(&service.build.project);

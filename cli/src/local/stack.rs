@@ -82,6 +82,8 @@ impl Waits {
 
 /// The waits table, in moto's DynamoDB.
 pub const WAITS_TABLE: &str = "deltaship-local-waits";
+/// The approvals topic, in moto's SNS: request-approval tells it of each wait for an approval.
+pub const APPROVALS_TOPIC: &str = "deltaship-local-approvals";
 /// How often the front delivers the events that are due.
 const EVENT_TICK: Duration = Duration::from_millis(50);
 
@@ -168,6 +170,7 @@ impl LocalStack {
                 ("REPOSITORY_NAME", repository.name.clone()),
                 ("BRANCHES", branch.clone()),
                 ("WAITS_TABLE", WAITS_TABLE.to_owned()),
+                ("APPROVALS_TOPIC_ARN", approvals_topic_arn()),
                 ("BUILD_WAIT_MIN_SECONDS", build_wait.min_seconds.to_string()),
                 ("BUILD_WAIT_MAX_SECONDS", build_wait.max_seconds.to_string()),
                 ("ROLLOUT_WAIT_MIN_SECONDS", rollout_wait.min_seconds.to_string()),
@@ -191,7 +194,11 @@ impl LocalStack {
             listeners.into_iter().map(|listener| tokio::spawn(Arc::clone(&front).serve(listener))).collect();
         let pump = tokio::spawn(pump_events(Arc::clone(&front)));
         // Through the front, which serves from now on.
-        if let Err(error) = create_waits_table(&config).await {
+        let created = match create_waits_table(&config).await {
+            Ok(()) => create_approvals_topic(&config).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = created {
             servers.iter().for_each(JoinHandle::abort);
             pump.abort();
             return Err(error);
@@ -331,6 +338,29 @@ async fn create_waits_table(config: &SdkConfig) -> Result<(), LocalError> {
         .await
         .map_err(|error| failed("UpdateTimeToLive", aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string()))?;
     Ok(())
+}
+
+/// The approvals topic in moto's SNS ([`APPROVALS_TOPIC`]), as the template's `ApprovalsTopic`.
+async fn create_approvals_topic(config: &SdkConfig) -> Result<(), LocalError> {
+    let created =
+        aws_sdk_sns::Client::new(config).create_topic().name(APPROVALS_TOPIC).send().await.map_err(|error| {
+            LocalError::Stack(format!(
+                "the approvals topic: CreateTopic: {}",
+                aws_sdk_sns::error::DisplayErrorContext(error)
+            ))
+        })?;
+    let expected = approvals_topic_arn();
+    match created.topic_arn() {
+        Some(arn) if arn == expected => Ok(()),
+        other => Err(LocalError::Stack(format!(
+            "the approvals topic: CreateTopic answered {other:?}, not {expected} (the functions' APPROVALS_TOPIC_ARN)"
+        ))),
+    }
+}
+
+/// The ARN of the local stack's approvals topic ([`APPROVALS_TOPIC`]).
+pub fn approvals_topic_arn() -> String {
+    format!("arn:aws:sns:{REGION}:{ACCOUNT}:{APPROVALS_TOPIC}")
 }
 
 /// The ARN of the local stack's pipeline state machine.

@@ -109,6 +109,8 @@ pub(crate) async fn look(
         wait_seconds: 0,
         phase: None,
         image: None,
+        image_by_digest: None,
+        deploy_image: None,
         build_url: codebuild::build_url(codebuild, build, build_id),
         logs_url: build.logs().and_then(|logs| logs.deep_link()).map(ToOwned::to_owned),
     };
@@ -131,7 +133,9 @@ pub(crate) async fn look(
         }
         BuildVerdict::Succeeded { image } => {
             tracing::info!(build_id = output.build_id, image, "build succeeded");
+            output.image_by_digest = deltaship_core::build::image_by_digest(&snapshot, &image)?;
             output.status = BuildStatus::Succeeded;
+            output.deploy_image = Some(output.image_by_digest.clone().unwrap_or_else(|| image.clone()));
             output.image = Some(image);
             Ok(Looked { output, done: true })
         }

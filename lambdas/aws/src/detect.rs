@@ -239,7 +239,7 @@ impl DetectChanges {
         let decided = decision::decide(&message, Some(&push.branch), &catalog, changes.as_deref());
         let Decision::Deploy { plan, .. } = &decided else { return Ok(nothing(push, &decided)) };
         let mut name = execution_name_attempt(repository, &push.branch, head, 1);
-        let mut input = PipelineInput::new(push, name.clone(), plan, self.settings.max_concurrency);
+        let mut input = PipelineInput::new(push, name.clone(), plan, self.settings.max_concurrency).promoted(&catalog);
         if matches!(arrival, Arrival::Reconciler { .. }) {
             input.origin = Origin::Reconciler;
         }

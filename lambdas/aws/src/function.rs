@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::settings::{SettingsError, Source};
-use crate::{check_build, check_rollout, deploy, detect, reconcile, rollback, start_build, wake};
+use crate::{check_build, check_rollout, deploy, detect, reconcile, request_approval, rollback, start_build, wake};
 
 /// One Lambda function of deltaship.
 pub trait Function: fmt::Debug + Send + Sync + Sized + 'static {
@@ -106,13 +106,14 @@ fn build_any<F: Function>(config: &SdkConfig, source: &dyn Source) -> Result<Box
 }
 
 /// Every function, in pipeline order: the one list of them.
-pub const FUNCTIONS: [Entry; 8] = [
+pub const FUNCTIONS: [Entry; 9] = [
     Entry::of::<detect::DetectChanges>(),
     Entry::of::<start_build::StartBuild>(),
     Entry::of::<check_build::CheckBuild>(),
     Entry::of::<deploy::DeployService>(),
     Entry::of::<check_rollout::CheckRollout>(),
     Entry::of::<rollback::RollbackService>(),
+    Entry::of::<request_approval::RequestApproval>(),
     Entry::of::<reconcile::Reconcile>(),
     Entry::of::<wake::WakeWaits>(),
 ];
@@ -134,11 +135,12 @@ mod tests {
     use super::*;
 
     /// Settings every function accepts, as the SAM template would set them.
-    const VARIABLES: [(&str, &str); 4] = [
+    const VARIABLES: [(&str, &str); 5] = [
         ("STATE_MACHINE_ARN", "arn:aws:states:eu-west-1:123456789012:stateMachine:deltaship"),
         ("REPOSITORY_NAME", "shop"),
         ("BRANCHES", "main"),
         ("WAITS_TABLE", "deltaship-waits"),
+        ("APPROVALS_TOPIC_ARN", "arn:aws:sns:eu-west-1:123456789012:deltaship-approvals"),
     ];
 
     /// A configuration that needs no environment: no call is made with it in these tests.
@@ -163,6 +165,7 @@ mod tests {
                 "deploy-service",
                 "check-rollout",
                 "rollback-service",
+                "request-approval",
                 "reconcile-pushes",
                 "wake-waits"
             ]
@@ -209,9 +212,10 @@ mod tests {
             let built = entry.build(&config(), &without);
             match entry.name {
                 // The waits; the push ledger (detect-changes records pushes, reconcile-pushes
-                // compares heads with it, deploy-service orders two pushes of one second by it).
+                // compares heads with it, deploy-service orders two pushes of one second by it);
+                // the approval gates.
                 "check-build" | "check-rollout" | "wake-waits" | "detect-changes" | "reconcile-pushes"
-                | "deploy-service" => {
+                | "deploy-service" | "request-approval" => {
                     let error = built.err().unwrap_or_else(|| panic!("{} built without WAITS_TABLE", entry.name));
                     assert_eq!(error.variable, "WAITS_TABLE", "{}", entry.name);
                     assert!(error.to_string().starts_with("environment variable WAITS_TABLE: not set"), "{error}");

@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use deltaship_core::ledger::{self, LATEST, PushRecord, PushStatus, becomes_latest};
 use deltaship_core::{CommitId, ErrorKind, Failure, Origin};
 
-use crate::aws_error;
+use crate::{aws_error, table};
 
 /// How many times the latest push is read and written again when concurrent pushes move it.
 const LATEST_ATTEMPTS: usize = 5;
@@ -77,10 +77,39 @@ impl Ledger {
         self.get(&ledger::resource(repository, branch), LATEST).await
     }
 
+    /// The `limit` newest pushes recorded for `branch` of `repository`, newest first (what
+    /// `deltaship status` reads for each service's last execution). A malformed record is
+    /// skipped with a warning.
+    pub async fn newest(&self, repository: &str, branch: &str, limit: i32) -> Result<Vec<PushRecord>, Failure> {
+        let resource = ledger::resource(repository, branch);
+        let answer = self
+            .dynamodb
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#resource = :resource AND begins_with(#waiter, :push)")
+            .expression_attribute_names("#resource", "resource")
+            .expression_attribute_names("#waiter", "waiter")
+            .expression_attribute_values(":resource", AttributeValue::S(resource.clone()))
+            .expression_attribute_values(":push", AttributeValue::S(ledger::PUSH_PREFIX.to_owned()))
+            .scan_index_forward(false)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|err| aws_error::table_failure("Query", &self.table, &resource, &err))?;
+        let mut records = Vec::new();
+        for item in answer.items() {
+            match record_of(item) {
+                Ok(record) => records.push(record),
+                Err(problem) => tracing::warn!(resource, "skipping a malformed ledger record: {problem}"),
+            }
+        }
+        Ok(records)
+    }
+
     /// The branch's pushes recorded for second `pushed_at`.
     pub async fn second(&self, repository: &str, branch: &str, pushed_at: i64) -> Result<Vec<PushRecord>, Failure> {
         let resource = ledger::resource(repository, branch);
-        let mut pages = self
+        let query = self
             .dynamodb
             .query()
             .table_name(&self.table)
@@ -89,19 +118,8 @@ impl Ledger {
             .expression_attribute_names("#waiter", "waiter")
             .expression_attribute_values(":resource", AttributeValue::S(resource.clone()))
             .expression_attribute_values(":second", AttributeValue::S(ledger::second_prefix(pushed_at)))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send();
-        let mut records = Vec::new();
-        while let Some(item) = pages.next().await {
-            let item = item.map_err(|err| aws_error::table_failure("Query", &self.table, &resource, &err))?;
-            match record_of(&item) {
-                Ok(record) => records.push(record),
-                Err(problem) => tracing::warn!(resource, "skipping a malformed ledger record: {problem}"),
-            }
-        }
-        Ok(records)
+            .consistent_read(true);
+        table::query_all(query, &self.table, &resource, "ledger record", record_of).await
     }
 
     /// Makes `record` the branch's latest push if it is, retrying when another push moved the
@@ -203,6 +221,7 @@ fn origin_name(origin: Origin) -> &'static str {
     match origin {
         Origin::Push => "push",
         Origin::Reconciler => "reconciler",
+        Origin::Redeploy => "redeploy",
     }
 }
 
@@ -223,6 +242,7 @@ fn record_of(item: &HashMap<String, AttributeValue>) -> Result<PushRecord, Strin
     let origin = match text("origin")?.as_str() {
         "push" => Origin::Push,
         "reconciler" => Origin::Reconciler,
+        "redeploy" => Origin::Redeploy,
         other => return Err(format!("origin {other:?}")),
     };
     Ok(PushRecord {

@@ -23,6 +23,7 @@
 //! | deploy-service | [`deploy`] | [`DeployInput`](deltaship_core::payloads::DeployInput) | [`CheckRolloutOutput`](deltaship_core::payloads::CheckRolloutOutput), in progress |
 //! | check-rollout | [`check_rollout`] | [`CheckRolloutInput`](deltaship_core::payloads::CheckRolloutInput) | [`CheckRolloutOutput`](deltaship_core::payloads::CheckRolloutOutput) |
 //! | rollback-service | [`rollback`] | [`RollbackInput`](deltaship_core::payloads::RollbackInput) | [`RollbackOutput`](deltaship_core::payloads::RollbackOutput) |
+//! | request-approval | [`request_approval`] | [`RequestApprovalInput`](deltaship_core::payloads::RequestApprovalInput), with a task token | [`RequestApprovalOutput`](deltaship_core::payloads::RequestApprovalOutput); the task's result is the token's answer |
 //! | reconcile-pushes | [`reconcile`] | any JSON object (the schedule sends `{}`) | [`ReconcileOutput`](deltaship_core::payloads::ReconcileOutput) |
 //! | wake-waits | [`wake`] | `CodeBuild Build State Change`, `ECS Deployment State Change` | [`WakeOutput`](deltaship_core::payloads::WakeOutput) |
 //!
@@ -43,8 +44,10 @@ pub mod codecommit;
 pub mod deploy;
 pub mod detect;
 pub mod function;
+pub mod gates;
 pub mod ledger;
 pub mod reconcile;
+pub mod request_approval;
 pub mod rollback;
 pub mod runtime;
 pub mod settings;
@@ -56,6 +59,7 @@ mod aws_error;
 mod codebuild;
 mod ecs;
 mod input;
+mod table;
 
 pub use deltaship_core::{ErrorKind, Failure};
 pub use function::{AnyFunction, FUNCTIONS, Function};

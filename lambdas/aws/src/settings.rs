@@ -2,13 +2,14 @@
 //!
 //! | variable | function | default | meaning |
 //! |----------|----------|---------|---------|
-//! | `STATE_MACHINE_ARN` | detect-changes | required unless `DRY_RUN` | the pipeline state machine |
+//! | `STATE_MACHINE_ARN` | detect-changes; request-approval | required unless `DRY_RUN` (request-approval: optional) | the pipeline state machine (request-approval: for the execution's console link in its notification) |
 //! | `DRY_RUN` | detect-changes | `false` | plan and return the plan; start nothing |
 //! | `MANIFEST_READ_CONCURRENCY` | detect-changes | `8` | manifests read from CodeCommit at once (1–64) |
 //! | `MAX_CONCURRENCY` | detect-changes | `10` | services the pipeline builds and rolls out at once (1–40, the inline Map's limit), carried in the execution input |
 //! | `BUILD_WAIT_MIN_SECONDS`, `BUILD_WAIT_MAX_SECONDS` | detect-changes, reconcile-pushes, start-build, check-build, wake-waits | `600`, `600` | bounds of a build wait's fallback timeout (how long it waits for the build's event before looking itself) |
 //! | `ROLLOUT_WAIT_MIN_SECONDS`, `ROLLOUT_WAIT_MAX_SECONDS` | detect-changes, reconcile-pushes, deploy-service, check-rollout, rollback-service, wake-waits | `600`, `600` | bounds of a rollout (or rollback) wait's fallback timeout |
-//! | `WAITS_TABLE` | check-build, check-rollout, wake-waits, deploy-service, reconcile-pushes; detect-changes | required (detect-changes: unless `DRY_RUN`) | the DynamoDB table of the waits' task tokens and of the push ledger |
+//! | `WAITS_TABLE` | check-build, check-rollout, wake-waits, deploy-service, reconcile-pushes, request-approval; detect-changes | required (detect-changes: unless `DRY_RUN`) | the DynamoDB table of the waits' task tokens (the approval gates' too) and of the push ledger |
+//! | `APPROVALS_TOPIC_ARN` | request-approval | required | the SNS topic told of each wait for an approval (the template's `ApprovalsTopic`) |
 //! | `REPOSITORY_NAME` | detect-changes, reconcile-pushes | unset: any | the only repository deployed (reconcile-pushes: required) |
 //! | `CLUSTER_NAME` | detect-changes, reconcile-pushes, deploy-service, check-rollout, rollback-service | unset: any | the only ECS cluster touched |
 //! | `BUILD_PROJECT_PREFIX` | detect-changes, reconcile-pushes, start-build | unset: any | the start of every CodeBuild project name |
@@ -89,7 +90,7 @@ fn wait(
 }
 
 /// The most iterations an inline Map state runs at once.
-pub const MAX_MAP_CONCURRENCY: u32 = 40;
+pub use deltaship_core::pipeline::MAX_MAP_CONCURRENCY;
 
 /// How many services the pipeline works on at once unless `MAX_CONCURRENCY` says otherwise.
 pub const DEFAULT_MAX_CONCURRENCY: u32 = 10;
@@ -207,6 +208,38 @@ pub fn waits_table(source: &dyn Source) -> Result<String, SettingsError> {
         variable: "WAITS_TABLE",
         problem: "not set (the DynamoDB table of the waits, the template's WaitsTable)".to_owned(),
     })
+}
+
+/// The approvals topic (`APPROVALS_TOPIC_ARN`, required): the SNS topic request-approval tells of
+/// each wait for an approval.
+pub fn approvals_topic(source: &dyn Source) -> Result<String, SettingsError> {
+    let variable = "APPROVALS_TOPIC_ARN";
+    let arn = text(source, variable).ok_or(SettingsError {
+        variable,
+        problem: "not set (the SNS topic of the approvals, the template's ApprovalsTopic)".to_owned(),
+    })?;
+    // arn:<partition>:sns:<region>:<account>:<topic>
+    let parts: Vec<&str> = arn.split(':').collect();
+    let is_topic = parts.len() == 6
+        && parts.first() == Some(&"arn")
+        && parts.get(2) == Some(&"sns")
+        && parts.iter().skip(3).all(|part| !part.is_empty());
+    if is_topic {
+        Ok(arn)
+    } else {
+        Err(SettingsError { variable, problem: format!("{arn:?} is not an SNS topic ARN") })
+    }
+}
+
+/// The pipeline state machine's ARN (`STATE_MACHINE_ARN`) where it is optional: `None` when unset,
+/// an error when it is set to something else than a state machine ARN.
+pub fn state_machine_arn(source: &dyn Source) -> Result<Option<String>, SettingsError> {
+    match text(source, "STATE_MACHINE_ARN") {
+        Some(arn) if deltaship_core::links::execution_arn(&arn, "x").is_none() => {
+            Err(SettingsError { variable: "STATE_MACHINE_ARN", problem: format!("{arn:?} is not a state machine ARN") })
+        }
+        arn => Ok(arn),
+    }
 }
 
 /// The wait policy for builds (start-build, check-build).
@@ -363,6 +396,26 @@ mod tests {
             WaitPolicy { min_seconds: 200, max_seconds: 600 }
         );
         assert!(build_wait(&[("BUILD_WAIT_MAX_SECONDS", "soon")]).is_err());
+    }
+
+    #[test]
+    fn the_approvals_topic_is_required_and_the_state_machine_optional() {
+        let topic = "arn:aws:sns:eu-west-1:123456789012:deltaship-approvals";
+        assert_eq!(approvals_topic(&[("APPROVALS_TOPIC_ARN", topic)]).unwrap(), topic);
+        assert_eq!(
+            approvals_topic(&[("X", "1")]).unwrap_err().to_string(),
+            "environment variable APPROVALS_TOPIC_ARN: not set (the SNS topic of the approvals, the template's ApprovalsTopic)"
+        );
+        for bad in ["deltaship-approvals", "arn:aws:sqs:eu-west-1:123456789012:q", "arn:aws:sns:eu-west-1::t"] {
+            let error = approvals_topic(&[("APPROVALS_TOPIC_ARN", bad)]).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!("environment variable APPROVALS_TOPIC_ARN: {bad:?} is not an SNS topic ARN")
+            );
+        }
+        assert_eq!(state_machine_arn(&[("X", "1")]).unwrap(), None);
+        assert_eq!(state_machine_arn(&[("STATE_MACHINE_ARN", ARN)]).unwrap().as_deref(), Some(ARN));
+        assert_eq!(state_machine_arn(&[("STATE_MACHINE_ARN", "pipeline")]).unwrap_err().variable, "STATE_MACHINE_ARN");
     }
 
     #[test]

@@ -130,6 +130,8 @@ impl Function for StartBuild {
             wait_seconds: self.wait.next_before(0, u64::try_from(deadline - (self.clock)()).unwrap_or(0)),
             phase: build.current_phase().map(ToOwned::to_owned),
             image: None,
+            image_by_digest: None,
+            deploy_image: None,
             logs_url: None,
         })
     }

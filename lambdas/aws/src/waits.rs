@@ -10,7 +10,7 @@ use deltaship_core::waits::{Completion, WaitKind, is_closed_token_error};
 use deltaship_core::{ErrorKind, Failure};
 use serde::Serialize;
 
-use crate::aws_error;
+use crate::{aws_error, table};
 
 /// A wait, as stored: who waits (the token) on what (`resource`, `watch`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,47 +85,22 @@ impl Waits {
 
     /// Every wait on `resource` that has not expired at `now`.
     pub(crate) async fn records(&self, resource: &str, now: i64) -> Result<Vec<Record>, Failure> {
-        let mut pages = self
+        let query = self
             .dynamodb
             .query()
             .table_name(&self.table)
             .key_condition_expression("#resource = :resource")
             .expression_attribute_names("#resource", "resource")
-            .expression_attribute_values(":resource", AttributeValue::S(resource.to_owned()))
-            .into_paginator()
-            .items()
-            .send();
-        let mut records = Vec::new();
-        while let Some(item) = pages.next().await {
-            let item = item.map_err(|err| aws_error::table_failure("Query", &self.table, resource, &err))?;
-            match record_of(&item) {
-                // DynamoDB deletes expired items lazily: they may still be read.
-                Some(record) if record.expires_at > now => records.push(record),
-                Some(_) => {}
-                None => tracing::warn!(resource, "skipping a malformed waits record"),
-            }
-        }
-        Ok(records)
+            .expression_attribute_values(":resource", AttributeValue::S(resource.to_owned()));
+        let read = |item: &table::Item| record_of(item).ok_or("waits record");
+        let records = table::query_all(query, &self.table, resource, "waits record", read).await?;
+        // DynamoDB deletes expired items lazily: they may still be read.
+        Ok(records.into_iter().filter(|record| record.expires_at > now).collect())
     }
 
     /// Deletes the waiter's record if it still holds `token` (a newer registration stays).
     pub(crate) async fn forget(&self, record: &Record) -> Result<(), Failure> {
-        let result = self
-            .dynamodb
-            .delete_item()
-            .table_name(&self.table)
-            .key("resource", AttributeValue::S(record.resource.clone()))
-            .key("waiter", AttributeValue::S(record.waiter.clone()))
-            .condition_expression("#token = :token")
-            .expression_attribute_names("#token", "token")
-            .expression_attribute_values(":token", AttributeValue::S(record.token.clone()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if aws_error::code(&err) == Some("ConditionalCheckFailedException") => Ok(()),
-            Err(err) => Err(aws_error::table_failure("DeleteItem", &self.table, &record.resource, &err)),
-        }
+        table::delete_holding(&self.dynamodb, &self.table, &record.resource, &record.waiter, &record.token).await
     }
 
     /// Completes the wait of `token` as `completion` says (nothing for `Pending`).

@@ -137,6 +137,8 @@ async fn start_build_pins_the_commit_and_answers_a_build_in_progress() {
             wait_seconds: BUILD_WAIT.min_seconds,
             phase: Some("QUEUED".into()),
             image: None,
+            image_by_digest: None,
+            deploy_image: None,
             build_url: links::build("eu-west-1", ID),
             logs_url: None,
         }
@@ -152,6 +154,8 @@ async fn start_build_pins_the_commit_and_answers_a_build_in_progress() {
             "wait_seconds": 60,
             "phase": "QUEUED",
             "image": null,
+            "image_by_digest": null,
+            "deploy_image": null,
             "build_url": links::build("eu-west-1", ID),
             "logs_url": null
         })
@@ -416,6 +420,9 @@ fn answer(status: BuildStatus, wait_seconds: u32, phase: Option<&str>, image: Op
         wait_seconds,
         phase: phase.map(Into::into),
         image: image.map(Into::into),
+        image_by_digest: None,
+        // Without IMAGE_DIGEST, every environment's image is the tagged one.
+        deploy_image: image.map(Into::into),
         build_url: links::build("eu-west-1", ID),
         logs_url: Some(LOGS.into()),
     }
@@ -466,6 +473,32 @@ async fn a_successful_build_gives_the_image_it_exported_even_past_the_deadline()
     // It ended after deltaship stopped waiting for it: it still deploys.
     let output = check(&[&rule]).handle(look_input(Some(NOW - 60))).await.unwrap();
     assert_eq!((output.status, output.image.as_deref()), (BuildStatus::Succeeded, Some(IMAGE)));
+}
+
+#[tokio::test]
+async fn a_build_that_exports_its_digest_gives_the_image_by_digest_for_later_environments() {
+    let digest = format!("sha256:{}", "5e".repeat(32));
+    let mut with_digest = succeeded();
+    with_digest.exported_environment_variables = Some(vec![
+        ExportedEnvironmentVariable::builder().name("IMAGE_URI").value(IMAGE).build(),
+        ExportedEnvironmentVariable::builder().name("IMAGE_DIGEST").value(&digest).build(),
+    ]);
+    let rule = lookup(with_digest);
+    let output = check(&[&rule]).handle(look_input(Some(DEADLINE))).await.unwrap();
+    let repository = IMAGE.rsplit_once(':').unwrap().0;
+    assert_eq!(output.image_by_digest, Some(format!("{repository}@{digest}")));
+    assert_eq!(output.image.as_deref(), Some(IMAGE), "the tag, as the buildspec exported it");
+    assert_eq!(output.deploy_image, output.image_by_digest, "every environment deploys the digest");
+
+    // A digest that is not one: the build is not taken as a success.
+    let mut broken = succeeded();
+    broken.exported_environment_variables = Some(vec![
+        ExportedEnvironmentVariable::builder().name("IMAGE_URI").value(IMAGE).build(),
+        ExportedEnvironmentVariable::builder().name("IMAGE_DIGEST").value("None").build(),
+    ]);
+    let rule = lookup(broken);
+    let failure = check(&[&rule]).handle(look_input(Some(DEADLINE))).await.unwrap_err();
+    assert_eq!(failure.kind, ErrorKind::BuildFailed, "{failure}");
 }
 
 #[tokio::test]

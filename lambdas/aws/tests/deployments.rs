@@ -722,8 +722,8 @@ async fn a_bad_deploy_input_is_invalid_and_calls_nothing() {
                 other_commit
             },
             "image \"123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/users:7f0103fa1b2c3d4e5f60718293a4b5c6d7e8f901\" \
-             is not tagged with the pushed commit 3e5983d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6 (the buildspec must export \
-             IMAGE_URI=<repository>:<commit>)",
+             is neither tagged with the pushed commit 3e5983d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6 nor named by its digest \
+             (the buildspec must export IMAGE_URI=<repository>:<commit>, and IMAGE_DIGEST=sha256:...)",
         ),
     ] {
         let failure = deploy(&[]).handle(payload).await.unwrap_err();

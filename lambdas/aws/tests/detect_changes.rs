@@ -345,7 +345,12 @@ fn products_input() -> Value {
             // The manifest sets no build.timeout_minutes: the default hour.
             "build_timeout_minutes": 60,
             "reasons": ["services/products/src/lib.rs"],
-            "more_reasons": 0
+            "more_reasons": 0,
+            // One environment (deltaship.toml lists none): no promotion, no gate.
+            "environment": "default",
+            "pushed_by": PUSHER,
+            "promotions": [],
+            "answer": null
         }],
         // One service: one execution.
         "part": 1,
@@ -1277,6 +1282,7 @@ async fn the_reconciler_plans_a_push_whose_event_was_lost() {
     expected["pushed_at"] = json!(NOW);
     expected["services"][0]["pushed_at"] = json!(NOW);
     expected["pushed_by"] = Value::Null;
+    expected["services"][0]["pushed_by"] = Value::Null;
     assert_eq!(input, expected);
     assert!(diff.iter().all(|page| page.num_calls() == 1), "the diff OLD..NEW was read");
     // The missed push is recorded as the reconciler's: the next run finds main up to date.

@@ -172,6 +172,8 @@ async fn a_build_event_completes_the_wait_of_a_succeeded_build() {
             wait_seconds: 0,
             phase: None,
             image: Some(IMAGE.into()),
+            image_by_digest: None,
+            deploy_image: Some(IMAGE.into()),
             build_url: links::build("us-east-1", BUILD_ID),
             logs_url: None,
         },

@@ -11,9 +11,11 @@
 //!
 //! | path of one service | events |
 //! |---------------------|--------|
-//! | a normal deploy, events flowing: Map iteration 2, Start build 5, Wait for build 6, Deploy 5, Wait for rollout 6, Deployed 2 | [`NORMAL_SERVICE_EVENTS`] = 26 |
+//! | a normal deploy, events flowing: Map iteration 2, Built already? 2, Start build 5, Wait for build 6, Deploy 5, Wait for rollout 6, Deployed 2, Record environment 2, Record the first environment 2, Next environment? 2, Service done 2 | [`NORMAL_SERVICE_EVENTS`] = 36 |
 //! | each fallback: the wait times out (6), the look (5), the choice (2) | [`FALLBACK_EVENTS`] = 13 |
 //! | deltaship's rollback: Roll back 5, the choice 2, Wait for rollback 6, its fallbacks | [`ROLLBACK_EVENTS`] + fallbacks |
+//! | each later environment: Next environment 2, Approval needed? 2, Promote 2, Deploy 5, Wait for rollout 6, Deployed 2, Record environment 2, Record a later environment 2, Next environment? 2 | [`PROMOTION_EVENTS`] = 25 |
+//! | its approval, when it has a gate: Wait for approval (one task-token wait, no fallback: its timeout ends it) | [`APPROVAL_EVENTS`] = 6 |
 //!
 //! A service's worst case ([`worst_case_service`]) is every event lost: the build waits out its
 //! whole deadline (`build.timeout_minutes`) and the rollout its own (`deploy.timeout_minutes`),
@@ -22,7 +24,10 @@
 //! by the policy's longest wait. The bound is a little above the longest walk (by 22 events): it
 //! counts, for the build, the rollout and the rollback, a last wait ended by its event (6 each),
 //! and a choice after the rollout's and the rollback's last looks (2 each), where a walk with
-//! every event lost ends each wait by a look, and the last two looks fail.
+//! every event lost ends each wait by a look, and the last two looks fail. Each later environment
+//! ([`ServiceJob::promotions`]) adds its own rollout and rollback the same way, and its approval's
+//! wait; a failed rollout in one environment ends the service, so counting a rollback in every
+//! environment is above any walk.
 
 use crate::payloads::ServiceJob;
 use crate::wait::WaitPolicy;
@@ -33,12 +38,16 @@ pub const HISTORY_LIMIT: u64 = 25_000;
 /// calls write events too).
 pub const HISTORY_BUDGET: u64 = HISTORY_LIMIT - HISTORY_LIMIT / 10;
 /// The events of a normal deploy of one service (see the module's table).
-pub const NORMAL_SERVICE_EVENTS: u64 = 26;
+pub const NORMAL_SERVICE_EVENTS: u64 = 36;
 /// The events of one fallback: a wait that times out, a look, and the choice after it.
 pub const FALLBACK_EVENTS: u64 = 13;
 /// The events of deltaship's rollback before its fallbacks: Roll back, the choice, the wait and
 /// the outcome that ends it differently.
 pub const ROLLBACK_EVENTS: u64 = 5 + 2 + 6;
+/// The events of a normal promotion into one later environment (see the module's table).
+pub const PROMOTION_EVENTS: u64 = 25;
+/// The events of an approval's wait: one task-token wait, ended by the answer or its timeout.
+pub const APPROVAL_EVENTS: u64 = 6;
 /// The events of the execution around its services: started, the Map state's four, the summary,
 /// the tally, the choice and the end state (two each), succeeded or failed.
 pub const EXECUTION_EVENTS: u64 = 1 + 4 + 2 + 2 + 2 + 2 + 1;
@@ -68,7 +77,18 @@ pub fn fallbacks(seconds: u64, policy: WaitPolicy) -> u64 {
 pub fn worst_case_service(job: &ServiceJob, waits: Waits) -> u64 {
     let build = fallbacks(u64::from(job.build_timeout_minutes) * 60, waits.build);
     let rollout = fallbacks(u64::from(job.timeout_minutes) * 60, waits.rollout);
-    NORMAL_SERVICE_EVENTS + FALLBACK_EVENTS * (build + 2 * rollout) + ROLLBACK_EVENTS
+    let promotions: u64 = job
+        .promotions
+        .iter()
+        .map(|promotion| {
+            let rollout = fallbacks(u64::from(promotion.timeout_minutes) * 60, waits.rollout);
+            PROMOTION_EVENTS
+                + if promotion.approval { APPROVAL_EVENTS } else { 0 }
+                + FALLBACK_EVENTS * 2 * rollout
+                + ROLLBACK_EVENTS
+        })
+        .sum();
+    NORMAL_SERVICE_EVENTS + FALLBACK_EVENTS * (build + 2 * rollout) + ROLLBACK_EVENTS + promotions
 }
 
 /// The most history events an execution of `jobs` can write.
@@ -97,6 +117,11 @@ mod tests {
             build_timeout_minutes: build_minutes,
             reasons: Vec::new(),
             more_reasons: 0,
+            environment: "staging".into(),
+            pushed_by: None,
+            promotions: Vec::new(),
+            answer: None,
+            image: None,
         }
     }
 
@@ -121,11 +146,33 @@ mod tests {
         // hour: 3, each way.
         assert_eq!((fallbacks(3600, WaitPolicy::BUILD), fallbacks(1800, WaitPolicy::ROLLOUT)), (6, 3));
         assert_eq!(default, NORMAL_SERVICE_EVENTS + FALLBACK_EVENTS * (6 + 2 * 3) + ROLLBACK_EVENTS);
-        assert_eq!(default, 195);
+        assert_eq!(default, 205);
         assert!(worst_case_service(&job(60, 60), WAITS) > default);
         assert!(worst_case_service(&job(120, 30), WAITS) > default);
         // The longest deadlines a manifest may set still fit one execution on their own.
         assert!(EXECUTION_EVENTS + worst_case_service(&job(2160, 1440), WAITS) < HISTORY_BUDGET);
+    }
+
+    #[test]
+    fn each_later_environment_adds_its_rollout_rollback_and_approval() {
+        let promotion = |approval: bool, timeout_minutes: u32| crate::environments::Promotion {
+            environment: "production".into(),
+            approval,
+            approval_timeout_seconds: 86_400,
+            cluster: "prod".into(),
+            service: "users".into(),
+            container: "app".into(),
+            timeout_minutes,
+            answer: None,
+        };
+        let alone = worst_case_service(&job(60, 30), WAITS);
+        let mut promoted = job(60, 30);
+        promoted.promotions = vec![promotion(false, 30)];
+        let one = PROMOTION_EVENTS + FALLBACK_EVENTS * 2 * 3 + ROLLBACK_EVENTS;
+        assert_eq!(worst_case_service(&promoted, WAITS), alone + one);
+        promoted.promotions.push(promotion(true, 60));
+        let gated = PROMOTION_EVENTS + APPROVAL_EVENTS + FALLBACK_EVENTS * 2 * 6 + ROLLBACK_EVENTS;
+        assert_eq!(worst_case_service(&promoted, WAITS), alone + one + gated);
     }
 
     #[test]

@@ -14,6 +14,9 @@ use crate::wait::WaitPolicy;
 
 /// The exported variable that names the image a build pushed.
 pub const IMAGE_URI_VARIABLE: &str = "IMAGE_URI";
+/// The exported variable that gives the pushed image's digest (`sha256:...`), for later
+/// environments ([`image_by_digest`]).
+pub const IMAGE_DIGEST_VARIABLE: &str = "IMAGE_DIGEST";
 /// The variable start-build sets to the ECR repository (name or URI).
 pub const IMAGE_REPOSITORY_VARIABLE: &str = "IMAGE_REPOSITORY";
 /// The variable start-build sets to the image tag (the full commit id).
@@ -122,6 +125,15 @@ pub fn judge_build(build: &BuildSnapshot, wait: WaitPolicy) -> BuildVerdict {
             BuildVerdict::Failed(Failure::new(ErrorKind::BuildFailed, message))
         }
     }
+}
+
+/// A successful build's `image` by the digest it exported ([`IMAGE_DIGEST_VARIABLE`]): what later
+/// environments deploy. `None` when it exported none (a buildspec of before environments); an
+/// error naming the build when what it exported is not a digest.
+pub fn image_by_digest(build: &BuildSnapshot, image: &str) -> Result<Option<String>, Failure> {
+    crate::environments::promoted_image(image, variable(&build.exported, IMAGE_DIGEST_VARIABLE)).map_err(|problem| {
+        Failure::new(ErrorKind::BuildFailed, format!("build {} succeeded but its {problem}", build.id))
+    })
 }
 
 fn variable<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -332,5 +344,23 @@ mod tests {
         assert!(repository_has_registry("localhost:5000/users"));
         assert!(!repository_has_registry("shop/users"));
         assert!(!repository_has_registry("users"));
+    }
+
+    #[test]
+    fn the_image_by_the_digest_the_build_exported() {
+        let mut build = build("SUCCEEDED");
+        let image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/users:abc";
+        assert_eq!(image_by_digest(&build, image), Ok(None), "no digest exported");
+        let digest = format!("sha256:{}", "0f".repeat(32));
+        build.exported.push((IMAGE_DIGEST_VARIABLE.into(), digest.clone()));
+        assert_eq!(
+            image_by_digest(&build, image),
+            Ok(Some(format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/users@{digest}")))
+        );
+        build.exported.retain(|(name, _)| name != IMAGE_DIGEST_VARIABLE);
+        build.exported.push((IMAGE_DIGEST_VARIABLE.into(), "None".into()));
+        let failure = image_by_digest(&build, image).unwrap_err();
+        assert_eq!(failure.kind, ErrorKind::BuildFailed);
+        assert!(failure.message.contains("IMAGE_DIGEST \"None\" is not a sha256 digest"), "{failure}");
     }
 }

@@ -162,9 +162,12 @@ pub fn waiter(pushed_at: i64, commit: &CommitId) -> String {
     format!("{}{}", second_prefix(pushed_at), commit.as_str())
 }
 
+/// The start of every push's sort key (the branch's `latest` item is not one).
+pub const PUSH_PREFIX: &str = "push#";
+
 /// The start of the sort keys of every push of one second (a `begins_with` query).
 pub fn second_prefix(pushed_at: i64) -> String {
-    format!("push#{:012}#", pushed_at.max(0))
+    format!("{PUSH_PREFIX}{:012}#", pushed_at.max(0))
 }
 
 /// Whether `new` (just recorded) becomes its branch's latest push in place of `latest`, given the

@@ -9,7 +9,10 @@
 //! | [`paths`] | which paths a `watch`/`ignore`/`depends_on`/`deploy_all` entry stands for (globs, "a path and everything below") |
 //! | [`roots`] | which folders are service folders (`deltaship.toml`'s `services`), and how to list them |
 //! | [`manifest`] | what a service's `service.toml` says, validated strictly |
-//! | [`settings`] | what `deltaship.toml` says: service roots, branches, `deploy_all`, `first_push` |
+//! | [`settings`] | what `deltaship.toml` says: service roots, branches, `deploy_all`, `first_push`, environments |
+//! | [`environments`] | the environments in pipeline order, their approvals, and each service's target in each |
+//! | [`gates`] | where a promotion waits for its approval, which wait an approval answers, and which waits a newer push supersedes |
+//! | [`approval_notice`] | what the notification of a wait at a gate says: the question, the push, and the commands that answer it |
 //! | [`snapshot`] | the files a catalog is built from, kept between pushes: what a push needs read again |
 //! | [`adopt`] | which folders of an existing repository are services: the roots and manifests `deltaship init` proposes |
 //! | [`planner`] | which services a set of [`Change`]s deploys, and why ([`Catalog`], [`Plan`]) |
@@ -64,14 +67,17 @@
 //! ```
 
 pub mod adopt;
+pub mod approval_notice;
 pub mod budget;
 pub mod build;
 pub mod check;
 pub mod commit;
 pub mod decision;
 pub mod deliveries;
+pub mod environments;
 pub mod event;
 pub mod failure;
+pub mod gates;
 pub mod ledger;
 pub mod links;
 pub mod manifest;
@@ -83,6 +89,7 @@ pub mod payloads;
 pub mod pipeline;
 pub mod planner;
 pub mod races;
+pub mod redeploy;
 pub mod rollout;
 pub mod roots;
 pub mod scope;

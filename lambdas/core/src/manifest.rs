@@ -65,6 +65,10 @@ pub struct Service {
     pub ignore: Vec<String>,
     /// Repository-relative patterns of what it depends on outside its folder.
     pub depends_on: Vec<String>,
+    /// Its targets in the environments after the first, by environment (`[environments.<name>]`;
+    /// [`crate::environments`]). `[deploy]` is its target in the first.
+    #[serde(default)]
+    pub environments: std::collections::BTreeMap<String, crate::environments::Target>,
 }
 
 /// How a service is built.
@@ -163,6 +167,11 @@ pub fn parse_service(file: &SourceFile) -> Result<Service, Vec<ManifestError>> {
     };
     let ignore = resolve_list(path, &folder, "ignore", &raw.ignore, &mut errors);
     let depends_on = resolve_list(path, &folder, "depends_on", &raw.depends_on, &mut errors);
+    let check_target = |field: &str, value: &str| {
+        let rule = if field == "container" { NameRule::EcsName } else { NameRule::EcsNameOrArn };
+        rule.check(value).err()
+    };
+    let environments = crate::environments::targets(path, &raw.environments, &check_target, &mut errors);
 
     if !errors.is_empty() {
         return Err(errors);
@@ -182,6 +191,7 @@ pub fn parse_service(file: &SourceFile) -> Result<Service, Vec<ManifestError>> {
         watch,
         ignore,
         depends_on,
+        environments,
     })
 }
 
@@ -230,6 +240,8 @@ struct RawManifest {
     depends_on: Vec<String>,
     build: RawBuild,
     deploy: RawDeploy,
+    #[serde(default)]
+    environments: std::collections::BTreeMap<String, crate::environments::RawTarget>,
 }
 
 #[derive(Deserialize)]

@@ -71,7 +71,8 @@ const fn one() -> u32 {
 pub struct Limits {
     /// The largest execution input, in bytes.
     pub input_bytes: usize,
-    /// The most services (their outcomes travel together through the last states).
+    /// The most environment outcomes (a service counts once per environment it may deploy to:
+    /// every record travels together through the last states).
     pub services: usize,
     /// The most history events the execution may write at worst.
     pub history_events: u64,
@@ -92,9 +93,15 @@ impl Limits {
     }
 }
 
-/// The most services one execution deploys: their outcomes (about 1 KiB each, links included)
-/// travel together through the execution's last states, whose payload is capped at 256 KiB.
+/// The most services one execution deploys, each counted once per environment it may deploy to:
+/// every environment's outcome record (about 1 KiB, links included) travels with the others
+/// through the execution's last states, whose payload is capped at 256 KiB.
 pub const MAX_SERVICES_PER_EXECUTION: usize = 100;
+
+/// The most iterations an inline Map state runs at once: "In this mode, the Map state supports up
+/// to 40 concurrent iterations"
+/// (<https://docs.aws.amazon.com/step-functions/latest/dg/state-map-inline.html>).
+pub const MAX_MAP_CONCURRENCY: u32 = 40;
 
 /// Who started an execution.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +112,8 @@ pub enum Origin {
     Push,
     /// The reconciler, for a push whose event never arrived.
     Reconciler,
+    /// `deltaship redeploy`: an earlier push's image, deployed again ([`crate::redeploy`]).
+    Redeploy,
 }
 
 impl PipelineInput {
@@ -118,21 +127,9 @@ impl PipelineInput {
                 let service = planned.service;
                 let kept = planned.reasons.len().min(MAX_REASONS);
                 ServiceJob {
-                    name: service.name.clone(),
-                    repository: push.repository.clone(),
-                    branch: push.branch.clone(),
-                    commit: push.head.to_string(),
-                    execution: execution.clone(),
-                    pushed_at: push.pushed_at,
-                    project: service.build.project.clone(),
-                    cluster: service.deploy.cluster.clone(),
-                    service: service.deploy.service.clone(),
-                    container: service.deploy.container.clone(),
-                    image_repository: service.deploy.image_repository.clone(),
-                    timeout_minutes: service.deploy.timeout_minutes,
-                    build_timeout_minutes: service.build.timeout_minutes,
                     reasons: planned.reasons.iter().take(kept).map(|reason| (*reason).to_owned()).collect(),
                     more_reasons: planned.reasons.len() - kept,
+                    ..ServiceJob::of(service, push, &execution)
                 }
             })
             .collect();
@@ -164,7 +161,9 @@ impl PipelineInput {
         let mut groups: Vec<Vec<ServiceJob>> = Vec::new();
         let mut events = EXECUTION_EVENTS;
         let mut current: Vec<ServiceJob> = Vec::new();
+        let mut outcomes = 0;
         for job in self.services.iter().cloned() {
+            let records = 1 + job.promotions.len();
             let worst = worst_case_service(&job, limits.waits);
             if EXECUTION_EVENTS + worst > limits.history_events {
                 return Err(Failure::new(
@@ -177,11 +176,13 @@ impl PipelineInput {
                     ),
                 ));
             }
-            if !current.is_empty() && (events + worst > limits.history_events || current.len() >= limits.services) {
+            if !current.is_empty() && (events + worst > limits.history_events || outcomes + records > limits.services) {
                 groups.push(std::mem::take(&mut current));
                 events = EXECUTION_EVENTS;
+                outcomes = 0;
             }
             events += worst;
+            outcomes += records;
             current.push(job);
         }
         groups.push(current);
@@ -202,6 +203,30 @@ impl PipelineInput {
                 input.renamed(&name(part)).fit(limits.input_bytes)
             })
             .collect()
+    }
+
+    /// The same input with each service's promotions into the environments after the first
+    /// ([`crate::environments::promotions`]), as `catalog`'s settings and manifests name them.
+    ///
+    /// A service waiting at a gate holds one of the Map's iterations for as long as it waits, so
+    /// each service with a gate adds one to `max_concurrency` (up to [`MAX_MAP_CONCURRENCY`]): the
+    /// services without one keep the slots they had.
+    #[must_use]
+    pub fn promoted(mut self, catalog: &crate::Catalog) -> Self {
+        let environments = catalog.settings().environments();
+        for job in &mut self.services {
+            if let Some(first) = environments.first() {
+                first.name.clone_into(&mut job.environment);
+            }
+            if let Some(service) = catalog.service(&job.name) {
+                job.promotions = crate::environments::promotions(service, environments);
+            }
+        }
+        let gated =
+            self.services.iter().filter(|job| job.promotions.iter().any(|promotion| promotion.approval)).count();
+        let gated = u32::try_from(gated).unwrap_or(u32::MAX);
+        self.max_concurrency = self.max_concurrency.saturating_add(gated).min(MAX_MAP_CONCURRENCY);
+        self
     }
 
     /// The same input under another execution name (a later attempt, see
@@ -245,6 +270,49 @@ impl PipelineInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn promotions_and_the_first_environment_ride_with_their_services() {
+        use crate::{Catalog, Change, CommitId, SourceFile};
+        let settings = SourceFile::new(
+            "deltaship.toml",
+            "[[environments]]\nname = \"staging\"\n[[environments]]\nname = \"production\"\napproval = true\n",
+        );
+        let manifest = |name: &str, extra: &str| {
+            SourceFile::new(
+                format!("services/{name}/service.toml"),
+                format!(
+                    "[build]\nproject = \"build-{name}\"\n[deploy]\ncluster = \"staging\"\nservice = \"{name}\"\n\
+                     container = \"app\"\nimage_repository = \"shop/{name}\"\n{extra}"
+                ),
+            )
+        };
+        let promoted = "[environments.production]\ncluster = \"prod\"\nservice = \"users\"\n";
+        let catalog = Catalog::load(Some(&settings), &[manifest("users", promoted), manifest("docs", "")]).unwrap();
+        let changes = [Change::Modified("services/users/a".into()), Change::Modified("services/docs/b".into())];
+        let plan = catalog.plan(&changes);
+        let push = Push {
+            repository: "shop".into(),
+            branch: "main".into(),
+            head: CommitId::parse(&"a".repeat(40)).unwrap(),
+            base: None,
+            pushed_by: None,
+            pushed_at: 1,
+        };
+        let input = PipelineInput::new(&push, "x".into(), &plan, 1).promoted(&catalog);
+        let by_name = |name: &str| input.services.iter().find(|job| job.name == name).unwrap();
+        assert_eq!(by_name("users").promotions.len(), 1);
+        assert_eq!(by_name("users").promotions[0].environment, "production");
+        assert!(by_name("docs").promotions.is_empty());
+        let json = serde_json::to_value(&input).unwrap();
+        let docs = json["services"].as_array().unwrap().iter().find(|job| job["name"] == "docs").unwrap();
+        assert_eq!(docs["promotions"], serde_json::json!([]), "always written: {docs}");
+        assert_eq!(input.max_concurrency, 2, "users waits at a gate: one more iteration at once");
+        let most = PipelineInput::new(&push, "x".into(), &plan, MAX_MAP_CONCURRENCY).promoted(&catalog);
+        assert_eq!(most.max_concurrency, MAX_MAP_CONCURRENCY, "never past the inline Map's limit");
+        assert_eq!(docs["environment"], "staging");
+        assert!(docs.get("image").is_none(), "a push names no image: {docs}");
+    }
     use crate::{Catalog, Change, SourceFile};
 
     fn catalog(names: &[&str]) -> Catalog {
@@ -378,6 +446,31 @@ mod tests {
 
         let tight = Limits { services: 7, ..Limits::new(WAITS) };
         assert_eq!(wide_push(15).into_parts(tight, |part| format!("x{part}")).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_service_counts_once_per_environment_it_may_deploy_to() {
+        let promotion = |environment: &str| crate::environments::Promotion {
+            environment: environment.into(),
+            approval: false,
+            approval_timeout_seconds: 3600,
+            cluster: environment.into(),
+            service: "s".into(),
+            container: "app".into(),
+            timeout_minutes: 1,
+            answer: None,
+        };
+        let mut input = wide_push(10);
+        for job in &mut input.services {
+            job.timeout_minutes = 1;
+            job.build_timeout_minutes = 1;
+            job.promotions = vec![promotion("qa"), promotion("production")];
+        }
+        // Three records a service: at most three services in nine records.
+        let limits = Limits { services: 9, ..Limits::new(WAITS) };
+        let parts = input.into_parts(limits, |part| format!("x{part}")).unwrap();
+        let sizes: Vec<usize> = parts.iter().map(|(part, _)| part.services.len()).collect();
+        assert_eq!(sizes, [3, 3, 3, 1]);
     }
 
     #[test]

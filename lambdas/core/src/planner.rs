@@ -139,7 +139,14 @@ impl Catalog {
                 continue;
             }
             match manifest::parse_service(file) {
-                Ok(service) => services.push(service),
+                Ok(service) => {
+                    problems.extend(crate::environments::unknown_environments(
+                        &service.manifest,
+                        &service.environments,
+                        settings.environments(),
+                    ));
+                    services.push(service);
+                }
                 Err(errors) => problems.extend(errors),
             }
         }
@@ -333,6 +340,28 @@ fn conflicts(services: &mut [Service]) -> Vec<ManifestError> {
                     first.get().manifest
                 ),
             }),
+        }
+    }
+    // The same in each later environment.
+    let mut owners_by_target: BTreeMap<(&str, &str, &str), &Service> = BTreeMap::new();
+    for service in services.iter() {
+        for (environment, target) in &service.environments {
+            let (cluster, ecs_service) =
+                (manifest::resource_name(&target.cluster), manifest::resource_name(&target.service));
+            match owners_by_target.entry((environment.as_str(), cluster, ecs_service)) {
+                Entry::Vacant(slot) => {
+                    slot.insert(service);
+                }
+                Entry::Occupied(first) => problems.push(ManifestError {
+                    file: service.manifest.clone(),
+                    line: None,
+                    key: Some(format!("environments.{environment}.service")),
+                    problem: format!(
+                        "ECS service `{ecs_service}` in cluster `{cluster}` is already deployed in {environment} by {}",
+                        first.get().manifest
+                    ),
+                }),
+            }
         }
     }
     problems
@@ -623,6 +652,7 @@ depends_on = ["../common", "../../proto/users.proto"]"#,
                 watch,
                 ignore,
                 depends_on: Vec::new(),
+                environments: std::collections::BTreeMap::new(),
             }
         }
 

@@ -151,18 +151,29 @@ fn short(commit: &str) -> &str {
     commit.get(..12).unwrap_or(commit)
 }
 
-/// Checks that `image` (what the build exported) is tagged with `commit`: deploy-service deploys
-/// only the image built for the push, and compares images to recognise its own revisions.
+/// Checks that `image` is one deploy-service may deploy for `commit`: the build's image tagged
+/// with the pushed commit (`<repository>:<commit>`), or an image by digest
+/// (`<repository>@sha256:<64 hex>`, [`crate::environments::promoted_image`]) that a build of the
+/// push (or, for `deltaship redeploy`, of the earlier push named) produced. deploy-service
+/// deploys only those, and compares images to recognise its own revisions.
 pub fn check_image(image: &str, commit: &str) -> Result<(), Failure> {
+    let clean = !image.chars().any(|c| c.is_whitespace() || c.is_control());
     let tag_ok = image
         .rsplit_once(':')
         .is_some_and(|(repository, tag)| tag == commit && !repository.is_empty() && !repository.ends_with('/'));
-    if tag_ok && !image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    let digest_ok = image.split_once('@').is_some_and(|(repository, digest)| {
+        let hex = digest.strip_prefix("sha256:").unwrap_or_default();
+        !repository.is_empty()
+            && !repository.ends_with('/')
+            && hex.len() == 64
+            && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    });
+    if (tag_ok || digest_ok) && clean {
         Ok(())
     } else {
         Err(Failure::invalid_input(format!(
-            "image {image:?} is not tagged with the pushed commit {commit} (the buildspec must export \
-             IMAGE_URI=<repository>:<commit>)"
+            "image {image:?} is neither tagged with the pushed commit {commit} nor named by its digest (the \
+             buildspec must export IMAGE_URI=<repository>:<commit>, and IMAGE_DIGEST=sha256:...)"
         )))
     }
 }
@@ -264,10 +275,18 @@ mod tests {
     }
 
     #[test]
-    fn images_must_carry_the_commit_tag() {
+    fn images_must_carry_the_commit_tag_or_a_digest() {
+        let digest = format!("sha256:{}", "0f".repeat(32));
         assert!(check_image(&format!("123.dkr.ecr.eu-west-1.amazonaws.com/shop/users:{A}"), A).is_ok());
         assert!(check_image(&format!("localhost:5000/users:{A}"), A).is_ok());
+        assert!(check_image(&format!("123.dkr.ecr.eu-west-1.amazonaws.com/shop/users@{digest}"), A).is_ok());
+        assert!(check_image(&format!("localhost:5000/users@{digest}"), A).is_ok());
         for bad in [
+            format!("shop/users@sha256:{}", "0F".repeat(32)),
+            format!("shop/users@sha256:{}", "0f".repeat(31)),
+            format!("@{digest}"),
+            format!("shop/@{digest}"),
+            format!("shop/users@{digest} "),
             format!("shop/users:{B}"),
             "shop/users:latest".to_owned(),
             "shop/users".to_owned(),

@@ -14,6 +14,7 @@
 use globset::{GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
+use crate::environments::Environment;
 use crate::paths::{compile_glob, resolve_list};
 use crate::roots::{DEFAULT_ROOTS, ServiceRoots};
 use crate::source::{ManifestError, SourceFile, parse_toml};
@@ -36,6 +37,7 @@ pub enum FirstPush {
 #[derive(Debug, Clone)]
 pub struct Settings {
     roots: ServiceRoots,
+    environments: Vec<Environment>,
     branches: Vec<String>,
     branch_matcher: GlobSet,
     deploy_all: Vec<String>,
@@ -47,7 +49,8 @@ impl Default for Settings {
         let branches = default_branches();
         let branch_matcher = compile_branch_globs("", &branches).unwrap_or_else(|_| GlobSet::empty());
         let roots = ServiceRoots::default();
-        Self { roots, branches, branch_matcher, deploy_all: Vec::new(), first_push: FirstPush::All }
+        let environments = vec![Environment::default_environment()];
+        Self { roots, environments, branches, branch_matcher, deploy_all: Vec::new(), first_push: FirstPush::All }
     }
 }
 
@@ -76,11 +79,17 @@ impl Settings {
         };
         let deploy_all = resolve_list(path, "", "deploy_all", &raw.deploy_all, &mut errors);
         let roots = ServiceRoots::parse(path, &raw.services).map_err(|problems| errors.extend(problems)).ok();
+        let environments = crate::environments::environments(path, &raw.environments, &mut errors);
 
         match (roots, branch_matcher) {
-            (Some(roots), Some(branch_matcher)) if errors.is_empty() => {
-                Ok(Self { roots, branches: raw.branches, branch_matcher, deploy_all, first_push: raw.first_push })
-            }
+            (Some(roots), Some(branch_matcher)) if errors.is_empty() => Ok(Self {
+                roots,
+                environments,
+                branches: raw.branches,
+                branch_matcher,
+                deploy_all,
+                first_push: raw.first_push,
+            }),
             _ => Err(errors),
         }
     }
@@ -88,6 +97,12 @@ impl Settings {
     /// Where the service folders are.
     pub fn roots(&self) -> &ServiceRoots {
         &self.roots
+    }
+
+    /// The environments, in pipeline order (one, [`crate::environments::DEFAULT_ENVIRONMENT`],
+    /// when `deltaship.toml` lists none).
+    pub fn environments(&self) -> &[Environment] {
+        &self.environments
     }
 
     /// Whether a push to `branch` deploys.
@@ -139,6 +154,8 @@ struct RawSettings {
     deploy_all: Vec<String>,
     #[serde(default)]
     first_push: FirstPush,
+    #[serde(default)]
+    environments: Vec<crate::environments::RawEnvironment>,
 }
 
 fn compile_branch_globs(file: &str, branches: &[String]) -> Result<GlobSet, ManifestError> {

@@ -342,19 +342,7 @@ impl MockWaits {
     pub(crate) fn put_item(&self) -> HashMap<String, String> {
         let request = self.puts.only();
         assert_eq!(request.table_name(), Some(TABLE));
-        request
-            .item()
-            .unwrap()
-            .iter()
-            .map(|(name, value)| {
-                let text = match value {
-                    AttributeValue::S(text) => text.clone(),
-                    AttributeValue::N(number) => format!("N:{number}"),
-                    other => panic!("{name}: unexpected {other:?}"),
-                };
-                (name.clone(), text)
-            })
-            .collect()
+        item_text(request.item().unwrap())
     }
 
     /// Asserts the only delete removes (`resource`, `waiter`) only if it still holds `token`.
@@ -528,4 +516,18 @@ pub(crate) fn catalog_item(repository: &str, commit: &str) -> Item {
         ("parts".to_owned(), AttributeValue::N("1".to_owned())),
         ("data".to_owned(), AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(Vec::new()))),
     ])
+}
+
+/// An item as text: strings as they are, numbers as `N:<number>`.
+pub(crate) fn item_text(item: &HashMap<String, AttributeValue>) -> HashMap<String, String> {
+    item.iter()
+        .map(|(name, value)| {
+            let text = match value {
+                AttributeValue::S(text) => text.clone(),
+                AttributeValue::N(number) => format!("N:{number}"),
+                other => panic!("{name}: unexpected {other:?}"),
+            };
+            (name.clone(), text)
+        })
+        .collect()
 }

@@ -58,6 +58,14 @@ pub struct CheckBuildOutput {
     pub phase: Option<String>,
     /// The image a successful build pushed.
     pub image: Option<String>,
+    /// The same image by digest (`<repository>@sha256:...`), when the build exported
+    /// `IMAGE_DIGEST`: what later environments deploy.
+    #[serde(default)]
+    pub image_by_digest: Option<String>,
+    /// The image every environment deploys: `image_by_digest` when the build exported a digest,
+    /// else `image` (an older buildspec: the first environment only).
+    #[serde(default)]
+    pub deploy_image: Option<String>,
     /// The build's console page.
     pub build_url: String,
     /// The build's CloudWatch logs, when CodeBuild gives the link.

@@ -11,6 +11,7 @@
 //! | rollback-service | [`RollbackInput`] | [`RollbackOutput`] |
 //! | reconcile-pushes | [`ReconcileInput`] (the schedule sends `{}`) | [`ReconcileOutput`] |
 //! | wake-waits | `CodeBuild Build State Change`, `ECS Deployment State Change` ([`crate::waits`]) | [`WakeOutput`] |
+//! | request-approval | [`RequestApprovalInput`] | [`RequestApprovalOutput`] (the task's result is the token's [`crate::gates::Answer`]) |
 //!
 //! The execution's own input is [`crate::PipelineInput`]; each service's iteration ends with a
 //! [`ServiceOutcome`].
@@ -20,14 +21,16 @@
 //! here is a change of contract: `tests/contract.rs` checks every path the state machine reads
 //! against these types.
 
+mod approval;
 mod build;
 mod outcome;
 mod push;
 mod rollout;
 mod wake;
 
+pub use approval::{ApprovalStatus, RequestApprovalInput, RequestApprovalOutput};
 pub use build::{BuildStatus, CheckBuildInput, CheckBuildOutput};
-pub use outcome::{Outcome, ServiceOutcome};
+pub use outcome::{Details, EnvironmentOutcome, Outcome, ServiceOutcome};
 pub use push::{BranchReport, BranchStatus, DetectOutput, DetectStatus, ReconcileInput, ReconcileOutput, ServiceJob};
 pub use rollout::{
     CheckRolloutInput, CheckRolloutOutput, DeployInput, RollbackAction, RollbackInput, RollbackOutput, RolledBackBy,

@@ -47,6 +47,61 @@ pub struct ServiceJob {
     /// How many more changed paths planned it than `reasons` lists.
     #[serde(default)]
     pub more_reasons: usize,
+    /// The first environment (where `cluster`, `service` and `container` are): `default` in a
+    /// repository that lists no environments.
+    #[serde(default = "default_environment")]
+    pub environment: String,
+    /// Who pushed (the event's `callerUserArn`), for an approval's notification.
+    #[serde(default)]
+    pub pushed_by: Option<String>,
+    /// The environments after the first it is promoted into, in order
+    /// ([`crate::environments::promotions`]); empty in a one-environment repository. Always
+    /// written: the state machine reads its length.
+    #[serde(default)]
+    pub promotions: Vec<crate::environments::Promotion>,
+    /// The answer that let the service into `environment`: `null` in the input (the first
+    /// environment has no gate); the state machine's *Promote* sets it with each later
+    /// environment's target, and each environment's outcome records it.
+    #[serde(default)]
+    pub answer: Option<crate::gates::Answer>,
+    /// The image to deploy instead of building one (by digest): set by `deltaship redeploy`,
+    /// which deploys what an earlier push built. Absent for a push.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+impl ServiceJob {
+    /// The job of `service` for `push`, in the execution `execution`: its first environment's
+    /// target, no reasons, no promotions ([`PipelineInput::promoted`] adds them), built from the
+    /// push's commit.
+    pub fn of(service: &crate::Service, push: &crate::Push, execution: &str) -> Self {
+        Self {
+            name: service.name.clone(),
+            repository: push.repository.clone(),
+            branch: push.branch.clone(),
+            commit: push.head.to_string(),
+            execution: execution.to_owned(),
+            pushed_at: push.pushed_at,
+            project: service.build.project.clone(),
+            cluster: service.deploy.cluster.clone(),
+            service: service.deploy.service.clone(),
+            container: service.deploy.container.clone(),
+            image_repository: service.deploy.image_repository.clone(),
+            timeout_minutes: service.deploy.timeout_minutes,
+            build_timeout_minutes: service.build.timeout_minutes,
+            reasons: Vec::new(),
+            more_reasons: 0,
+            environment: crate::environments::DEFAULT_ENVIRONMENT.to_owned(),
+            pushed_by: push.pushed_by.clone(),
+            promotions: Vec::new(),
+            answer: None,
+            image: None,
+        }
+    }
+}
+
+fn default_environment() -> String {
+    crate::environments::DEFAULT_ENVIRONMENT.to_owned()
 }
 
 /// What detect-changes did.
