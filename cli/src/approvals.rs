@@ -17,6 +17,7 @@
 use aws_config::SdkConfig;
 use deltaship_aws::gates::GateTable;
 use deltaship_core::gates::{self, Answer, GateError, GateRecord};
+use deltaship_core::waits::is_closed_token_error;
 
 /// The error a rejection fails the task token with: the state machine's *Wait for approval*
 /// catches it (outcome `rejected`).
@@ -108,11 +109,16 @@ impl Approvals {
         };
         let text = serde_json::to_string(&answer).map_err(|error| ApprovalError::Aws(error.to_string()))?;
         let sent = match decision {
-            Decision::Approve => {
-                self.sfn.send_task_success().task_token(&record.token).output(text).send().await.err().map(|error| {
-                    (aws_sdk_sfn::error::ProvideErrorMetadata::code(&error).map(str::to_owned), error.to_string())
-                })
-            }
+            Decision::Approve => self
+                .sfn
+                .send_task_success()
+                .task_token(&record.token)
+                .output(text)
+                .send()
+                .await
+                .err()
+                .as_ref()
+                .map(code_and_text),
             Decision::Reject => self
                 .sfn
                 .send_task_failure()
@@ -122,13 +128,12 @@ impl Approvals {
                 .send()
                 .await
                 .err()
-                .map(|error| {
-                    (aws_sdk_sfn::error::ProvideErrorMetadata::code(&error).map(str::to_owned), error.to_string())
-                }),
+                .as_ref()
+                .map(code_and_text),
         };
         match sent {
             None => {}
-            Some((Some(code), _)) if ended(&code) => {
+            Some((Some(code), _)) if is_closed_token_error(&code) => {
                 self.gates.delete(&record).await.map_err(aws)?;
                 return Err(ApprovalError::Ended { execution: record.execution, commit: record.commit });
             }
@@ -154,26 +159,13 @@ pub async fn caller(sts: &aws_sdk_sts::Client) -> Result<String, ApprovalError> 
     identity.arn().map(ToOwned::to_owned).ok_or_else(|| ApprovalError::Aws("sts:GetCallerIdentity named no ARN".into()))
 }
 
-/// Whether `code` says the token's wait is over (SendTaskSuccess/SendTaskFailure errors).
-fn ended(code: &str) -> bool {
-    matches!(code, "TaskTimedOut" | "TaskDoesNotExist" | "InvalidToken")
+/// A Step Functions error's code, if AWS gave one, and its text.
+fn code_and_text<E: aws_sdk_sfn::error::ProvideErrorMetadata + std::fmt::Display>(
+    error: &E,
+) -> (Option<String>, String) {
+    (error.code().map(str::to_owned), error.to_string())
 }
 
 fn aws(failure: deltaship_core::Failure) -> ApprovalError {
     ApprovalError::Aws(failure.message)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_an_ended_wait_is_tolerated() {
-        for code in ["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"] {
-            assert!(ended(code), "{code}");
-        }
-        for code in ["ThrottlingException", "AccessDeniedException", ""] {
-            assert!(!ended(code), "{code}");
-        }
-    }
 }

@@ -295,6 +295,20 @@ impl GitRepo {
         Ok(branches)
     }
 
+    /// A push as `deltaship local run` and `local push` make one, as
+    /// (branch, base, head): `head` resolved; `base` resolved, or `head`'s first parent when not
+    /// given (none for a root commit: a first push); the branch the `head` revision names, else
+    /// the one checked out, else `main`.
+    pub fn push_of(&self, head: &str, base: Option<&str>) -> Result<(String, Option<CommitId>, CommitId), GitError> {
+        let commit = self.resolve(head)?;
+        let base = match base {
+            Some(base) => Some(self.resolve(base)?),
+            None => self.first_parent(&commit)?,
+        };
+        let branch = self.branch_of(head).or_else(|| self.branch_of("HEAD")).unwrap_or_else(|| "main".to_owned());
+        Ok((branch, base, commit))
+    }
+
     /// The first parent of `commit`; `None` for a root commit.
     pub fn first_parent(&self, commit: &CommitId) -> Result<Option<CommitId>, GitError> {
         let what = || format!("the parents of commit {}", commit.short());

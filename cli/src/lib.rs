@@ -42,3 +42,13 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit code for bad input: arguments, paths, revisions, manifests.
 pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// The async runtime a command's AWS calls and local stack run on (two workers: the machines
+/// it runs on are small).
+pub fn runtime() -> Result<tokio::runtime::Runtime, output::CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|error| output::CliError::failure(format!("could not start the async runtime: {error}")))
+}

@@ -18,6 +18,15 @@ use super::LocalError;
 use super::front::WATCHER_APP;
 use super::stack;
 
+/// The endpoint a command talks to: `flag` (`--endpoint-url`), else `$AWS_ENDPOINT_URL`, trimmed
+/// and without a trailing slash; `None` when neither names one.
+pub fn endpoint_from(flag: Option<&str>) -> Option<String> {
+    flag.map(ToOwned::to_owned)
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+        .map(|url| url.trim().trim_end_matches('/').to_owned())
+        .filter(|url| !url.is_empty())
+}
+
 /// What the front says of the stack it is (`GET` [`super::front::STACK_PATH`]).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct StackInfo {

@@ -111,11 +111,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             return Err(CliError::bad_input(format!("{flag} {seconds}: give a number of seconds from 0 to 600")));
         }
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|error| CliError::failure(format!("could not start the async runtime: {error}")))?;
+    let runtime = crate::runtime()?;
     let options =
         StackOptions { repo, moto_server, build_seconds, rollout_seconds, waits, listen: Vec::new(), port: 0 };
     let request = RunRequest {

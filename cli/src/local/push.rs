@@ -53,28 +53,18 @@ pub struct PushArgs {
 /// Runs `deltaship local push`: exit 0 when the execution succeeded or nothing was to deploy, 1
 /// when it failed; 2 for bad input (no stack to send to, another repository, a revision).
 pub fn push(args: &PushArgs) -> Result<ExitCode, CliError> {
-    let endpoint = args
-        .endpoint_url
-        .clone()
-        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
-        .filter(|url| !url.trim().is_empty())
-        .ok_or_else(|| {
-            CliError::bad_input(
-                "no stack to push to: start `deltaship local up` and export the AWS_ENDPOINT_URL it prints, or give \
+    let endpoint = super::client::endpoint_from(args.endpoint_url.as_deref()).ok_or_else(|| {
+        CliError::bad_input(
+            "no stack to push to: start `deltaship local up` and export the AWS_ENDPOINT_URL it prints, or give \
                  --endpoint-url",
-            )
-        })?;
-    let endpoint = endpoint.trim_end_matches('/').to_owned();
+        )
+    })?;
     if !endpoint.starts_with("http://") {
         return Err(CliError::bad_input(format!(
             "--endpoint-url {endpoint}: give the http:// URL `deltaship local up` prints"
         )));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|error| CliError::failure(format!("could not start the async runtime: {error}")))?;
+    let runtime = crate::runtime()?;
     let text = args.format == Format::Text;
     let report = runtime.block_on(async {
         let mut show = |progress: &Progress| {
@@ -103,12 +93,7 @@ async fn send(args: &PushArgs, endpoint: &str, progress: &mut dyn FnMut(&Progres
             git.root().display()
         )));
     }
-    let head = git.resolve(&args.head)?;
-    let base = match &args.base {
-        Some(base) => Some(git.resolve(base)?),
-        None => git.first_parent(&head)?,
-    };
-    let branch = git.branch_of(&args.head).or_else(|| git.branch_of("HEAD")).unwrap_or_else(|| "main".to_owned());
+    let (branch, base, head) = git.push_of(&args.head, args.base.as_deref())?;
 
     // What the head's manifests name and the stack lacks (a service added since it started).
     let watcher = watcher_config_at(endpoint).await;

@@ -95,13 +95,7 @@ impl LocalStack {
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<Pushed, LocalError> {
         let git = GitRepo::open(&self.repository.path)?;
-        let head = git.resolve(&request.head)?;
-        let base = match &request.base {
-            Some(base) => Some(git.resolve(base)?),
-            None => git.first_parent(&head)?,
-        };
-        let branch =
-            git.branch_of(&request.head).or_else(|| git.branch_of("HEAD")).unwrap_or_else(|| "main".to_owned());
+        let (branch, base, head) = git.push_of(&request.head, request.base.as_deref())?;
         let catalog = self.prepare(&git, &head, &branch, request.definition.as_deref()).await?;
         let faults = faults(&catalog, request)?;
         self.front.with_emulator(|emulator| emulator.set_faults(faults));

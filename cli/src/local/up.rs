@@ -105,11 +105,7 @@ pub fn up(args: &UpArgs) -> Result<ExitCode, CliError> {
         listen,
         port: args.port,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|error| CliError::failure(format!("could not start the async runtime: {error}")))?;
+    let runtime = crate::runtime()?;
     runtime.block_on(async {
         let mut stack = LocalStack::start(&options).await?;
         let ready = async {
@@ -175,7 +171,7 @@ fn write_text(report: &UpReport, out: &mut dyn std::io::Write) -> std::io::Resul
         "deltaship local up: the local stack serves {}@{} ({})",
         report.repository,
         report.branch,
-        report.head.get(..12).unwrap_or(&report.head)
+        deltaship_core::commit::short(&report.head)
     )?;
     writeln!(out, "  endpoint        {}", report.endpoint)?;
     for other in report.endpoints.iter().skip(1) {

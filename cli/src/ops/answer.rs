@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use super::{StackArgs, resolve, runtime};
+use super::{StackArgs, resolve};
 use crate::EXIT_OK;
 use crate::approvals::{ApprovalError, Approvals, Decision};
 use crate::output::{CliError, Format, write_report};
@@ -66,7 +66,7 @@ pub fn answer(args: &AnswerArgs, decision: Decision) -> Result<ExitCode, CliErro
             return Err(CliError::bad_input(format!("{flag} is empty: name one")));
         }
     }
-    let report = runtime()?.block_on(async {
+    let report = crate::runtime()?.block_on(async {
         let stack = resolve(&args.stack).await?;
         let approvals = Approvals::new(&stack.config, &stack.waits_table, &stack.repository);
         let now = deltaship_aws::system_clock();
@@ -100,7 +100,7 @@ pub fn answer(args: &AnswerArgs, decision: Decision) -> Result<ExitCode, CliErro
             report.decision,
             report.service,
             report.environment,
-            report.commit.get(..12).unwrap_or(&report.commit),
+            deltaship_core::commit::short(&report.commit),
             report.execution,
             report.by
         )?;

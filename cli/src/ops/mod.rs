@@ -13,8 +13,7 @@
 //! - **the catalog** ([`RepoArgs`], [`load_catalog`], [`targets`]): the services and
 //!   environments of the repository's `deltaship.toml` and manifests at a revision, and each
 //!   service's ECS target in each environment, in pipeline order.
-//! - how an AWS error ends a command ([`aws_failure`]: exit 1) and the async runtime
-//!   ([`runtime`]).
+//! - how an AWS error ends a command ([`aws_failure`]: exit 1).
 //!
 //! - [`status`]: `deltaship status`, what runs where, what waits for an approval, how the last
 //!   execution of each service ended.
@@ -74,11 +73,7 @@ impl StackArgs {
     /// The endpoint to use: `--endpoint-url`, else `$AWS_ENDPOINT_URL`, without a trailing
     /// slash; `None` when neither names one.
     pub fn endpoint(&self) -> Option<String> {
-        self.endpoint_url
-            .clone()
-            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
-            .map(|url| url.trim().trim_end_matches('/').to_owned())
-            .filter(|url| !url.is_empty())
+        crate::local::client::endpoint_from(self.endpoint_url.as_deref())
     }
 }
 
@@ -323,28 +318,6 @@ pub fn service_targets(catalog: &Catalog) -> Vec<(&Service, Vec<Target>)> {
     catalog.services().iter().map(|service| (service, targets(service, environments))).collect()
 }
 
-/// The target of `service` in `environment` (the first environment when `None`): bad input
-/// naming the services, or the service's environments, when there is none.
-pub fn find_target(catalog: &Catalog, service: &str, environment: Option<&str>) -> Result<Target, CliError> {
-    let Some(found) = catalog.services().iter().find(|candidate| candidate.name == service) else {
-        let names: Vec<&str> = catalog.services().iter().map(|candidate| candidate.name.as_str()).collect();
-        return Err(CliError::bad_input(format!("no service named {service} (the manifests name {names:?})")));
-    };
-    let targets = targets(found, catalog.settings().environments());
-    match environment {
-        None => targets.into_iter().next(),
-        Some(environment) => targets.into_iter().find(|target| target.environment == environment),
-    }
-    .ok_or_else(|| {
-        let names: Vec<String> =
-            self::targets(found, catalog.settings().environments()).into_iter().map(|t| t.environment).collect();
-        CliError::bad_input(format!(
-            "{service} has no target in environment {} (it deploys to {names:?})",
-            environment.unwrap_or_default()
-        ))
-    })
-}
-
 /// The failure (exit 1) of AWS call `call` on `target`: the error's code and message when AWS
 /// answered, else what went wrong on the way (credentials, network).
 pub fn aws_failure<E>(call: &str, target: &str, error: &SdkError<E, HttpResponse>) -> CliError
@@ -357,15 +330,6 @@ where
         _ => DisplayErrorContext(error).to_string(),
     };
     CliError::failure(format!("{call} {target}: {detail}"))
-}
-
-/// The runtime the ops commands' AWS calls run on.
-pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|error| CliError::failure(format!("could not start the async runtime: {error}")))
 }
 
 /// The caller's identity (`sts:GetCallerIdentity`): the ARN an approval, a rejection or a
@@ -484,12 +448,6 @@ mod tests {
                 ),
             ]
         );
-        assert_eq!(find_target(&catalog, "users", Some("production")).unwrap().cluster, "shop-prod");
-        assert_eq!(find_target(&catalog, "users", None).unwrap().environment, "staging");
-        let unknown = find_target(&catalog, "orders", None).unwrap_err();
-        assert!(unknown.bad_input && unknown.message.contains(r#"["products", "users"]"#), "{unknown:?}");
-        let elsewhere = find_target(&catalog, "products", Some("production")).unwrap_err();
-        assert!(elsewhere.bad_input && elsewhere.message.contains(r#"["staging"]"#), "{elsewhere:?}");
     }
 
     #[test]

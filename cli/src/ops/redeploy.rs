@@ -18,7 +18,7 @@ use deltaship_core::redeploy::{Redeploy, Revision, image_of, redeploy_input};
 use deltaship_core::{CommitId, PipelineInput};
 use serde::Serialize;
 
-use super::{RepoArgs, Stack, StackArgs, aws_failure, caller, load_catalog, resolve, runtime, targets};
+use super::{RepoArgs, Stack, StackArgs, aws_failure, caller, load_catalog, resolve, targets};
 use crate::local::answers::{Answers, GateRules};
 use crate::local::follow::{Followed, RunStatus, follow};
 use crate::local::report;
@@ -95,7 +95,7 @@ pub fn redeploy(args: &RedeployArgs) -> Result<ExitCode, CliError> {
         .or_else(|| repo.catalog.settings().branches().first().cloned())
         .unwrap_or_else(|| "main".to_owned());
     let text = args.format == Format::Text;
-    runtime()?.block_on(async {
+    crate::runtime()?.block_on(async {
         let stack = resolve(&args.stack).await?;
         let mut image = None;
         for target in &service_targets {
@@ -238,8 +238,8 @@ async fn find_image(
         .services()
         .first()
         .and_then(|service| service.task_definition())
-        .and_then(|arn| arn.rsplit_once('/').map(|(_, name)| name))
-        .and_then(|name| name.rsplit_once(':').map(|(family, _)| family.to_owned()))
+        .and_then(family_of)
+        .map(ToOwned::to_owned)
     else {
         return Ok(None);
     };
@@ -250,7 +250,7 @@ async fn find_image(
     while let Some(arn) = pages.next().await {
         let arn = arn.map_err(|error| aws_failure("ListTaskDefinitions", &family, &error))?;
         // A family prefix also matches longer family names.
-        if arn.rsplit_once('/').and_then(|(_, name)| name.rsplit_once(':')).is_none_or(|(name, _)| name != family) {
+        if family_of(&arn) != Some(family.as_str()) {
             continue;
         }
         looked += 1;
@@ -288,4 +288,10 @@ async fn find_image(
         }
     }
     Ok(by_tag)
+}
+
+/// The family of a task definition revision's ARN (`...:task-definition/<family>:<revision>`).
+fn family_of(arn: &str) -> Option<&str> {
+    let (_, name) = arn.rsplit_once('/')?;
+    name.rsplit_once(':').map(|(family, _)| family)
 }

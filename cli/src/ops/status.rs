@@ -19,21 +19,23 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_ecs::error::ProvideErrorMetadata;
 use aws_sdk_ecs::types::TaskDefinitionField;
 use deltaship_aws::gates::GateTable;
+use deltaship_core::commit::short;
 use deltaship_core::gates::{self, GateRecord};
 use deltaship_core::ledger;
+use deltaship_core::manifest::resource_name;
 use deltaship_core::races::{TAG_COMMIT, TAG_EXECUTION, TAG_PUSHED_AT};
 use deltaship_core::{CommitId, links};
 use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{RepoArgs, Stack, StackArgs, Target, aws_failure, load_catalog, resolve, runtime, service_targets};
+use super::{RepoArgs, Stack, StackArgs, Target, aws_failure, load_catalog, resolve, service_targets};
 use crate::EXIT_OK;
+use crate::local::history::TALLY_STATE;
 use crate::output::{CliError, Format, write_report};
 
 /// How many of a branch's newest pushes are looked through for each service's last execution.
@@ -41,10 +43,6 @@ pub const LEDGER_LOOKBACK: i32 = 20;
 
 /// How many AWS calls run at once.
 const CONCURRENT_CALLS: usize = 8;
-
-/// The state whose output lists every service's outcome, whether the execution succeeded or
-/// failed (`state-machine/pipeline.asl.json`).
-const TALLY_STATE: &str = "Tally";
 
 /// `deltaship status`'s arguments.
 #[derive(Debug, Clone, clap::Args)]
@@ -214,9 +212,9 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode, CliError> {
     let targets: Vec<(String, Vec<Target>)> =
         services.into_iter().map(|(service, targets)| (service.name.clone(), targets)).collect();
 
-    let report = runtime()?.block_on(async {
+    let report = crate::runtime()?.block_on(async {
         let stack = resolve(&args.stack).await?;
-        gather(&stack, repo.commit.as_str(), &targets, &branches, now()).await
+        gather(&stack, repo.commit.as_str(), &targets, &branches, deltaship_aws::system_clock()).await
     })?;
     write_report(args.format, "the status", &report, |out| write_text(&report, out))?;
     Ok(ExitCode::from(EXIT_OK))
@@ -234,13 +232,6 @@ pub fn default_branches(patterns: &[String], local: &[String], deploys: impl Fn(
         branches.push("main".to_owned());
     }
     branches
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// Everything the report says, read from the stack.
@@ -716,15 +707,6 @@ fn time(seconds: i64) -> String {
         .unwrap_or_else(|_| seconds.to_string())
 }
 
-/// A task definition ARN as `family:revision`.
-fn short_task_definition(arn: &str) -> &str {
-    arn.rsplit_once("task-definition/").map_or(arn, |(_, name)| name)
-}
-
-fn short_commit(commit: &str) -> &str {
-    commit.get(..12).unwrap_or(commit)
-}
-
 /// The report for people: each service, then each environment in pipeline order.
 pub fn write_text(report: &StatusReport, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
@@ -732,7 +714,7 @@ pub fn write_text(report: &StatusReport, out: &mut dyn Write) -> io::Result<()> 
         "repository {} ({}), services as the manifests at {} name them",
         report.repository,
         report.region,
-        short_commit(&report.revision)
+        short(&report.revision)
     )?;
     for service in &report.services {
         writeln!(out)?;
@@ -749,7 +731,7 @@ pub fn write_text(report: &StatusReport, out: &mut dyn Write) -> io::Result<()> 
                     "  last execution  {} ({} {}): {}{outcome}",
                     last.name,
                     last.branch,
-                    short_commit(&last.commit),
+                    short(&last.commit),
                     last.status
                 )?;
                 if !last.environments.is_empty() {
@@ -776,10 +758,10 @@ fn write_environment(environment: &EnvironmentStatus, out: &mut dyn Write) -> io
         field(out, "missing", "ECS has no such service (or cluster)")?;
     }
     if let Some(task_definition) = &environment.task_definition {
-        let name = short_task_definition(task_definition);
+        let name = resource_name(task_definition);
         let running = match (&environment.commit, environment.pushed_at) {
-            (Some(commit), Some(at)) => format!("{name}, commit {} pushed {}", short_commit(commit), time(at)),
-            (Some(commit), None) => format!("{name}, commit {}", short_commit(commit)),
+            (Some(commit), Some(at)) => format!("{name}, commit {} pushed {}", short(commit), time(at)),
+            (Some(commit), None) => format!("{name}, commit {}", short(commit)),
             _ => format!("{name}, not deployed by deltaship"),
         };
         field(out, "running", &running)?;
@@ -806,7 +788,7 @@ fn write_environment(environment: &EnvironmentStatus, out: &mut dyn Write) -> io
             "waiting",
             &format!(
                 "{}{by}, since {}, until {} (execution {})",
-                short_commit(&pending.commit),
+                short(&pending.commit),
                 time(pending.requested_at),
                 time(pending.expires_at),
                 pending.execution

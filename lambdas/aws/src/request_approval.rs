@@ -31,6 +31,7 @@
 
 use aws_config::SdkConfig;
 use deltaship_core::approval_notice;
+use deltaship_core::commit::short;
 use deltaship_core::gates::{self, GateRecord};
 use deltaship_core::payloads::{ApprovalStatus, RequestApprovalInput, RequestApprovalOutput};
 use deltaship_core::waits::{cause_of, is_closed_token_error};
@@ -249,9 +250,4 @@ impl Function for RequestApproval {
             notified: true,
         })
     }
-}
-
-/// The first 12 digits of a commit id, as people see it.
-fn short(commit: &str) -> &str {
-    commit.get(..12).unwrap_or(commit)
 }

@@ -30,7 +30,7 @@ pub struct Notice {
 /// machine's region.
 pub fn notice(record: &GateRecord, state_machine_arn: Option<&str>) -> Notice {
     let GateRecord { service, environment, commit, execution, .. } = record;
-    let short = commit.get(..12).unwrap_or(commit);
+    let short = crate::commit::short(commit);
     let subject = subject(&format!("deltaship: approve {service} {short} into {environment}?"));
     let pushed_by = if record.pushed_by.trim().is_empty() { "unknown" } else { record.pushed_by.as_str() };
     let link = state_machine_arn.and_then(|arn| execution_link(arn, execution));

@@ -34,7 +34,7 @@ impl CommitId {
     /// The first 12 digits, as shown to people (unambiguous in practice, like `git log --oneline`
     /// on a large repository).
     pub fn short(&self) -> &str {
-        self.0.get(..12).unwrap_or(&self.0)
+        short(&self.0)
     }
 
     /// Whether this is git's null id (all zeros), which some tools send for "no commit".
@@ -68,6 +68,12 @@ pub(crate) fn clip(text: &str, max: usize) -> String {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
     }
+}
+
+/// The first 12 digits of a commit id as text, as shown to people ([`CommitId::short`]); the text
+/// as it is when shorter.
+pub fn short(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
 }
 
 #[cfg(test)]

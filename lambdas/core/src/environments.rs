@@ -278,14 +278,19 @@ pub fn promotions(service: &crate::Service, environments: &[Environment]) -> Vec
         .collect()
 }
 
+/// Whether `text` is an image digest as ECR gives it: `sha256:` and 64 lowercase hex digits.
+pub fn is_digest(text: &str) -> bool {
+    let hex = text.strip_prefix("sha256:").unwrap_or_default();
+    hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// The image a later environment deploys: the one the build pushed, by digest, so that every
 /// environment runs the same bits whatever happens to the tag. `image` is the build's image
 /// (`<registry>/<repository>:<tag>`), `digest` what the build exported as `IMAGE_DIGEST`
 /// (`sha256:` and 64 hex digits). `None` without a digest; an error for one that is not a digest.
 pub fn promoted_image(image: &str, digest: Option<&str>) -> Result<Option<String>, String> {
     let Some(digest) = digest.map(str::trim).filter(|digest| !digest.is_empty()) else { return Ok(None) };
-    let hex = digest.strip_prefix("sha256:").unwrap_or_default();
-    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if !is_digest(digest) {
         return Err(format!("IMAGE_DIGEST {digest:?} is not a sha256 digest"));
     }
     // Strip the tag (after the last ':' that follows the last '/': a registry may have a port)

@@ -7,6 +7,7 @@
 //! superseded), and a service that already runs the image is not deployed again (a retried call
 //! watches the deployment it made).
 
+use crate::commit::short;
 use crate::failure::{ErrorKind, Failure};
 
 /// The tag naming the commit a revision was registered for.
@@ -147,10 +148,6 @@ pub fn decide_deploy(
     }
 }
 
-fn short(commit: &str) -> &str {
-    commit.get(..12).unwrap_or(commit)
-}
-
 /// Checks that `image` is one deploy-service may deploy for `commit`: the build's image tagged
 /// with the pushed commit (`<repository>:<commit>`), or an image by digest
 /// (`<repository>@sha256:<64 hex>`, [`crate::environments::promoted_image`]) that a build of the
@@ -162,11 +159,7 @@ pub fn check_image(image: &str, commit: &str) -> Result<(), Failure> {
         .rsplit_once(':')
         .is_some_and(|(repository, tag)| tag == commit && !repository.is_empty() && !repository.ends_with('/'));
     let digest_ok = image.split_once('@').is_some_and(|(repository, digest)| {
-        let hex = digest.strip_prefix("sha256:").unwrap_or_default();
-        !repository.is_empty()
-            && !repository.ends_with('/')
-            && hex.len() == 64
-            && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        !repository.is_empty() && !repository.ends_with('/') && crate::environments::is_digest(digest)
     });
     if (tag_ok || digest_ok) && clean {
         Ok(())

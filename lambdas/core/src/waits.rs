@@ -287,6 +287,11 @@ mod tests {
         assert_eq!(error, "BuildFailed");
         let cause: serde_json::Value = serde_json::from_str(&cause).unwrap_or_default();
         assert_eq!(cause, json!({"errorType": "BuildFailed", "errorMessage": "build x failed"}));
-        assert!(is_closed_token_error("TaskTimedOut") && !is_closed_token_error("ThrottlingException"));
+        for closed in ["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"] {
+            assert!(is_closed_token_error(closed), "{closed}");
+        }
+        for open in ["ThrottlingException", "AccessDeniedException", ""] {
+            assert!(!is_closed_token_error(open), "{open}");
+        }
     }
 }
