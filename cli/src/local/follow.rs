@@ -177,6 +177,8 @@ pub async fn follow(
     let mut status = RunStatus::Succeeded;
     for arn in &arns {
         let mut gates_looked = None::<Instant>;
+        // The execution's input, read at the first look, when one of its services has a gate.
+        let mut gated: Option<Option<PipelineInput>> = None;
         let ended = loop {
             show(Followed::Tick);
             let described = sfn.describe_execution().execution_arn(arn).send().await.map_err(|error| {
@@ -185,10 +187,14 @@ pub async fn follow(
                     aws_sdk_sfn::error::DisplayErrorContext(error)
                 ))
             })?;
-            if gates_looked.is_none_or(|at| at.elapsed() >= GATE_LOOKS)
-                && let Some(input) =
-                    described.input().and_then(|input| serde_json::from_str::<PipelineInput>(input).ok())
-                && input.services.iter().any(|job| job.promotions.iter().any(|promotion| promotion.approval))
+            let gated = gated.get_or_insert_with(|| {
+                described
+                    .input()
+                    .and_then(|input| serde_json::from_str::<PipelineInput>(input).ok())
+                    .filter(|input| input.services.iter().any(|job| job.promotions.iter().any(|p| p.approval)))
+            });
+            if let Some(input) = gated.as_ref()
+                && gates_looked.is_none_or(|at| at.elapsed() >= GATE_LOOKS)
             {
                 gates_looked = Some(Instant::now());
                 for event in answers.look(&input.execution, &input.services).await? {
