@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use deltaship_core::snapshot::{self, MAX_PART_BYTES, RETENTION_SECONDS, Snapshot};
 use deltaship_core::{CommitId, ErrorKind, Failure};
 
-use crate::aws_error;
+use crate::{aws_error, table};
 
 /// The snapshots in a DynamoDB table (the stack's waits table).
 #[derive(Debug, Clone)]
@@ -104,13 +104,7 @@ impl Catalogs {
                 ("data".to_owned(), AttributeValue::B(Blob::new(chunk))),
                 ("expires_at".to_owned(), AttributeValue::N(now.saturating_add(RETENTION_SECONDS).to_string())),
             ]);
-            self.dynamodb
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .send()
-                .await
-                .map_err(|err| aws_error::table_failure("PutItem", &self.table, &resource, &err))?;
+            table::put(&self.dynamodb, &self.table, &resource, item).await?;
         }
         Ok(())
     }

@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use deltaship_core::Failure;
 use deltaship_core::gates::{self, GateRecord};
 
-use crate::{aws_error, table};
+use crate::table;
 
 /// The gates in a DynamoDB table (the stack's waits table).
 #[derive(Debug, Clone)]
@@ -60,14 +60,7 @@ impl GateTable {
     /// Stores `record`, replacing the one under its key (the same push at the same gate: a retried
     /// task, with a new token).
     pub async fn put(&self, record: &GateRecord) -> Result<(), Failure> {
-        self.dynamodb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item(record)))
-            .send()
-            .await
-            .map_err(|err| aws_error::table_failure("PutItem", &self.table, &record.resource(), &err))?;
-        Ok(())
+        table::put(&self.dynamodb, &self.table, &record.resource(), item(record)).await
     }
 
     /// Deletes `record` if it still holds its token (a newer registration of the same push, with

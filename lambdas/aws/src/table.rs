@@ -36,6 +36,23 @@ pub(crate) async fn query_all<T, E: Display>(
     Ok(found)
 }
 
+/// Stores `item` (of the partition `resource`) in `table`, replacing the item under its key.
+pub(crate) async fn put(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    resource: &str,
+    item: Item,
+) -> Result<(), Failure> {
+    dynamodb
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .map_err(|err| aws_error::table_failure("PutItem", table, resource, &err))?;
+    Ok(())
+}
+
 /// Deletes the item `resource`/`waiter` of `table` if it still holds `token`: a newer
 /// registration under the same key (another token) stays, and an item already gone is no error.
 pub(crate) async fn delete_holding(

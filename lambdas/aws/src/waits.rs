@@ -73,14 +73,7 @@ impl Waits {
             ("watch".to_owned(), string(&record.watch)),
             ("expires_at".to_owned(), AttributeValue::N(record.expires_at.to_string())),
         ]);
-        self.dynamodb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|err| aws_error::table_failure("PutItem", &self.table, &record.resource, &err))?;
-        Ok(())
+        table::put(&self.dynamodb, &self.table, &record.resource, item).await
     }
 
     /// Every wait on `resource` that has not expired at `now`.
