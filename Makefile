@@ -27,7 +27,7 @@ $(BIN)/python:
 	python3 -m venv $(VENV)
 
 # A push through the whole pipeline on the local stack, twice: see scripts/demo.
-demo: venv ## watch two pushes deploy exactly what they touched, on the local stack (no AWS account)
+demo: venv ## watch three pushes deploy what they touched (the last: staging, approved, production), on the local stack
 	cargo build --quiet -p deltaship
 	DELTASHIP_MOTO_SERVER=$(BIN)/moto_server scripts/demo "$(CARGO_TARGET_DIR)/debug/deltaship"
 
